@@ -1,0 +1,27 @@
+# The README's two commands are `make run` and `make test`; both set everything up first (idempotently).
+PY := .venv/bin/python
+export PYTHONHASHSEED := 0
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: setup run test test-slow lint bench
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	.venv/bin/beam run pipelines/build_sft.py --config pipeline.yaml
+
+# pytest exits 5 when it selects no test (e.g. a -m filter that matches nothing): report it, do not fail.
+test: setup
+	@$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests selected"; exit 0; fi; exit $$rc
+
+test-slow: setup
+	@$(PY) -m pytest -q -m slow; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no slow tests"; exit 0; fi; exit $$rc
+
+lint: setup
+	.venv/bin/ruff check .
+
+bench: setup
+	$(PY) bench/sandbox.py
