@@ -1,0 +1,73 @@
+"""One stage of a pipeline: a thin DoFn whose rejections and exceptions all become dead-letter rows.
+
+Nothing is caught in order to drop it. A stage's DoFn yields its results on the main output and a
+:class:`~synthesis.records.DeadLetter` on the ``rejected`` tag for every record it turns down; Beam's
+``with_exception_handling`` routes anything the DoFn raises to a dead letter too, with the exception type as the
+reason and the complete input as payload. So every record that enters a stage leaves it exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+
+from synthesis.records import DeadLetter
+
+__all__ = ["REJECTED", "RunStage", "exception_letter", "reject"]
+
+REJECTED = "rejected"
+logging.getLogger("apache_beam.transforms.core").setLevel(logging.ERROR)  # "tags not declared in type hints"
+
+
+def reject(record_id: str, stage: str, reason: str, detail: str, payload: Any) -> pvalue.TaggedOutput:
+    """A rejection to ``yield`` from a stage DoFn."""
+    return pvalue.TaggedOutput(REJECTED, DeadLetter(record_id, stage, reason, detail, payload))
+
+
+def _record_id(element: Any) -> str:
+    """The id of a stage input: a dict with ``id``, an object with ``.id``, or a ``(id, ...)`` tuple."""
+    if isinstance(element, dict) and "id" in element:
+        return str(element["id"])
+    if hasattr(element, "id"):
+        return str(element.id)
+    if isinstance(element, tuple) and element and isinstance(element[0], str):
+        return element[0]
+    return "<unknown>"
+
+
+def exception_letter(bad: tuple, stage: str) -> DeadLetter:
+    """Dead letter for an element whose DoFn raised (Beam gives ``(element, (type, repr, traceback))``).
+
+    Example:
+        >>> letter = exception_letter(({"id": "t1"}, (ValueError, "ValueError('x')", ["tb"])), "teach")
+        >>> (letter.id, letter.reason, letter.detail)
+        ('t1', 'exception_ValueError', "ValueError('x')")
+    """
+    element, (exc_type, exc_repr, trace) = bad
+    name = getattr(exc_type, "__name__", str(exc_type))
+    tail = "".join(trace[-3:]) if isinstance(trace, list | tuple) else str(trace)
+    return DeadLetter(_record_id(element), stage, f"exception_{name}", exc_repr,
+                      {"input": element, "traceback": tail})
+
+
+class RunStage(beam.PTransform):
+    """Apply a stage DoFn; returns ``(results, dead_letters)``.
+
+    Args:
+        stage (`str`): the stage name written into dead letters (``teacher``, ``validate``, ...).
+        dofn (`beam.DoFn`): yields results, and :func:`reject` for records it turns down.
+    """
+
+    def __init__(self, stage: str, dofn: beam.DoFn):
+        super().__init__()
+        self._stage, self._dofn = stage, dofn
+
+    def expand(self, pcoll):
+        out = pcoll | "Apply" >> beam.ParDo(self._dofn).with_outputs(REJECTED, main="ok").with_exception_handling()
+        raised = out.bad | "ExceptionToDeadLetter" >> beam.Map(exception_letter, self._stage)
+        dead = (getattr(out, REJECTED), raised) | "AllDeadLetters" >> beam.Flatten()
+        return out.ok, dead
+
