@@ -1,0 +1,224 @@
+"""What happens in the forked process of one block: confine it, run the cells, report.
+
+Order matters: descriptors and limits first, then Landlock and seccomp, and only then any untrusted
+code. The result goes back as a small JSON object on fd 3; everything the code prints goes to the
+stdout/stderr pipes the worker reads.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import math
+import os
+import resource
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from sandbox import landlock
+from sandbox.protocol import read_frame
+from sandbox.seccomp_policy import load_policy
+
+RESULT_FD = 3
+REQUEST_FD = 4
+MAX_REQUEST = 64 << 20
+MAX_PATH_REPORT = 4096
+MAX_MESSAGE = 8192
+_PRESET_MODULES = (
+    ("os", "os"), ("random", "random"), ("string", "string"), ("math", "math"), ("json", "json"),
+    ("re", "re"), ("numpy", "numpy"), ("np", "numpy"), ("cv2", "cv2"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """How to confine a block's process; sent once by the supervisor, fixed for the worker's life.
+
+    Args:
+        landlock_abi (`int`): Landlock ABI to use; 0 disables Landlock.
+        seccomp_bpf (`bytes`): compiled seccomp policy; empty disables seccomp.
+        readonly_fds (`tuple[int, ...]`): O_PATH fds of runtime dirs the block may read.
+        device_fds (`tuple[int, ...]`): O_PATH fds of devices the block may read and write (/dev/null).
+        rlimits (`tuple[tuple[int, int], ...]`): (resource, limit) pairs; AS is added per block.
+        scratch (`str`): the execution folder as the worker sees it (with in/, out/ and work/).
+    """
+
+    landlock_abi: int
+    seccomp_bpf: bytes
+    readonly_fds: tuple[int, ...]
+    device_fds: tuple[int, ...]
+    rlimits: tuple[tuple[int, int], ...]
+    scratch: str
+
+
+class _Discard(io.TextIOBase):
+    """A text sink for replayed cells, whose output the model already saw."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def _redirect_fds(request_fd: int, stdout_fd: int, stderr_fd: int, result_fd: int, keep: tuple[int, ...]) -> None:
+    """Move the pipes to fixed numbers (0 is /dev/null) and close every other inherited descriptor."""
+    moved = [os.dup(fd) for fd in (request_fd, stdout_fd, stderr_fd, result_fd)]  # out of the way first
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    for fd, target in zip(moved, (REQUEST_FD, 1, 2, RESULT_FD), strict=True):
+        os.dup2(fd, target)
+    low = REQUEST_FD + 1
+    for fd in sorted(set(keep)):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 1 << 16)
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="replace")
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
+    )
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+
+
+def _die_with_parent() -> None:
+    """Make sure a block never outlives its worker, even where no pid namespace would take it down."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        os._exit(72)
+
+
+def _confine(conf: Confinement, scratch: str, address_space: int) -> None:
+    """Apply rlimits, Landlock (read-only runtime, read-only inputs, writable out/ and work/) and seccomp."""
+    for res, limit in (*conf.rlimits, (resource.RLIMIT_AS, address_space)):
+        resource.setrlimit(res, (limit, limit))
+    if conf.landlock_abi:
+        opened = [os.open(os.path.join(scratch, sub), os.O_PATH | os.O_CLOEXEC) for sub in ("in", "out", "work")]
+        full = landlock.fs_rights(conf.landlock_abi)
+        file_rw = landlock.READ_FILE | landlock.WRITE_FILE | landlock.TRUNCATE
+        rules = [(fd, landlock.READ_ONLY) for fd in conf.readonly_fds]
+        rules += [(fd, file_rw) for fd in conf.device_fds]
+        rules += [(opened[0], landlock.READ_FILE | landlock.READ_DIR), (opened[1], full), (opened[2], full)]
+        landlock.restrict(conf.landlock_abi, rules)
+        for fd in (*opened, *conf.readonly_fds, *conf.device_fds):
+            os.close(fd)
+    if conf.seccomp_bpf:
+        load_policy(conf.seccomp_bpf)
+
+
+def _namespace(image_path: str, output_dir: str) -> dict[str, Any]:
+    """Thyme's pre-set names (one dict for globals and locals, so functions see top-level names)."""
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    for alias, module in _PRESET_MODULES:
+        if module in sys.modules or module in ("os", "random", "string", "math", "json", "re"):
+            namespace[alias] = __import__(module)
+    if "PIL.Image" in sys.modules:
+        from PIL import Image, UnidentifiedImageError
+
+        namespace.update(Image=Image, UnidentifiedImageError=UnidentifiedImageError)
+    namespace.update(image_path=image_path, temp_output_dir=output_dir)
+    return namespace
+
+
+def _seed(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        import numpy.random
+
+        numpy.random.seed(seed % (1 << 32))
+
+
+def _describe(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is None or code == 0:
+            return {"kind": "ok"}
+        return {"kind": "exception", "error_type": "SystemExit", "error_message": str(code)[:MAX_MESSAGE]}
+    kind = "memory" if isinstance(exc, MemoryError) else "exception"
+    try:
+        message = str(exc)[:MAX_MESSAGE]
+    except BaseException:  # noqa: B036 - a hostile __str__ must not stop the report
+        message = "<unprintable exception>"
+    return {"kind": kind, "error_type": type(exc).__name__, "error_message": message}
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """Print the traceback as the model's own program would show it, without the sandbox's frames."""
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    try:
+        traceback.print_exception(type(exc), exc, tb, limit=-8, file=sys.stderr)
+    except BaseException:  # noqa: B036, S110 - a hostile exception must not stop the report
+        pass
+
+
+def _run_cells(request: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]:
+    real_stdout, real_stderr = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = _Discard()
+    for cell in request["prelude"]:
+        try:
+            exec(compile(cell, "<earlier block>", "exec"), namespace)
+        except BaseException:  # noqa: B036, S110 - replayed cells already ran once; state is best-effort
+            pass
+    sys.stdout, sys.stderr = real_stdout, real_stderr
+    os.write(RESULT_FD, b" ")  # tells the worker the replay is over: the block's own time limit starts now
+    before = namespace.get("processed_path")
+    try:
+        exec(compile(request["code"], "<code>", "exec"), namespace)
+        report: dict[str, Any] = {"kind": "ok"}
+    except BaseException as exc:  # noqa: B036 - every outcome becomes a report
+        report = _describe(exc)
+        if report["kind"] != "ok":
+            _print_traceback(exc)
+    path = namespace.get("processed_path")
+    if path is not before and isinstance(path, str | os.PathLike):
+        report["processed_path"] = os.fspath(path)[:MAX_PATH_REPORT]
+    return report
+
+
+def _read_request() -> dict[str, Any]:
+    request = read_frame(REQUEST_FD, MAX_REQUEST)
+    os.close(REQUEST_FD)
+    cpu_s = math.ceil(float(request["timeout_s"]) + float(request["replay_timeout_s"])) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
+    return request
+
+
+def serve_block(conf: Confinement, pipes: tuple[int, int, int, int], address_space: int) -> NoReturn:
+    """Entry point in the forked child: confine, wait for one block, run it; never returns.
+
+    The worker forks this child ahead of time, so fork and confinement are off the latency path; the
+    child then blocks on its request pipe. Nothing untrusted runs before confinement is complete.
+
+    Args:
+        conf (`Confinement`): the worker's confinement settings.
+        pipes (`tuple[int, int, int, int]`): read end of the request pipe, then write ends of the
+            stdout, stderr and report pipes.
+        address_space (`int`): RLIMIT_AS in bytes (worker size plus the memory budget).
+    """
+    try:
+        _die_with_parent()
+        _redirect_fds(*pipes, keep=(*conf.readonly_fds, *conf.device_fds))
+        work = os.path.join(conf.scratch, "work")
+        os.chdir(work)
+        tempfile.tempdir = os.environ["TMPDIR"] = os.environ["HOME"] = work
+        _confine(conf, conf.scratch, address_space)
+        request = _read_request()
+        _seed(int(request["seed"]))
+        namespace = _namespace(request["image_path"], request["output_dir"])
+    except BaseException as exc:  # noqa: B036 - a setup failure must be reported, never run code unconfined
+        os.write(2, f"sandbox setup failed: {exc!r}\n".encode())
+        os._exit(71)
+    report = _run_cells(request, namespace)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # noqa: B036, S110 - a closed or broken stdout must not lose the report
+        pass
+    os.write(RESULT_FD, json.dumps(report).encode()[: 1 << 16])
+    os._exit(0)

@@ -1,0 +1,89 @@
+"""Typed configuration of the sandbox pool (the ``sandbox:`` section of ``pipeline.yaml``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+ISOLATION_LEVELS = ("full", "reduced", "none")
+
+
+@dataclass
+class SandboxConfig:
+    """Every knob of the sandbox; ``pipeline.yaml`` only overrides these defaults.
+
+    The defaults reproduce Thyme's behaviour (10 s limit, 64 px minimum crop, fix-ups on) inside a
+    full OS-level isolation boundary.
+    """
+
+    workers: int = field(default=0, metadata={"help": "Worker processes; 0 means one per CPU core."})
+    isolation: str = field(
+        default="full",
+        metadata={
+            "help": "'full' (bwrap namespaces + Landlock + seccomp + rlimits), 'reduced' (whatever the "
+            "kernel offers, at least seccomp) or 'none' (no isolation at all; warns loudly on every start)."
+        },
+    )
+    timeout_s: float = field(default=10.0, metadata={"help": "Wall-clock limit per code block (Thyme: 10 s)."})
+    memory_mb: int = field(
+        default=1024, metadata={"help": "Address-space budget per block on top of the worker's own size."}
+    )
+    output_limit_bytes: int = field(
+        default=1 << 20, metadata={"help": "Cap on stdout and on stderr; more stdout ends the block."}
+    )
+    file_size_mb: int = field(default=64, metadata={"help": "Largest file a block may write (RLIMIT_FSIZE)."})
+    max_open_files: int = field(default=64, metadata={"help": "RLIMIT_NOFILE of a block."})
+    max_threads: int = field(
+        default=64, metadata={"help": "RLIMIT_NPROC of the sandbox uid (bounds threads; processes are denied)."}
+    )
+    max_code_bytes: int = field(default=64 << 10, metadata={"help": "Longer code blocks are refused."})
+    max_images: int = field(default=8, metadata={"help": "Most input images a block may be given."})
+    max_output_images: int = field(default=10, metadata={"help": "Most images returned from one block."})
+    max_image_bytes: int = field(default=32 << 20, metadata={"help": "Largest single returned image file."})
+    min_crop_side: int = field(default=64, metadata={"help": "Minimum side of a clamped crop box (Thyme: 64)."})
+    fixups: bool = field(
+        default=True, metadata={"help": "Apply Thyme's code fix-ups; False is strict mode (code runs as written)."}
+    )
+    recycle_after: int = field(
+        default=5000, metadata={"help": "Respawn a worker after this many blocks (0 = never)."}
+    )
+    session_replay_limit: int = field(
+        default=16, metadata={"help": "Most earlier cells a session replays; older state is dropped."}
+    )
+    sandbox_uid: int = field(
+        default=65534, metadata={"help": "Unprivileged uid/gid the untrusted code runs as when started as root."}
+    )
+    bwrap_path: str = field(default="bwrap", metadata={"help": "bubblewrap executable (name or path)."})
+    scratch_dir: str = field(
+        default="", metadata={"help": "Host directory for per-block scratch; empty means the system temp dir."}
+    )
+    start_timeout_s: float = field(default=60.0, metadata={"help": "Longest a worker may take to start."})
+    preload: list[str] = field(
+        default_factory=lambda: ["PIL.Image", "numpy", "cv2"],
+        metadata={"help": "Modules imported once per worker so blocks do not pay their import time."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.isolation not in ISOLATION_LEVELS:
+            raise ValueError(f"sandbox.isolation={self.isolation!r}: set one of {', '.join(ISOLATION_LEVELS)}")
+        if self.workers < 0:
+            raise ValueError("sandbox.workers must be >= 0 (0 = one per core)")
+        if self.timeout_s <= 0:
+            raise ValueError("sandbox.timeout_s must be > 0; Thyme uses 10")
+        if self.memory_mb < 64:
+            raise ValueError("sandbox.memory_mb must be >= 64: image blocks need room for decoded pixels")
+        if self.output_limit_bytes < 1024:
+            raise ValueError("sandbox.output_limit_bytes must be >= 1024")
+        if self.max_threads < 4:
+            raise ValueError("sandbox.max_threads must be >= 4: the interpreter and numpy need a few threads")
+        if self.max_open_files < 16:
+            raise ValueError("sandbox.max_open_files must be >= 16: the runtime needs a few descriptors")
+        if self.min_crop_side < 1:
+            raise ValueError("sandbox.min_crop_side must be >= 1; Thyme uses 64")
+        if not 0 <= self.sandbox_uid < 2**31 or self.sandbox_uid == 0:
+            raise ValueError("sandbox.sandbox_uid must be a non-zero uid such as 65534 (nobody)")
+
+    @property
+    def worker_count(self) -> int:
+        """The effective number of workers (``workers`` or one per usable core)."""
+        return self.workers or len(os.sched_getaffinity(0))

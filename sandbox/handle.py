@@ -1,0 +1,139 @@
+"""The supervisor's handle on one worker process: start it, talk to it, kill it.
+
+A worker that misses a deadline, closes its pipe or sends garbage is killed outright (its whole
+bubblewrap sandbox, whose pid namespace takes every process inside down with it) and reported dead;
+the pool then starts a replacement.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import resource
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sandbox.config import SandboxConfig
+from sandbox.isolation import LaunchPlan, runtime_paths, worker_command
+from sandbox.layout import SCRATCH_MOUNT
+from sandbox.protocol import ProtocolError, read_frame, write_frame
+from sandbox.scratch import Scratch
+
+GRACE_S = 5.0  # extra time the worker gets beyond a block's own limit before it is presumed hung
+DEVICE_PATHS = ("/dev/null", "/dev/zero", "/dev/urandom")
+
+
+class WorkerDied(Exception):
+    """The worker process is gone or unresponsive; its in-flight block is lost."""
+
+
+def _init_message(config: SandboxConfig, launch: LaunchPlan, scratch: Scratch) -> dict[str, Any]:
+    """Everything the zygote needs to confine its children, sent once at start."""
+    readonly = [p for p in runtime_paths() if os.path.isdir(p)]
+    if launch.bwrap:
+        readonly = [p for p in readonly if p != "/etc/ld.so.cache"]
+    rlimits = [
+        (resource.RLIMIT_FSIZE, config.file_size_mb << 20),
+        (resource.RLIMIT_NOFILE, config.max_open_files),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    if launch.drop_uid is not None:
+        rlimits.append((resource.RLIMIT_NPROC, config.max_threads))  # per-uid, so only for the sandbox uid
+    return {
+        "preload": list(config.preload),
+        "uid": launch.drop_uid,
+        "landlock_abi": launch.landlock_abi,
+        "seccomp_bpf": base64.b64encode(launch.seccomp_bpf).decode(),
+        "readonly_paths": [*readonly, "/etc/ld.so.cache"],
+        "device_paths": list(DEVICE_PATHS),
+        "rlimits": rlimits,
+        "memory_bytes": config.memory_mb << 20,
+        "scratch": scratch_view(launch, scratch),
+    }
+
+
+def scratch_view(launch: LaunchPlan, scratch: Scratch) -> str:
+    """The execution folder's path as the worker sees it (inside its mount namespace, if any)."""
+    return f"{SCRATCH_MOUNT}/{scratch.current.name}" if launch.bwrap else str(scratch.current)
+
+
+class WorkerProcess:
+    """One running zygote and its scratch root.
+
+    Args:
+        config (`SandboxConfig`): the pool's configuration.
+        launch (`LaunchPlan`): how to start and confine it.
+        scratch (`Scratch`): its private scratch root on the host.
+        spawn (`Callable`): runs ``subprocess.Popen`` on a long-lived thread (bubblewrap's
+            ``--die-with-parent`` fires when the *thread* that started it exits).
+    """
+
+    def __init__(self, config: SandboxConfig, launch: LaunchPlan, scratch: Scratch,
+                 spawn: Callable[[Callable[[], subprocess.Popen]], subprocess.Popen]) -> None:  # fmt: skip
+        self.config, self.launch, self.scratch = config, launch, scratch
+        self.blocks = 0
+        argv, env = worker_command(launch, str(scratch.root))
+        self.proc = spawn(
+            lambda: subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env, bufsize=0, close_fds=True, start_new_session=True,
+                cwd=str(scratch.root),
+            )
+        )  # fmt: skip
+        self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()  # type: ignore[union-attr]
+        try:
+            write_frame(self._in, _init_message(config, launch, scratch))
+            hello = read_frame(self._out, 1 << 16, time.monotonic() + config.start_timeout_s)
+        except (OSError, ProtocolError) as exc:
+            self.kill()
+            raise WorkerDied(f"worker failed to start: {exc}") from exc
+        self.pid_inside = hello.get("pid")
+
+    @property
+    def scratch_view(self) -> str:
+        """The execution folder's path as the worker sees it."""
+        return scratch_view(self.launch, self.scratch)
+
+    def alive(self) -> bool:
+        """Whether the worker process is still running."""
+        return self.proc.poll() is None
+
+    def execute(self, request: dict[str, Any], max_response: int) -> dict[str, Any]:
+        """Send one block and wait for its result; raises `WorkerDied` if the worker fails."""
+        deadline = time.monotonic() + float(request["timeout_s"]) + GRACE_S
+        try:
+            write_frame(self._in, request)
+            response = read_frame(self._out, max_response, deadline)
+        except (OSError, ProtocolError) as exc:
+            self.kill()
+            raise WorkerDied(str(exc)) from exc
+        self.blocks += 1
+        return response
+
+    def kill(self) -> None:
+        """SIGKILL the worker (and with it the whole sandbox) and reap it."""
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
+
+    def close(self) -> None:
+        """Stop the worker and delete its scratch root."""
+        self.kill()
+        self.scratch.remove()
+
+
+def new_scratch(root: Path, index: int, uid: int | None) -> Scratch:
+    """Create a fresh private scratch root for worker ``index`` under ``root``."""
+    path = root / f"w{index}-{os.urandom(4).hex()}"
+    path.mkdir(mode=0o711)
+    return Scratch(path, uid)

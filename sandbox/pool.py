@@ -1,0 +1,300 @@
+"""The `Sandbox`: a pool of isolated workers that runs untrusted code blocks and returns typed results.
+
+Thread-safe: any number of threads may call `Sandbox.run` or run sessions at once; each block takes
+whichever worker is idle. A worker that dies or hangs is killed and replaced, and only its in-flight
+block fails. Nothing the untrusted code produced is ever unpickled here: answers are capped JSON,
+images are files this process lists and reads itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import tempfile
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.capture import error_feedback, select_images, success_feedback
+from sandbox.config import SandboxConfig
+from sandbox.fixups import FixContext, FixedCode, apply_fixups, remap_output_dir
+from sandbox.handle import WorkerDied, WorkerProcess, new_scratch
+from sandbox.inputs import ImageLike, InputImages
+from sandbox.isolation import LaunchPlan, detect, plan
+from sandbox.layout import INPUT_DIR, VIRTUAL_OUTPUT_DIR
+from sandbox.result import ExecResult, ExecStatus
+
+logger = logging.getLogger(__name__)
+NO_ISOLATION_WARNING = (
+    "SANDBOX ISOLATION IS OFF (sandbox.isolation: none): model-written code runs with this process's "
+    "privileges, can read and write your files and reach the network. Never use this on untrusted code."
+)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One code block to run, with the trajectory context it runs in.
+
+    Args:
+        code (`str`): the model's code.
+        inputs (`InputImages`): the trajectory's input images.
+        prelude (`tuple[str, ...]`): earlier successful cells of the session, replayed silently first.
+        seed (`int`): seed of ``random`` and ``numpy.random`` at the start of the replay.
+        strict (`bool`): run the code exactly as written (no fix-ups).
+        item_id (`str`): the id that error messages name ("Sandbox for <item_id>: ...").
+    """
+
+    code: str
+    inputs: InputImages
+    prelude: tuple[str, ...] = ()
+    seed: int = 0
+    strict: bool = False
+    item_id: str = "N/A"
+
+
+@dataclass
+class _Slot:
+    index: int
+    worker: WorkerProcess | None = None
+
+
+class Sandbox:
+    """A pool of sandboxed workers.
+
+    Args:
+        config (`SandboxConfig`, *optional*): settings; the defaults give full isolation, one worker per core.
+
+    Raises:
+        SandboxUnavailableError: the configured isolation level cannot be had on this machine.
+
+    Example:
+        >>> with Sandbox(SandboxConfig(workers=1)) as sb:  # doctest: +SKIP
+        ...     sb.run("print(6 * 7)").feedback
+        '42'
+    """
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.plan: LaunchPlan = plan(self.config, detect(self.config))
+        if self.plan.level == "none":
+            warnings.warn(NO_ISOLATION_WARNING, RuntimeWarning, stacklevel=2)
+            logger.warning(NO_ISOLATION_WARNING)
+        self._root = Path(tempfile.mkdtemp(prefix="thyme-sandbox-", dir=self.config.scratch_dir or None))
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawn")
+        self._idle: queue.Queue[_Slot] = queue.Queue()
+        self._slots = [_Slot(i) for i in range(self.config.worker_count)]
+        self._closed = False
+        self.respawns = 0
+        self._lock = threading.Lock()
+        with ThreadPoolExecutor(max_workers=len(self._slots)) as starter:
+            started = list(starter.map(self._start, self._slots))
+        for slot, worker in zip(self._slots, started, strict=True):
+            slot.worker = worker
+            self._idle.put(slot)
+
+    @property
+    def isolation(self) -> str:
+        """The isolation level actually in force: "full", "reduced" or "none"."""
+        return self.plan.level
+
+    def _start(self, slot: _Slot) -> WorkerProcess:
+        scratch = new_scratch(self._root, slot.index, self.plan.drop_uid)
+        try:
+            return WorkerProcess(self.config, self.plan, scratch, lambda make: self._spawner.submit(make).result())
+        except BaseException:
+            scratch.remove()
+            raise
+
+    def _ready_worker(self, slot: _Slot) -> WorkerProcess:
+        """The slot's worker, replaced first if it died or has served ``recycle_after`` blocks."""
+        worker = slot.worker
+        recycle = self.config.recycle_after
+        if worker is not None and worker.alive() and not (recycle and worker.blocks >= recycle):
+            return worker
+        if worker is not None:
+            worker.close()
+        slot.worker = None
+        with self._lock:
+            self.respawns += 1
+        slot.worker = self._start(slot)
+        return slot.worker
+
+    def worker_pids(self) -> list[int]:
+        """Host pids of the worker processes (bubblewrap's, at the full level); for tests and monitoring."""
+        return [s.worker.proc.pid for s in self._slots if s.worker is not None and s.worker.alive()]
+
+    def session(self, images: list[ImageLike] | tuple[ImageLike, ...] = (), image_name: str | None = None,
+                strict: bool | None = None, item_id: str = "N/A", seed: int = 0) -> Any:  # fmt: skip
+        """Open a trajectory session: later blocks see the variables of earlier successful ones.
+
+        Args:
+            images (`list`, *optional*): input images as bytes or paths; ``image_path`` is the first.
+            image_name (`str`, *optional*): file name to give the first image (e.g. "photo.jpg").
+            strict (`bool`, *optional*): run code as written; defaults to ``not config.fixups``.
+            item_id (`str`, *optional*, defaults to `"N/A"`): the id named in error messages.
+            seed (`int`, *optional*, defaults to `0`): seed of ``random``/``numpy.random`` for this trajectory.
+        """
+        from sandbox.session import Session
+
+        mode = (not self.config.fixups) if strict is None else strict
+        return Session(self, InputImages.load(images, image_name), mode, item_id, seed)
+
+    def run(self, code: str, images: list[ImageLike] | tuple[ImageLike, ...] = (), image_name: str | None = None,
+            strict: bool | None = None, item_id: str = "N/A", seed: int = 0) -> ExecResult:  # fmt: skip
+        """Run one block with no earlier state (a one-block session); see `session` for the arguments."""
+        return self.session(images, image_name, strict, item_id, seed).run(code)
+
+    def _refusal(self, block: Block) -> str:
+        if not block.code.strip():
+            return "the code block is empty"
+        if len(block.code.encode("utf-8", "replace")) > self.config.max_code_bytes:
+            return f"the code block exceeds {self.config.max_code_bytes} bytes"
+        if len(block.inputs.files) > self.config.max_images:
+            return f"more than {self.config.max_images} input images"
+        return ""
+
+    def _fix(self, block: Block) -> FixedCode:
+        if block.strict:
+            return FixedCode(block.code)
+        names = [name for name, _ in block.inputs.files]
+        ctx = FixContext(
+            image_path=INPUT_DIR + names[0] if names else "",
+            input_paths=tuple(INPUT_DIR + n for n in names),
+            image_size=block.inputs.size,
+            min_crop_side=self.config.min_crop_side,
+        )
+        return apply_fixups(block.code, ctx)
+
+    def execute(self, block: Block) -> tuple[ExecResult, str]:
+        """Run a block; returns the result and the code to replay in later blocks of its session."""
+        started = time.monotonic()
+        refusal = self._refusal(block)
+        if refusal:
+            return self._refused(block, refusal), ""
+        fixed = self._fix(block)
+        slot = self._idle.get()
+        try:
+            try:
+                worker = self._ready_worker(slot)
+                result = self._dispatch(worker, block, fixed)
+            except WorkerDied as exc:
+                result = self._lost(block, fixed, str(exc))
+            finally:
+                if slot.worker is not None:
+                    slot.worker.scratch.clear()
+        finally:
+            self._idle.put(slot)
+        return _with_wall(result, time.monotonic() - started), fixed.code
+
+    def _remap(self, worker: WorkerProcess, code: str) -> str:
+        if worker.launch.bwrap:
+            return code
+        view = worker.scratch_view
+        return remap_output_dir(code, f"{view}/out/").replace(INPUT_DIR, f"{view}/in/")
+
+    def _dispatch(self, worker: WorkerProcess, block: Block, fixed: FixedCode) -> ExecResult:
+        code = self._remap(worker, fixed.code)
+        fixes = list(fixed.fixes) + (["fix_output_dir"] if code != fixed.code else [])
+        worker.scratch.prepare(list(block.inputs.files), fixed.output_subdirs)
+        view = worker.scratch_view
+        in_dir, out_dir = (INPUT_DIR, VIRTUAL_OUTPUT_DIR) if worker.launch.bwrap else (f"{view}/in/", f"{view}/out/")
+        first = block.inputs.files[0][0] if block.inputs.files else ""
+        request = {
+            "code": code,
+            "prelude": [self._remap(worker, cell) for cell in block.prelude],
+            "seed": block.seed,
+            "scratch": view,
+            "image_path": in_dir + first if first else "",
+            "output_dir": out_dir,
+            "timeout_s": self.config.timeout_s,
+            "replay_timeout_s": self.config.timeout_s * len(block.prelude),
+            "output_limit": self.config.output_limit_bytes,
+        }
+        response = worker.execute(request, max_response=4 * self.config.output_limit_bytes + (1 << 20))
+        return self._result(worker, block, response, code, fixes, (VIRTUAL_OUTPUT_DIR, f"{view}/out/", out_dir))
+
+    def _result(self, worker: WorkerProcess, block: Block, response: dict[str, Any], code: str,
+                fixes: list[str], prefixes: tuple[str, ...]) -> ExecResult:  # fmt: skip
+        """Validate the worker's answer and apply Thyme's output capture to it."""
+        try:
+            status = ExecStatus(response.get("status"))
+        except ValueError:
+            status = ExecStatus.KILLED
+        cap = self.config.output_limit_bytes
+        stdout, stderr = str(response.get("stdout", ""))[:cap], str(response.get("stderr", ""))[:cap]
+        error_type = str(response.get("error_type") or "")[:256]
+        message = str(response.get("error_message") or "")[:8192]
+        if status is ExecStatus.TIMEOUT and not message:
+            message = f"Execution timed out after {self.config.timeout_s:g} seconds."
+        if status is ExecStatus.OUTPUT_LIMIT and not message:
+            message = f"more than {cap} bytes of output."
+        images, names = [], []
+        if status is ExecStatus.OK:
+            path = response.get("processed_path")
+            files = worker.scratch.output_files()
+            selection = select_images(stdout, path if isinstance(path, str) else None, prefixes, files)
+            for name in selection.names[: self.config.max_output_images]:
+                data = worker.scratch.read_file(files[name], self.config.max_image_bytes)
+                if data is not None:
+                    images.append(data)
+                    names.append(name)
+            if selection.error and not images:
+                status, error_type, message = ExecStatus.ERROR, "OutputError", selection.error
+        feedback = (
+            success_feedback(block.item_id, len(images), stdout)
+            if status is ExecStatus.OK
+            else error_feedback(block.item_id, status.value, error_type, message)
+        )
+        return ExecResult(
+            status=status, stdout=stdout, stderr=stderr, error_type=error_type, error_message=message,
+            feedback=feedback, images=images, image_names=names, fixes=fixes, code_as_run=code,
+            cpu_s=float(response.get("cpu_s") or 0.0),
+        )  # fmt: skip
+
+    def _refused(self, block: Block, reason: str) -> ExecResult:
+        return ExecResult(
+            status=ExecStatus.REFUSED,
+            error_type="Refused",
+            error_message=reason,
+            feedback=error_feedback(block.item_id, "refused", "", reason),
+        )
+
+    def _lost(self, block: Block, fixed: FixedCode, reason: str) -> ExecResult:
+        message = f"the sandbox worker died while running this block ({reason})"
+        return ExecResult(
+            status=ExecStatus.KILLED,
+            error_type="WorkerDied",
+            error_message=message,
+            feedback=error_feedback(block.item_id, "killed", "", message),
+            fixes=list(fixed.fixes),
+            code_as_run=fixed.code,
+        )
+
+    def close(self) -> None:
+        """Stop every worker and delete all scratch; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for slot in self._slots:
+            if slot.worker is not None:
+                slot.worker.close()
+        self._spawner.shutdown(wait=True)
+        import shutil
+
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _with_wall(result: ExecResult, wall_s: float) -> ExecResult:
+    from dataclasses import replace
+
+    return replace(result, wall_s=wall_s)

@@ -1,0 +1,76 @@
+"""The seccomp-bpf policy for untrusted blocks, compiled once in the trusted supervisor.
+
+The policy is a denylist of everything a Python image-processing block has no business doing: creating
+processes or sockets, executing binaries, tracing, namespaces, mounts, kernel keyrings, BPF, io_uring
+and friends. Threads stay allowed (``clone`` with ``CLONE_THREAD`` and no namespace flags) because numpy,
+OpenCV and Pillow may use them. The compiled BPF bytes travel to the worker, which loads them into each
+block's process with one ``prctl`` and so needs no libseccomp of its own.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+
+DENIED_SYSCALLS = (
+    "socket", "socketpair", "fork", "vfork", "execve", "execveat", "ptrace", "process_vm_readv",
+    "process_vm_writev", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "bpf",
+    "perf_event_open", "io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd", "keyctl",
+    "add_key", "request_key", "setsid", "setpgid", "personality", "kcmp", "pidfd_getfd", "pidfd_open",
+    "process_madvise", "open_by_handle_at", "name_to_handle_at", "fanotify_init", "move_mount",
+    "open_tree", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "syslog", "acct",
+    "quotactl", "swapon", "swapoff", "reboot", "kexec_load", "kexec_file_load", "init_module",
+    "finit_module", "delete_module", "iopl", "ioperm", "setuid", "setgid", "setreuid", "setregid",
+    "setresuid", "setresgid", "setgroups", "setfsuid", "setfsgid", "capset", "sethostname",
+    "setdomainname", "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "vhangup",
+    "lookup_dcookie", "migrate_pages", "move_pages", "mbind", "set_mempolicy", "memfd_secret",
+    "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self", "seccomp",
+)  # fmt: skip
+CLONE_THREAD = 0x00010000
+CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080)
+
+
+def compile_policy() -> bytes:
+    """Build the policy with libseccomp and return it as raw BPF for ``PR_SET_SECCOMP``.
+
+    Raises:
+        ImportError: when pyseccomp or libseccomp is missing (``pip install pyseccomp``,
+            ``apt-get install libseccomp2``).
+    """
+    import pyseccomp as sc
+
+    policy = sc.SyscallFilter(sc.ALLOW)
+    deny = sc.ERRNO(errno.EPERM)
+    for name in DENIED_SYSCALLS:
+        try:
+            policy.add_rule(deny, name)
+        except (OSError, ValueError, RuntimeError):
+            continue  # not a syscall on this architecture
+    policy.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # glibc then falls back to clone, whose flags we see
+    policy.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
+    for flag in CLONE_NAMESPACE_FLAGS:
+        policy.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    policy.add_rule(deny, "ioctl", sc.Arg(1, sc.EQ, 0x5412))  # TIOCSTI: no typing into a terminal
+    with tempfile.TemporaryFile() as handle:
+        policy.export_bpf(handle)
+        handle.seek(0)
+        return handle.read()
+
+
+def load_policy(bpf: bytes) -> None:
+    """Install compiled BPF on the calling thread; no-new-privs must already be set.
+
+    Args:
+        bpf (`bytes`): output of `compile_policy`.
+    """
+    import ctypes
+
+    class _Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    prog = _Fprog(len(bpf) // 8, bpf)
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp: {os.strerror(err)}")

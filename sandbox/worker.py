@@ -1,0 +1,238 @@
+"""The zygote: a pre-warmed interpreter inside the sandbox that forks one confined child per block.
+
+Started by the supervisor (inside bubblewrap at the full level). It imports the heavy libraries once,
+drops to the unprivileged uid, then serves requests on its control pipe: fork, let the child confine
+itself and run the block, read its output under caps, SIGKILL it at the deadline, reap it, answer.
+It never runs untrusted code itself and holds no secrets, since a child can read its memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import os
+import select
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.child import Confinement, serve_block
+from sandbox.protocol import ProtocolError, read_frame, write_frame
+
+MAX_REQUEST = 64 << 20
+MAX_REPORT = 1 << 16
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _warm(modules: list[str]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+    if "numpy" in sys.modules:
+        importlib.import_module("numpy.random")  # numpy loads it lazily; each block seeds it
+    if "cv2" in sys.modules:
+        sys.modules["cv2"].setNumThreads(1)
+    if "PIL.Image" in sys.modules:
+        sys.modules["PIL.Image"].init()  # register every plugin now, not in each child
+
+
+def _open_paths(paths: list[str]) -> tuple[int, ...]:
+    return tuple(os.open(path, os.O_PATH | os.O_CLOEXEC) for path in paths if os.path.exists(path))
+
+
+def _drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise RuntimeError("failed to drop privileges")
+
+
+def _setup(init: dict[str, Any]) -> tuple[Confinement, int]:
+    """Import, open the runtime dirs, drop privileges; returns the confinement and the budget in bytes."""
+    _warm(list(init["preload"]))
+    conf = Confinement(
+        landlock_abi=int(init["landlock_abi"]),
+        seccomp_bpf=base64.b64decode(init["seccomp_bpf"]),
+        readonly_fds=_open_paths(init["readonly_paths"]),
+        device_fds=_open_paths(init["device_paths"]),
+        rlimits=tuple((int(r), int(v)) for r, v in init["rlimits"]),
+        scratch=str(init["scratch"]),
+    )
+    if init.get("uid") is not None:
+        _drop_privileges(int(init["uid"]))
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")  # the kernel's OOM killer picks blocks (and this zygote) before anyone else
+    except OSError:
+        pass
+    return conf, int(init["memory_bytes"])
+
+
+def _vsz() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[0]) * _PAGE
+
+
+class _Reader:
+    """Collects one child's stdout, stderr and report under caps."""
+
+    def __init__(self, fds: dict[str, int], caps: dict[str, int]) -> None:
+        self.fds, self.caps = fds, caps
+        self.data = {name: bytearray() for name in fds}
+        self.open = {fd: name for name, fd in fds.items()}
+        self.over = False
+
+    def pump(self, fd: int) -> None:
+        name = self.open[fd]
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            del self.open[fd]
+            os.close(fd)
+            return
+        buf = self.data[name]
+        room = self.caps[name] - len(buf)
+        buf += chunk[: max(room, 0)]
+        if len(chunk) > room:
+            self.over = True
+
+    def close(self) -> None:
+        for fd in self.open:
+            os.close(fd)
+        self.open = {}
+
+
+def _supervise(pid: int, reader: _Reader, timeout: float, replay: float) -> tuple[str, int, Any]:
+    """Pump pipes until the child exits; SIGKILL it on timeout or output flood. Returns (cause, status, rusage).
+
+    The replay of a session's earlier cells gets its own budget; the block's limit starts when the child
+    marks the end of the replay with its first byte on the report pipe.
+    """
+    pidfd = os.pidfd_open(pid)
+    poller = select.poll()
+    for fd in reader.open:
+        poller.register(fd, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    deadline, cause, exited, rearmed = time.monotonic() + timeout + replay, "", False, False
+    while reader.open or not exited:
+        left = deadline - time.monotonic()
+        if left <= 0 or reader.over:
+            cause = cause or ("output-limit" if reader.over else "timeout")
+            os.kill(pid, signal.SIGKILL)
+            break
+        for fd, _ in poller.poll(left * 1000):
+            if fd == pidfd:
+                exited = True
+                poller.unregister(pidfd)
+            else:
+                reader.pump(fd)
+                if not rearmed and reader.data["report"]:
+                    deadline, rearmed = min(deadline, time.monotonic() + timeout), True
+                if fd not in reader.open:
+                    poller.unregister(fd)
+        if exited and reader.open and not poller.poll(0):
+            break  # exited and nothing left to read
+    _, status, usage = os.wait4(pid, 0)
+    os.close(pidfd)
+    reader.close()
+    return cause, status, usage
+
+
+def _classify(cause: str, status: int, report: dict[str, Any]) -> dict[str, Any]:
+    if cause:
+        return {"status": cause}
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        if sig == signal.SIGXCPU:
+            return {"status": "timeout", "error_message": "CPU time limit exceeded"}
+        return {"status": "killed", "error_type": name, "error_message": f"process killed by signal {name}"}
+    code = os.WEXITSTATUS(status)
+    if code != 0 or "kind" not in report:
+        return {"status": "error", "error_type": "SystemExit", "error_message": f"process exited with code {code}"}
+    kind = report["kind"]
+    fields = {k: str(report.get(k, ""))[:8192] for k in ("error_type", "error_message")}
+    return {"status": {"ok": "ok", "memory": "memory"}.get(kind, "error"), **fields}
+
+
+@dataclass
+class _Prepared:
+    """A child forked ahead of time, confined and blocked on its request pipe."""
+
+    pid: int
+    request_fd: int
+    fds: dict[str, int]
+
+
+def prefork(conf: Confinement, memory: int) -> _Prepared:
+    """Fork the next block's child now, so fork and confinement cost no latency later."""
+    pipes = [os.pipe() for _ in range(4)]
+    address_space = _vsz() + memory
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ends = (pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1])
+            serve_block(conf, ends, address_space)
+        finally:
+            os._exit(70)
+    for fd in (pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1]):
+        os.close(fd)
+    return _Prepared(pid, pipes[0][1], {"stdout": pipes[1][0], "stderr": pipes[2][0], "report": pipes[3][0]})
+
+
+def execute(request: dict[str, Any], child: _Prepared) -> dict[str, Any]:
+    """Hand one block to a prepared child and describe what happened."""
+    started = time.monotonic()
+    try:
+        write_frame(child.request_fd, request)
+    except OSError:
+        pass  # the child died before its request: reaped and reported below
+    os.close(child.request_fd)
+    cap = int(request["output_limit"])
+    reader = _Reader(child.fds, {"stdout": cap, "stderr": cap, "report": MAX_REPORT})
+    cause, status, usage = _supervise(child.pid, reader, float(request["timeout_s"]), float(request["replay_timeout_s"]))
+    try:
+        report = json.loads(bytes(reader.data["report"]) or b"{}")
+    except ValueError:
+        report = {}
+    if not isinstance(report, dict):
+        report = {}
+    response = _classify(cause, status, report)
+    path = report.get("processed_path")
+    response.update(
+        stdout=reader.data["stdout"].decode("utf-8", "replace"),
+        stderr=reader.data["stderr"].decode("utf-8", "replace"),
+        processed_path=path if isinstance(path, str) else None,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        wall_s=time.monotonic() - started,
+    )
+    return response
+
+
+def main() -> None:
+    """Serve blocks on the control pipe until it closes."""
+    ctl_in, ctl_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)  # stray prints must never corrupt the protocol
+    init = read_frame(ctl_in, MAX_REQUEST)
+    conf, memory = _setup(init)
+    child = prefork(conf, memory)
+    write_frame(ctl_out, {"ready": True, "pid": os.getpid(), "uid": os.getuid(), "vsz": _vsz()})
+    while True:
+        try:
+            request = read_frame(ctl_in, MAX_REQUEST)
+        except ProtocolError:
+            os.kill(child.pid, signal.SIGKILL)
+            return
+        write_frame(ctl_out, execute(request, child))
+        child = prefork(conf, memory)
+
+
+if __name__ == "__main__":
+    main()
