@@ -1,0 +1,68 @@
+"""Turn a rendered image and its question into a :class:`Task` (encoding, id, plain-data params)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from PIL import Image
+
+from synthesis.tasks.encode import encode_image
+from synthesis.tasks.task import Task, make_task_id
+
+__all__ = ["assemble"]
+
+
+def assemble(
+    family: str,
+    seed: int,
+    cfg: Any,
+    image: Image.Image,
+    question: str,
+    answer: str,
+    answer_type: str,
+    params: dict[str, Any],
+    choices: tuple[str, ...] = (),
+    target: tuple[int, int, int, int] | None = None,
+    difficulty: float = 0.0,
+) -> Task:
+    """Encode ``image`` with the family's format settings and build the task with its stable id.
+
+    Args:
+        family (`str`): the family name.
+        seed (`int`): the task seed.
+        cfg (`dataclass`): the family config; needs ``image_format`` and ``jpeg_quality`` (or a nested ``crop``).
+        image (`PIL.Image.Image`): the RGB image.
+        question (`str`): formatted question.
+        answer (`str`): ground truth.
+        answer_type (`str`): ``choice``, ``number``, ``text`` or ``yes_no``.
+        params (`dict`): JSON-serialisable teacher facts.
+        choices (`tuple[str, ...]`, *optional*, defaults to `()`): option texts.
+        target (`tuple | None`, *optional*, defaults to `None`): the region to inspect.
+        difficulty (`float`, *optional*, defaults to `0.0`): family-specific hardness.
+
+    Example:
+        >>> from synthesis.tasks.config import NoCodeConfig
+        >>> t = assemble("no_code", 1, NoCodeConfig(), Image.new("RGB", (8, 8)), "q", "a", "text", {})
+        >>> t.id.startswith("no_code-000001-"), t.image_format
+        (True, 'png')
+    """
+    fmt_cfg = getattr(cfg, "crop", cfg)
+    data = encode_image(image, fmt_cfg.image_format, fmt_cfg.jpeg_quality)
+    config = dataclasses.asdict(cfg)
+    return Task(
+        id=make_task_id(family, seed, config, params),
+        family=family,
+        seed=seed,
+        image=data,
+        image_format=fmt_cfg.image_format,
+        width=image.width,
+        height=image.height,
+        question=question,
+        answer=answer,
+        answer_type=answer_type,
+        choices=tuple(choices),
+        target=None if target is None else tuple(int(v) for v in target),
+        difficulty=float(difficulty),
+        params=params,
+    )
