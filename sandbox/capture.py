@@ -113,7 +113,7 @@ def error_feedback(item_id: str, status: str, error_type: str, message: str) -> 
         'Sandbox for q1: Code execution failed due to SyntaxError: invalid syntax (<code>, line 1)'
     """
     head = f"Sandbox for {item_id}: "
-    if status == "timeout":
+    if status == "timeout" or error_type == "OutputError":
         return head + message
     if status == "output-limit":
         return head + f"Output exceeded the limit; execution stopped. {message}".strip()

@@ -84,6 +84,7 @@ class Sandbox:
             warnings.warn(NO_ISOLATION_WARNING, RuntimeWarning, stacklevel=2)
             logger.warning(NO_ISOLATION_WARNING)
         self._root = Path(tempfile.mkdtemp(prefix="thyme-sandbox-", dir=self.config.scratch_dir or None))
+        self._root.chmod(0o711)  # the sandbox uid must traverse it where no mount namespace hides it
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawn")
         self._idle: queue.Queue[_Slot] = queue.Queue()
         self._slots = [_Slot(i) for i in range(self.config.worker_count)]

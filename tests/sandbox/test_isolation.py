@@ -1,0 +1,54 @@
+"""Isolation levels: detection, refusal with a clear message, the loud 'none' level, the reduced level."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from sandbox import ExecStatus, Sandbox, SandboxConfig, SandboxUnavailableError
+from sandbox.isolation import Capabilities, plan
+
+
+def test_unavailable_level_refuses_with_what_is_missing_and_how() -> None:
+    with pytest.raises(SandboxUnavailableError, match=r"'full' is not available.*apt-get install bubblewrap"):
+        Sandbox(SandboxConfig(workers=1, bwrap_path="/nonexistent/bwrap"))
+
+
+def test_plan_refuses_full_without_landlock_scoping() -> None:
+    caps = Capabilities(bwrap="/usr/bin/bwrap", landlock_abi=3, seccomp_bpf=b"x" * 8, is_root=True,
+                        problems=("Landlock ABI 3 < 6: boot Linux >= 6.12",))  # fmt: skip
+    with pytest.raises(SandboxUnavailableError, match="Landlock ABI 3"):
+        plan(SandboxConfig(), caps)
+    assert plan(SandboxConfig(isolation="reduced"), caps).level == "reduced"
+
+
+def test_plan_refuses_reduced_without_seccomp() -> None:
+    caps = Capabilities(bwrap="", landlock_abi=7, seccomp_bpf=b"", is_root=True, problems=("seccomp unavailable",))
+    with pytest.raises(SandboxUnavailableError, match="seccomp unavailable"):
+        plan(SandboxConfig(isolation="reduced"), caps)
+
+
+def test_isolation_none_warns_loudly_on_every_start(caplog: pytest.LogCaptureFixture) -> None:
+    for _ in range(2):
+        with caplog.at_level(logging.WARNING), pytest.warns(RuntimeWarning, match="SANDBOX ISOLATION IS OFF"):
+            pool = Sandbox(SandboxConfig(workers=1, isolation="none", timeout_s=1.0))
+        with pool:
+            assert pool.isolation == "none"
+            assert pool.run("print(1 + 1)").stdout == "2\n"
+            assert pool.run("while True: pass").status is ExecStatus.TIMEOUT
+    assert sum("ISOLATION IS OFF" in rec.message for rec in caplog.records) == 2
+
+
+def test_reduced_level_without_namespaces_still_confines(png: bytes) -> None:
+    config = SandboxConfig(workers=1, isolation="reduced", bwrap_path="/nonexistent/bwrap", timeout_s=2.0)
+    with Sandbox(config) as pool:
+        assert pool.isolation == "reduced" and "namespaces" not in pool.plan.features
+        r = pool.run(
+            "from PIL import Image\nImage.open(image_path).save('/mnt/data/temp_processed_images/a.png')\n"
+            "print('/mnt/data/temp_processed_images/a.png')",
+            images=[png],
+        )
+        assert r.status is ExecStatus.OK and r.image_names == ["a.png"] and "fix_output_dir" in r.fixes, r
+        for code in ("open('/etc/passwd').read()", "import os\nos.fork()", "import socket\nsocket.socket()"):
+            assert pool.run(code).status is ExecStatus.ERROR
