@@ -62,3 +62,24 @@ def target_sizes(task) -> tuple[tuple[int, int], tuple[int, int]]:
     crop, inner = teacher_crop(rgb, task.target)
     in_crop = ink_extent(region(crop, inner), ink)
     return at_model, in_crop
+
+
+def gray(img) -> np.ndarray:
+    return np.asarray(img.convert("L"), np.float32)
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two equally sized arrays."""
+    a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-9))
+
+
+def center_crop(arr: np.ndarray, w: int, h: int) -> np.ndarray:
+    cy, cx = arr.shape[0] / 2, arr.shape[1] / 2
+    y0, x0 = int(round(cy - h / 2)), int(round(cx - w / 2))
+    return arr[y0: y0 + h, x0: x0 + w]
+
+
+def robust_range(values: np.ndarray) -> float:
+    """Spread of grey levels (98th minus 2nd percentile): the text-vs-background contrast of a text region."""
+    return float(np.percentile(values, 98) - np.percentile(values, 2))
