@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipelines.config import DEFAULT_CONFIG, ConfigError, load_config
 
-USAGE_EXAMPLE = "beam run pipelines/build_sft.py --config pipeline.yaml sandbox.workers=2 run.seed=1"
+USAGE_EXAMPLE = "beam run pipelines/build_sft.py --config pipeline.yaml sandbox.workers=2 tasks.count=100"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("path", help="pipeline file defining run(config), e.g. pipelines/build_sft.py")
     run.add_argument("--config", default=None,
                      help=f"YAML config (default: ./{DEFAULT_CONFIG} if present, else the defaults in code)")
-    run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. run.seed=1")
+    run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. tasks.count=100")
     check = sub.add_parser("check", help="validate a config and print the resolved values")
     check.add_argument("--config", default=None)
     check.add_argument("overrides", nargs="*", metavar="KEY=VALUE")

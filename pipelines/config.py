@@ -16,6 +16,8 @@ from typing import Literal
 import yaml
 
 from pipelines.typed_config import ConfigError, apply_override, build, to_dict
+from sandbox.config import SandboxConfig
+from synthesis.tasks.config import TasksConfig
 
 __all__ = ["ConfigError", "PipelineConfig", "RunConfig", "RunnerConfig", "config_hash", "load_config"]
 
@@ -24,15 +26,23 @@ DEFAULT_CONFIG = "pipeline.yaml"
 
 @dataclass
 class RunConfig:
-    """Where a run writes and how it is seeded."""
+    """Where a run writes and how its output is laid out. (Seeds live with what they seed: ``tasks.base_seed``.)"""
 
     name: str = field(default="thyme-sft", metadata={"help": "Run name; names the output folder under output_dir."})
     output_dir: str = field(default="out", metadata={"help": "Root folder for all outputs (relative to the cwd)."})
-    seed: int = field(default=0, metadata={"help": "Base seed; the same config and seed give the same shards."})
+    rows_per_shard: int = field(default=500, metadata={"help": "Rows per Parquet shard (the last holds the rest)."})
+    splits: dict[str, float] = field(
+        default_factory=lambda: {"train": 1.0},
+        metadata={"help": "Split name -> share of records, assigned by a stable hash of the record id."},
+    )
 
     def __post_init__(self):
         if not self.name or "/" in self.name:
             raise ValueError(f"name must be a non-empty folder name without '/', got {self.name!r}")
+        if self.rows_per_shard < 1:
+            raise ValueError(f"rows_per_shard must be >= 1, got {self.rows_per_shard}")
+        if not self.splits or any(v <= 0 for v in self.splits.values()):
+            raise ValueError(f"splits must map split names to positive shares, got {self.splits}")
 
 
 @dataclass
@@ -76,8 +86,10 @@ class RunnerConfig:
 class PipelineConfig:
     """Everything a pipeline run needs, one field per top-level section of ``pipeline.yaml``."""
 
-    run: RunConfig = field(default_factory=RunConfig, metadata={"help": "Output location and seed."})
+    run: RunConfig = field(default_factory=RunConfig, metadata={"help": "Output location and layout."})
     runner: RunnerConfig = field(default_factory=RunnerConfig, metadata={"help": "Beam runner."})
+    tasks: TasksConfig = field(default_factory=TasksConfig, metadata={"help": "Known-answer task generators."})
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig, metadata={"help": "The code sandbox."})
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> PipelineConfig:
@@ -91,7 +103,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         ConfigError: one line naming the file and key, before any work starts.
 
     Example:
-        >>> load_config(None, ["run.seed=7"]).run.seed
+        >>> load_config(None, ["run.rows_per_shard=7"]).run.rows_per_shard
         7
     """
     source = str(path) if path is not None else "defaults"

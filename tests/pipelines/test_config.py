@@ -32,10 +32,10 @@ def test_defaults_without_a_file():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("run:\n  seed: 1\n  sede: 2\n", "unknown key 'run.sede' (did you mean 'seed'?)"),
-        ("rnu:\n  seed: 1\n", "unknown key 'rnu' (did you mean 'run'?)"),
-        ("run:\n  seed: one\n", "'run.seed' must be int, got str 'one'"),
-        ("run:\n  seed: true\n", "'run.seed' must be int, got bool"),
+        ("run:\n  rows_per_shard: 1\n  rows_per_shrd: 2\n", "unknown key 'run.rows_per_shrd' (did you mean 'rows_per_shard'?)"),
+        ("rnu:\n  name: x\n", "unknown key 'rnu' (did you mean 'run'?)"),
+        ("run:\n  rows_per_shard: one\n", "'run.rows_per_shard' must be int, got str 'one'"),
+        ("run:\n  rows_per_shard: true\n", "'run.rows_per_shard' must be int, got bool"),
         ("runner:\n  kind: dask\n", "'runner.kind' must be one of ['in_process', 'multi_process', 'portable'], got 'dask'"),
         ("runner:\n  kind: portable\n", "runner: kind 'portable' needs job_endpoint"),
         ("runner: 3\n", "'runner' must be a mapping, got int"),
@@ -56,12 +56,12 @@ def test_bad_config_is_one_line_error_naming_file_and_key(tmp_path, text, expect
 
 
 def test_overrides_apply_and_are_checked(tmp_path):
-    path = _write(tmp_path, "run:\n  seed: 1\n")
-    assert load_config(path, ["run.seed=5", "runner.kind=multi_process"]).run.seed == 5
-    with pytest.raises(ConfigError, match=r"^override of .*unknown key 'run.sed'"):
-        load_config(path, ["run.sed=5"])
+    path = _write(tmp_path, "run:\n  rows_per_shard: 1\n")
+    assert load_config(path, ["run.rows_per_shard=5", "runner.kind=multi_process"]).run.rows_per_shard == 5
+    with pytest.raises(ConfigError, match=r"^override of .*unknown key 'run.rows'"):
+        load_config(path, ["run.rows=5"])
     with pytest.raises(ConfigError, match="is not KEY=VALUE"):
-        load_config(path, ["run.seed"])
+        load_config(path, ["run.rows_per_shard"])
 
 
 def test_nested_generic_types_are_converted():
@@ -86,7 +86,7 @@ def test_nested_generic_types_are_converted():
 
 def test_config_hash_follows_content():
     assert config_hash(load_config(None)) == config_hash(load_config(None))
-    assert config_hash(load_config(None)) != config_hash(load_config(None, ["run.seed=1"]))
+    assert config_hash(load_config(None)) != config_hash(load_config(None, ["run.rows_per_shard=1"]))
 
 
 def test_runner_is_always_named():
@@ -103,21 +103,21 @@ def _beam(*args, cwd=ROOT):
 
 
 def test_beam_cli_rejects_bad_key_before_any_work(tmp_path):
-    path = _write(tmp_path, "run:\n  seeed: 1\n")
+    path = _write(tmp_path, "run:\n  rows_per_shardd: 1\n")
     marker = tmp_path / "imported"
     pipeline = tmp_path / "pipe.py"
     pipeline.write_text(f"open({str(marker)!r}, 'w').close()\ndef run(config):\n    return 0\n")
     proc = _beam("run", str(pipeline), "--config", str(path))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"beam: config error: {path}: unknown key 'run.seeed' (did you mean 'seed'?)"
+    assert proc.stderr.strip() == f"beam: config error: {path}: unknown key 'run.rows_per_shardd' (did you mean 'rows_per_shard'?)"
     assert not marker.exists()  # the pipeline file was never imported
 
 
 def test_beam_cli_runs_pipeline_file_with_config(tmp_path):
-    path = _write(tmp_path, "run:\n  seed: 3\n")
+    path = _write(tmp_path, "run:\n  rows_per_shard: 3\n")
     out = tmp_path / "seen"
     pipeline = tmp_path / "pipe.py"
-    pipeline.write_text(f"def run(config):\n    open({str(out)!r}, 'w').write(str(config.run.seed))\n    return 0\n")
-    proc = _beam("run", str(pipeline), "--config", str(path), "run.seed=9")
+    pipeline.write_text(f"def run(config):\n    open({str(out)!r}, 'w').write(str(config.run.rows_per_shard))\n    return 0\n")
+    proc = _beam("run", str(pipeline), "--config", str(path), "run.rows_per_shard=9")
     assert proc.returncode == 0, proc.stderr
     assert out.read_text() == "9"
