@@ -45,9 +45,9 @@ def _conv():
     return Conversation(fmt.SYSTEM_PROMPT, user, (_png(),))
 
 
-def _run(sandbox, backend, cfg=AgentConfig()):
+def _run(sandbox, backend, cfg=None):
     with sandbox.session(images=[_png()], image_name="q.png") as session:
-        return run_agent(backend, session, _conv(), cfg)
+        return run_agent(backend, session, _conv(), cfg or AgentConfig())
 
 
 def test_code_then_answer_inserts_real_sandbox_output(sandbox):
