@@ -13,6 +13,7 @@ import json
 import math
 import os
 import resource
+import signal
 import sys
 import tempfile
 import traceback
@@ -21,7 +22,7 @@ from typing import Any, NoReturn
 
 from sandbox import landlock
 from sandbox.protocol import read_frame
-from sandbox.seccomp_policy import load_policy
+from sandbox.seccomp_policy import LoadablePolicy
 
 RESULT_FD = 3
 REQUEST_FD = 4
@@ -36,21 +37,18 @@ _PRESET_MODULES = (
 
 @dataclass(frozen=True)
 class Confinement:
-    """How to confine a block's process; sent once by the supervisor, fixed for the worker's life.
+    """How to confine a block's process; prepared once by the worker, fixed for its life.
 
     Args:
-        landlock_abi (`int`): Landlock ABI to use; 0 disables Landlock.
-        seccomp_bpf (`bytes`): compiled seccomp policy; empty disables seccomp.
-        readonly_fds (`tuple[int, ...]`): O_PATH fds of runtime dirs the block may read.
-        device_fds (`tuple[int, ...]`): O_PATH fds of devices the block may read and write (/dev/null).
-        rlimits (`tuple[tuple[int, int], ...]`): (resource, limit) pairs; AS is added per block.
+        landlock_ruleset (`int`): fd of the worker's Landlock ruleset (read-only runtime and inputs,
+            writable out/ and work/); -1 disables Landlock.
+        seccomp (`LoadablePolicy | None`): the compiled seccomp policy; None disables seccomp.
+        rlimits (`tuple[tuple[int, int], ...]`): (resource, limit) pairs; AS and CPU are added per block.
         scratch (`str`): the execution folder as the worker sees it (with in/, out/ and work/).
     """
 
-    landlock_abi: int
-    seccomp_bpf: bytes
-    readonly_fds: tuple[int, ...]
-    device_fds: tuple[int, ...]
+    landlock_ruleset: int
+    seccomp: LoadablePolicy | None
     rlimits: tuple[tuple[int, int], ...]
     scratch: str
 
@@ -75,6 +73,11 @@ def _redirect_fds(request_fd: int, stdout_fd: int, stderr_fd: int, result_fd: in
             os.closerange(low, fd)
             low = fd + 1
     os.closerange(low, 1 << 16)
+
+
+def install_stdio() -> None:
+    """Point sys.stdin/stdout/stderr at fds 0-2 with fixed encodings; done once in the worker, so that
+    each child inherits ready wrappers and only swaps what the fds refer to."""
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="replace")
     sys.stderr = io.TextIOWrapper(
         io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
@@ -84,30 +87,20 @@ def _redirect_fds(request_fd: int, stdout_fd: int, stderr_fd: int, result_fd: in
 
 def _die_with_parent() -> None:
     """Make sure a block never outlives its worker, even where no pid namespace would take it down."""
-    import ctypes
-    import signal
-
-    ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    landlock.set_parent_death_signal(int(signal.SIGKILL))
     if os.getppid() == 1:
         os._exit(72)
 
 
-def _confine(conf: Confinement, scratch: str, address_space: int) -> None:
-    """Apply rlimits, Landlock (read-only runtime, read-only inputs, writable out/ and work/) and seccomp."""
+def _confine(conf: Confinement, address_space: int) -> None:
+    """Apply rlimits, the worker's Landlock ruleset and the seccomp policy, in that order."""
     for res, limit in (*conf.rlimits, (resource.RLIMIT_AS, address_space)):
         resource.setrlimit(res, (limit, limit))
-    if conf.landlock_abi:
-        opened = [os.open(os.path.join(scratch, sub), os.O_PATH | os.O_CLOEXEC) for sub in ("in", "out", "work")]
-        full = landlock.fs_rights(conf.landlock_abi)
-        file_rw = landlock.READ_FILE | landlock.WRITE_FILE | landlock.TRUNCATE
-        rules = [(fd, landlock.READ_ONLY) for fd in conf.readonly_fds]
-        rules += [(fd, file_rw) for fd in conf.device_fds]
-        rules += [(opened[0], landlock.READ_FILE | landlock.READ_DIR), (opened[1], full), (opened[2], full)]
-        landlock.restrict(conf.landlock_abi, rules)
-        for fd in (*opened, *conf.readonly_fds, *conf.device_fds):
-            os.close(fd)
-    if conf.seccomp_bpf:
-        load_policy(conf.seccomp_bpf)
+    if conf.landlock_ruleset >= 0:
+        landlock.restrict_self(conf.landlock_ruleset)
+        os.close(conf.landlock_ruleset)
+    if conf.seccomp:
+        conf.seccomp.load()
 
 
 def _namespace(image_path: str, output_dir: str) -> dict[str, Any]:
@@ -203,11 +196,11 @@ def serve_block(conf: Confinement, pipes: tuple[int, int, int, int], address_spa
     """
     try:
         _die_with_parent()
-        _redirect_fds(*pipes, keep=(*conf.readonly_fds, *conf.device_fds))
+        _redirect_fds(*pipes, keep=(conf.landlock_ruleset,))
         work = os.path.join(conf.scratch, "work")
         os.chdir(work)
         tempfile.tempdir = os.environ["TMPDIR"] = os.environ["HOME"] = work
-        _confine(conf, conf.scratch, address_space)
+        _confine(conf, address_space)
         request = _read_request()
         _seed(int(request["seed"]))
         namespace = _namespace(request["image_path"], request["output_dir"])

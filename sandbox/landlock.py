@@ -61,11 +61,12 @@ def _check(result: int, what: str) -> int:
     return result
 
 
-def restrict(abi: int, rules: list[tuple[int, int]]) -> None:
-    """Confine the calling thread (and its future threads) to the given (fd, rights) rules.
+def build_ruleset(abi: int, rules: list[tuple[int, int]]) -> int:
+    """Create a ruleset fd allowing only the given (fd, rights) rules; built once, applied per block.
 
-    All filesystem rights of the ABI are handled, plus TCP bind/connect (ABI >= 4) and the signal and
-    abstract-socket scopes (ABI >= 6). The fds may be O_PATH; the caller closes them afterwards.
+    All filesystem rights of the ABI are handled (denied unless a rule allows them), plus TCP bind and
+    connect (ABI >= 4) and the signal and abstract-socket scopes (ABI >= 6). The rule fds may be O_PATH
+    and may be closed once the ruleset exists.
 
     Args:
         abi (`int`): the kernel's ABI version from `abi_version`.
@@ -75,13 +76,24 @@ def restrict(abi: int, rules: list[tuple[int, int]]) -> None:
     attr = _RulesetAttr(handled, _NET_TCP if abi >= 4 else 0, _SCOPE_ALL if abi >= 6 else 0)
     size = ctypes.sizeof(attr) if abi >= 6 else (16 if abi >= 4 else 8)
     ruleset = _check(_libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0), "create")
-    try:
-        for fd, rights in rules:
-            if not stat.S_ISDIR(os.fstat(fd).st_mode):
-                rights &= FILE_RIGHTS  # directory rights on a file are invalid
-            beneath = _PathBeneath(rights & handled, fd)
-            _check(_libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(beneath), 0), "add_rule")
-        _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-        _check(_libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0), "restrict_self")
-    finally:
-        os.close(ruleset)
+    for fd, rights in rules:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            rights &= FILE_RIGHTS  # directory rights on a file are invalid
+        beneath = _PathBeneath(rights & handled, fd)
+        _check(_libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(beneath), 0), "add_rule")
+    return ruleset
+
+
+def restrict_self(ruleset: int) -> None:
+    """Confine the calling thread and its future threads with a ruleset from `build_ruleset`.
+
+    Args:
+        ruleset (`int`): the ruleset fd; the caller closes it afterwards.
+    """
+    _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _check(_libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0), "restrict_self")
+
+
+def set_parent_death_signal(sig: int) -> None:
+    """Have the kernel send ``sig`` to the caller when its parent exits (``PR_SET_PDEATHSIG``)."""
+    _check(_libc.prctl(1, sig, 0, 0, 0), "pdeathsig")

@@ -9,6 +9,7 @@ block's process with one ``prctl`` and so needs no libseccomp of its own.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import tempfile
@@ -58,19 +59,27 @@ def compile_policy() -> bytes:
         return handle.read()
 
 
-def load_policy(bpf: bytes) -> None:
-    """Install compiled BPF on the calling thread; no-new-privs must already be set.
+class _Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+
+class LoadablePolicy:
+    """Compiled BPF prepared for a one-syscall install in each block's process (built once per worker).
 
     Args:
         bpf (`bytes`): output of `compile_policy`.
     """
-    import ctypes
 
-    class _Fprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+    def __init__(self, bpf: bytes) -> None:
+        self._bpf = bpf  # keeps the buffer the program points at alive
+        self._prog = _Fprog(len(bpf) // 8, bpf)
+        self._prctl = ctypes.CDLL(None, use_errno=True).prctl
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    prog = _Fprog(len(bpf) // 8, bpf)
-    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        err = ctypes.get_errno()
-        raise OSError(err, f"seccomp: {os.strerror(err)}")
+    def __bool__(self) -> bool:
+        return bool(self._bpf)
+
+    def load(self) -> None:
+        """Install the policy on the calling thread; no-new-privs must already be set."""
+        if self._prctl(22, 2, ctypes.byref(self._prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+            err = ctypes.get_errno()
+            raise OSError(err, f"seccomp: {os.strerror(err)}")

@@ -9,6 +9,7 @@ It never runs untrusted code itself and holds no secrets, since a child can read
 from __future__ import annotations
 
 import base64
+import gc
 import importlib
 import json
 import os
@@ -19,8 +20,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.child import Confinement, serve_block
+from sandbox import landlock
+from sandbox.child import Confinement, install_stdio, serve_block
 from sandbox.protocol import ProtocolError, read_frame, write_frame
+from sandbox.seccomp_policy import LoadablePolicy
 
 MAX_REQUEST = 64 << 20
 MAX_REPORT = 1 << 16
@@ -53,14 +56,35 @@ def _drop_privileges(uid: int) -> None:
         raise RuntimeError("failed to drop privileges")
 
 
+def _ruleset(init: dict[str, Any]) -> int:
+    """The Landlock ruleset every block gets: read-only runtime and inputs, writable out/ and work/."""
+    abi = int(init["landlock_abi"])
+    if not abi:
+        return -1
+    scratch = str(init["scratch"])
+    full = landlock.fs_rights(abi)
+    file_rw = landlock.READ_FILE | landlock.WRITE_FILE | landlock.TRUNCATE
+    groups = [
+        (init["readonly_paths"], landlock.READ_ONLY),
+        (init["device_paths"], file_rw),
+        ([os.path.join(scratch, "in")], landlock.READ_FILE | landlock.READ_DIR),
+        ([os.path.join(scratch, "out"), os.path.join(scratch, "work")], full),
+    ]
+    fds = [(fd, rights) for paths, rights in groups for fd in _open_paths(paths)]
+    try:
+        return landlock.build_ruleset(abi, fds)
+    finally:
+        for fd, _ in fds:
+            os.close(fd)
+
+
 def _setup(init: dict[str, Any]) -> tuple[Confinement, int]:
-    """Import, open the runtime dirs, drop privileges; returns the confinement and the budget in bytes."""
+    """Import, prepare the confinement, drop privileges; returns the confinement and the budget in bytes."""
     _warm(list(init["preload"]))
+    bpf = base64.b64decode(init["seccomp_bpf"])
     conf = Confinement(
-        landlock_abi=int(init["landlock_abi"]),
-        seccomp_bpf=base64.b64decode(init["seccomp_bpf"]),
-        readonly_fds=_open_paths(init["readonly_paths"]),
-        device_fds=_open_paths(init["device_paths"]),
+        landlock_ruleset=_ruleset(init),
+        seccomp=LoadablePolicy(bpf) if bpf else None,
         rlimits=tuple((int(r), int(v)) for r, v in init["rlimits"]),
         scratch=str(init["scratch"]),
     )
@@ -71,6 +95,8 @@ def _setup(init: dict[str, Any]) -> tuple[Confinement, int]:
             handle.write("1000")  # the kernel's OOM killer picks blocks (and this zygote) before anyone else
     except OSError:
         pass
+    gc.collect()
+    gc.freeze()  # a child's collections then never write to (and copy) the zygote's heap pages
     return conf, int(init["memory_bytes"])
 
 
@@ -220,6 +246,7 @@ def main() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)  # stray prints must never corrupt the protocol
+    install_stdio()
     init = read_frame(ctl_in, MAX_REQUEST)
     conf, memory = _setup(init)
     child = prefork(conf, memory)
