@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,13 +64,14 @@ def _plan(ids: list[str], rows_per_shard: int) -> dict[str, Any]:
 
 
 class _WriteShardFn(beam.DoFn):
-    def __init__(self, folder: str, prefix: str, schema: pa.Schema):
-        self._folder, self._prefix, self._schema = folder, prefix, schema
+    def __init__(self, folder: str, prefix: str, schema: pa.Schema, load: Callable[[str], dict] | None = None):
+        self._folder, self._prefix, self._schema, self._load = folder, prefix, schema, load
 
     def process(self, element, plan):
-        index, rows = element
+        index, items = element
+        rows = [self._load(i) for i in items] if self._load else list(items)
         path = Path(self._folder) / shard_name(self._prefix, index, plan["count"])
-        yield write_shard(list(rows), self._schema, path)
+        yield write_shard(rows, self._schema, path)
 
 
 class _WriteEmptyShardFn(_WriteShardFn):
@@ -88,26 +90,31 @@ class WriteShards(beam.PTransform):
         prefix (`str`): split name, e.g. ``train``.
         schema (`pa.Schema`): the record schema from :mod:`synthesis.records`.
         rows_per_shard (`int`): rows per shard; the last shard holds the remainder.
+        load (`Callable[[str], dict]`, *optional*): when given, the input holds ids and each shard loads its
+            rows with it (e.g. ``RecordStore.row``), so no image ever sits in Beam's buffers.
 
     Returns a PCollection of :class:`ShardInfo`, one per written file.
     """
 
-    def __init__(self, folder: str, prefix: str, schema: pa.Schema, rows_per_shard: int):
+    def __init__(self, folder: str, prefix: str, schema: pa.Schema, rows_per_shard: int,
+                 load: Callable[[str], dict] | None = None):
         super().__init__()
         if rows_per_shard < 1:
             raise ValueError(f"rows_per_shard must be >= 1, got {rows_per_shard}")
         self._folder, self._prefix, self._schema = folder, prefix, schema
-        self._rows_per_shard = rows_per_shard
+        self._rows_per_shard, self._load = rows_per_shard, load
 
     def expand(self, rows):
+        key = (lambda i: i) if self._load else (lambda r: r["id"])
         plan = (rows
-                | "Ids" >> beam.Map(lambda r: r["id"])
+                | "Ids" >> beam.Map(key)
                 | "AllIds" >> beam.combiners.ToList()
                 | "Plan" >> beam.Map(_plan, self._rows_per_shard))
         plan_side = AsSingleton(plan)
         written = (rows
-                   | "AssignShard" >> beam.Map(lambda r, p: (p["shard_of"][r["id"]], r), plan_side)
+                   | "AssignShard" >> beam.Map(lambda r, p: (p["shard_of"][key(r)], r), plan_side)
                    | "GroupByShard" >> beam.GroupByKey()
-                   | "WriteShard" >> beam.ParDo(_WriteShardFn(self._folder, self._prefix, self._schema), plan_side))
+                   | "WriteShard" >> beam.ParDo(_WriteShardFn(self._folder, self._prefix, self._schema, self._load),
+                                                plan_side))
         empty = plan | "WriteEmpty" >> beam.ParDo(_WriteEmptyShardFn(self._folder, self._prefix, self._schema))
         return (written, empty) | "AllShards" >> beam.Flatten()
