@@ -53,7 +53,7 @@ def add_grain(arr: np.ndarray, rng: np.random.Generator, amount: float) -> np.nd
 
     Example:
         >>> from synthesis.tasks.rand import make_rng
-        >>> add_grain(np.zeros((2, 2, 3), np.uint8), make_rng(0), 0).sum()
+        >>> int(add_grain(np.zeros((2, 2, 3), np.uint8), make_rng(0), 0).sum())
         0
     """
     a = int(round(amount))

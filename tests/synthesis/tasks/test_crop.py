@@ -1,9 +1,13 @@
+import functools
+
 import pytest
 from tasks_measure import target_sizes
 
 from synthesis.tasks.config import CropConfig
 from synthesis.tasks.crop import generate
 from synthesis.tasks.geometry import area_fraction, intersects, position_phrase
+
+_task = functools.lru_cache(maxsize=None)(generate)  # read-only checks share one generation per seed
 
 SEEDS = range(12)
 SLOW_SEEDS = range(12, 62)
@@ -26,7 +30,7 @@ def test_image_size_follows_config():
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_target_is_small_inside_and_named_by_its_true_position(seed):
-    t = generate(seed)
+    t = _task(seed)
     x1, y1, x2, y2 = t.target
     assert 0 <= x1 < x2 <= t.width and 0 <= y1 < y2 <= t.height
     assert t.difficulty == area_fraction(t.target, t.width, t.height) <= CropConfig().max_target_fraction
@@ -40,7 +44,7 @@ def test_target_is_small_inside_and_named_by_its_true_position(seed):
 
 @pytest.mark.parametrize("seed", range(30))
 def test_answer_matches_params(seed):
-    t = generate(seed)
+    t = _task(seed)
     if t.answer_type == "choice":
         assert t.choices["ABCD".index(t.answer)] == t.params["content"]
         assert len(set(t.choices)) == 4
