@@ -18,6 +18,7 @@ import yaml
 from pipelines.typed_config import ConfigError, apply_override, build, to_dict
 from sandbox.config import SandboxConfig
 from synthesis.tasks.config import TasksConfig
+from validators.config import ValidatorsConfig
 
 __all__ = ["ConfigError", "PipelineConfig", "RunConfig", "RunnerConfig", "config_hash", "load_config"]
 
@@ -83,6 +84,33 @@ class RunnerConfig:
 
 
 @dataclass
+class DifficultyConfig:
+    """Drop RL prompts that a no-tool model already answers right at every sample (useless for GRPO)."""
+
+    enabled: bool = field(default=False, metadata={"help": "Run the filter (needs an OpenAI-compatible endpoint)."})
+    base_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "Endpoint of the no-tool model."})
+    model: str = field(default="Qwen2.5-VL-7B-Instruct", metadata={"help": "Model name sent in requests."})
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the key."})
+    samples: int = field(default=4, metadata={"help": "Answers sampled per prompt (GRPO's group size)."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of those answers."})
+    max_tokens: int = field(default=256, metadata={"help": "Tokens per answer."})
+    concurrency: int = field(default=8, metadata={"help": "Requests in flight per worker."})
+
+    def __post_init__(self):
+        if self.samples < 1:
+            raise ValueError(f"samples must be >= 1, got {self.samples}")
+
+
+@dataclass
+class RlConfig:
+    """The RL prompt set built by ``pipelines/build_rl.py``."""
+
+    name: str = field(default="thyme-rl", metadata={"help": "Output folder name under run.output_dir."})
+    min_image_side: int = field(default=64, metadata={"help": "Prompts with a smaller image side are dropped."})
+    difficulty: DifficultyConfig = field(default_factory=DifficultyConfig, metadata={"help": "Difficulty filter."})
+
+
+@dataclass
 class PipelineConfig:
     """Everything a pipeline run needs, one field per top-level section of ``pipeline.yaml``."""
 
@@ -90,6 +118,8 @@ class PipelineConfig:
     runner: RunnerConfig = field(default_factory=RunnerConfig, metadata={"help": "Beam runner."})
     tasks: TasksConfig = field(default_factory=TasksConfig, metadata={"help": "Known-answer task generators."})
     sandbox: SandboxConfig = field(default_factory=SandboxConfig, metadata={"help": "The code sandbox."})
+    validators: ValidatorsConfig = field(default_factory=ValidatorsConfig, metadata={"help": "Record and shard checks."})
+    rl: RlConfig = field(default_factory=RlConfig, metadata={"help": "RL prompt set (build_rl)."})
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> PipelineConfig:

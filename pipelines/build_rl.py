@@ -1,0 +1,127 @@
+"""build_rl: known-answer tasks -> RL prompts (image, question, answer, family, difficulty) -> shards.
+
+Run it with ``beam run pipelines/build_rl.py [--config pipeline.yaml] [KEY=VALUE ...]``. It writes, under
+``<run.output_dir>/<rl.name>/``, ``data/<split>-SSSSS-of-NNNNN.parquet`` (RL prompt records),
+``dead_letter/`` (every prompt that failed a check, with its reason), ``stats.json`` and ``manifest.json``.
+Each prompt passes :func:`validators.prompt.check_prompt`; with ``rl.difficulty.enabled`` a no-tool model
+(any OpenAI-compatible endpoint, the ``rl.difficulty`` settings) answers each prompt ``samples`` times and
+prompts it answers right every time are dropped as too easy (dead letter ``difficulty_too_easy``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import apache_beam as beam
+
+from pipelines.build_sft import split_of
+from pipelines.config import PipelineConfig
+from pipelines.difficulty import difficulty_backend, solved_every_time
+from pipelines.manifest import build_manifest, write_json
+from pipelines.runner import pipeline_options
+from pipelines.sft import GenerateTasks
+from pipelines.shards import ShardInfo, WriteShards
+from pipelines.stages import RunStage, reject
+from pipelines.stats import CountFacts, check_invariant, dead_letter_facts
+from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, Provenance, RlPrompt
+from synthesis.tasks import Task, plan_tasks
+from validators.prompt import check_prompt
+
+__all__ = ["prompt_from_task", "run"]
+
+
+def prompt_from_task(task: Task) -> RlPrompt:
+    """The RL prompt of a generated task (its params kept for analysis, not shown to the policy)."""
+    return RlPrompt(task.id, task.image, task.question, (task.width, task.height), task.answer, task.answer_type,
+                    task.family, float(task.difficulty), tuple(task.choices),
+                    {"params": task.params, "target": list(task.target) if task.target else None},
+                    Provenance("generated", f"tasks.{task.family}", "0.1.0", task.seed))
+
+
+class _CheckPrompt(beam.DoFn):
+    def __init__(self, min_side: int):
+        self._min_side = min_side
+
+    def process(self, task: Task):
+        prompt = prompt_from_task(task)
+        verdict = check_prompt(prompt, self._min_side)
+        if not verdict.passed:
+            yield reject(prompt.id, "prompt", verdict.reason, verdict.detail, prompt.to_row())
+            return
+        yield prompt.to_row()
+
+
+class _DropEasy(beam.DoFn):
+    """Difficulty filter: a no-tool model answering every sample right makes the prompt useless for GRPO."""
+
+    def __init__(self, config: PipelineConfig):
+        self._cfg = config.rl.difficulty
+        self._answer_cfg = config.validators.answer
+        self._backend = None
+
+    def setup(self):
+        self._backend = difficulty_backend(self._cfg)
+
+    def process(self, row: dict):
+        cfg = self._cfg
+        if solved_every_time(self._backend, row, cfg.samples, cfg.temperature, cfg.max_tokens, self._answer_cfg):
+            yield reject(row["id"], "difficulty", "difficulty_too_easy",
+                         f"a no-tool model answered all {self._cfg.samples} samples right", row)
+            return
+        yield row
+
+
+def build(p: beam.Pipeline, config: PipelineConfig, stage: Path) -> None:
+    """Compose the RL prompt pipeline into ``p``; outputs go to the staging folder ``stage``."""
+    items = [{"id": f"{f}-{s:06d}", "family": f, "seed": s} for f, s in plan_tasks(config.tasks)]
+    planned = p | "PlanTasks" >> beam.Create(items, reshuffle=True)
+    tasks, dead_generate = planned | "GenerateTasks" >> GenerateTasks(config.tasks)
+    prompts, dead_check = tasks | "CheckPrompts" >> RunStage("prompt", _CheckPrompt(config.rl.min_image_side))
+    dead = [dead_generate, dead_check]
+    if config.rl.difficulty.enabled:
+        prompts, dead_easy = prompts | "FilterDifficulty" >> RunStage("difficulty", _DropEasy(config))
+        dead.append(dead_easy)
+    dead = dead | "AllDeadLetters" >> beam.Flatten()
+    names = list(config.run.splits)
+    parts = prompts | "Split" >> beam.Partition(lambda r, n: split_of(r["id"], config.run.splits), len(names))
+    shards = [part | f"Write_{n}" >> WriteShards(str(stage / "data"), n, RL_SCHEMA, config.run.rows_per_shard)
+              for n, part in zip(names, parts, strict=True)]
+    shards.append(dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
+                  | "WriteDeadLetters" >> WriteShards(str(stage / "dead_letter"), "dead_letter", DEAD_LETTER_SCHEMA,
+                                                      config.run.rows_per_shard))
+    _ = (shards | "AllShards" >> beam.Flatten() | "ShardList" >> beam.combiners.ToList()
+         | "SaveShards" >> beam.Map(lambda v, path=str(stage / "shards.json"):
+                                    write_json(Path(path), {"shards": [vars(i) for i in v]})))
+    facts = ((prompts | "AcceptedFacts" >> beam.FlatMap(lambda r: ["accepted", f"accepted/family/{r['family']}"]),
+              dead | "DeadFacts" >> beam.FlatMap(dead_letter_facts)) | "AllFacts" >> beam.Flatten())
+    _ = (facts | "CountFacts" >> CountFacts()
+         | "SaveCounts" >> beam.Map(lambda v, path=str(stage / "counts.json"): write_json(Path(path), v)))
+
+
+def run(config: PipelineConfig) -> int:
+    """Run build_rl; returns 0 when every task is accounted for."""
+    config = replace(config, run=replace(config.run, name=config.rl.name))
+    out = Path(config.run.output_dir) / config.run.name
+    stage = out / f".staging-{int(time.time())}"
+    started = time.time()
+    with beam.Pipeline(options=pipeline_options(config.runner)) as p:
+        build(p, config, stage)
+    counts = json.loads((stage / "counts.json").read_text())
+    shards = [ShardInfo(**s) for s in json.loads((stage / "shards.json").read_text())["shards"]]
+    for sub in ("data", "dead_letter"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+        (stage / sub).rename(out / sub)
+    shards = [ShardInfo(s.path.replace(str(stage), str(out)), s.rows, s.sha256) for s in shards]
+    shutil.rmtree(stage, ignore_errors=True)
+    invariant = check_invariant(config.tasks.count, counts)
+    elapsed = round(time.time() - started, 2)
+    write_json(out / "stats.json", {**invariant, "counts": counts, "elapsed_s": elapsed})
+    write_json(out / "manifest.json", build_manifest(config, "build_rl", shards))
+    sys.stderr.write(f"build_rl: {invariant['records_in']} in -> {invariant['accepted']} prompts + "
+                     f"{invariant['dead_lettered']} dead-lettered in {elapsed} s; {out}/\n")
+    return 0 if invariant["holds"] else 1
