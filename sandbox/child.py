@@ -25,6 +25,7 @@ from sandbox.protocol import read_frame
 from sandbox.seccomp_policy import LoadablePolicy
 
 RESULT_FD = 3
+PRESEED = 0  # the worker seeds numpy with this before forking
 REQUEST_FD = 4
 MAX_REQUEST = 64 << 20
 MAX_PATH_REPORT = 4096
@@ -45,12 +46,15 @@ class Confinement:
         seccomp (`LoadablePolicy | None`): the compiled seccomp policy; None disables seccomp.
         rlimits (`tuple[tuple[int, int], ...]`): (resource, limit) pairs; AS and CPU are added per block.
         scratch (`str`): the execution folder as the worker sees it (with in/, out/ and work/).
+        orphan_guard (`bool`, *optional*, defaults to `True`): SIGKILL the child when the worker dies;
+            redundant inside bubblewrap, whose pid namespace ends with the worker.
     """
 
     landlock_ruleset: int
     seccomp: LoadablePolicy | None
     rlimits: tuple[tuple[int, int], ...]
     scratch: str
+    orphan_guard: bool = True
 
 
 class _Discard(io.TextIOBase):
@@ -117,11 +121,12 @@ def _namespace(image_path: str, output_dir: str) -> dict[str, Any]:
     return namespace
 
 
-def _seed(seed: int) -> None:
+def seed_rngs(seed: int, numpy_too: bool = True) -> None:
+    """Seed ``random`` (and ``numpy.random`` when loaded) so identical blocks write identical file names."""
     import random
 
     random.seed(seed)
-    if "numpy" in sys.modules:
+    if numpy_too and "numpy" in sys.modules:
         import numpy.random
 
         numpy.random.seed(seed % (1 << 32))
@@ -195,14 +200,16 @@ def serve_block(conf: Confinement, pipes: tuple[int, int, int, int], address_spa
         address_space (`int`): RLIMIT_AS in bytes (worker size plus the memory budget).
     """
     try:
-        _die_with_parent()
+        if conf.orphan_guard:
+            _die_with_parent()
         _redirect_fds(*pipes, keep=(conf.landlock_ruleset,))
         work = os.path.join(conf.scratch, "work")
         os.chdir(work)
         tempfile.tempdir = os.environ["TMPDIR"] = os.environ["HOME"] = work
         _confine(conf, address_space)
         request = _read_request()
-        _seed(int(request["seed"]))
+        seed = int(request["seed"])
+        seed_rngs(seed, numpy_too=seed != PRESEED)  # fork re-seeds ``random`` from urandom, not numpy
         namespace = _namespace(request["image_path"], request["output_dir"])
     except BaseException as exc:  # noqa: B036 - a setup failure must be reported, never run code unconfined
         os.write(2, f"sandbox setup failed: {exc!r}\n".encode())

@@ -53,6 +53,7 @@ def _init_message(config: SandboxConfig, launch: LaunchPlan, scratch: Scratch) -
         "rlimits": rlimits,
         "memory_bytes": config.memory_mb << 20,
         "scratch": scratch_view(launch, scratch),
+        "orphan_guard": not launch.bwrap,
     }
 
 
@@ -104,7 +105,8 @@ class WorkerProcess:
 
     def execute(self, request: dict[str, Any], max_response: int) -> dict[str, Any]:
         """Send one block and wait for its result; raises `WorkerDied` if the worker fails."""
-        deadline = time.monotonic() + float(request["timeout_s"]) + GRACE_S
+        limit = float(request["timeout_s"]) + float(request["replay_timeout_s"])
+        deadline = time.monotonic() + limit + GRACE_S
         try:
             write_frame(self._in, request)
             response = read_frame(self._out, max_response, deadline)

@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import logging
 import queue
+import shutil
 import tempfile
 import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sandbox.capture import error_feedback, select_images, success_feedback
 from sandbox.config import SandboxConfig
 from sandbox.fixups import FixContext, FixedCode, apply_fixups, remap_output_dir
 from sandbox.handle import WorkerDied, WorkerProcess, new_scratch
 from sandbox.inputs import ImageLike, InputImages
 from sandbox.isolation import LaunchPlan, detect, plan
 from sandbox.layout import INPUT_DIR, VIRTUAL_OUTPUT_DIR
-from sandbox.result import ExecResult, ExecStatus
+from sandbox.outcome import build_result, lost_result, refused_result
+from sandbox.result import ExecResult
 
 logger = logging.getLogger(__name__)
 NO_ISOLATION_WARNING = (
@@ -175,7 +176,7 @@ class Sandbox:
         started = time.monotonic()
         refusal = self._refusal(block)
         if refusal:
-            return self._refused(block, refusal), ""
+            return refused_result(block.item_id, refusal), ""
         fixed = self._fix(block)
         slot = self._idle.get()
         try:
@@ -183,7 +184,7 @@ class Sandbox:
                 worker = self._ready_worker(slot)
                 result = self._dispatch(worker, block, fixed)
             except WorkerDied as exc:
-                result = self._lost(block, fixed, str(exc))
+                result = lost_result(block.item_id, list(fixed.fixes), fixed.code, str(exc))
             finally:
                 if slot.worker is not None:
                     slot.worker.scratch.clear()
@@ -216,64 +217,8 @@ class Sandbox:
             "output_limit": self.config.output_limit_bytes,
         }
         response = worker.execute(request, max_response=4 * self.config.output_limit_bytes + (1 << 20))
-        return self._result(worker, block, response, code, fixes, (VIRTUAL_OUTPUT_DIR, f"{view}/out/", out_dir))
-
-    def _result(self, worker: WorkerProcess, block: Block, response: dict[str, Any], code: str,
-                fixes: list[str], prefixes: tuple[str, ...]) -> ExecResult:  # fmt: skip
-        """Validate the worker's answer and apply Thyme's output capture to it."""
-        try:
-            status = ExecStatus(response.get("status"))
-        except ValueError:
-            status = ExecStatus.KILLED
-        cap = self.config.output_limit_bytes
-        stdout, stderr = str(response.get("stdout", ""))[:cap], str(response.get("stderr", ""))[:cap]
-        error_type = str(response.get("error_type") or "")[:256]
-        message = str(response.get("error_message") or "")[:8192]
-        if status is ExecStatus.TIMEOUT and not message:
-            message = f"Execution timed out after {self.config.timeout_s:g} seconds."
-        if status is ExecStatus.OUTPUT_LIMIT and not message:
-            message = f"more than {cap} bytes of output."
-        images, names = [], []
-        if status is ExecStatus.OK:
-            path = response.get("processed_path")
-            files = worker.scratch.output_files()
-            selection = select_images(stdout, path if isinstance(path, str) else None, prefixes, files)
-            for name in selection.names[: self.config.max_output_images]:
-                data = worker.scratch.read_file(files[name], self.config.max_image_bytes)
-                if data is not None:
-                    images.append(data)
-                    names.append(name)
-            if selection.error and not images:
-                status, error_type, message = ExecStatus.ERROR, "OutputError", selection.error
-        feedback = (
-            success_feedback(block.item_id, len(images), stdout)
-            if status is ExecStatus.OK
-            else error_feedback(block.item_id, status.value, error_type, message)
-        )
-        return ExecResult(
-            status=status, stdout=stdout, stderr=stderr, error_type=error_type, error_message=message,
-            feedback=feedback, images=images, image_names=names, fixes=fixes, code_as_run=code,
-            cpu_s=float(response.get("cpu_s") or 0.0),
-        )  # fmt: skip
-
-    def _refused(self, block: Block, reason: str) -> ExecResult:
-        return ExecResult(
-            status=ExecStatus.REFUSED,
-            error_type="Refused",
-            error_message=reason,
-            feedback=error_feedback(block.item_id, "refused", "", reason),
-        )
-
-    def _lost(self, block: Block, fixed: FixedCode, reason: str) -> ExecResult:
-        message = f"the sandbox worker died while running this block ({reason})"
-        return ExecResult(
-            status=ExecStatus.KILLED,
-            error_type="WorkerDied",
-            error_message=message,
-            feedback=error_feedback(block.item_id, "killed", "", message),
-            fixes=list(fixed.fixes),
-            code_as_run=fixed.code,
-        )
+        prefixes = (VIRTUAL_OUTPUT_DIR, f"{view}/out/", out_dir)
+        return build_result(self.config, worker.scratch, block.item_id, response, code, fixes, prefixes)
 
     def close(self) -> None:
         """Stop every worker and delete all scratch; safe to call twice."""
@@ -284,8 +229,6 @@ class Sandbox:
             if slot.worker is not None:
                 slot.worker.close()
         self._spawner.shutdown(wait=True)
-        import shutil
-
         shutil.rmtree(self._root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
@@ -296,6 +239,4 @@ class Sandbox:
 
 
 def _with_wall(result: ExecResult, wall_s: float) -> ExecResult:
-    from dataclasses import replace
-
     return replace(result, wall_s=wall_s)

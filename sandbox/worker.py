@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox import landlock
-from sandbox.child import Confinement, install_stdio, serve_block
+from sandbox.child import PRESEED, Confinement, install_stdio, seed_rngs, serve_block
 from sandbox.protocol import ProtocolError, read_frame, write_frame
 from sandbox.seccomp_policy import LoadablePolicy
 
@@ -87,6 +87,7 @@ def _setup(init: dict[str, Any]) -> tuple[Confinement, int]:
         seccomp=LoadablePolicy(bpf) if bpf else None,
         rlimits=tuple((int(r), int(v)) for r, v in init["rlimits"]),
         scratch=str(init["scratch"]),
+        orphan_guard=bool(init.get("orphan_guard", True)),
     )
     if init.get("uid") is not None:
         _drop_privileges(int(init["uid"]))
@@ -95,6 +96,7 @@ def _setup(init: dict[str, Any]) -> tuple[Confinement, int]:
             handle.write("1000")  # the kernel's OOM killer picks blocks (and this zygote) before anyone else
     except OSError:
         pass
+    seed_rngs(PRESEED)  # children with the default seed skip numpy's slow reseed
     gc.collect()
     gc.freeze()  # a child's collections then never write to (and copy) the zygote's heap pages
     return conf, int(init["memory_bytes"])
@@ -195,10 +197,9 @@ class _Prepared:
     fds: dict[str, int]
 
 
-def prefork(conf: Confinement, memory: int) -> _Prepared:
+def prefork(conf: Confinement, address_space: int) -> _Prepared:
     """Fork the next block's child now, so fork and confinement cost no latency later."""
     pipes = [os.pipe() for _ in range(4)]
-    address_space = _vsz() + memory
     pid = os.fork()
     if pid == 0:
         try:
@@ -249,7 +250,8 @@ def main() -> None:
     install_stdio()
     init = read_frame(ctl_in, MAX_REQUEST)
     conf, memory = _setup(init)
-    child = prefork(conf, memory)
+    address_space = _vsz() + memory  # the zygote's size is fixed once warm; measured once
+    child = prefork(conf, address_space)
     write_frame(ctl_out, {"ready": True, "pid": os.getpid(), "uid": os.getuid(), "vsz": _vsz()})
     while True:
         try:
@@ -258,7 +260,7 @@ def main() -> None:
             os.kill(child.pid, signal.SIGKILL)
             return
         write_frame(ctl_out, execute(request, child))
-        child = prefork(conf, memory)
+        child = prefork(conf, address_space)
 
 
 if __name__ == "__main__":

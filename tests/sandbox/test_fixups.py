@@ -6,7 +6,7 @@ import doctest
 
 import pytest
 
-from sandbox import fixups
+from sandbox import clamp, fixups
 from sandbox.fixups import (
     FixContext,
     apply_fixups,
@@ -26,6 +26,7 @@ CTX = FixContext(image_path="/mnt/data/input/cat.jpg", input_paths=("/mnt/data/i
 
 def test_doctests() -> None:
     assert doctest.testmod(fixups).failed == 0
+    assert doctest.testmod(clamp).failed == 0
 
 
 @pytest.mark.parametrize(

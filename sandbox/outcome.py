@@ -1,0 +1,87 @@
+"""Build the typed `ExecResult` from a worker's answer: validate it, capture images, word the feedback.
+
+The worker's answer is treated as untrusted input: every field is type-checked and capped here, and
+images are read from the scratch folder by this (trusted) process itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.capture import error_feedback, select_images, success_feedback
+from sandbox.config import SandboxConfig
+from sandbox.result import ExecResult, ExecStatus
+from sandbox.scratch import Scratch
+
+
+def build_result(config: SandboxConfig, scratch: Scratch, item_id: str, response: dict[str, Any], code: str,
+                 fixes: list[str], prefixes: tuple[str, ...]) -> ExecResult:  # fmt: skip
+    """Turn a worker's JSON answer into an `ExecResult`, applying Thyme's output capture.
+
+    Args:
+        config (`SandboxConfig`): limits (output cap, image caps, timeout for the message).
+        scratch (`Scratch`): the block's scratch folder, whose out/ holds the images.
+        item_id (`str`): the id named in error messages.
+        response (`dict`): the worker's answer (untrusted).
+        code (`str`): the code as run.
+        fixes (`list[str]`): fix-ups applied.
+        prefixes (`tuple[str, ...]`): spellings of the output folder in printed paths.
+    """
+    try:
+        status = ExecStatus(response.get("status"))
+    except ValueError:
+        status = ExecStatus.KILLED
+    cap = config.output_limit_bytes
+    stdout, stderr = str(response.get("stdout", ""))[:cap], str(response.get("stderr", ""))[:cap]
+    error_type = str(response.get("error_type") or "")[:256]
+    message = str(response.get("error_message") or "")[:8192]
+    if status is ExecStatus.TIMEOUT and not message:
+        message = f"Execution timed out after {config.timeout_s:g} seconds."
+    if status is ExecStatus.OUTPUT_LIMIT and not message:
+        message = f"more than {cap} bytes of output."
+    images: list[bytes] = []
+    names: list[str] = []
+    if status is ExecStatus.OK:
+        path = response.get("processed_path")
+        files = scratch.output_files()
+        selection = select_images(stdout, path if isinstance(path, str) else None, prefixes, files)
+        for name in selection.names[: config.max_output_images]:
+            data = scratch.read_file(files[name], config.max_image_bytes)
+            if data is not None:
+                images.append(data)
+                names.append(name)
+        if selection.error and not images:
+            status, error_type, message = ExecStatus.ERROR, "OutputError", selection.error
+    feedback = (
+        success_feedback(item_id, len(images), stdout)
+        if status is ExecStatus.OK
+        else error_feedback(item_id, status.value, error_type, message)
+    )
+    return ExecResult(
+        status=status, stdout=stdout, stderr=stderr, error_type=error_type, error_message=message,
+        feedback=feedback, images=images, image_names=names, fixes=fixes, code_as_run=code,
+        cpu_s=cpu if isinstance(cpu := response.get("cpu_s"), int | float) else 0.0,
+    )  # fmt: skip
+
+
+def refused_result(item_id: str, reason: str) -> ExecResult:
+    """A block that was not run at all (empty, too large, too many images)."""
+    return ExecResult(
+        status=ExecStatus.REFUSED,
+        error_type="Refused",
+        error_message=reason,
+        feedback=error_feedback(item_id, "refused", "", reason),
+    )
+
+
+def lost_result(item_id: str, fixes: list[str], code: str, reason: str) -> ExecResult:
+    """The block whose worker died (or hung and was killed) while running it."""
+    message = f"the sandbox worker died while running this block ({reason})"
+    return ExecResult(
+        status=ExecStatus.KILLED,
+        error_type="WorkerDied",
+        error_message=message,
+        feedback=error_feedback(item_id, "killed", "", message),
+        fixes=fixes,
+        code_as_run=code,
+    )

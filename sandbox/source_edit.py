@@ -1,0 +1,58 @@
+"""Targeted source edits driven by the AST, so fix-ups change only the spans they mean to change."""
+
+from __future__ import annotations
+
+import ast
+import io
+from functools import lru_cache
+
+
+@lru_cache(maxsize=64)
+def parse_or_none(code: str) -> ast.Module | None:
+    """Parse once per distinct code text (the fix-up chain asks repeatedly); None if it does not parse.
+
+    The cached trees are shared, so callers must treat them as read-only.
+    """
+    try:
+        return ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def parses(code: str) -> bool:
+    """Whether the code is valid Python."""
+    return parse_or_none(code) is not None
+
+
+def edit_spans(code: str, edits: list[tuple[ast.AST, str]]) -> str:
+    """Replace the exact source span of each node by its new text.
+
+    AST column offsets count UTF-8 bytes and lines end the way the tokenizer sees them (``\\n``,
+    ``\\r\\n`` or ``\\r``; not ``str.splitlines``'s wider set), so both are converted carefully.
+
+    Args:
+        code (`str`): the source the nodes were parsed from.
+        edits (`list[tuple[ast.AST, str]]`): (node, replacement text) pairs; spans must not overlap.
+
+    Example:
+        >>> tree = ast.parse("x = 'é' + 1")
+        >>> edit_spans("x = 'é' + 1", [(tree.body[0].value.right, "2")])
+        "x = 'é' + 2"
+    """
+    if not edits:
+        return code
+    lines = io.StringIO(code, newline="").readlines()
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(lineno: int, col: int) -> int:
+        return starts[lineno - 1] + len(lines[lineno - 1].encode()[:col].decode())
+
+    spans = sorted(
+        ((offset(n.lineno, n.col_offset), offset(n.end_lineno, n.end_col_offset), text) for n, text in edits),
+        reverse=True,
+    )
+    for start, end, text in spans:
+        code = code[:start] + text + code[end:]
+    return code
