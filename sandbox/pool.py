@@ -18,7 +18,6 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from sandbox.config import SandboxConfig
 from sandbox.fixups import FixContext, FixedCode, apply_fixups, remap_output_dir
@@ -28,33 +27,13 @@ from sandbox.isolation import LaunchPlan, detect, plan
 from sandbox.layout import INPUT_DIR, VIRTUAL_OUTPUT_DIR
 from sandbox.outcome import build_result, lost_result, refused_result
 from sandbox.result import ExecResult
+from sandbox.session import Block, Session
 
 logger = logging.getLogger(__name__)
 NO_ISOLATION_WARNING = (
     "SANDBOX ISOLATION IS OFF (sandbox.isolation: none): model-written code runs with this process's "
     "privileges, can read and write your files and reach the network. Never use this on untrusted code."
 )
-
-
-@dataclass(frozen=True)
-class Block:
-    """One code block to run, with the trajectory context it runs in.
-
-    Args:
-        code (`str`): the model's code.
-        inputs (`InputImages`): the trajectory's input images.
-        prelude (`tuple[str, ...]`): earlier successful cells of the session, replayed silently first.
-        seed (`int`): seed of ``random`` and ``numpy.random`` at the start of the replay.
-        strict (`bool`): run the code exactly as written (no fix-ups).
-        item_id (`str`): the id that error messages name ("Sandbox for <item_id>: ...").
-    """
-
-    code: str
-    inputs: InputImages
-    prelude: tuple[str, ...] = ()
-    seed: int = 0
-    strict: bool = False
-    item_id: str = "N/A"
 
 
 @dataclass
@@ -130,7 +109,7 @@ class Sandbox:
         return [s.worker.proc.pid for s in self._slots if s.worker is not None and s.worker.alive()]
 
     def session(self, images: list[ImageLike] | tuple[ImageLike, ...] = (), image_name: str | None = None,
-                strict: bool | None = None, item_id: str = "N/A", seed: int = 0) -> Any:  # fmt: skip
+                strict: bool | None = None, item_id: str = "N/A", seed: int = 0) -> Session:  # fmt: skip
         """Open a trajectory session: later blocks see the variables of earlier successful ones.
 
         Args:
@@ -140,8 +119,6 @@ class Sandbox:
             item_id (`str`, *optional*, defaults to `"N/A"`): the id named in error messages.
             seed (`int`, *optional*, defaults to `0`): seed of ``random``/``numpy.random`` for this trajectory.
         """
-        from sandbox.session import Session
-
         mode = (not self.config.fixups) if strict is None else strict
         return Session(self, InputImages.load(images, image_name), mode, item_id, seed)
 

@@ -11,6 +11,7 @@ not replayed, like Thyme's rollback of a failed segment.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sandbox.inputs import InputImages
@@ -18,6 +19,27 @@ from sandbox.result import ExecResult
 
 if TYPE_CHECKING:
     from sandbox.pool import Sandbox
+
+
+@dataclass(frozen=True)
+class Block:
+    """One code block to run, with the trajectory context it runs in.
+
+    Args:
+        code (`str`): the model's code.
+        inputs (`InputImages`): the trajectory's input images.
+        prelude (`tuple[str, ...]`): earlier successful cells of the session, replayed silently first.
+        seed (`int`): seed of ``random`` and ``numpy.random`` at the start of the replay.
+        strict (`bool`): run the code exactly as written (no fix-ups).
+        item_id (`str`): the id that error messages name ("Sandbox for <item_id>: ...").
+    """
+
+    code: str
+    inputs: InputImages
+    prelude: tuple[str, ...] = ()
+    seed: int = 0
+    strict: bool = False
+    item_id: str = "N/A"
 
 
 class Session:
@@ -38,8 +60,6 @@ class Session:
 
     def run(self, code: str) -> ExecResult:
         """Run the next block of this trajectory; it sees the variables of the earlier successful blocks."""
-        from sandbox.pool import Block
-
         with self._lock:
             limit = self.sandbox.config.session_replay_limit
             prelude = tuple(self.cells[-limit:]) if limit else ()

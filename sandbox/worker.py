@@ -250,6 +250,8 @@ def main() -> None:
     install_stdio()
     init = read_frame(ctl_in, MAX_REQUEST)
     conf, memory = _setup(init)
+    if conf.orphan_guard:
+        landlock.set_parent_death_signal(int(signal.SIGKILL))  # no pid namespace will end us with the pool
     address_space = _vsz() + memory  # the zygote's size is fixed once warm; measured once
     child = prefork(conf, address_space)
     write_frame(ctl_out, {"ready": True, "pid": os.getpid(), "uid": os.getuid(), "vsz": _vsz()})
