@@ -1,0 +1,209 @@
+"""Typed configuration of the validators: the ``validators:`` section of ``pipeline.yaml``.
+
+One nested dataclass per check family, each with an ``enabled`` flag and its knobs; defaults follow the
+original recipe where it has a number (repetition threshold 0.3 over the last 1000 characters, 64 px minimum
+side, consistency judged on the last 500 characters, judge at temperature 0.1 with 256 tokens and 3 tries).
+``pipeline.yaml`` only overrides; the pipelines build this with their strict loader, so unknown keys fail.
+
+Example:
+    >>> ValidatorsConfig().hygiene.repetition_threshold
+    0.3
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "AnswerCheckConfig", "ConsistencyCheckConfig", "DuplicatesCheckConfig", "ExecutionCheckConfig",
+    "FormatCheckConfig", "HygieneCheckConfig", "ImagesCheckConfig", "JudgeConfig", "ShardChecksConfig",
+    "ValidatorsConfig",
+]
+
+
+@dataclass
+class FormatCheckConfig:
+    """The strict trajectory grammar (thyme.md §2.1) plus the record's image and execution bookkeeping."""
+
+    enabled: bool = field(default=True, metadata={"help": "Run the format check."})
+
+
+@dataclass
+class ExecutionCheckConfig:
+    """Every block ran cleanly and, re-run in strict mode, reproduces what the trajectory claims."""
+
+    enabled: bool = field(default=True, metadata={"help": "Run the execution check."})
+    reexecute: bool = field(
+        default=True, metadata={"help": "Re-run every block in a strict sandbox session (needs a Sandbox)."}
+    )
+    forbid_fixups: bool = field(
+        default=True, metadata={"help": "Reject trajectories whose stored blocks needed sandbox fix-ups."}
+    )
+    max_pixel_diff: float = field(
+        default=2.0, metadata={"help": "Largest mean absolute pixel difference (0-255) of a reproduced image."}
+    )
+
+    def __post_init__(self):
+        if self.max_pixel_diff < 0:
+            raise ValueError("max_pixel_diff must be >= 0 (0 demands identical pixels)")
+
+
+@dataclass
+class JudgeConfig:
+    """An OpenAI-compatible chat endpoint used as judge (the original's protocol); off by default."""
+
+    base_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "Endpoint base URL."})
+    model: str = field(default="Qwen2.5-VL-72B-Instruct-AWQ", metadata={"help": "Model name sent in requests."})
+    api_key_env: str = field(
+        default="JUDGE_API_KEY",
+        metadata={"help": "Environment variable the pipeline reads the key from (validators read no environment)."},
+    )
+    temperature: float = field(default=0.1, metadata={"help": "Sampling temperature (original: 0.1)."})
+    max_tokens: int = field(default=256, metadata={"help": "Tokens per judge reply (original: 256)."})
+    attempts: int = field(default=3, metadata={"help": "Tries before the judge gives no verdict (original: 3)."})
+    timeout_s: float = field(default=60.0, metadata={"help": "HTTP timeout of one request."})
+
+    def __post_init__(self):
+        if self.attempts < 1:
+            raise ValueError("judge.attempts must be >= 1 (the original uses 3)")
+
+
+@dataclass
+class AnswerCheckConfig:
+    """The final answer matches the ground truth."""
+
+    enabled: bool = field(default=True, metadata={"help": "Run the answer check."})
+    abs_tol: float = field(default=1e-6, metadata={"help": "Absolute tolerance for numeric answers."})
+    rel_tol: float = field(default=1e-4, metadata={"help": "Relative tolerance for numeric answers."})
+    use_math_verify: bool = field(
+        default=True, metadata={"help": "Fall back to math-verify (timeouts disabled) for numbers and expressions."}
+    )
+    use_judge: bool = field(
+        default=False, metadata={"help": "Ask the LLM judge when the rules reject a free-form (text) answer."}
+    )
+
+
+@dataclass
+class ImagesCheckConfig:
+    """Every produced image is sound and changed the way its family needs."""
+
+    enabled: bool = field(default=True, metadata={"help": "Run the images check."})
+    min_side: int = field(default=64, metadata={"help": "Smallest allowed side of a produced image (Thyme: 64)."})
+    max_side: int = field(default=16384, metadata={"help": "Largest allowed side of a produced image."})
+    max_aspect: float = field(default=200.0, metadata={"help": "Largest long/short side ratio (Thyme RL: 200)."})
+    min_target_coverage: float = field(
+        default=0.9, metadata={"help": "Fraction of the target box a crop must contain."}
+    )
+    min_match_score: float = field(
+        default=0.6, metadata={"help": "Template-match score below which a crop counts as not found in the input."}
+    )
+    min_contrast_gain: float = field(
+        default=0.1, metadata={"help": "Relative RMS-contrast increase an enhancement must reach."}
+    )
+    require_target: bool = field(
+        default=False, metadata={"help": "Reject crop records whose task_params carry no target box."}
+    )
+
+    def __post_init__(self):
+        if self.min_side < 1 or self.max_side < self.min_side:
+            raise ValueError("images: need 1 <= min_side <= max_side")
+        if not 0 < self.min_target_coverage <= 1:
+            raise ValueError("images.min_target_coverage must be in (0, 1]")
+
+
+@dataclass
+class ConsistencyCheckConfig:
+    """The final answer agrees with the reasoning and the printed results before it."""
+
+    enabled: bool = field(default=True, metadata={"help": "Run the consistency check."})
+    tail_chars: int = field(default=500, metadata={"help": "Reasoning characters judged (original: last 500)."})
+    use_judge: bool = field(default=False, metadata={"help": "Also ask the LLM judge (original's cst_orm)."})
+
+
+@dataclass
+class HygieneCheckConfig:
+    """Length and image limits, repetition loops, leaked paths, answer leakage."""
+
+    enabled: bool = field(default=True, metadata={"help": "Run the hygiene check."})
+    max_chars: int = field(default=16000, metadata={"help": "Longest response in characters."})
+    max_images: int = field(default=10, metadata={"help": "Most images per record, the input included (Thyme: 10)."})
+    repetition_threshold: float = field(
+        default=0.3, metadata={"help": "Share of the window one repeated substring may cover (original: 0.3)."}
+    )
+    repetition_window: int = field(default=1000, metadata={"help": "Characters scanned at each segment's end."})
+    repetition_min_chars: int = field(default=50, metadata={"help": "Shorter segments are not scanned."})
+    repetition_min_repeats: int = field(
+        default=3, metadata={"help": "Occurrences of one substring that make a loop (2 = the original's rule)."}
+    )
+    allowed_path_prefixes: list[str] = field(
+        default_factory=lambda: ["/mnt/data/"], metadata={"help": "Absolute paths allowed in text (protocol paths)."}
+    )
+    check_answer_leak: bool = field(default=True, metadata={"help": "Reject questions that contain the answer."})
+
+    def __post_init__(self):
+        if not 0 < self.repetition_threshold < 1:
+            raise ValueError("hygiene.repetition_threshold must be in (0, 1); the original uses 0.3")
+        if self.repetition_min_repeats < 2:
+            raise ValueError("hygiene.repetition_min_repeats must be >= 2 (2 is the original's rule)")
+
+
+@dataclass
+class DuplicatesCheckConfig:
+    """Exact and near duplicates within a run and against a reference set."""
+
+    enabled: bool = field(default=True, metadata={"help": "Run the duplicates check against a given index."})
+    max_distance: int = field(
+        default=6, metadata={"help": "Largest Hamming distance of two 64-bit image hashes that still counts as near."}
+    )
+
+    def __post_init__(self):
+        if not 0 <= self.max_distance < 32:
+            raise ValueError("duplicates.max_distance must be in [0, 32)")
+
+
+@dataclass
+class ShardChecksConfig:
+    """Expectations over the written Parquet shards (great-expectations)."""
+
+    families: list[str] = field(
+        default_factory=lambda: ["crop", "rotate", "contrast", "compute", "multi_round", "no_code", "imported"],
+        metadata={"help": "Allowed values of the family column."},
+    )
+    answer_types: list[str] = field(
+        default_factory=lambda: ["choice", "number", "text", "yes_no"], metadata={"help": "Allowed answer types."}
+    )
+    family_bounds: dict[str, tuple[float, float]] = field(
+        default_factory=dict, metadata={"help": "family -> [min, max] share of rows, e.g. {crop: [0.2, 0.6]}."}
+    )
+    max_response_chars: int = field(default=16000, metadata={"help": "Largest response length."})
+    max_images: int = field(default=10, metadata={"help": "Most images per row."})
+    min_rows: int = field(default=1, metadata={"help": "Fewest rows over all shards."})
+
+    def __post_init__(self):
+        for family, (lo, hi) in self.family_bounds.items():
+            if not 0 <= lo <= hi <= 1:
+                raise ValueError(f"shards.family_bounds.{family} must be [min, max] with 0 <= min <= max <= 1")
+
+
+@dataclass
+class ValidatorsConfig:
+    """Every record and shard check; the ``validators:`` section of ``pipeline.yaml``."""
+
+    fail_fast: bool = field(
+        default=True, metadata={"help": "Stop at the first failing check (saves sandbox time on bad records)."}
+    )
+    format: FormatCheckConfig = field(default_factory=FormatCheckConfig, metadata={"help": "Trajectory grammar."})
+    hygiene: HygieneCheckConfig = field(default_factory=HygieneCheckConfig, metadata={"help": "Text hygiene."})
+    answer: AnswerCheckConfig = field(default_factory=AnswerCheckConfig, metadata={"help": "Answer correctness."})
+    images: ImagesCheckConfig = field(default_factory=ImagesCheckConfig, metadata={"help": "Produced images."})
+    execution: ExecutionCheckConfig = field(
+        default_factory=ExecutionCheckConfig, metadata={"help": "Strict re-execution."}
+    )
+    consistency: ConsistencyCheckConfig = field(
+        default_factory=ConsistencyCheckConfig, metadata={"help": "Answer agrees with the reasoning."}
+    )
+    duplicates: DuplicatesCheckConfig = field(
+        default_factory=DuplicatesCheckConfig, metadata={"help": "Exact and near duplicates."}
+    )
+    judge: JudgeConfig = field(default_factory=JudgeConfig, metadata={"help": "Optional LLM judge endpoint."})
+    shards: ShardChecksConfig = field(default_factory=ShardChecksConfig, metadata={"help": "Shard expectations."})

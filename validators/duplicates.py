@@ -1,0 +1,163 @@
+"""Duplicates: exact (image bytes + normalised question) and near (perceptual image hash + question).
+
+Keys are pure functions so a pipeline can group by them: :func:`exact_key` and :func:`near_key`, plus
+:func:`near_keys`, the banded form of the near key (two hashes within ``max_distance`` bits share at least one of
+``max_distance + 1`` bands, so grouping by every band finds every near pair). A :class:`DuplicateIndex` built
+from a reference set (records, or a folder of Parquet shards, e.g. an evaluation set) answers ``seen(record)``;
+:func:`dedupe` judges a group of records, keeping the smallest id of each duplicate set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from synthesis.records import SftRecord
+from validators.text import normalize_question
+from validators.verdict import Verdict, fail, ok
+
+__all__ = ["DuplicateIndex", "dedupe", "dhash", "exact_key", "hamming", "near_key", "near_keys"]
+
+CHECK = "duplicates"
+
+
+def dhash(image: bytes) -> int:
+    """64-bit difference hash of an encoded image (grey 9x8 thumbnail, one bit per horizontal gradient).
+
+    Example:
+        >>> buf = io.BytesIO(); Image.linear_gradient("L").save(buf, "PNG")
+        >>> f"{dhash(buf.getvalue()):016x}"
+        '0000000000000000'
+    """
+    with Image.open(io.BytesIO(image)) as img:
+        small = np.asarray(img.convert("L").resize((9, 8), Image.Resampling.BILINEAR), np.int16)
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    return int("".join("1" if b else "0" for b in bits), 2)
+
+
+def hamming(a: int, b: int) -> int:
+    """Number of differing bits.
+
+    Example:
+        >>> hamming(0b1011, 0b0001)
+        2
+    """
+    return (a ^ b).bit_count()
+
+
+def _question_hash(question: str) -> str:
+    return hashlib.sha256(normalize_question(question).encode()).hexdigest()[:16]
+
+
+def exact_key(record: SftRecord) -> str:
+    """sha256 of the input image bytes + hash of the normalised question.
+
+    Example:
+        >>> r = SftRecord("a", (b"img",), "What is it?", (1, 1), "", "", "text", "crop")
+        >>> exact_key(r) == exact_key(SftRecord("b", (b"img",), "what is it", (1, 1), "", "", "text", "crop"))
+        True
+    """
+    return f"{hashlib.sha256(record.images[0]).hexdigest()}:{_question_hash(record.question)}"
+
+
+def near_key(record: SftRecord) -> str:
+    """The input image's dHash (16 hex digits) + hash of the normalised question."""
+    return f"{dhash(record.images[0]):016x}:{_question_hash(record.question)}"
+
+
+def near_keys(record: SftRecord, max_distance: int = 6) -> list[str]:
+    """One key per band of the dHash (``max_distance + 1`` bands) + question hash; near pairs share one.
+
+    Args:
+        record (`SftRecord`): the record.
+        max_distance (`int`, *optional*, defaults to `6`): the near-duplicate Hamming threshold.
+    """
+    value, bands = dhash(record.images[0]), max_distance + 1
+    edges = [round(64 * i / bands) for i in range(bands + 1)]
+    question = _question_hash(record.question)
+    return [f"{i}:{(value >> lo) & ((1 << (hi - lo)) - 1):x}:{question}"
+            for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False))]
+
+
+class DuplicateIndex:
+    """Exact and near keys of a reference set; ``seen(record)`` judges a record against it.
+
+    Args:
+        max_distance (`int`, *optional*, defaults to `6`): largest Hamming distance that counts as near.
+
+    Example:
+        >>> index = DuplicateIndex()
+        >>> buf = io.BytesIO(); Image.linear_gradient("L").save(buf, "PNG")
+        >>> r = SftRecord("a", (buf.getvalue(),), "Q?", (256, 256), "", "", "text", "crop")
+        >>> index.add(r); index.seen(r).reason
+        'duplicates_exact'
+    """
+
+    def __init__(self, max_distance: int = 6) -> None:
+        self.max_distance = max_distance
+        self._exact: dict[str, str] = {}
+        self._near: dict[str, list[tuple[int, str]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._exact)
+
+    def add(self, record: SftRecord) -> None:
+        """Add a record's keys (first id wins for reporting)."""
+        self._exact.setdefault(exact_key(record), record.id)
+        self._near.setdefault(_question_hash(record.question), []).append((dhash(record.images[0]), record.id))
+
+    def seen(self, record: SftRecord) -> Verdict:
+        """``duplicates_exact`` / ``duplicates_near`` when the reference holds this record, else passed."""
+        other = self._exact.get(exact_key(record))
+        if other is not None:
+            return fail(CHECK, "exact", f"same image and question as {other}")
+        value = dhash(record.images[0])
+        for ref, ref_id in self._near.get(_question_hash(record.question), ()):
+            if hamming(value, ref) <= self.max_distance:
+                return fail(CHECK, "near", f"image within {hamming(value, ref)} bits of {ref_id}, same question")
+        return ok(CHECK)
+
+    @classmethod
+    def from_records(cls, records: Iterable[SftRecord], max_distance: int = 6) -> DuplicateIndex:
+        """An index of ``records``."""
+        index = cls(max_distance)
+        for record in records:
+            index.add(record)
+        return index
+
+    @classmethod
+    def from_parquet(cls, folder: str | Path, max_distance: int = 6) -> DuplicateIndex:
+        """An index of every row of the ``*.parquet`` files under ``folder`` (SFT shards: ``images``, or RL: ``image``)."""
+        import pyarrow.parquet as pq
+
+        index = cls(max_distance)
+        for path in sorted(Path(folder).rglob("*.parquet")):
+            table = pq.read_table(path)
+            image_col = "images" if "images" in table.column_names else "image"
+            for row in table.select(["id", "question", image_col]).to_pylist():
+                image = row[image_col][0] if image_col == "images" else row[image_col]
+                index.add(SftRecord(row["id"], (image["bytes"],), row["question"], (0, 0), "", "", "text", ""))
+        return index
+
+
+def dedupe(records: Iterable[SftRecord], max_distance: int = 6) -> dict[str, Verdict]:
+    """Judge a group of records against each other: the smallest id of each duplicate set passes.
+
+    Args:
+        records (`Iterable[SftRecord]`): e.g. one group of records sharing a key.
+        max_distance (`int`, *optional*, defaults to `6`): the near-duplicate threshold.
+
+    Returns:
+        record id -> verdict.
+    """
+    index, verdicts = DuplicateIndex(max_distance), {}
+    for record in sorted(records, key=lambda r: r.id):
+        verdicts[record.id] = index.seen(record)
+        if verdicts[record.id].passed:
+            index.add(record)
+    return verdicts

@@ -1,0 +1,163 @@
+"""Execution check: every block ran cleanly as written, and a strict re-run reproduces what the trajectory claims.
+
+Two parts. :func:`compare_execution` is pure: it compares the trajectory's claims (its code blocks, the
+``<sandbox_output>`` after each, the images the placeholders stand for, the stored :class:`Execution` rows)
+with the results of a strict re-run passed in. :func:`reexecute` is the I/O: it replays the blocks in one strict
+session (no fix-ups) of a :class:`sandbox.Sandbox` the caller owns. Printed text must be identical (after
+stripping); images must have the same size and a mean absolute pixel difference within ``max_pixel_diff``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from itertools import permutations
+
+import numpy as np
+
+from sandbox import ExecResult
+from sandbox.layout import INPUT_DIR
+from synthesis import format as fmt
+from synthesis.records import SftRecord
+from validators.config import ExecutionCheckConfig
+from validators.verdict import Verdict, fail, ok
+
+__all__ = ["compare_execution", "input_image_name", "pixel_diff", "reexecute"]
+
+CHECK = "exec"
+_STATUS = {"error": "error", "timeout": "timeout", "memory": "memory", "output-limit": "output_limit",
+           "killed": "killed", "refused": "refused"}
+_JPEG = b"\xff\xd8"
+_INPUT = re.compile(re.escape(INPUT_DIR) + r"([\w.-]+)")
+
+
+def pixel_diff(a: bytes, b: bytes) -> float | None:
+    """Mean absolute RGB difference (0-255) of two encoded images, None when their sizes differ.
+
+    Example:
+        >>> from PIL import Image
+        >>> def png(v):
+        ...     buf = io.BytesIO(); Image.new("RGB", (4, 4), (v, v, v)).save(buf, "PNG"); return buf.getvalue()
+        >>> pixel_diff(png(10), png(13))
+        3.0
+    """
+    from PIL import Image
+
+    with Image.open(io.BytesIO(a)) as ia, Image.open(io.BytesIO(b)) as ib:
+        if ia.size != ib.size:
+            return None
+        x = np.asarray(ia.convert("RGB"), np.int16)
+        y = np.asarray(ib.convert("RGB"), np.int16)
+    return float(np.abs(x - y).mean())
+
+
+def _images_match(claimed: Sequence[bytes], got: Sequence[bytes], limit: float) -> bool:
+    return all((d := pixel_diff(c, g)) is not None and d <= limit for c, g in zip(claimed, got, strict=True))
+
+
+def _compare_images(index: int, claimed: Sequence[bytes], got: Sequence[bytes], limit: float) -> Verdict | None:
+    if len(claimed) != len(got):
+        return fail(CHECK, "image_count_mismatch", f"block {index}: claims {len(claimed)} images, re-run gave {len(got)}")
+    for k, (c, g) in enumerate(zip(claimed, got, strict=True)):
+        diff = pixel_diff(c, g)
+        if diff is not None and diff <= limit:
+            continue
+        if len(got) <= 4 and any(_images_match(claimed, p, limit) for p in permutations(got)):
+            return fail(CHECK, "image_order", f"block {index}: the images are the re-run's, in another order")
+        if diff is None:
+            return fail(CHECK, "image_size_mismatch", f"block {index} image {k}: size differs from the re-run")
+        return fail(CHECK, "image_mismatch", f"block {index} image {k}: mean pixel difference {diff:.1f}")
+    return None
+
+
+def _stored(record: SftRecord, codes: list[str], outputs: list[fmt.SandboxOutput],
+            cfg: ExecutionCheckConfig) -> Verdict | None:  # fmt: skip
+    """The stored executions agree with the blocks and report clean, unfixed runs."""
+    if len(record.executions) != len(codes):
+        return fail(CHECK, "block_count_mismatch",
+                    f"{len(codes)} code blocks but {len(record.executions)} stored executions")
+    for i, (code, out, run) in enumerate(zip(codes, outputs, record.executions, strict=True)):
+        if run.code.strip() != code.strip():
+            return fail(CHECK, "code_mismatch", f"block {i}: stored code differs from the trajectory's")
+        if run.status != "ok":
+            return fail(CHECK, _STATUS.get(run.status, "error"), f"block {i}: {run.error_type} {run.error_message}"[:200])
+        if out.text.startswith("Sandbox for "):
+            return fail(CHECK, "error", f"block {i}: the trajectory shows an error: {out.text[:150]}")
+        if cfg.forbid_fixups and run.fixes:
+            return fail(CHECK, "fixups_applied", f"block {i}: {', '.join(run.fixes)}")
+    return None
+
+
+def compare_execution(record: SftRecord, reproduced: Sequence[ExecResult] | None,
+                      cfg: ExecutionCheckConfig | None = None) -> Verdict:  # fmt: skip
+    """Compare what the trajectory claims with the stored executions and, when given, a strict re-run.
+
+    Args:
+        record (`SftRecord`): a trajectory that passed the format check.
+        reproduced (`Sequence[ExecResult]`, *optional*): results of :func:`reexecute`, one per block; None checks
+            the stored executions only.
+        cfg (`ExecutionCheckConfig`, *optional*): settings; defaults to ``ExecutionCheckConfig()``.
+
+    Example:
+        >>> from synthesis.records import SftRecord
+        >>> r = SftRecord("x", (b"",), "q", (1, 1), "<think>t</think> <answer>1</answer>", "1", "number", "no_code")
+        >>> compare_execution(r, []).passed
+        True
+    """
+    cfg = cfg or ExecutionCheckConfig()
+    traj = fmt.parse(record.response)
+    codes = fmt.code_blocks(traj)
+    outputs = [s for s in traj.segments if isinstance(s, fmt.SandboxOutput)]
+    bad = _stored(record, codes, outputs, cfg)
+    if bad is not None or reproduced is None:
+        return bad or ok(CHECK, "stored executions only")
+    if len(reproduced) != len(codes):
+        return fail(CHECK, "block_count_mismatch", f"{len(codes)} blocks but {len(reproduced)} re-run results")
+    position = 1
+    for i, (out, got) in enumerate(zip(outputs, reproduced, strict=True)):
+        if not got.ok:
+            return fail(CHECK, _STATUS.get(got.status.value, "error"),
+                        f"block {i} strict re-run: {got.error_type} {got.error_message}"[:200])
+        if out.images == 0 and (got.images or got.feedback.strip() != out.text.strip()):
+            shown = "<image>" * len(got.images) or got.feedback.strip()
+            return fail(CHECK, "output_mismatch", f"block {i}: claims {out.text.strip()[:60]!r}, re-run printed {shown[:60]!r}")
+        claimed = record.images[position:position + out.images]
+        position += out.images
+        bad = _compare_images(i, claimed, got.images, cfg.max_pixel_diff)
+        if bad is not None:
+            return bad
+    return ok(CHECK, f"{len(codes)} blocks reproduced")
+
+
+def input_image_name(record: SftRecord) -> str:
+    """The input image's file name the record's code opens (``INPUT_DIR + name``), else ``<id>.png|jpg``.
+
+    Example:
+        >>> from synthesis.records import SftRecord
+        >>> input_image_name(SftRecord("t-1", (b"\\xff\\xd8",), "q", (1, 1), "", "", "text", "crop"))
+        't-1.jpg'
+    """
+    match = _INPUT.search(record.response)
+    if match:
+        return match.group(1)
+    jpeg = bool(record.images) and record.images[0][:2] == _JPEG
+    return f"{record.id}.{'jpg' if jpeg else 'png'}"
+
+
+def reexecute(record: SftRecord, sandbox, seed: int | None = None) -> list[ExecResult]:
+    """Re-run every code block of ``record`` in one strict session (code exactly as written, no fix-ups).
+
+    Args:
+        record (`SftRecord`): a trajectory that passed the format check.
+        sandbox (`sandbox.Sandbox`): the caller's pool (a check never creates one).
+        seed (`int`, *optional*): session seed; defaults to ``record.provenance.seed`` (0 without provenance).
+    """
+    codes = fmt.code_blocks(fmt.parse(record.response))
+    if not codes:
+        return []
+    if seed is None:
+        seed = record.provenance.seed if record.provenance is not None else 0
+    with sandbox.session(images=[record.images[0]], image_name=input_image_name(record), strict=True,
+                         item_id=record.id, seed=seed) as session:
+        return [session.run(code) for code in codes]
