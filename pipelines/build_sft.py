@@ -1,0 +1,140 @@
+"""build_sft: known-answer tasks -> programmatic teacher in the sandbox -> record checks -> SFT shards.
+
+Run it with ``beam run pipelines/build_sft.py [--config pipeline.yaml] [KEY=VALUE ...]``. It writes, under
+``<run.output_dir>/<run.name>/``:
+
+* ``data/<split>-SSSSS-of-NNNNN.parquet``  accepted SFT records (Hugging Face layout, balanced by rows);
+* ``dead_letter/dead_letter-SSSSS-of-NNNNN.parquet``  every rejected or failed input with stage and reason;
+* ``stats.json``  counts per family, stage, reason and check; sandbox and teacher costs; throughput;
+* ``manifest.json``  config, seeds, package versions, git commit and every shard's row count and hash;
+* ``work/<config hash>/``  finished records, reused by a rerun with the same config (resume).
+
+Every record that enters leaves as an accepted row or a dead letter; the run checks this and fails otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import apache_beam as beam
+
+from pipelines.config import PipelineConfig, config_hash
+from pipelines.manifest import build_manifest, write_json
+from pipelines.progress import Progress
+from pipelines.record_store import RecordStore
+from pipelines.runner import pipeline_options
+from pipelines.sft import GenerateTasks, VerifyTrajectories, WriteTrajectories
+from pipelines.shards import ShardInfo, WriteShards
+from pipelines.stats import CountFacts, check_invariant, dead_letter_facts, metric_totals, record_facts
+from pipelines.typed_config import to_dict
+from synthesis.records import DEAD_LETTER_SCHEMA, SFT_SCHEMA
+from synthesis.tasks import plan_tasks
+from synthesis.teacher import TEACHER_VERSION
+
+log = logging.getLogger("build_sft")
+
+
+def split_of(record_id: str, splits: dict[str, float]) -> int:
+    """Index of the split of ``record_id`` (a stable hash, so a record never changes split between runs)."""
+    total, names = sum(splits.values()), list(splits)
+    point = (zlib.crc32(record_id.encode()) % 1_000_000) / 1_000_000 * total
+    for index, name in enumerate(names):
+        point -= splits[name]
+        if point < 0:
+            return index
+    return len(names) - 1
+
+
+OPERATIONAL_SANDBOX_FIELDS = ("workers", "recycle_after", "start_timeout_s", "scratch_dir", "bwrap_path")
+
+
+def sandbox_hash(config: PipelineConfig) -> str:
+    """Hash of the sandbox settings that can change a block's result (not pool size or paths)."""
+    fields = {k: v for k, v in to_dict(config.sandbox).items() if k not in OPERATIONAL_SANDBOX_FIELDS}
+    return config_hash(fields)
+
+
+def _work_hash(config: PipelineConfig) -> str:
+    """What the stored records depend on: tasks, sandbox behaviour, validators, teacher version (not the runner,
+    worker counts or output layout), so a rerun with another runner reuses the same finished records."""
+    return config_hash({"tasks": config.tasks, "sandbox": sandbox_hash(config), "validators": config.validators,
+                        "teacher": TEACHER_VERSION})
+
+
+def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> None:
+    """Compose the SFT pipeline into ``p``; outputs go to the staging folder ``stage``."""
+    work = out / "work" / _work_hash(config)
+    drafts, accepted_store = RecordStore(work / "trajectories"), RecordStore(work / "accepted")
+    items = [{"id": f"{family}-{seed:06d}", "family": family, "seed": seed} for family, seed in plan_tasks(config.tasks)]
+    planned = p | "PlanTasks" >> beam.Create(items, reshuffle=True)
+    tasks, dead_generate = planned | "GenerateTasks" >> GenerateTasks(config.tasks)
+    drafted, dead_teacher = tasks | "WriteTrajectories" >> WriteTrajectories(config.sandbox, drafts,
+                                                                             sandbox_hash(config))
+    accepted, dead_validate = drafted | "VerifyTrajectories" >> VerifyTrajectories(
+        config.validators, config.sandbox, drafts, accepted_store)
+    dead = (dead_generate, dead_teacher, dead_validate) | "AllDeadLetters" >> beam.Flatten()
+
+    names = list(config.run.splits)
+    parts = accepted | "Split" >> beam.Partition(lambda rid, n: split_of(rid, config.run.splits), len(names))
+    shards = [part | f"Write_{name}" >> WriteShards(str(stage / "data"), name, SFT_SCHEMA, config.run.rows_per_shard,
+                                                    load=accepted_store.row)
+              for name, part in zip(names, parts, strict=True)]
+    shards.append(dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
+                  | "WriteDeadLetters" >> WriteShards(str(stage / "dead_letter"), "dead_letter", DEAD_LETTER_SCHEMA,
+                                                      config.run.rows_per_shard))
+    _ = (shards | "AllShards" >> beam.Flatten() | "ShardList" >> beam.combiners.ToList()
+         | "ShardsJson" >> beam.Map(lambda infos: {"shards": [vars(i) for i in infos]})
+         | "SaveShards" >> beam.Map(lambda v, path=str(stage / "shards.json"): write_json(Path(path), v)))
+    accepted_facts = accepted | "AcceptedFacts" >> beam.FlatMap(lambda rid: record_facts(accepted_store.get(rid)))
+    dead_facts = dead | "DeadFacts" >> beam.FlatMap(dead_letter_facts)
+    _ = ((accepted_facts, dead_facts) | "AllFacts" >> beam.Flatten() | "CountFacts" >> CountFacts()
+         | "SaveCounts" >> beam.Map(lambda v, path=str(stage / "counts.json"): write_json(Path(path), v)))
+
+
+def run(config: PipelineConfig) -> int:
+    """Run build_sft with ``config``; returns 0 when every record is accounted for, 1 otherwise."""
+    out = Path(config.run.output_dir) / config.run.name
+    stage = out / f".staging-{int(time.time())}"
+    records_in = config.tasks.count
+    started = time.time()
+    with Progress(out / "work" / _work_hash(config), records_in) as progress:
+        p = beam.Pipeline(options=pipeline_options(config.runner))
+        build(p, config, out, stage)
+        result = p.run()
+        result.wait_until_finish()
+    elapsed = time.time() - started
+    counts = json.loads((stage / "counts.json").read_text())
+    shards = [ShardInfo(**s) for s in json.loads((stage / "shards.json").read_text())["shards"]]
+    for sub in ("data", "dead_letter"):  # replace the previous run's shards whole, never mix them
+        shutil.rmtree(out / sub, ignore_errors=True)
+        if (stage / sub).exists():
+            (stage / sub).rename(out / sub)
+    shards = [ShardInfo(s.path.replace(str(stage), str(out)), s.rows, s.sha256) for s in shards]
+    invariant = check_invariant(records_in, counts)
+    stats = {**invariant, "counts": counts, "metrics": metric_totals(result), "elapsed_s": round(elapsed, 2),
+             "records_per_s": round(records_in / elapsed, 3) if elapsed else None, "progress": progress.summary()}
+    write_json(out / "stats.json", stats)
+    write_json(out / "manifest.json", build_manifest(config, "build_sft", shards, {"work_hash": _work_hash(config)}))
+    shutil.rmtree(stage, ignore_errors=True)
+    _summary(out, stats, shards)
+    return 0 if invariant["holds"] else 1
+
+
+def _summary(out: Path, stats: dict, shards: list[ShardInfo]) -> None:
+    c = stats["counts"]
+    lines = [f"build_sft: {stats['records_in']} in -> {stats['accepted']} accepted + {stats['dead_lettered']} "
+             f"dead-lettered ({'ok' if stats['holds'] else 'INVARIANT BROKEN'}) in {stats['elapsed_s']} s "
+             f"({stats['records_per_s']} records/s)"]
+    fams = {k.split("/")[-1]: v for k, v in c.items() if k.startswith("accepted/family/")}
+    lines.append("  accepted by family: " + ", ".join(f"{k} {v}" for k, v in sorted(fams.items())))
+    reasons = {k.removeprefix("dead/reason/"): v for k, v in c.items() if k.startswith("dead/reason/")}
+    if reasons:
+        lines.append("  dead letters: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+    lines.append(f"  {len(shards)} shards under {out}/ (data/, dead_letter/), stats.json, manifest.json")
+    sys.stderr.write("\n".join(lines) + "\n")
