@@ -126,6 +126,35 @@ def throughput(workers: int, blocks: int) -> float:
         return per_thread * len(threads) / (time.perf_counter() - start)
 
 
+def fork_floor(forks: int = 300) -> float:
+    """Context for the throughput numbers: bare fork+exit+wait per second of two processes that hold
+    PIL, numpy and cv2 (the zygote's size), run side by side, on this machine right now."""
+    import cv2  # noqa: F401 - imported for its memory footprint
+
+    def loop(write_fd: int) -> None:
+        start = time.perf_counter()
+        for _ in range(forks):
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+        os.write(write_fd, f"{forks / (time.perf_counter() - start)}\n".encode())
+
+    read_fd, write_fd = os.pipe()
+    pids = []
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:
+            loop(write_fd)
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as handle:
+        return sum(float(line) for line in handle)
+
+
 def p90(values: list[float]) -> float:
     return statistics.quantiles(values, n=10)[-1]
 
@@ -160,8 +189,10 @@ def main() -> None:
         out_dir = tempfile.mkdtemp(dir=tmp) + "/"
         samples = latency(args.rounds, image, out_dir)
         rates = {workers: throughput(workers, args.blocks) for workers in (1, 2)}
+        floor = fork_floor()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}")
     report(samples, rates)
+    print(f"context: bare fork+exit floor of 2 cv2-sized processes side by side: {floor:.0f}/s")
 
 
 if __name__ == "__main__":

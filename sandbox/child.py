@@ -138,11 +138,15 @@ def _describe(exc: BaseException) -> dict[str, Any]:
         if code is None or code == 0:
             return {"kind": "ok"}
         return {"kind": "exception", "error_type": "SystemExit", "error_message": str(code)[:MAX_MESSAGE]}
-    kind = "memory" if isinstance(exc, MemoryError) else "exception"
     try:
         message = str(exc)[:MAX_MESSAGE]
     except BaseException:  # noqa: B036 - a hostile __str__ must not stop the report
         message = "<unprintable exception>"
+    # OpenCV reports a failed allocation as cv2.error ("Insufficient memory", "Failed to allocate").
+    out_of_memory = isinstance(exc, MemoryError) or (
+        type(exc).__module__ == "cv2" and ("Insufficient memory" in message or "Failed to allocate" in message)
+    )
+    kind = "memory" if out_of_memory else "exception"
     return {"kind": kind, "error_type": type(exc).__name__, "error_message": message}
 
 
@@ -164,7 +168,8 @@ def _run_cells(request: dict[str, Any], namespace: dict[str, Any]) -> dict[str, 
         except BaseException:  # noqa: B036, S110 - replayed cells already ran once; state is best-effort
             pass
     sys.stdout, sys.stderr = real_stdout, real_stderr
-    os.write(RESULT_FD, b" ")  # tells the worker the replay is over: the block's own time limit starts now
+    if request["prelude"]:
+        os.write(RESULT_FD, b" ")  # tells the worker the replay is over: the block's own time limit starts now
     before = namespace.get("processed_path")
     try:
         exec(compile(request["code"], "<code>", "exec"), namespace)

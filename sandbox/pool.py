@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -68,9 +69,9 @@ class Sandbox:
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawn")
         self._idle: queue.Queue[_Slot] = queue.Queue()
         self._slots = [_Slot(i) for i in range(self.config.worker_count)]
-        self._closed = False
         self.respawns = 0
         self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _shutdown, self._slots, self._root, self._spawner)
         with ThreadPoolExecutor(max_workers=len(self._slots)) as starter:
             started = list(starter.map(self._start, self._slots))
         for slot, worker in zip(self._slots, started, strict=True):
@@ -198,21 +199,22 @@ class Sandbox:
         return build_result(self.config, worker.scratch, block.item_id, response, code, fixes, prefixes)
 
     def close(self) -> None:
-        """Stop every worker and delete all scratch; safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        for slot in self._slots:
-            if slot.worker is not None:
-                slot.worker.close()
-        self._spawner.shutdown(wait=True)
-        shutil.rmtree(self._root, ignore_errors=True)
+        """Stop every worker and delete all scratch; safe to call twice (also runs at interpreter exit)."""
+        self._finalizer()
 
     def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _shutdown(slots: list[_Slot], root: Path, spawner: ThreadPoolExecutor) -> None:
+    for slot in slots:
+        if slot.worker is not None:
+            slot.worker.close()
+    spawner.shutdown(wait=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _with_wall(result: ExecResult, wall_s: float) -> ExecResult:
