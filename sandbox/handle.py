@@ -19,12 +19,11 @@ from typing import Any
 
 from sandbox.config import SandboxConfig
 from sandbox.isolation import LaunchPlan, runtime_paths, worker_command
-from sandbox.layout import SCRATCH_MOUNT
+from sandbox.layout import DEVICE_PATHS, SCRATCH_MOUNT
 from sandbox.protocol import ProtocolError, read_frame, write_frame
 from sandbox.scratch import Scratch
 
 GRACE_S = 5.0  # extra time the worker gets beyond a block's own limit before it is presumed hung
-DEVICE_PATHS = ("/dev/null", "/dev/zero", "/dev/urandom")
 
 
 class WorkerDied(Exception):
@@ -33,9 +32,6 @@ class WorkerDied(Exception):
 
 def _init_message(config: SandboxConfig, launch: LaunchPlan, scratch: Scratch) -> dict[str, Any]:
     """Everything the zygote needs to confine its children, sent once at start."""
-    readonly = [p for p in runtime_paths() if os.path.isdir(p)]
-    if launch.bwrap:
-        readonly = [p for p in readonly if p != "/etc/ld.so.cache"]
     rlimits = [
         (resource.RLIMIT_FSIZE, config.file_size_mb << 20),
         (resource.RLIMIT_NOFILE, config.max_open_files),
@@ -48,7 +44,7 @@ def _init_message(config: SandboxConfig, launch: LaunchPlan, scratch: Scratch) -
         "uid": launch.drop_uid,
         "landlock_abi": launch.landlock_abi,
         "seccomp_bpf": base64.b64encode(launch.seccomp_bpf).decode(),
-        "readonly_paths": [*readonly, "/etc/ld.so.cache"],
+        "readonly_paths": runtime_paths(),
         "device_paths": list(DEVICE_PATHS),
         "rlimits": rlimits,
         "memory_bytes": config.memory_mb << 20,

@@ -22,7 +22,15 @@ from pathlib import Path
 
 from sandbox import landlock
 from sandbox.config import SandboxConfig
-from sandbox.layout import CURRENT, INPUT_DIR, SCRATCH_MOUNT, VIRTUAL_OUTPUT_DIR
+from sandbox.layout import (
+    CURRENT,
+    INPUT_DIR,
+    ROOT_LINKS,
+    SCRATCH_MOUNT,
+    SYSTEM_PATHS,
+    VIRTUAL_OUTPUT_DIR,
+    WORKER_PATH_ENV,
+)
 from sandbox.seccomp_policy import compile_policy
 
 MIN_FULL_LANDLOCK_ABI = 6
@@ -30,7 +38,7 @@ MIN_FULL_LANDLOCK_ABI = 6
 # sandbox's root to the host's and leave no unprivileged uid to drop to).
 _UNSHARE = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
 _WORKER_ENV = {
-    "PATH": "/usr/bin:/bin",
+    "PATH": WORKER_PATH_ENV,
     "LANG": "C.UTF-8",
     "LC_ALL": "C.UTF-8",
     "PYTHONHASHSEED": "0",  # identical input, identical output (set iteration order included)
@@ -79,8 +87,7 @@ class LaunchPlan:
 
 def _probe_bwrap(path: str, is_root: bool) -> str:
     """Return a problem description, or "" when bubblewrap starts a namespaced sandbox."""
-    argv = [path, *_UNSHARE, "--die-with-parent", "--ro-bind", "/usr", "/usr",
-            "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "/usr/bin/true"]  # fmt: skip
+    argv = [path, *_UNSHARE, "--die-with-parent", *_system_binds(), "true"]
     if not is_root:
         argv.insert(1, "--unshare-user")
     try:
@@ -154,8 +161,22 @@ def package_root() -> Path:
 
 def runtime_paths() -> list[str]:
     """Host paths the worker must read: the system libraries, the interpreter, the venv, this package."""
-    paths = ["/usr", "/etc/ld.so.cache", sys.base_prefix, sys.prefix, str(package_root() / "sandbox")]
+    paths = [*SYSTEM_PATHS, sys.base_prefix, sys.prefix, str(package_root() / "sandbox")]
     return list(dict.fromkeys(os.path.realpath(p) for p in paths if os.path.exists(p)))
+
+
+def _root_links() -> list[str]:
+    """Recreate the host's merged-/usr symlinks (/lib -> usr/lib, ...) inside the sandbox."""
+    argv = []
+    for link in ROOT_LINKS:
+        if os.path.islink(link):
+            argv += ["--symlink", os.readlink(link), link]
+    return argv
+
+
+def _system_binds() -> list[str]:
+    """The smallest root in which a dynamically linked system binary runs (used to probe bwrap)."""
+    return ["--ro-bind", SYSTEM_PATHS[0], SYSTEM_PATHS[0], *_root_links(), "--setenv", "PATH", WORKER_PATH_ENV]
 
 
 def _parents(paths: list[str]) -> list[str]:
@@ -172,13 +193,11 @@ def _bwrap_binds(host_scratch: str) -> list[str]:
     """Bind only the runtime (read-only) and the worker's scratch root into an empty root."""
     argv = []
     paths = runtime_paths()
-    for parent in _parents([*paths, "/mnt/data/x"]):
+    for parent in _parents([*paths, VIRTUAL_OUTPUT_DIR.rstrip("/")]):
         argv += ["--perms", "0755", "--dir", parent]  # bwrap would create them 0700 as root
     for path in paths:
         argv += ["--ro-bind", path, path]
-    for link in ("lib", "lib64", "bin", "sbin"):
-        if os.path.islink(f"/{link}"):
-            argv += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
+    argv += _root_links()
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", host_scratch, SCRATCH_MOUNT]
     argv += ["--symlink", f"{SCRATCH_MOUNT}/{CURRENT}/out", VIRTUAL_OUTPUT_DIR.rstrip("/")]
     argv += ["--symlink", f"{SCRATCH_MOUNT}/{CURRENT}/in", INPUT_DIR.rstrip("/")]

@@ -15,3 +15,10 @@ INPUT_DIR = "/mnt/data/input/"  # where input images appear inside a fully isola
 SCRATCH_MOUNT = "/scratch"  # the worker's scratch root inside the mount namespace
 CURRENT = "cur"  # name of the execution folder under the scratch root
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tiff", ".tif", ".webp")
+
+# The host system a worker needs, bound read-only at the same paths (besides the interpreter, the venv
+# and this package, which are derived from the running interpreter).
+SYSTEM_PATHS = ("/usr", "/etc/ld.so.cache")
+ROOT_LINKS = ("/lib", "/lib64", "/bin", "/sbin")  # merged-/usr symlinks recreated inside the sandbox
+DEVICE_PATHS = ("/dev/null", "/dev/zero", "/dev/urandom")  # devices a block may read and write
+WORKER_PATH_ENV = "/usr/bin:/bin"
