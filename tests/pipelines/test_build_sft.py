@@ -1,0 +1,154 @@
+"""build_sft end to end: nothing lost under injected faults, identical shards on every runner, resume after a kill."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines import build_sft
+from pipelines.config import load_config
+from synthesis import tasks as tasks_pkg
+from synthesis.records import DeadLetter
+from synthesis.teacher import plans
+
+ROOT = Path(__file__).resolve().parents[2]
+COUNT = 12
+
+
+def _config(tmp_path, *overrides):
+    return load_config(ROOT / "pipeline.yaml", [f"run.output_dir={tmp_path}", f"tasks.count={COUNT}",
+                                                "sandbox.workers=1", "run.rows_per_shard=5", *overrides])
+
+
+def _shards(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.glob("*/*.parquet"))}
+
+
+def _dead_letters(out: Path) -> list[DeadLetter]:
+    return [DeadLetter.from_row(r) for f in sorted((out / "dead_letter").glob("*.parquet"))
+            for r in pq.read_table(f).to_pylist()]
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("clean")
+    assert build_sft.run(_config(tmp)) == 0
+    return tmp / "thyme-sft"
+
+
+def test_artefact_contract_and_datasets_load(clean_run):
+    names = sorted(p.relative_to(clean_run).as_posix() for p in clean_run.rglob("*")
+                   if p.is_file() and "work" not in p.parts)
+    assert names == ["data/train-00000-of-00003.parquet", "data/train-00001-of-00003.parquet",
+                     "data/train-00002-of-00003.parquet", "dead_letter/dead_letter-00000-of-00001.parquet",
+                     "manifest.json", "stats.json"]
+    stats = json.loads((clean_run / "stats.json").read_text())
+    assert stats["holds"] and stats["records_in"] == COUNT == stats["accepted"] + stats["dead_lettered"]
+    manifest = json.loads((clean_run / "manifest.json").read_text())
+    assert [s["rows"] for s in manifest["shards"] if "/data/" in s["path"]] == [5, 5, 2]
+    assert manifest["config"]["tasks"]["count"] == COUNT and manifest["packages"]["apache-beam"] == "2.77.0"
+    ds = datasets.load_dataset("parquet", data_files=str(clean_run / "data" / "*.parquet"), split="train")
+    assert len(ds) == stats["accepted"] and ds[0]["images"][0].size == tuple(ds[0]["image_size"].values())
+
+
+def test_rerun_reuses_work_and_is_byte_identical(clean_run, tmp_path):
+    before = _shards(clean_run)
+    assert build_sft.run(_config(clean_run.parent)) == 0
+    stats = json.loads((clean_run / "stats.json").read_text())
+    assert stats["metrics"].get("teacher_reused", 0) == COUNT  # no trajectory was recomputed
+    assert _shards(clean_run) == before
+
+
+def test_injected_faults_all_end_as_dead_letters(tmp_path, monkeypatch):
+    original_generate, original_plan = tasks_pkg.generate_task, plans.plan_script
+
+    def generate(family, seed, cfg):
+        if seed == 1:
+            raise ValueError("generator exploded")  # a record that raises inside a DoFn
+        task = original_generate(family, seed, cfg)
+        if seed == 2:
+            return type(task)(**{**task.to_dict(), "image": b"\x89PNG corrupt", "choices": task.choices,
+                                 "target": task.target})  # a corrupt image
+        return task
+
+    def plan(task, image_path):
+        script = original_plan(task, image_path)
+        if task.seed == 3 and script.rounds:  # the sandbox process dies mid-block
+            crash = plans.Round("Let me look.", "import os\nos._exit(9)")
+            return plans.Script((crash,), script.conclusion, script.answer, script.separator)
+        if task.seed == 4:  # the teacher answers wrongly
+            return plans.Script(script.rounds, script.conclusion, "definitely wrong", script.separator)
+        return script
+
+    monkeypatch.setattr("pipelines.sft.generate_task", generate)
+    monkeypatch.setattr("synthesis.teacher.plan_script", plan)
+    assert build_sft.run(_config(tmp_path)) == 0
+    out = tmp_path / "thyme-sft"
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["holds"] and stats["records_in"] == COUNT
+    by_seed = {}
+    for letter in _dead_letters(out):
+        seed = int(letter.id.split("-")[1])
+        by_seed[seed] = (letter.stage, letter.reason)
+    assert by_seed[1] == ("generate", "exception_ValueError")
+    assert by_seed[2][0] in ("teacher", "validate")
+    assert by_seed[3][1].startswith(("exec_", "images_", "format_")) or by_seed[3][0] == "teacher"
+    assert by_seed[4] == ("validate", "answer_mismatch")
+    assert stats["accepted"] == COUNT - len(by_seed)
+    letter = next(d for d in _dead_letters(out) if d.id.startswith(("crop-000002", "rotate-000002",
+                                                                     "contrast-000002", "compute-000002",
+                                                                     "multi_round-000002", "no_code-000002")))
+    assert letter.payload  # the full input travels with the dead letter, for replay
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_multi_process_and_portable_runners_write_identical_shards(clean_run, tmp_path):
+    multi = tmp_path / "multi"
+    assert build_sft.run(_config(multi, "runner.kind=multi_process", "runner.workers=2")) == 0
+    assert _shards(multi / "thyme-sft") == _shards(clean_run)
+    job, pool = _free_port(), _free_port()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    procs = [subprocess.Popen([sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
+                               "--port", str(job)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+             subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
+                               f"--service_port={pool}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        time.sleep(5)
+        portable = tmp_path / "portable"
+        cfg = _config(portable, "runner.kind=portable", f"runner.job_endpoint=localhost:{job}",
+                      "runner.environment_type=EXTERNAL", f"runner.environment_config=localhost:{pool}")
+        assert build_sft.run(cfg) == 0
+        assert _shards(portable / "thyme-sft") == _shards(clean_run)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def test_killed_run_resumes_to_identical_shards(clean_run, tmp_path):
+    cmd = [str(Path(sys.executable).with_name("beam")), "run", "pipelines/build_sft.py", "--config", "pipeline.yaml",
+           f"run.output_dir={tmp_path}", f"tasks.count={COUNT}", "sandbox.workers=1", "run.rows_per_shard=5"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    store = tmp_path / "thyme-sft" / "work"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(store.glob("*/trajectories/*/*.parquet"))) < COUNT // 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list(store.glob("*/trajectories/*/*.parquet")))
+    assert 0 < done < COUNT and not (tmp_path / "thyme-sft" / "data").exists()
+    assert subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=600).returncode == 0
+    assert _shards(tmp_path / "thyme-sft") == _shards(clean_run)
