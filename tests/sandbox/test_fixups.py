@@ -127,3 +127,19 @@ def test_apply_fixups_no_change_no_fix() -> None:
 def test_unicode_source_offsets() -> None:
     code = "t = 'é→'; x1, y1, x2, y2 = 0, 0, 9000, 10"
     assert clamp_crop_boxes(code, (640, 480)) == "t = 'é→'; x1, y1, x2, y2 = 0, 0, 640, 64"
+
+
+def test_clamp_box_properties() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    coord = st.integers(min_value=-5000, max_value=5000)
+
+    @given(st.tuples(coord, coord, coord, coord), st.integers(1, 3000), st.integers(1, 3000), st.integers(1, 128))
+    def check(box, width, height, min_side) -> None:
+        x1, y1, x2, y2 = clamp_box(box, (width, height), min_side)
+        assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
+        assert x2 - x1 >= min(min_side, width) and y2 - y1 >= min(min_side, height)
+        assert clamp_box((x1, y1, x2, y2), (width, height), min_side) == (x1, y1, x2, y2)  # idempotent
+
+    check()

@@ -186,3 +186,19 @@ def test_worker_death_under_concurrent_load(sb: Sandbox) -> None:
     assert all(r.stdout.strip() == str(n) for n, r in results if r.ok)
     assert sb.respawns > respawns and len(sb.worker_pids()) == 2
     assert sb.run("print('recovered')").ok
+
+
+def test_workers_are_recycled_without_losing_blocks() -> None:
+    from sandbox import SandboxConfig
+
+    with Sandbox(SandboxConfig(workers=1, recycle_after=2, timeout_s=2.0)) as pool:
+        first = pool.worker_pids()
+        outputs = [pool.run(f"print({i})").stdout for i in range(5)]
+        assert outputs == [f"{i}\n" for i in range(5)]
+        assert pool.respawns == 2 and pool.worker_pids() != first
+
+
+def test_identical_input_gives_identical_output(sb: Sandbox, png: bytes) -> None:
+    code = SAVE_CROP + "\nimport numpy as np\nprint(np.random.randint(0, 10**6), sorted({'b', 'a', 'c'}))"
+    first, second = (sb.run(code, images=[png], image_name="photo.png") for _ in range(2))
+    assert (first.stdout, first.image_names, first.images) == (second.stdout, second.image_names, second.images)
