@@ -25,7 +25,8 @@ COUNT = 12
 
 def _config(tmp_path, *overrides):
     return load_config(ROOT / "pipeline.yaml", [f"run.output_dir={tmp_path}", f"tasks.count={COUNT}",
-                                                "sandbox.workers=1", "run.rows_per_shard=5", *overrides])
+                                                "sandbox.workers=1", "run.rows_per_shard=5", "runner.kind=in_process",
+                                                *overrides])
 
 
 def _shards(out: Path) -> dict[str, bytes]:
@@ -140,7 +141,8 @@ def test_multi_process_and_portable_runners_write_identical_shards(clean_run, tm
 
 def test_killed_run_resumes_to_identical_shards(clean_run, tmp_path):
     cmd = [str(Path(sys.executable).with_name("beam")), "run", "pipelines/build_sft.py", "--config", "pipeline.yaml",
-           f"run.output_dir={tmp_path}", f"tasks.count={COUNT}", "sandbox.workers=1", "run.rows_per_shard=5"]
+           f"run.output_dir={tmp_path}", f"tasks.count={COUNT}", "sandbox.workers=1", "run.rows_per_shard=5",
+           "runner.kind=in_process"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     store = tmp_path / "thyme-sft" / "work"
     deadline = time.time() + 300
