@@ -34,7 +34,11 @@ class SandboxConfig:
     file_size_mb: int = field(default=64, metadata={"help": "Largest file a block may write (RLIMIT_FSIZE)."})
     max_open_files: int = field(default=64, metadata={"help": "RLIMIT_NOFILE of a block."})
     max_threads: int = field(
-        default=64, metadata={"help": "RLIMIT_NPROC of the sandbox uid (bounds threads; processes are denied)."}
+        default=512,
+        metadata={
+            "help": "RLIMIT_NPROC of a block: bounds threads (processes are denied by seccomp). It counts every "
+            "process of the sandbox uid on the host, so leave room for all workers of all pools."
+        },
     )
     max_code_bytes: int = field(default=64 << 10, metadata={"help": "Longer code blocks are refused."})
     max_images: int = field(default=8, metadata={"help": "Most input images a block may be given."})
