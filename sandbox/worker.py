@@ -17,6 +17,7 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,14 +213,20 @@ def prefork(conf: Confinement, address_space: int) -> _Prepared:
     return _Prepared(pid, pipes[0][1], {"stdout": pipes[1][0], "stderr": pipes[2][0], "report": pipes[3][0]})
 
 
-def execute(request: dict[str, Any], child: _Prepared) -> dict[str, Any]:
-    """Hand one block to a prepared child and describe what happened."""
+def execute(request: dict[str, Any], child: _Prepared,
+            make_next: Callable[[], _Prepared]) -> tuple[dict[str, Any], _Prepared]:  # fmt: skip
+    """Hand one block to a prepared child, prepare the next child while it runs, describe the outcome.
+
+    The next child is forked from this (clean) worker, never from the running block, and gets no
+    request before the supervisor has emptied the scratch folder.
+    """
     started = time.monotonic()
     try:
         write_frame(child.request_fd, request)
     except OSError:
         pass  # the child died before its request: reaped and reported below
     os.close(child.request_fd)
+    following = make_next()
     cap = int(request["output_limit"])
     reader = _Reader(child.fds, {"stdout": cap, "stderr": cap, "report": MAX_REPORT})
     cause, status, usage = _supervise(child.pid, reader, float(request["timeout_s"]), float(request["replay_timeout_s"]))
@@ -238,7 +245,7 @@ def execute(request: dict[str, Any], child: _Prepared) -> dict[str, Any]:
         cpu_s=usage.ru_utime + usage.ru_stime,
         wall_s=time.monotonic() - started,
     )
-    return response
+    return response, following
 
 
 def main() -> None:
@@ -261,8 +268,8 @@ def main() -> None:
         except ProtocolError:
             os.kill(child.pid, signal.SIGKILL)
             return
-        write_frame(ctl_out, execute(request, child))
-        child = prefork(conf, address_space)
+        response, child = execute(request, child, lambda: prefork(conf, address_space))
+        write_frame(ctl_out, response)
 
 
 if __name__ == "__main__":
