@@ -133,7 +133,7 @@ def answers_match(predicted: str, truth: str, answer_type: str, choices: tuple[s
     if answer_type == "yes_no":
         want = _yes_no(truth)
         return ok(CHECK, "yes_no") if want and _yes_no(predicted) == want else mismatch
-    if normalize_text(strip_answer_prefix(predicted)) == normalize_text(truth):
+    if normalize_text(strip_answer_prefix(predicted)) == normalize_text(strip_answer_prefix(truth)):
         return ok(CHECK, "text")
     pred_num, truth_num = to_number(predicted), to_number(truth)
     if pred_num is not None and truth_num is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
-from itertools import permutations
 
 import numpy as np
 
@@ -52,22 +51,36 @@ def pixel_diff(a: bytes, b: bytes) -> float | None:
     return float(np.abs(x - y).mean())
 
 
-def _images_match(claimed: Sequence[bytes], got: Sequence[bytes], limit: float) -> bool:
-    return all((d := pixel_diff(c, g)) is not None and d <= limit for c, g in zip(claimed, got, strict=True))
+def _close(a: bytes, b: bytes, limit: float) -> bool:
+    diff = pixel_diff(a, b)
+    return diff is not None and diff <= limit
 
 
-def _compare_images(index: int, claimed: Sequence[bytes], got: Sequence[bytes], limit: float) -> Verdict | None:
+def _is_reordering(claimed: Sequence[bytes], got: Sequence[bytes], limit: float) -> bool:
+    """Whether every claimed image matches a distinct re-run image (greedy; images are few)."""
+    free = list(range(len(got)))
+    for image in claimed:
+        match = next((k for k in free if _close(image, got[k], limit)), None)
+        if match is None:
+            return False
+        free.remove(match)
+    return True
+
+
+def _compare_images(claimed: Sequence[bytes], got: Sequence[bytes], limit: float) -> Verdict | None:
+    """All produced images of the trajectory against all of the re-run's, in order."""
     if len(claimed) != len(got):
-        return fail(CHECK, "image_count_mismatch", f"block {index}: claims {len(claimed)} images, re-run gave {len(got)}")
+        return fail(CHECK, "image_count_mismatch", f"the trajectory holds {len(claimed)} produced images, "
+                                                   f"the re-run produced {len(got)}")
     for k, (c, g) in enumerate(zip(claimed, got, strict=True)):
         diff = pixel_diff(c, g)
         if diff is not None and diff <= limit:
             continue
-        if len(got) <= 4 and any(_images_match(claimed, p, limit) for p in permutations(got)):
-            return fail(CHECK, "image_order", f"block {index}: the images are the re-run's, in another order")
+        if _is_reordering(claimed, got, limit):
+            return fail(CHECK, "image_order", "the produced images are the re-run's, in another order")
         if diff is None:
-            return fail(CHECK, "image_size_mismatch", f"block {index} image {k}: size differs from the re-run")
-        return fail(CHECK, "image_mismatch", f"block {index} image {k}: mean pixel difference {diff:.1f}")
+            return fail(CHECK, "image_size_mismatch", f"produced image {k + 1}: size differs from the re-run")
+        return fail(CHECK, "image_mismatch", f"produced image {k + 1}: mean pixel difference {diff:.1f}")
     return None
 
 
@@ -114,7 +127,6 @@ def compare_execution(record: SftRecord, reproduced: Sequence[ExecResult] | None
         return bad or ok(CHECK, "stored executions only")
     if len(reproduced) != len(codes):
         return fail(CHECK, "block_count_mismatch", f"{len(codes)} blocks but {len(reproduced)} re-run results")
-    position = 1
     for i, (out, got) in enumerate(zip(outputs, reproduced, strict=True)):
         if not got.ok:
             return fail(CHECK, _STATUS.get(got.status.value, "error"),
@@ -122,11 +134,10 @@ def compare_execution(record: SftRecord, reproduced: Sequence[ExecResult] | None
         if out.images == 0 and (got.images or got.feedback.strip() != out.text.strip()):
             shown = "<image>" * len(got.images) or got.feedback.strip()
             return fail(CHECK, "output_mismatch", f"block {i}: claims {out.text.strip()[:60]!r}, re-run printed {shown[:60]!r}")
-        claimed = record.images[position:position + out.images]
-        position += out.images
-        bad = _compare_images(i, claimed, got.images, cfg.max_pixel_diff)
-        if bad is not None:
-            return bad
+    rerun_images = [image for got in reproduced for image in got.images]
+    bad = _compare_images(record.images[1:], rerun_images, cfg.max_pixel_diff)
+    if bad is not None:
+        return bad
     return ok(CHECK, f"{len(codes)} blocks reproduced")
 
 
