@@ -8,6 +8,7 @@ stdout/stderr pipes the worker reads.
 from __future__ import annotations
 
 import builtins
+import fcntl
 import io
 import json
 import math
@@ -66,7 +67,8 @@ class _Discard(io.TextIOBase):
 
 def _redirect_fds(request_fd: int, stdout_fd: int, stderr_fd: int, result_fd: int, keep: tuple[int, ...]) -> None:
     """Move the pipes to fixed numbers (0 is /dev/null) and close every other inherited descriptor."""
-    moved = [os.dup(fd) for fd in (request_fd, stdout_fd, stderr_fd, result_fd)]  # out of the way first
+    # Out of the way first (above every fixed number), then into place; the copies are closed below.
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in (request_fd, stdout_fd, stderr_fd, result_fd)]
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     for fd, target in zip(moved, (REQUEST_FD, 1, 2, RESULT_FD), strict=True):

@@ -183,7 +183,8 @@ def _classify(cause: str, status: int, report: dict[str, Any]) -> dict[str, Any]
         return {"status": "killed", "error_type": name, "error_message": f"process killed by signal {name}"}
     code = os.WEXITSTATUS(status)
     if code != 0 or "kind" not in report:
-        return {"status": "error", "error_type": "SystemExit", "error_message": f"process exited with code {code}"}
+        message = f"process exited with code {code} before the block finished"
+        return {"status": "error", "error_type": "SystemExit", "error_message": message}
     kind = report["kind"]
     fields = {k: str(report.get(k, ""))[:8192] for k in ("error_type", "error_message")}
     return {"status": {"ok": "ok", "memory": "memory"}.get(kind, "error"), **fields}
