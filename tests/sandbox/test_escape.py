@@ -189,7 +189,7 @@ PROBES = [
     probe("memory_bomb_bytearray", "x = bytearray(8 << 30)", _status(ExecStatus.MEMORY)),
     probe("memory_bomb_numpy_touch", "import numpy as np\na = np.empty(1 << 30, dtype=np.uint8)\na[::4096] = 1",
           _status(ExecStatus.MEMORY)),  # fmt: skip
-    probe("memory_bomb_list_growth", "x = []\nwhile True:\n    x.append(bytearray(1 << 20))", _status(ExecStatus.MEMORY)),
+    probe("memory_bomb_list_growth", "x = []\nwhile True:\n    x.append(bytearray(16 << 20))", _status(ExecStatus.MEMORY)),
     probe("memory_bomb_cv2", "import numpy as np, cv2\nb = cv2.resize(np.zeros((9, 9, 3), np.uint8), (30000, 30000))",
           _status(ExecStatus.MEMORY)),  # fmt: skip
     probe("huge_file", "f = open('big.bin', 'wb')\nfor _ in range(64):\n    f.write(b'x' * (1 << 20))\nf.flush()",
