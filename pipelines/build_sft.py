@@ -7,6 +7,8 @@ Run it with ``beam run pipelines/build_sft.py [--config pipeline.yaml] [KEY=VALU
 * ``dead_letter/dead_letter-SSSSS-of-NNNNN.parquet``  every rejected or failed input with stage and reason;
 * ``stats.json``  counts per family, stage, reason and check; sandbox and teacher costs; throughput;
 * ``manifest.json``  config, seeds, package versions, git commit and every shard's row count and hash;
+* ``shard_checks/``  the great-expectations shard suite: ``result.json`` and Data Docs HTML;
+* ``hub/``  the Hub-ready dataset folder (card, plots, shards) when ``run.publish`` is on and all checks hold;
 * ``work/<config hash>/``  finished records, reused by a rerun with the same config (resume).
 
 Every record that enters leaves as an accepted row or a dead letter; the run checks this and fails otherwise.
@@ -27,6 +29,7 @@ import apache_beam as beam
 from pipelines.config import PipelineConfig, config_hash
 from pipelines.manifest import build_manifest, write_json
 from pipelines.progress import Progress
+from pipelines.publish import publish_folder
 from pipelines.record_store import RecordStore
 from pipelines.runner import pipeline_options
 from pipelines.sft import GenerateTasks, VerifyTrajectories, WriteTrajectories
@@ -36,6 +39,7 @@ from pipelines.typed_config import to_dict
 from synthesis.records import DEAD_LETTER_SCHEMA, SFT_SCHEMA
 from synthesis.tasks import plan_tasks
 from synthesis.teacher import TEACHER_VERSION
+from validators.shards import validate_shards
 
 log = logging.getLogger("build_sft")
 
@@ -117,16 +121,21 @@ def run(config: PipelineConfig) -> int:
             (stage / sub).rename(out / sub)
     shards = [ShardInfo(s.path.replace(str(stage), str(out)), s.rows, s.sha256) for s in shards]
     invariant = check_invariant(records_in, counts)
+    report = validate_shards(out / "data", config.validators.shards, out / "shard_checks")
     stats = {**invariant, "counts": counts, "metrics": metric_totals(result), "elapsed_s": round(elapsed, 2),
-             "records_per_s": round(records_in / elapsed, 3) if elapsed else None, "progress": progress.summary()}
+             "records_per_s": round(records_in / elapsed, 3) if elapsed else None, "progress": progress.summary(),
+             "shard_checks": {"passed": report.success, "failures": report.failures}}
     write_json(out / "stats.json", stats)
     write_json(out / "manifest.json", build_manifest(config, "build_sft", shards, {"work_hash": _work_hash(config)}))
     shutil.rmtree(stage, ignore_errors=True)
-    _summary(out, stats, shards)
-    return 0 if invariant["holds"] else 1
+    ok = invariant["holds"] and report.success
+    if ok and config.run.publish:
+        publish_folder(out)
+    _summary(out, stats, shards, report.summary(), config.run.publish and ok)
+    return 0 if ok else 1
 
 
-def _summary(out: Path, stats: dict, shards: list[ShardInfo]) -> None:
+def _summary(out: Path, stats: dict, shards: list[ShardInfo], checks: str, published: bool) -> None:
     c = stats["counts"]
     lines = [f"build_sft: {stats['records_in']} in -> {stats['accepted']} accepted + {stats['dead_lettered']} "
              f"dead-lettered ({'ok' if stats['holds'] else 'INVARIANT BROKEN'}) in {stats['elapsed_s']} s "
@@ -136,5 +145,8 @@ def _summary(out: Path, stats: dict, shards: list[ShardInfo]) -> None:
     reasons = {k.removeprefix("dead/reason/"): v for k, v in c.items() if k.startswith("dead/reason/")}
     if reasons:
         lines.append("  dead letters: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
-    lines.append(f"  {len(shards)} shards under {out}/ (data/, dead_letter/), stats.json, manifest.json")
+    lines.append(f"  {checks.splitlines()[0]} (report: {out}/shard_checks/)")
+    lines += [f"    {line}" for line in checks.splitlines()[1:]]
+    lines.append(f"  {len(shards)} shards under {out}/ (data/, dead_letter/), stats.json, manifest.json"
+                 + (f"; Hub-ready folder {out}/hub/ (load_dataset('{out}/hub'))" if published else ""))
     sys.stderr.write("\n".join(lines) + "\n")

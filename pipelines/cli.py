@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(bad)}")
     args.overrides = list(args.overrides) + extra
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    for noisy in ("apache_beam", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = load_config(_config_path(args.config), args.overrides)
         if args.command == "check":

@@ -36,6 +36,7 @@ class RunConfig:
         default_factory=lambda: {"train": 1.0},
         metadata={"help": "Split name -> share of records, assigned by a stable hash of the record id."},
     )
+    publish: bool = field(default=True, metadata={"help": "Write the Hub-ready folder <run>/hub when all checks hold."})
 
     def __post_init__(self):
         if not self.name or "/" in self.name:

@@ -47,7 +47,7 @@ def clean_run(tmp_path_factory):
 
 def test_artefact_contract_and_datasets_load(clean_run):
     names = sorted(p.relative_to(clean_run).as_posix() for p in clean_run.rglob("*")
-                   if p.is_file() and "work" not in p.parts)
+                   if p.is_file() and not {"work", "hub", "shard_checks"} & set(p.relative_to(clean_run).parts))
     assert names == ["data/train-00000-of-00003.parquet", "data/train-00001-of-00003.parquet",
                      "data/train-00002-of-00003.parquet", "dead_letter/dead_letter-00000-of-00001.parquet",
                      "manifest.json", "stats.json"]
@@ -56,8 +56,12 @@ def test_artefact_contract_and_datasets_load(clean_run):
     manifest = json.loads((clean_run / "manifest.json").read_text())
     assert [s["rows"] for s in manifest["shards"] if "/data/" in s["path"]] == [5, 5, 2]
     assert manifest["config"]["tasks"]["count"] == COUNT and manifest["packages"]["apache-beam"] == "2.77.0"
-    ds = datasets.load_dataset("parquet", data_files=str(clean_run / "data" / "*.parquet"), split="train")
+    assert stats["shard_checks"] == {"passed": True, "failures": []}
+    assert (clean_run / "shard_checks" / "result.json").exists()
+    assert (clean_run / "shard_checks" / "data_docs" / "index.html").exists()
+    ds = datasets.load_dataset(str(clean_run / "hub"), split="train")  # the published folder
     assert len(ds) == stats["accepted"] and ds[0]["images"][0].size == tuple(ds[0]["image_size"].values())
+    assert "## Rejections" in (clean_run / "hub" / "README.md").read_text()
 
 
 def test_rerun_reuses_work_and_is_byte_identical(clean_run, tmp_path):
