@@ -1,0 +1,309 @@
+"""Import the released Thyme SFT data (Hub format, thyme.md §4.5) as verified :class:`SftRecord` s.
+
+A released record is ``{"image": [original, processed_1, ...], "question": "<image>\\n...§2.3 block with the
+authors' absolute path...", "response": "<think>...</think> <answer>...</answer>"}``. Importing one:
+
+1. decode and normalise the images (:mod:`synthesis.import_common`), parse the question's path and size
+   block, check the response's grammar (:func:`synthesis.format.check`);
+2. rewrite the authors' path: the input is served at ``INPUT_DIR + <its file name>`` (the base name is kept,
+   so code that derives output names from it behaves as in the original); every occurrence of the path in
+   the response, and every string literal in the code that ends with the file name, points there;
+3. re-run every code block in order in one sandbox session (seed 0, so validators can replay it) and compare
+   each block with what the record claims: image count and sizes, or printed text (numbers within a
+   tolerance, text after whitespace normalisation);
+4. emit the record with the images *our* run produced (verified reproductions, not the claimed ones) and
+   the sandbox outputs our run printed.
+
+The emitted ``question`` is the raw question (like every :class:`SftRecord`); the user prompt is rendered
+from it at training time with ``INPUT_DIR + task_params["image_name"]``, so no authors' path survives.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.inputs import safe_name
+from sandbox.layout import INPUT_DIR
+from synthesis import format as fmt
+from synthesis.import_common import (
+    ROW_ERROR,
+    ImportFailure,
+    decode_image,
+    guess_answer_type,
+    image_size,
+    normalise_image,
+    read_rows,
+    stable_id,
+)
+from synthesis.records import Execution, Provenance, SftRecord
+from synthesis.rollout_record import EXCERPT_CHARS
+
+__all__ = ["GENERATOR", "IMPORTER_VERSION", "import_thyme_file", "import_thyme_record", "outputs_agree",
+           "read_thyme_file", "rewrite_paths"]
+
+GENERATOR = "thyme-sft"
+IMPORTER_VERSION = "0.1.0"
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_NO_OUTPUT = re.compile(r"(Sandbox for .*: )?No output captured\.?", re.DOTALL)
+_LOOSE_PATH = re.compile(r'### User Image Path:\*\* "([^"\n]*)"\n### User Image Size:\*\* "([^"\n]*)"')
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    id: str
+    question: str
+    traj: fmt.Trajectory  # paths rewritten
+    image: bytes  # the normalised original
+    size: tuple[int, int]
+    claimed_sizes: tuple[tuple[int, int], ...]  # of the record's processed images, in order
+    image_name: str
+    original_path: str
+
+
+def rewrite_paths(traj: fmt.Trajectory, original_path: str, new_path: str) -> fmt.Trajectory:
+    """Point a trajectory at ``new_path``: the exact path everywhere, and in code every string literal
+    ending with the original file name (``"x.jpg"``, ``"/other/dir/x.jpg"``).
+
+    Args:
+        traj (`Trajectory`): the parsed response.
+        original_path (`str`): the authors' absolute path of the input image.
+        new_path (`str`): where the sandbox serves the input.
+
+    Example:
+        >>> t = fmt.Trajectory((fmt.Code("p = '/d/x.jpg'\\nq = 'b/x.jpg'"), fmt.SandboxOutput(1)), " ", "A")
+        >>> rewrite_paths(t, "/a/x.jpg", "/in/x.jpg").segments[0].code
+        "p = '/in/x.jpg'\\nq = '/in/x.jpg'"
+    """
+    name = original_path.rsplit("/", 1)[-1]
+
+    def literal(match: re.Match) -> str:
+        body = match[2]
+        if body == name or body.endswith(("/" + name, "\\" + name)):
+            return f"{match[1]}{new_path}{match[1]}"
+        return match[0]
+
+    def code(source: str) -> str:
+        source = source.replace(original_path, new_path)
+        for quote in ('"', "'"):
+            source = re.sub(f"({quote})([^{quote}\\n]*){quote}", literal, source)
+        return source
+
+    segments = tuple(
+        fmt.Code(code(s.code), s.lead, s.trail) if isinstance(s, fmt.Code)
+        else fmt.Text(s.text.replace(original_path, new_path)) if isinstance(s, fmt.Text) else s
+        for s in traj.segments)
+    return fmt.Trajectory(segments, traj.separator, traj.answer.replace(original_path, new_path))
+
+
+def outputs_agree(claimed: str, printed: str, rel_tol: float = 1e-6, abs_tol: float = 1e-6) -> bool:
+    """Whether a record's text sandbox output matches what the code prints now.
+
+    Numbers must agree within the tolerances, the rest after whitespace normalisation; an empty output and
+    "No output captured." are the same thing.
+
+    Args:
+        claimed (`str`): the text inside the record's ``<sandbox_output>``.
+        printed (`str`): the feedback of our run.
+        rel_tol (`float`, *optional*, defaults to `1e-6`): relative tolerance for numbers.
+        abs_tol (`float`, *optional*, defaults to `1e-6`): absolute tolerance for numbers.
+
+    Example:
+        >>> outputs_agree("area: 12.5", "area:  12.50000000"), outputs_agree("12", "13")
+        (True, False)
+    """
+    if all(not t.strip() or _NO_OUTPUT.fullmatch(t.strip()) for t in (claimed, printed)):
+        return True
+    a, b = _NUMBER.findall(claimed), _NUMBER.findall(printed)
+    if " ".join(_NUMBER.sub(" 0 ", claimed).split()) != " ".join(_NUMBER.sub(" 0 ", printed).split()):
+        return False
+    return len(a) == len(b) and all(math.isclose(float(x), float(y), rel_tol=rel_tol, abs_tol=abs_tol)
+                                    for x, y in zip(a, b, strict=True))
+
+
+def _question(text: str) -> fmt.UserPrompt:
+    """The §2.3 block, exactly (:func:`fmt.parse_user_prompt`) or, failing that, its path and size lines."""
+    try:
+        return fmt.parse_user_prompt(text)
+    except ValueError:
+        match = _LOOSE_PATH.search(text)
+        if match is None:
+            raise _Reject("import_bad_question", "no '### User Image Path/Size' block in the question") from None
+    dims = re.fullmatch(r"(\d+)x(\d+)", match[2])
+    question = text[:match.start()].removeprefix(fmt.IMAGE_PLACEHOLDER).strip("\n")
+    return fmt.UserPrompt(question, match[1], (int(dims[1]), int(dims[2])) if dims else None)
+
+
+def _decode(items: list, base_dir: str | os.PathLike | None) -> list[bytes]:
+    images = []
+    for index, item in enumerate(items):
+        try:
+            images.append(decode_image(item, base_dir))
+        except ValueError as err:
+            raise _Reject("import_bad_image", f"image {index}: {err}") from None
+    return images
+
+
+def _record_id(raw: dict, base_dir: str | os.PathLike | None) -> str:
+    """``imported-<12 hex>`` of the raw question, response and first image (its bytes when decodable, so the
+    same record has the same id whether its images are base64, bytes or files)."""
+    items = raw.get("image", raw.get("images"))
+    first = (items[0] if items else "") if isinstance(items, list | tuple) else items
+    try:
+        image = decode_image(first, base_dir)
+    except ValueError:
+        image = repr(first)[:4096].encode()
+    return stable_id("imported", str(raw.get("question") or ""), str(raw.get("response") or ""), image)
+
+
+def _prepare(raw: dict, record_id: str, base_dir: str | os.PathLike | None) -> _Prepared:
+    """Everything before execution: images, the question's path, the grammar, the rewritten trajectory."""
+    if ROW_ERROR in raw:
+        raise _Reject("import_bad_row", raw[ROW_ERROR])
+    items = raw.get("image", raw.get("images"))
+    items = [items] if isinstance(items, str | bytes | dict) else items
+    question, response = raw.get("question"), raw.get("response")
+    missing = [k for k, v in (("image", items), ("question", question), ("response", response)) if not v]
+    if missing or not isinstance(question, str) or not isinstance(response, str):
+        hint = " (an RL record: read it with read_task_source)" if "solution" in raw else ""
+        raise _Reject("import_missing_field", f"missing or not text: {', '.join(missing) or 'question/response'}{hint}")
+    images = _decode(list(items), base_dir)
+    try:
+        original, _, size = normalise_image(images[0])
+        claimed = tuple(image_size(b) for b in images[1:])
+    except ValueError as err:
+        raise _Reject("import_bad_image", str(err)) from None
+    prompt = _question(question)
+    name = prompt.image_path.rsplit("/", 1)[-1]
+    if not name:
+        raise _Reject("import_bad_question", f"the image path {prompt.image_path!r} names no file")
+    if prompt.image_size is not None and prompt.image_size != size:
+        raise _Reject("import_image_size_mismatch", f"image 0: the question says {prompt.image_size}, it is {size}")
+    violations = fmt.check(response)
+    if violations:
+        raise _Reject("import_bad_format", ", ".join(v.code for v in violations[:3]))
+    traj = fmt.parse(response)
+    if fmt.count_images(traj) != len(claimed):
+        raise _Reject("import_image_count_mismatch",
+                      f"{fmt.count_images(traj)} <image> placeholders but {len(claimed)} processed images")
+    image_name = safe_name(name, original, 0)
+    traj = rewrite_paths(traj, prompt.image_path, INPUT_DIR + image_name)
+    return _Prepared(record_id, prompt.question, traj, original, size, claimed, image_name, prompt.image_path)
+
+
+def _compare(block: int, claimed: fmt.SandboxOutput, sizes: tuple[tuple[int, int], ...], result) -> None:
+    """Raise a rejection when a block's result differs from what the record shows after it."""
+    if not result.ok:
+        raise _Reject("import_exec_failed",
+                      f"block {block}: {result.status.value}: {result.error_type} {result.error_message}"[:300])
+    if claimed.images or result.images:
+        if len(result.images) != claimed.images:
+            raise _Reject("import_image_count_mismatch",
+                          f"block {block}: the record shows {claimed.images} images, the code made {len(result.images)}")
+        for k, (want, data) in enumerate(zip(sizes, result.images, strict=True)):
+            if image_size(data) != want:
+                raise _Reject("import_image_size_mismatch",
+                              f"block {block} image {k}: the record's is {want}, the code made {image_size(data)}")
+    elif not outputs_agree(claimed.text, result.feedback):
+        raise _Reject("import_output_mismatch",
+                      f"block {block}: the record shows {claimed.text[:80]!r}, the code printed {result.feedback[:80]!r}")
+
+
+def _execute(prep: _Prepared, sandbox, strict: bool) -> tuple[fmt.Trajectory, list[bytes], tuple[Execution, ...]]:
+    """Run the blocks in one session; returns the trajectory with our outputs, our images, the executions."""
+    segments, produced, executions, claimed_at = list(prep.traj.segments), [], [], 0
+    with sandbox.session(images=[prep.image], image_name=prep.image_name, item_id=prep.id, seed=0,
+                         strict=strict) as session:
+        for block, at in enumerate(i for i, s in enumerate(segments) if isinstance(s, fmt.Code)):
+            code, claimed = segments[at], segments[at + 1]
+            result = session.run(code.code)
+            _compare(block, claimed, prep.claimed_sizes[claimed_at:claimed_at + claimed.images], result)
+            claimed_at += claimed.images
+            first = 1 + len(produced)
+            produced.extend(result.images)
+            segments[at + 1] = fmt.SandboxOutput(len(result.images), "" if result.images else result.feedback)
+            executions.append(Execution(
+                code=code.code, code_as_run=result.code_as_run, status=result.status.value,
+                stdout=result.stdout[:EXCERPT_CHARS], stderr=result.stderr[-EXCERPT_CHARS:],
+                error_type=result.error_type, error_message=result.error_message[:EXCERPT_CHARS],
+                fixes=tuple(result.fixes), image_indices=tuple(range(first, 1 + len(produced)))))
+    return fmt.Trajectory(tuple(segments), prep.traj.separator, prep.traj.answer), produced, tuple(executions)
+
+
+def import_thyme_record(raw: dict, index: int, sandbox, strict: bool = False, *,
+                        base_dir: str | os.PathLike | None = None, source: str = "",
+                        sandbox_config_hash: str = "") -> SftRecord | ImportFailure:  # fmt: skip
+    """Import one released SFT record: rewrite paths, re-run its code, verify it, emit our schema.
+
+    Args:
+        raw (`dict`): the record (``image`` or ``images``, ``question``, ``response``).
+        index (`int`): its position in the file, named in failure details and kept in ``task_params``.
+        sandbox (`sandbox.Sandbox`): the caller's pool.
+        strict (`bool`, *optional*, defaults to `False`): run code exactly as written; by default the fix-ups
+            of the original sandbox apply, as they did when the data was made.
+        base_dir (`str | PathLike`, *optional*): folder relative image paths resolve against.
+        source (`str`, *optional*): the file name, kept in ``task_params``.
+        sandbox_config_hash (`str`, *optional*): hash of the sandbox settings, for the provenance.
+
+    Returns:
+        The :class:`SftRecord` (family ``imported``, provenance ``imported``) or an :class:`ImportFailure`.
+    """
+    record_id = _record_id(raw, base_dir) if ROW_ERROR not in raw else stable_id("imported", raw[ROW_ERROR])
+    try:
+        prep = _prepare(raw, record_id, base_dir)
+        traj, produced, executions = _execute(prep, sandbox, strict)
+        response = fmt.render(traj)
+        if fmt.check(response):
+            raise _Reject("import_bad_format", "the response is invalid once our sandbox outputs are in")
+    except _Reject as reject:
+        return ImportFailure(record_id, reject.reason, f"record {index}: {reject.detail}")
+    answer = fmt.extract_answer(response) or ""
+    return SftRecord(
+        id=prep.id, images=(prep.image, *produced), question=prep.question, image_size=prep.size,
+        response=response, answer=answer, answer_type=guess_answer_type(answer), family="imported",
+        task_params={"source": source, "index": index, "image_name": prep.image_name,
+                     "original_image_path": prep.original_path},
+        executions=executions,
+        provenance=Provenance("imported", GENERATOR, IMPORTER_VERSION, 0, sandbox_config_hash),
+    )
+
+
+def read_thyme_file(path: str | os.PathLike) -> Iterator[dict]:
+    """The records of a released-format JSONL or Parquet file, with ``images`` read as ``image``.
+
+    RL records (``images``, ``question``, ``solution``) pass through; :func:`import_thyme_record` turns them
+    away and :func:`synthesis.import_tasks.read_task_source` reads them as task sources.
+
+    Args:
+        path (`str | PathLike`): a ``.jsonl`` or ``.parquet`` file.
+    """
+    for row in read_rows(path):
+        if "image" not in row and "images" in row:
+            row = {**row, "image": row["images"]}
+        yield row
+
+
+def import_thyme_file(path: str | os.PathLike, sandbox, strict: bool = False,
+                      sandbox_config_hash: str = "") -> Iterator[SftRecord | ImportFailure]:  # fmt: skip
+    """Import every record of a released-format file; relative image paths resolve against its folder.
+
+    Args:
+        path (`str | PathLike`): a ``.jsonl`` or ``.parquet`` file.
+        sandbox (`sandbox.Sandbox`): the caller's pool.
+        strict (`bool`, *optional*, defaults to `False`): run code exactly as written.
+        sandbox_config_hash (`str`, *optional*): hash of the sandbox settings, for the provenance.
+    """
+    path = Path(path)
+    for index, raw in enumerate(read_thyme_file(path)):
+        yield import_thyme_record(raw, index, sandbox, strict, base_dir=path.parent, source=path.name,
+                                  sandbox_config_hash=sandbox_config_hash)
