@@ -61,6 +61,10 @@ class SandboxConfig:
     scratch_dir: str = field(
         default="", metadata={"help": "Host directory for per-block scratch; empty means the system temp dir."}
     )
+    hang_grace_s: float = field(
+        default=5.0,
+        metadata={"help": "Extra time a worker gets beyond a block's limit before it is presumed hung and killed."},
+    )
     start_timeout_s: float = field(default=60.0, metadata={"help": "Longest a worker may take to start."})
     preload: list[str] = field(
         default_factory=lambda: ["PIL.Image", "numpy", "cv2"],

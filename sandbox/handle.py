@@ -23,8 +23,6 @@ from sandbox.layout import DEVICE_PATHS, SCRATCH_MOUNT
 from sandbox.protocol import ProtocolError, read_frame, write_frame
 from sandbox.scratch import Scratch
 
-GRACE_S = 5.0  # extra time the worker gets beyond a block's own limit before it is presumed hung
-
 
 class WorkerDied(Exception):
     """The worker process is gone or unresponsive; its in-flight block is lost."""
@@ -102,7 +100,7 @@ class WorkerProcess:
     def execute(self, request: dict[str, Any], max_response: int) -> dict[str, Any]:
         """Send one block and wait for its result; raises `WorkerDied` if the worker fails."""
         limit = float(request["timeout_s"]) + float(request["replay_timeout_s"])
-        deadline = time.monotonic() + limit + GRACE_S
+        deadline = time.monotonic() + limit + self.config.hang_grace_s
         try:
             write_frame(self._in, request)
             response = read_frame(self._out, max_response, deadline)

@@ -202,3 +202,18 @@ def test_identical_input_gives_identical_output(sb: Sandbox, png: bytes) -> None
     code = SAVE_CROP + "\nimport numpy as np\nprint(np.random.randint(0, 10**6), sorted({'b', 'a', 'c'}))"
     first, second = (sb.run(code, images=[png], image_name="photo.png") for _ in range(2))
     assert (first.stdout, first.image_names, first.images) == (second.stdout, second.image_names, second.images)
+
+
+def test_hung_worker_is_killed_and_replaced() -> None:
+    from pathlib import Path
+
+    from sandbox import SandboxConfig
+
+    with Sandbox(SandboxConfig(workers=1, timeout_s=0.5, hang_grace_s=0.5)) as pool:
+        outer = pool.worker_pids()[0]
+        init = int(Path(f"/proc/{outer}/task/{outer}/children").read_text().split()[0])
+        zygote = int(Path(f"/proc/{init}/task/{init}/children").read_text().split()[0])
+        os.kill(zygote, signal.SIGSTOP)  # the worker stops answering
+        r = pool.run("print(1)")
+        assert r.status is ExecStatus.KILLED and r.error_type == "WorkerDied", r
+        assert pool.run("print(2)").stdout == "2\n" and pool.respawns == 1
