@@ -183,10 +183,10 @@ def image_size(data: bytes) -> tuple[int, int]:
 
 
 def read_rows(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
-    """The rows of a JSONL (``.jsonl``/``.json``, one object a line) or Parquet (``.parquet``) file, in order.
+    """The rows of a JSONL (one object a line), JSON (one array of objects) or Parquet (``.parquet``) file.
 
-    An unreadable line becomes ``{ROW_ERROR: message}`` so that callers can dead-letter it and the row count
-    stays exact; blank lines are skipped.
+    An unreadable line or element becomes ``{ROW_ERROR: message}`` so that callers can dead-letter it and the
+    row count stays exact; blank lines are skipped. A ``.json`` file starting with ``[`` is read as an array.
 
     Args:
         path (`str | PathLike`): the file.
@@ -197,6 +197,15 @@ def read_rows(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
 
         for batch in pq.ParquetFile(path).iter_batches(batch_size=64):
             yield from batch.to_pylist()
+        return
+    if path.suffix == ".json" and path.read_text(encoding="utf-8").lstrip().startswith("["):
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            yield {ROW_ERROR: f"invalid JSON array ({err})"}
+            return
+        for number, row in enumerate(rows):
+            yield row if isinstance(row, dict) else {ROW_ERROR: f"element {number}: not a JSON object"}
         return
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):

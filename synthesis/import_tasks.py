@@ -2,7 +2,8 @@
 
 A row is ``{"image": base64 | path | bytes | {"bytes", "path"}, "question": str, "answer": str}`` with optional
 ``answer_type``, ``choices`` and ``id``; the RL release's rows (``images`` list, ``question``, ``solution``)
-are read the same way. Images are normalised like the SFT importer's (RGB; JPEG and PNG kept as they are,
+are read the same way (the first image of an ``images`` list is the task's image). A ``choice`` answer may be
+the option letter or the option text (stored as the letter); without ``answer_type`` the type is guessed. Images are normalised like the SFT importer's (RGB; JPEG and PNG kept as they are,
 anything else re-encoded as PNG). A question in the §2.3 user-prompt layout is reduced to the raw question.
 Every bad row becomes an :class:`ImportFailure` naming its index; nothing raises.
 """

@@ -43,8 +43,8 @@ from synthesis.import_common import (
 from synthesis.records import Execution, Provenance, SftRecord
 from synthesis.rollout_record import EXCERPT_CHARS
 
-__all__ = ["GENERATOR", "IMPORTER_VERSION", "import_thyme_file", "import_thyme_record", "outputs_agree",
-           "read_thyme_file", "rewrite_paths"]
+__all__ = ["GENERATOR", "IMPORTER_VERSION", "import_thyme_file", "import_thyme_record", "imported_user_prompt",
+           "outputs_agree", "read_thyme_file", "rewrite_paths"]
 
 GENERATOR = "thyme-sft"
 IMPORTER_VERSION = "0.1.0"
@@ -198,7 +198,8 @@ def _prepare(raw: dict, record_id: str, base_dir: str | os.PathLike | None) -> _
                       f"{fmt.count_images(traj)} <image> placeholders but {len(claimed)} processed images")
     image_name = safe_name(name, original, 0)
     traj = rewrite_paths(traj, prompt.image_path, INPUT_DIR + image_name)
-    return _Prepared(record_id, prompt.question, traj, original, size, claimed, image_name, prompt.image_path)
+    question = prompt.question.replace(prompt.image_path, INPUT_DIR + image_name)
+    return _Prepared(record_id, question, traj, original, size, claimed, image_name, prompt.image_path)
 
 
 def _compare(block: int, claimed: fmt.SandboxOutput, sizes: tuple[tuple[int, int], ...], result) -> None:
@@ -276,6 +277,20 @@ def import_thyme_record(raw: dict, index: int, sandbox, strict: bool = False, *,
         executions=executions,
         provenance=Provenance("imported", GENERATOR, IMPORTER_VERSION, 0, sandbox_config_hash),
     )
+
+
+def imported_user_prompt(record: SftRecord) -> str:
+    """The §2.3 user prompt of an imported record: its question, ``INPUT_DIR + image_name`` and its size.
+
+    Args:
+        record (`SftRecord`): a record made by :func:`import_thyme_record`.
+
+    Example:
+        >>> r = SftRecord("i", (b"",), "Q?", (4, 3), "", "", "text", "imported", {"image_name": "0001_00.jpg"})
+        >>> imported_user_prompt(r).splitlines()[3]
+        '### User Image Path:** "/mnt/data/input/0001_00.jpg"'
+    """
+    return fmt.render_user_prompt(record.question, INPUT_DIR + record.task_params["image_name"], record.image_size)
 
 
 def read_thyme_file(path: str | os.PathLike) -> Iterator[dict]:

@@ -16,6 +16,7 @@ from synthesis.import_thyme import (
     IMPORTER_VERSION,
     import_thyme_file,
     import_thyme_record,
+    imported_user_prompt,
     outputs_agree,
     read_thyme_file,
     rewrite_paths,
@@ -23,6 +24,6 @@ from synthesis.import_thyme import (
 
 __all__ = [
     "GENERATOR", "IMPORTER_VERSION", "IMPORT_REASONS", "TASK_FAMILY", "ImportFailure", "guess_answer_type",
-    "import_thyme_file", "import_thyme_record", "normalise_image", "outputs_agree", "read_task_source",
+    "import_thyme_file", "import_thyme_record", "imported_user_prompt", "normalise_image", "outputs_agree", "read_task_source",
     "read_thyme_file", "rewrite_paths", "task_from_row",
 ]

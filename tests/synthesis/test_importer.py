@@ -23,6 +23,7 @@ from synthesis.importer import (
     ImportFailure,
     import_thyme_file,
     import_thyme_record,
+    imported_user_prompt,
     outputs_agree,
     read_task_source,
     read_thyme_file,
@@ -104,7 +105,7 @@ def cases(taught) -> list[tuple[dict, str, str]]:
         ({**crop, "response": variant}, "ok", "crop"),
         ({**_with_output(compute, f"  {float(taught['compute'][0].answer):.4f} \n")}, "ok", "compute"),
         (hub["multi_round"], "ok", "multi_round"),
-        (hub["no_code"], "ok", "no_code"),
+        ({**hub["no_code"], "question": hub["no_code"]["question"].split("\n\n### **Output")[0]}, "ok", "no_code"),
         (_rgba(hub["rotate"]), "ok", "rotate"),
         ({**crop, "response": crop["response"].replace("print(processed_path)", "raise RuntimeError('broken')")},
          "import_exec_failed", "crop"),
@@ -139,7 +140,8 @@ def _assert_good(record, raw: dict, family: str, taught) -> None:
     assert record.question == task.question and record.image_size == (task.width, task.height)
     assert record.answer == task.answer
     name = record.task_params["image_name"]
-    prompt = fmt.render_user_prompt(record.question, INPUT_DIR + name, record.image_size)
+    prompt = imported_user_prompt(record)
+    assert prompt == fmt.render_user_prompt(task.question, f"{INPUT_DIR}{name}", (task.width, task.height))
     assert AUTHORS not in record.question + prompt + record.response
     assert not fmt.check(record.response)
     codes = fmt.code_blocks(fmt.parse(record.response))
@@ -168,6 +170,7 @@ def test_released_format_file_good_and_broken_records(tmp_path, sandbox, taught,
     by_reason = {r.reason: r.detail for r in results if isinstance(r, ImportFailure)}
     assert "block 0" in by_reason["import_exec_failed"] and "RuntimeError" in by_reason["import_exec_failed"]
     assert by_reason["import_bad_image"].startswith("record 10: image 0:")
+    assert by_reason["import_output_mismatch"].startswith("record 6: block 0: the record shows")
     assert "format_missing_think_close" in by_reason["import_bad_format"]
 
 
@@ -177,6 +180,9 @@ def test_rewritten_paths_and_our_outputs(sandbox, taught, cases):
     assert f'backup = "{INPUT_DIR}00000001_00.jpg"' in record.response
     assert record.task_params["original_image_path"] == f"{AUTHORS}00000001_00.jpg"
     assert record.images[0] == base64.b64decode(crop[0]["image"][0])  # an RGB original keeps its bytes
+    mention = crop[0]["question"].replace("<image>\n", f"<image>\nIn {AUTHORS}00000001_00.jpg: ", 1)
+    record = import_thyme_record({**crop[0], "question": mention}, 0, sandbox)
+    assert record.question.startswith(f"In {INPUT_DIR}00000001_00.jpg: ")
     record = import_thyme_record(compute[0], 1, sandbox)  # claimed "  69.4000 " -> the output we printed
     assert f"<sandbox_output>{taught['compute'][0].answer}</sandbox_output>" in record.response
     assert record.answer_type == "number"
@@ -276,6 +282,16 @@ def test_task_source_jsonl(tmp_path):
     failures = [t for t in out if isinstance(t, ImportFailure)]
     assert [f.detail.split(":")[0] for f in failures] == [f"row {i}" for i in range(4, 10)]
     assert failures[0].dead_letter({"row": 4}).reason == "import_missing_field"
+
+
+def test_task_source_json_array_matches_jsonl(tmp_path):
+    rows = [r for r, _ in _task_rows(tmp_path) if isinstance(r, dict)]
+    (tmp_path / "a.json").write_text(json.dumps(rows))
+    _write_jsonl(tmp_path / "a.jsonl", rows)
+    as_array, as_lines = list(read_task_source(tmp_path / "a.json")), list(read_task_source(tmp_path / "a.jsonl"))
+    assert len(as_array) == len(rows)
+    assert [t.id if isinstance(t, Task) else t.reason for t in as_array] == [
+        t.id if isinstance(t, Task) else t.reason for t in as_lines]
 
 
 def test_task_source_parquet(tmp_path):
