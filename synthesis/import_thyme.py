@@ -4,7 +4,7 @@ A released record is ``{"image": [original, processed_1, ...], "question": "<ima
 authors' absolute path...", "response": "<think>...</think> <answer>...</answer>"}``. Importing one:
 
 1. decode and normalise the images (:mod:`synthesis.import_common`), parse the question's path and size
-   block, check the response's grammar (:func:`synthesis.format.check`);
+   block (:mod:`synthesis.import_text`), check the response's grammar (:func:`synthesis.format.check`);
 2. rewrite the authors' path: the input is served at ``INPUT_DIR + <its file name>`` (the base name is kept,
    so code that derives output names from it behaves as in the original); every occurrence of the path in
    the response, and every string literal in the code that ends with the file name, points there;
@@ -20,9 +20,7 @@ from it at training time with ``INPUT_DIR + task_params["image_name"]``, so no a
 
 from __future__ import annotations
 
-import math
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,18 +38,15 @@ from synthesis.import_common import (
     read_rows,
     stable_id,
 )
+from synthesis.import_text import outputs_agree, released_question, rewrite_paths
 from synthesis.records import Execution, Provenance, SftRecord
 from synthesis.rollout_record import EXCERPT_CHARS
 
 __all__ = ["GENERATOR", "IMPORTER_VERSION", "import_thyme_file", "import_thyme_record", "imported_user_prompt",
-           "outputs_agree", "read_thyme_file", "rewrite_paths"]
+           "read_thyme_file"]
 
 GENERATOR = "thyme-sft"
 IMPORTER_VERSION = "0.1.0"
-_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
-_NO_OUTPUT = re.compile(r"(Sandbox for .*: )?No output captured\.?", re.DOTALL)
-_LOOSE_PATH = re.compile(r'### User Image Path:\*\* "([^"\n]*)"\n### User Image Size:\*\* "([^"\n]*)"')
-
 
 class _Reject(Exception):
     def __init__(self, reason: str, detail: str):
@@ -69,79 +64,6 @@ class _Prepared:
     claimed_sizes: tuple[tuple[int, int], ...]  # of the record's processed images, in order
     image_name: str
     original_path: str
-
-
-def rewrite_paths(traj: fmt.Trajectory, original_path: str, new_path: str) -> fmt.Trajectory:
-    """Point a trajectory at ``new_path``: the exact path everywhere, and in code every string literal
-    ending with the original file name (``"x.jpg"``, ``"/other/dir/x.jpg"``).
-
-    Args:
-        traj (`Trajectory`): the parsed response.
-        original_path (`str`): the authors' absolute path of the input image.
-        new_path (`str`): where the sandbox serves the input.
-
-    Example:
-        >>> t = fmt.Trajectory((fmt.Code("p = '/d/x.jpg'\\nq = 'b/x.jpg'"), fmt.SandboxOutput(1)), " ", "A")
-        >>> rewrite_paths(t, "/a/x.jpg", "/in/x.jpg").segments[0].code
-        "p = '/in/x.jpg'\\nq = '/in/x.jpg'"
-    """
-    name = original_path.rsplit("/", 1)[-1]
-
-    def literal(match: re.Match) -> str:
-        body = match[2]
-        if body == name or body.endswith(("/" + name, "\\" + name)):
-            return f"{match[1]}{new_path}{match[1]}"
-        return match[0]
-
-    def code(source: str) -> str:
-        source = source.replace(original_path, new_path)
-        for quote in ('"', "'"):
-            source = re.sub(f"({quote})([^{quote}\\n]*){quote}", literal, source)
-        return source
-
-    segments = tuple(
-        fmt.Code(code(s.code), s.lead, s.trail) if isinstance(s, fmt.Code)
-        else fmt.Text(s.text.replace(original_path, new_path)) if isinstance(s, fmt.Text) else s
-        for s in traj.segments)
-    return fmt.Trajectory(segments, traj.separator, traj.answer.replace(original_path, new_path))
-
-
-def outputs_agree(claimed: str, printed: str, rel_tol: float = 1e-6, abs_tol: float = 1e-6) -> bool:
-    """Whether a record's text sandbox output matches what the code prints now.
-
-    Numbers must agree within the tolerances, the rest after whitespace normalisation; an empty output and
-    "No output captured." are the same thing.
-
-    Args:
-        claimed (`str`): the text inside the record's ``<sandbox_output>``.
-        printed (`str`): the feedback of our run.
-        rel_tol (`float`, *optional*, defaults to `1e-6`): relative tolerance for numbers.
-        abs_tol (`float`, *optional*, defaults to `1e-6`): absolute tolerance for numbers.
-
-    Example:
-        >>> outputs_agree("area: 12.5", "area:  12.50000000"), outputs_agree("12", "13")
-        (True, False)
-    """
-    if all(not t.strip() or _NO_OUTPUT.fullmatch(t.strip()) for t in (claimed, printed)):
-        return True
-    a, b = _NUMBER.findall(claimed), _NUMBER.findall(printed)
-    if " ".join(_NUMBER.sub(" 0 ", claimed).split()) != " ".join(_NUMBER.sub(" 0 ", printed).split()):
-        return False
-    return len(a) == len(b) and all(math.isclose(float(x), float(y), rel_tol=rel_tol, abs_tol=abs_tol)
-                                    for x, y in zip(a, b, strict=True))
-
-
-def _question(text: str) -> fmt.UserPrompt:
-    """The §2.3 block, exactly (:func:`fmt.parse_user_prompt`) or, failing that, its path and size lines."""
-    try:
-        return fmt.parse_user_prompt(text)
-    except ValueError:
-        match = _LOOSE_PATH.search(text)
-        if match is None:
-            raise _Reject("import_bad_question", "no '### User Image Path/Size' block in the question") from None
-    dims = re.fullmatch(r"(\d+)x(\d+)", match[2])
-    question = text[:match.start()].removeprefix(fmt.IMAGE_PLACEHOLDER).strip("\n")
-    return fmt.UserPrompt(question, match[1], (int(dims[1]), int(dims[2])) if dims else None)
 
 
 def _decode(items: list, base_dir: str | os.PathLike | None) -> list[bytes]:
@@ -183,7 +105,10 @@ def _prepare(raw: dict, record_id: str, base_dir: str | os.PathLike | None) -> _
         claimed = tuple(image_size(b) for b in images[1:])
     except ValueError as err:
         raise _Reject("import_bad_image", str(err)) from None
-    prompt = _question(question)
+    try:
+        prompt = released_question(question)
+    except ValueError as err:
+        raise _Reject("import_bad_question", str(err)) from None
     name = prompt.image_path.rsplit("/", 1)[-1]
     if not name:
         raise _Reject("import_bad_question", f"the image path {prompt.image_path!r} names no file")

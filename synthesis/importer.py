@@ -11,19 +11,18 @@ never an exception; ``ImportFailure.dead_letter(raw)`` gives its dead-letter row
 
 from synthesis.import_common import IMPORT_REASONS, ImportFailure, guess_answer_type, normalise_image
 from synthesis.import_tasks import TASK_FAMILY, read_task_source, task_from_row
+from synthesis.import_text import outputs_agree, released_question, rewrite_paths
 from synthesis.import_thyme import (
     GENERATOR,
     IMPORTER_VERSION,
     import_thyme_file,
     import_thyme_record,
     imported_user_prompt,
-    outputs_agree,
     read_thyme_file,
-    rewrite_paths,
 )
 
 __all__ = [
     "GENERATOR", "IMPORTER_VERSION", "IMPORT_REASONS", "TASK_FAMILY", "ImportFailure", "guess_answer_type",
     "import_thyme_file", "import_thyme_record", "imported_user_prompt", "normalise_image", "outputs_agree", "read_task_source",
-    "read_thyme_file", "rewrite_paths", "task_from_row",
+    "read_thyme_file", "released_question", "rewrite_paths", "task_from_row",
 ]
