@@ -43,6 +43,8 @@ def pixel_diff(a: bytes, b: bytes) -> float | None:
     """
     from PIL import Image
 
+    if a == b:
+        return 0.0
     with Image.open(io.BytesIO(a)) as ia, Image.open(io.BytesIO(b)) as ib:
         if ia.size != ib.size:
             return None
