@@ -24,7 +24,7 @@ from typing import Any
 from sandbox.layout import IMAGE_EXTENSIONS
 from synthesis.records import DeadLetter
 
-__all__ = ["IMPORT_REASONS", "ROW_ERROR", "ImportFailure", "decode_image", "guess_answer_type",
+__all__ = ["IMPORT_REASONS", "ROW_ERROR", "ImportFailure", "Rejected", "decode_image", "guess_answer_type",
            "image_size", "normalise_image", "read_rows", "stable_id"]
 
 IMPORT_REASONS = (  # every reason code an importer returns
@@ -34,6 +34,14 @@ IMPORT_REASONS = (  # every reason code an importer returns
 )
 ROW_ERROR = "__import_error__"  # key of the stand-in row :func:`read_rows` yields for an unreadable line
 _KEPT_FORMATS = {"JPEG": "jpeg", "PNG": "png"}
+
+
+class Rejected(Exception):
+    """Raised inside an importer to turn the row into an :class:`ImportFailure`; never escapes an importer."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
 
 
 @dataclass(frozen=True, slots=True)

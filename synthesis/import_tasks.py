@@ -19,6 +19,7 @@ from synthesis import format as fmt
 from synthesis.import_common import (
     ROW_ERROR,
     ImportFailure,
+    Rejected,
     decode_image,
     guess_answer_type,
     normalise_image,
@@ -33,12 +34,6 @@ TASK_FAMILY = "user"
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-class _Reject(Exception):
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
-
-
 def _text_field(row: dict[str, Any], *keys: str) -> str:
     for key in keys:
         value = row.get(key)
@@ -46,7 +41,7 @@ def _text_field(row: dict[str, Any], *keys: str) -> str:
             value = str(value)
         if isinstance(value, str) and value.strip():
             return value
-    raise _Reject("import_missing_field", f"missing or empty {' / '.join(keys)}")
+    raise Rejected("import_missing_field", f"missing or empty {' / '.join(keys)}")
 
 
 def _image(row: dict[str, Any], base_dir: str | os.PathLike | None) -> tuple[bytes, str, tuple[int, int]]:
@@ -54,37 +49,37 @@ def _image(row: dict[str, Any], base_dir: str | os.PathLike | None) -> tuple[byt
     if isinstance(item, list | tuple):
         item = item[0] if item else None
     if item is None or item == "":
-        raise _Reject("import_missing_field", "missing image")
+        raise Rejected("import_missing_field", "missing image")
     try:
         return normalise_image(decode_image(item, base_dir))
     except ValueError as err:
-        raise _Reject("import_bad_image", str(err)) from None
+        raise Rejected("import_bad_image", str(err)) from None
 
 
 def _answer_type(row: dict[str, Any], answer: str) -> tuple[str, str, tuple[str, ...]]:
     """(answer, answer_type, choices) after checking them against each other; a choice answer becomes a letter."""
     choices = row.get("choices") or ()
     if not isinstance(choices, list | tuple) or not all(isinstance(c, str) for c in choices):
-        raise _Reject("import_bad_choices", "choices must be a list of strings")
+        raise Rejected("import_bad_choices", "choices must be a list of strings")
     choices = tuple(choices)
     given = row.get("answer_type")
     if given is not None and given not in ANSWER_TYPES:
-        raise _Reject("import_bad_answer_type", f"answer_type {given!r} is not one of {', '.join(ANSWER_TYPES)}")
+        raise Rejected("import_bad_answer_type", f"answer_type {given!r} is not one of {', '.join(ANSWER_TYPES)}")
     kind = given or ("choice" if choices else guess_answer_type(answer))
     if kind == "choice" and not choices:
         if given:
-            raise _Reject("import_bad_choices", "answer_type 'choice' needs choices")
+            raise Rejected("import_bad_choices", "answer_type 'choice' needs choices")
         kind = "text"  # a bare letter without options is just text
     if kind != "choice":
         if choices:
-            raise _Reject("import_bad_choices", f"choices given but answer_type is {kind!r}")
+            raise Rejected("import_bad_choices", f"choices given but answer_type is {kind!r}")
         return answer, kind, ()
     letters = _LETTERS[:len(choices)]
     if answer.strip() in choices:
         return letters[choices.index(answer.strip())], kind, choices
     if len(answer.strip()) == 1 and answer.strip().upper() in letters:
         return answer.strip().upper(), kind, choices
-    raise _Reject("import_bad_choices", f"answer {answer[:40]!r} is neither an option letter nor an option")
+    raise Rejected("import_bad_choices", f"answer {answer[:40]!r} is neither an option letter nor an option")
 
 
 def _question(text: str) -> str:
@@ -113,12 +108,12 @@ def task_from_row(row: dict[str, Any], index: int, source: str = "",
     fallback_id = given_id or f"{TASK_FAMILY}-{source}-{index}"
     try:
         if ROW_ERROR in row:
-            raise _Reject("import_bad_row", row[ROW_ERROR])
+            raise Rejected("import_bad_row", row[ROW_ERROR])
         question = _question(_text_field(row, "question"))
         answer = _text_field(row, "answer", "solution").strip()
         answer, kind, choices = _answer_type(row, answer)
         image, image_format, (width, height) = _image(row, base_dir)
-    except _Reject as reject:
+    except Rejected as reject:
         return ImportFailure(fallback_id, reject.reason, f"row {index}: {reject.detail}")
     task_id = given_id or stable_id(TASK_FAMILY, question, answer, image)
     return Task(task_id, TASK_FAMILY, 0, image, image_format, width, height, question, answer, kind, choices,

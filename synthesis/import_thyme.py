@@ -31,6 +31,7 @@ from synthesis import format as fmt
 from synthesis.import_common import (
     ROW_ERROR,
     ImportFailure,
+    Rejected,
     decode_image,
     guess_answer_type,
     image_size,
@@ -47,11 +48,6 @@ __all__ = ["GENERATOR", "IMPORTER_VERSION", "import_thyme_file", "import_thyme_r
 
 GENERATOR = "thyme-sft"
 IMPORTER_VERSION = "0.1.0"
-
-class _Reject(Exception):
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +68,7 @@ def _decode(items: list, base_dir: str | os.PathLike | None) -> list[bytes]:
         try:
             images.append(decode_image(item, base_dir))
         except ValueError as err:
-            raise _Reject("import_bad_image", f"image {index}: {err}") from None
+            raise Rejected("import_bad_image", f"image {index}: {err}") from None
     return images
 
 
@@ -91,35 +87,35 @@ def _record_id(raw: dict, base_dir: str | os.PathLike | None) -> str:
 def _prepare(raw: dict, record_id: str, base_dir: str | os.PathLike | None) -> _Prepared:
     """Everything before execution: images, the question's path, the grammar, the rewritten trajectory."""
     if ROW_ERROR in raw:
-        raise _Reject("import_bad_row", raw[ROW_ERROR])
+        raise Rejected("import_bad_row", raw[ROW_ERROR])
     items = raw.get("image", raw.get("images"))
     items = [items] if isinstance(items, str | bytes | dict) else items
     question, response = raw.get("question"), raw.get("response")
     missing = [k for k, v in (("image", items), ("question", question), ("response", response)) if not v]
     if missing or not isinstance(question, str) or not isinstance(response, str):
         hint = " (an RL record: read it with read_task_source)" if "solution" in raw else ""
-        raise _Reject("import_missing_field", f"missing or not text: {', '.join(missing) or 'question/response'}{hint}")
+        raise Rejected("import_missing_field", f"missing or not text: {', '.join(missing) or 'question/response'}{hint}")
     images = _decode(list(items), base_dir)
     try:
         original, _, size = normalise_image(images[0])
         claimed = tuple(image_size(b) for b in images[1:])
     except ValueError as err:
-        raise _Reject("import_bad_image", str(err)) from None
+        raise Rejected("import_bad_image", str(err)) from None
     try:
         prompt = released_question(question)
     except ValueError as err:
-        raise _Reject("import_bad_question", str(err)) from None
+        raise Rejected("import_bad_question", str(err)) from None
     name = prompt.image_path.rsplit("/", 1)[-1]
     if not name:
-        raise _Reject("import_bad_question", f"the image path {prompt.image_path!r} names no file")
+        raise Rejected("import_bad_question", f"the image path {prompt.image_path!r} names no file")
     if prompt.image_size is not None and prompt.image_size != size:
-        raise _Reject("import_image_size_mismatch", f"image 0: the question says {prompt.image_size}, it is {size}")
+        raise Rejected("import_image_size_mismatch", f"image 0: the question says {prompt.image_size}, it is {size}")
     violations = fmt.check(response)
     if violations:
-        raise _Reject("import_bad_format", ", ".join(v.code for v in violations[:3]))
+        raise Rejected("import_bad_format", ", ".join(v.code for v in violations[:3]))
     traj = fmt.parse(response)
     if fmt.count_images(traj) != len(claimed):
-        raise _Reject("import_image_count_mismatch",
+        raise Rejected("import_image_count_mismatch",
                       f"{fmt.count_images(traj)} <image> placeholders but {len(claimed)} processed images")
     image_name = safe_name(name, original, 0)
     traj = rewrite_paths(traj, prompt.image_path, INPUT_DIR + image_name)
@@ -130,18 +126,18 @@ def _prepare(raw: dict, record_id: str, base_dir: str | os.PathLike | None) -> _
 def _compare(block: int, claimed: fmt.SandboxOutput, sizes: tuple[tuple[int, int], ...], result) -> None:
     """Raise a rejection when a block's result differs from what the record shows after it."""
     if not result.ok:
-        raise _Reject("import_exec_failed",
+        raise Rejected("import_exec_failed",
                       f"block {block}: {result.status.value}: {result.error_type} {result.error_message}"[:300])
     if claimed.images or result.images:
         if len(result.images) != claimed.images:
-            raise _Reject("import_image_count_mismatch",
+            raise Rejected("import_image_count_mismatch",
                           f"block {block}: the record shows {claimed.images} images, the code made {len(result.images)}")
         for k, (want, data) in enumerate(zip(sizes, result.images, strict=True)):
             if image_size(data) != want:
-                raise _Reject("import_image_size_mismatch",
+                raise Rejected("import_image_size_mismatch",
                               f"block {block} image {k}: the record's is {want}, the code made {image_size(data)}")
     elif not outputs_agree(claimed.text, result.feedback):
-        raise _Reject("import_output_mismatch",
+        raise Rejected("import_output_mismatch",
                       f"block {block}: the record shows {claimed.text[:80]!r}, the code printed {result.feedback[:80]!r}")
 
 
@@ -190,8 +186,8 @@ def import_thyme_record(raw: dict, index: int, sandbox, strict: bool = False, *,
         traj, produced, executions = _execute(prep, sandbox, strict)
         response = fmt.render(traj)
         if fmt.check(response):
-            raise _Reject("import_bad_format", "the response is invalid once our sandbox outputs are in")
-    except _Reject as reject:
+            raise Rejected("import_bad_format", "the response is invalid once our sandbox outputs are in")
+    except Rejected as reject:
         return ImportFailure(record_id, reject.reason, f"record {index}: {reject.detail}")
     answer = fmt.extract_answer(response) or ""
     return SftRecord(
