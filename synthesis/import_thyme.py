@@ -72,6 +72,13 @@ def _decode(items: list, base_dir: str | os.PathLike | None) -> list[bytes]:
     return images
 
 
+def _claimed_size(index: int, data: bytes) -> tuple[int, int]:
+    try:
+        return image_size(data)
+    except ValueError as err:
+        raise Rejected("import_bad_image", f"image {index}: {err}") from None
+
+
 def _record_id(raw: dict, base_dir: str | os.PathLike | None) -> str:
     """``imported-<12 hex>`` of the raw question, response and first image (its bytes when decodable, so the
     same record has the same id whether its images are base64, bytes or files)."""
@@ -98,9 +105,9 @@ def _prepare(raw: dict, record_id: str, base_dir: str | os.PathLike | None) -> _
     images = _decode(list(items), base_dir)
     try:
         original, _, size = normalise_image(images[0])
-        claimed = tuple(image_size(b) for b in images[1:])
     except ValueError as err:
-        raise Rejected("import_bad_image", str(err)) from None
+        raise Rejected("import_bad_image", f"image 0: {err}") from None
+    claimed = tuple(_claimed_size(k, data) for k, data in enumerate(images[1:], 1))
     try:
         prompt = released_question(question)
     except ValueError as err:
