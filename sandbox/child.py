@@ -26,6 +26,7 @@ from sandbox.protocol import read_frame
 from sandbox.seccomp_policy import LoadablePolicy
 
 RESULT_FD = 3
+_OUT_OF_MEMORY_REPORT = b'{"kind": "memory", "error_type": "MemoryError", "error_message": ""}'
 PRESEED = 0  # the worker seeds numpy with this before forking
 REQUEST_FD = 4
 MAX_REQUEST = 64 << 20
@@ -222,10 +223,15 @@ def serve_block(conf: Confinement, pipes: tuple[int, int, int, int], address_spa
         os.write(2, f"sandbox setup failed: {exc!r}\n".encode())
         os._exit(71)
     report = _run_cells(request, namespace)
+    namespace.clear()  # free the block's memory first: a block that hit its limit leaves no room to report
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except BaseException:  # noqa: B036, S110 - a closed or broken stdout must not lose the report
         pass
-    os.write(RESULT_FD, json.dumps(report).encode()[: 1 << 16])
+    try:
+        payload = json.dumps(report).encode()[: 1 << 16]
+    except BaseException:  # noqa: B036 - still out of memory (e.g. a leaked reference): say so
+        payload = _OUT_OF_MEMORY_REPORT
+    os.write(RESULT_FD, payload)
     os._exit(0)
