@@ -213,7 +213,8 @@ def serve_block(conf: Confinement, pipes: tuple[int, int, int, int], address_spa
         _redirect_fds(*pipes, keep=(conf.landlock_ruleset,))
         work = os.path.join(conf.scratch, "work")
         os.chdir(work)
-        tempfile.tempdir = os.environ["TMPDIR"] = os.environ["HOME"] = work
+        tempfile.tempdir = work
+        os.environ.update(TMPDIR=work, HOME=work)  # the block's own temp and home: its scratch
         _confine(conf, address_space)
         request = _read_request()
         seed = int(request["seed"])

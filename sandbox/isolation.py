@@ -101,7 +101,11 @@ def _probe_bwrap(path: str, is_root: bool) -> str:
 
 
 def detect(config: SandboxConfig) -> Capabilities:
-    """Probe bubblewrap, Landlock and seccomp on this machine."""
+    """Probe bubblewrap, Landlock and seccomp on this machine (a few ms; once per pool start).
+
+    Args:
+        config (`SandboxConfig`): supplies the bubblewrap path to try.
+    """
     problems = []
     is_root = os.geteuid() == 0
     bwrap = shutil.which(config.bwrap_path) or ""
@@ -125,7 +129,16 @@ def detect(config: SandboxConfig) -> Capabilities:
 
 
 def plan(config: SandboxConfig, caps: Capabilities) -> LaunchPlan:
-    """Pick the launch plan for the configured level, or refuse with what is missing and how to get it."""
+    """Pick the launch plan for the configured level, or refuse with what is missing and how to get it.
+
+    Args:
+        config (`SandboxConfig`): the configured level and sandbox uid.
+        caps (`Capabilities`): what `detect` found.
+
+    Raises:
+        SandboxUnavailableError: the level cannot be had; the message lists each missing feature with
+            the command or setting that provides it.
+    """
     drop = config.sandbox_uid if caps.is_root else None
     if config.isolation == "none":
         return LaunchPlan(level="none", features=("rlimits",))
@@ -205,7 +218,12 @@ def _bwrap_binds(host_scratch: str) -> list[str]:
 
 
 def worker_command(launch: LaunchPlan, host_scratch: str) -> tuple[list[str], dict[str, str]]:
-    """The argv and environment that start one worker (inside bubblewrap when the plan has it)."""
+    """The argv and environment that start one worker (inside bubblewrap when the plan has it).
+
+    Args:
+        launch (`LaunchPlan`): the chosen plan.
+        host_scratch (`str`): the worker's private scratch root on the host (bound at ``SCRATCH_MOUNT``).
+    """
     env = dict(_WORKER_ENV, PYTHONPATH=str(package_root()))
     python = [sys.executable, "-P", "-m", "sandbox.worker"]  # -P: no cwd on sys.path
     if not launch.bwrap:

@@ -59,7 +59,14 @@ class Session:
         self._lock = threading.Lock()
 
     def run(self, code: str) -> ExecResult:
-        """Run the next block of this trajectory; it sees the variables of the earlier successful blocks."""
+        """Run the next block of this trajectory; it sees the variables of the earlier successful blocks.
+
+        Args:
+            code (`str`): the model's code block.
+
+        Returns:
+            `ExecResult`: the block's outcome (never raises for anything the code does).
+        """
         with self._lock:
             limit = self.sandbox.config.session_replay_limit
             prelude = tuple(self.cells[-limit:]) if limit else ()
