@@ -89,6 +89,6 @@ def say(rng: random.Random, moment: str, **values: object) -> str:
 
     Example:
         >>> say(random.Random(0), "conclude_open", answer="42")
-        'So the answer is 42.'
+        'Therefore the answer is 42.'
     """
     return rng.choice(PHRASES[moment]).format(**values)
