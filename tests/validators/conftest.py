@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from validators_corpus import good_record
 
 from sandbox import Sandbox, SandboxConfig
-from validators_corpus import good_record
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import pytest
 from PIL import Image
+from validators_corpus import codes, decode, png, rebuild, replace
 
-from synthesis.records import Execution, Provenance
+from synthesis.records import Provenance
 from synthesis.rollout_record import record_from_rollout
 from synthesis.teacher import teach
 from validators import DuplicateIndex, ValidatorsConfig, judge_record, tally, with_verdicts
-from validators_corpus import codes, decode, png, rebuild, replace, teacher_record
 
 Mutation = Callable[..., object]
 
