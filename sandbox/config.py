@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 ISOLATION_LEVELS = ("full", "reduced", "none")
+OPERATIONAL_FIELDS = ("workers", "recycle_after", "start_timeout_s", "scratch_dir", "bwrap_path")
+"""Fields that change how the pool runs, never what a block produces (left out of :meth:`behaviour_hash`)."""
 
 
 @dataclass
@@ -90,6 +94,19 @@ class SandboxConfig:
             raise ValueError("sandbox.min_crop_side must be >= 1; Thyme uses 64")
         if not 0 <= self.sandbox_uid < 2**31 or self.sandbox_uid == 0:
             raise ValueError("sandbox.sandbox_uid must be a non-zero uid such as 65534 (nobody)")
+
+    def behaviour_hash(self) -> str:
+        """Short hash of the settings that can change a block's result (not pool size, paths or timeouts to start).
+
+        Records carry it in their provenance; a rerun with another worker count keeps the same hash.
+
+        Example:
+            >>> SandboxConfig(workers=1).behaviour_hash() == SandboxConfig(workers=4).behaviour_hash()
+            True
+        """
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in OPERATIONAL_FIELDS}
+        blob = json.dumps(values, sort_keys=True, default=list).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
 
     @property
     def worker_count(self) -> int:

@@ -72,13 +72,15 @@ class WorkerProcess:
         self.config, self.launch, self.scratch = config, launch, scratch
         self.blocks = 0
         argv, env = worker_command(launch, str(scratch.root))
-        self.proc = spawn(
-            lambda: subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=env, bufsize=0, close_fds=True, start_new_session=True,
-                cwd=str(scratch.root),
-            )
-        )  # fmt: skip
+        try:
+            self.proc = spawn(
+                lambda: subprocess.Popen(
+                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                    env=env, bufsize=0, close_fds=True, start_new_session=True, cwd=str(scratch.root),
+                )
+            )  # fmt: skip
+        except OSError as exc:
+            raise WorkerDied(f"worker could not be started: {exc}") from exc
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()  # type: ignore[union-attr]
         try:
             write_frame(self._in, _init_message(config, launch, scratch))

@@ -24,7 +24,7 @@ from sandbox.config import SandboxConfig
 from sandbox.fixups import FixContext, FixedCode, apply_fixups, remap_output_dir
 from sandbox.handle import WorkerDied, WorkerProcess, new_scratch
 from sandbox.inputs import ImageLike, InputImages
-from sandbox.isolation import LaunchPlan, detect, plan
+from sandbox.isolation import LaunchPlan, SandboxUnavailableError, detect, plan
 from sandbox.layout import INPUT_DIR, VIRTUAL_OUTPUT_DIR
 from sandbox.outcome import build_result, lost_result, refused_result
 from sandbox.result import ExecResult
@@ -72,8 +72,12 @@ class Sandbox:
         self.respawns = 0
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _shutdown, self._slots, self._root, self._spawner)
-        with ThreadPoolExecutor(max_workers=len(self._slots)) as starter:
-            started = list(starter.map(self._start, self._slots))
+        try:
+            with ThreadPoolExecutor(max_workers=len(self._slots)) as starter:
+                started = list(starter.map(self._start, self._slots))
+        except WorkerDied as exc:
+            self.close()
+            raise SandboxUnavailableError(f"sandbox workers do not start here: {exc}") from exc
         for slot, worker in zip(self._slots, started, strict=True):
             slot.worker = worker
             self._idle.put(slot)

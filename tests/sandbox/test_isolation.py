@@ -52,3 +52,8 @@ def test_reduced_level_without_namespaces_still_confines(png: bytes) -> None:
         assert r.status is ExecStatus.OK and r.image_names == ["a.png"] and "fix_output_dir" in r.fixes, r
         for code in ("open('/etc/passwd').read()", "import os\nos.fork()", "import socket\nsocket.socket()"):
             assert pool.run(code).status is ExecStatus.ERROR
+
+
+def test_workers_that_cannot_start_refuse_clearly() -> None:
+    with pytest.raises(SandboxUnavailableError, match="workers do not start"):
+        Sandbox(SandboxConfig(workers=1, preload=["PIL.Image"], start_timeout_s=0.001))
