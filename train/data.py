@@ -1,0 +1,115 @@
+"""Stream the pipelines' Parquet shards: SFT records and RL prompts, with a bounded shuffle buffer.
+
+Shards are read a record batch at a time with pyarrow, so memory stays flat whatever the dataset size; a
+shuffle buffer mixes records across batches and shards, and ``loop`` restarts at the end for step-based
+training. Each record becomes the :class:`~synthesis.agent.Conversation` the policy sees (ChatML rendering is
+:mod:`train.chat`'s job), with the user prompt naming the input path the sandbox serves the image at.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.layout import INPUT_DIR
+from synthesis import format as fmt
+from synthesis.agent import Conversation
+from synthesis.records import SftRecord
+
+__all__ = ["Prompt", "image_name", "iter_rows", "prompt_from_record", "prompt_from_row", "shard_files", "sft_records"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A question with a known answer: what RL rollouts and evaluation run the policy on."""
+
+    id: str
+    image: bytes
+    question: str
+    image_size: tuple[int, int]
+    answer: str
+    answer_type: str
+    family: str
+    choices: tuple[str, ...] = ()
+
+    def conversation(self, system: str = fmt.SYSTEM_PROMPT) -> Conversation:
+        """The Thyme conversation: system prompt and the §2.3 user turn naming the sandbox input path."""
+        user = fmt.render_user_prompt(self.question, INPUT_DIR + image_name(self.id, self.image), self.image_size)
+        return Conversation(system, user, (self.image,))
+
+
+def image_name(item_id: str, image: bytes) -> str:
+    """The input file name the sandbox serves (same rule as ``synthesis.teacher.image_name``: id + extension).
+
+    Example:
+        >>> image_name("crop-000001-ab", b"\\xff\\xd8\\xff..."), image_name("x", b"\\x89PNG...")
+        ('crop-000001-ab.jpg', 'x.png')
+    """
+    extension = "jpg" if image[:2] == b"\xff\xd8" else "png"
+    return f"{item_id}.{extension}"
+
+
+def shard_files(folder: str | Path) -> list[Path]:
+    """The Parquet shards of a folder, sorted (a missing or empty folder is an error worth a clear message)."""
+    files = sorted(Path(folder).glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no Parquet shards in {folder}: build them with pipelines/build_sft.py or build_rl.py")
+    return files
+
+
+def iter_rows(folder: str | Path, seed: int = 0, shuffle_buffer: int = 0, loop: bool = False,
+              batch_rows: int = 16) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Rows of every shard in ``folder``, streamed; shuffled through a buffer when ``shuffle_buffer`` > 0.
+
+    Args:
+        folder (`str | Path`): folder of ``*.parquet`` shards.
+        seed (`int`, *optional*, defaults to `0`): shuffle seed (shard order and buffer draws).
+        shuffle_buffer (`int`, *optional*, defaults to `0`): rows held for shuffling; 0 keeps file order.
+        loop (`bool`, *optional*, defaults to `False`): start again after the last shard (step-based training).
+        batch_rows (`int`, *optional*, defaults to `16`): rows per Arrow batch read.
+    """
+    import pyarrow.parquet as pq
+
+    rng, files = random.Random(seed), shard_files(folder)
+    buffer: list[dict[str, Any]] = []
+    while True:
+        order = list(files)
+        if shuffle_buffer:
+            rng.shuffle(order)
+        for path in order:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+                for row in batch.to_pylist():
+                    if not shuffle_buffer:
+                        yield row
+                        continue
+                    buffer.append(row)
+                    if len(buffer) >= shuffle_buffer:
+                        yield buffer.pop(rng.randrange(len(buffer)))
+        if not loop:
+            break
+    rng.shuffle(buffer)
+    yield from buffer
+
+
+def sft_records(folder: str | Path, seed: int = 0, shuffle_buffer: int = 0, loop: bool = False) -> Iterator[SftRecord]:
+    """SFT records streamed from the shards of ``folder`` (see :func:`iter_rows`)."""
+    for row in iter_rows(folder, seed, shuffle_buffer, loop):
+        yield SftRecord.from_row(row)
+
+
+def prompt_from_record(record: SftRecord) -> Prompt:
+    """The :class:`Prompt` of an SFT record (its input image, question and ground truth)."""
+    from validators.answer import record_choices
+
+    return Prompt(record.id, record.images[0], record.question, record.image_size, record.answer,
+                  record.answer_type, record.family, record_choices(record))
+
+
+def prompt_from_row(row: dict[str, Any]) -> Prompt:
+    """The :class:`Prompt` of an RL prompt row (``RlPrompt.to_row()`` or read back from a shard)."""
+    size = row["image_size"]
+    return Prompt(row["id"], row["image"]["bytes"], row["question"], (size["width"], size["height"]),
+                  row["answer"], row["answer_type"], row["family"], tuple(row.get("choices") or ()))

@@ -1,0 +1,144 @@
+"""Supervised fine-tuning on the accepted trajectories: streaming, loss masks, accumulation, exact resume.
+
+An own loop rather than TRL's ``SFTTrainer``: the loss mask must be per token inside the assistant message
+(sandbox outputs and image tokens masked, optionally every round but the last), examples stream from Parquet
+with no materialised dataset, and a resume must restore the data position exactly. ``bench/train.py``
+compares its throughput with ``SFTTrainer`` driving the same collator.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from synthesis.records import SftRecord
+from train.chat import Chunk, Encoded, encode, prompt_text, response_chunks
+from train.checkpoint import latest_checkpoint, load_state, save_checkpoint
+from train.config import SftConfig
+from train.data import prompt_from_record, sft_records
+from train.metrics import MetricsLog
+
+__all__ = ["collate", "record_chunks", "sft_examples", "token_loss", "train_sft"]
+
+
+def record_chunks(record: SftRecord, last_round_only: bool = False) -> list[Chunk]:
+    """The chunks of an SFT record: ChatML prompt with the input image, then the masked response."""
+    conv = prompt_from_record(record).conversation()
+    prompt = Chunk(prompt_text(conv.system, conv.user), False, conv.images)
+    return [prompt, *response_chunks(record.response, record.images[1:], last_round_only)]
+
+
+def sft_examples(policy, folder: str | Path, cfg: SftConfig, seed: int, skip: int = 0) -> Iterator[Encoded]:
+    """Encoded examples streamed forever from ``folder``; the first ``skip`` records are passed over (resume)."""
+    records = sft_records(folder, seed=seed, shuffle_buffer=cfg.shuffle_buffer, loop=True)
+    for record in itertools.islice(records, skip, None):
+        yield encode(record_chunks(record, cfg.last_round_only), policy.tokenizer, policy.vision, cfg.max_len)
+
+
+def collate(examples: list[Encoded], pad_id: int) -> dict[str, Any]:
+    """Right-padded batch: ``input_ids``, ``attention_mask``, ``loss_mask`` and concatenated pixel inputs.
+
+    Example:
+        >>> b = collate([Encoded([1, 2, 3], [0, 1, 1]), Encoded([4], [1])], pad_id=0)
+        >>> b["input_ids"].tolist(), b["loss_mask"].tolist()
+        ([[1, 2, 3], [4, 0, 0]], [[0, 1, 1], [1, 0, 0]])
+    """
+    import torch
+
+    width = max(len(e.ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    attn = torch.zeros_like(ids)
+    mask = torch.zeros_like(ids)
+    for i, e in enumerate(examples):
+        ids[i, : len(e.ids)] = torch.tensor(e.ids)
+        attn[i, : len(e.ids)] = 1
+        mask[i, : len(e.mask)] = torch.tensor(e.mask)
+    batch = {"input_ids": ids, "attention_mask": attn, "loss_mask": mask}
+    keys = {k for e in examples for k in e.pixels}
+    for key in keys:
+        batch[key] = torch.cat([e.pixels[key] for e in examples if key in e.pixels])
+    return batch
+
+
+def token_logprobs(model, batch: dict[str, Any], device: str):
+    """Log-probability of every next token (position t scores token t+1): shape ``(batch, len - 1)``."""
+    import torch
+
+    inputs = {k: v.to(device) for k, v in batch.items() if k != "loss_mask"}
+    logits = model(**inputs).logits[:, :-1].float()
+    targets = inputs["input_ids"][:, 1:]
+    return torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
+def token_loss(model, batch: dict[str, Any], device: str):
+    """Summed negative log-likelihood over the masked-in target tokens, and their count."""
+    logp = token_logprobs(model, batch, device)
+    mask = batch["loss_mask"][:, 1:].to(device).float()
+    return -(logp * mask).sum(), mask.sum()
+
+
+def _schedule(cfg: SftConfig):
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return factor
+
+
+def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Path, seed: int,
+              log: MetricsLog) -> Path:  # fmt: skip
+    """Run SFT up to ``cfg.steps`` (resuming from the stage's latest checkpoint); returns the final checkpoint.
+
+    The policy must come from ``resume_from(stage_dir, base)``: the latest checkpoint when there is one, whose
+    optimizer, scheduler, RNG states and data position are restored here.
+
+    Args:
+        policy (`train.policy.Policy`): the model to train, in place.
+        cfg (`SftConfig`): steps, batch, accumulation, lengths, masking option.
+        data_dir (`str | Path`): folder of SFT shards.
+        stage_dir (`str | Path`): checkpoints go to ``stage_dir/step-N``.
+        seed (`int`): data-order seed.
+        log (`MetricsLog`): receives ``loss``, ``lr``, ``tokens_per_s`` every ``cfg.log_every`` steps.
+    """
+    import torch
+
+    params = [p for p in policy.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg))
+    step, consumed = 0, 0
+    last = latest_checkpoint(stage_dir)
+    if last is not None:
+        state = load_state(last, optimizer, scheduler)
+        step, consumed = state["step"], state["extra"]["consumed"]
+    examples = sft_examples(policy, data_dir, cfg, seed, skip=consumed)
+    policy.model.train()
+    started, tokens, window_loss, window = time.perf_counter(), 0, 0.0, 0
+    while step < cfg.steps:
+        micro = [collate([next(examples) for _ in range(cfg.batch_size)], policy.tokenizer.pad_token_id)
+                 for _ in range(cfg.grad_accum)]
+        consumed += cfg.batch_size * cfg.grad_accum
+        total = sum(int(b["loss_mask"][:, 1:].sum()) for b in micro)
+        for batch in micro:
+            loss_sum, _ = token_loss(policy.model, batch, policy.device)
+            (loss_sum / max(total, 1)).backward()
+            window_loss += float(loss_sum.detach()) / max(total, 1)
+            tokens += int(batch["attention_mask"].sum())
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step, window = step + 1, window + 1
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            elapsed = time.perf_counter() - started
+            log.log("sft", step, loss=window_loss / window, lr=scheduler.get_last_lr()[0],
+                    tokens_per_s=tokens / elapsed)
+            window_loss, window = 0.0, 0
+        if step % cfg.save_every == 0 or step == cfg.steps:
+            save_checkpoint(stage_dir, step, policy, optimizer, scheduler, {"consumed": consumed})
+    return latest_checkpoint(stage_dir)
+
