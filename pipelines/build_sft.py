@@ -32,10 +32,16 @@ from pipelines.progress import Progress
 from pipelines.publish import publish_folder
 from pipelines.record_store import RecordStore
 from pipelines.runner import pipeline_options
-from pipelines.sft import GenerateTasks, VerifyTrajectories, WriteTrajectories
+from pipelines.sft import (
+    GenerateTasks,
+    ImportThyme,
+    ReadTaskFiles,
+    VerifyTrajectories,
+    WriteTrajectories,
+    read_rows,
+)
 from pipelines.shards import ShardInfo, WriteShards
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts, metric_totals, record_facts
-from pipelines.typed_config import to_dict
 from synthesis.records import DEAD_LETTER_SCHEMA, SFT_SCHEMA
 from synthesis.tasks import plan_tasks
 from synthesis.teacher import TEACHER_VERSION
@@ -55,19 +61,10 @@ def split_of(record_id: str, splits: dict[str, float]) -> int:
     return len(names) - 1
 
 
-OPERATIONAL_SANDBOX_FIELDS = ("workers", "recycle_after", "start_timeout_s", "scratch_dir", "bwrap_path")
-
-
-def sandbox_hash(config: PipelineConfig) -> str:
-    """Hash of the sandbox settings that can change a block's result (not pool size or paths)."""
-    fields = {k: v for k, v in to_dict(config.sandbox).items() if k not in OPERATIONAL_SANDBOX_FIELDS}
-    return config_hash(fields)
-
-
 def _work_hash(config: PipelineConfig) -> str:
     """What the stored records depend on: tasks, sandbox behaviour, validators, teacher version (not the runner,
     worker counts or output layout), so a rerun with another runner reuses the same finished records."""
-    return config_hash({"tasks": config.tasks, "sandbox": sandbox_hash(config), "validators": config.validators,
+    return config_hash({"tasks": config.tasks, "sandbox": config.sandbox.behaviour_hash(), "validators": config.validators,
                         "teacher": TEACHER_VERSION})
 
 
@@ -75,14 +72,27 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
     """Compose the SFT pipeline into ``p``; outputs go to the staging folder ``stage``."""
     work = out / "work" / _work_hash(config)
     drafts, accepted_store = RecordStore(work / "trajectories"), RecordStore(work / "accepted")
-    items = [{"id": f"{family}-{seed:06d}", "family": family, "seed": seed} for family, seed in plan_tasks(config.tasks)]
+    sources = config.sources
+    items = [{"id": f"{family}-{seed:06d}", "family": family, "seed": seed}
+             for family, seed in (plan_tasks(config.tasks) if sources.generated else [])]
     planned = p | "PlanTasks" >> beam.Create(items, reshuffle=True)
-    tasks, dead_generate = planned | "GenerateTasks" >> GenerateTasks(config.tasks)
-    drafted, dead_teacher = tasks | "WriteTrajectories" >> WriteTrajectories(config.sandbox, drafts,
-                                                                             sandbox_hash(config))
+    generated, dead_generate = planned | "GenerateTasks" >> GenerateTasks(config.tasks)
+    task_rows = (p | "TaskFiles" >> beam.Create(sources.task_files) | "ReadTaskFiles" >> beam.FlatMap(read_rows)
+                 | "SpreadTaskRows" >> beam.Reshuffle())
+    user_tasks, dead_tasks = task_rows | "TasksFromRows" >> ReadTaskFiles()
+    thyme_rows = (p | "ThymeFiles" >> beam.Create(sources.thyme_files) | "ReadThymeFiles" >> beam.FlatMap(read_rows)
+                  | "SpreadThymeRows" >> beam.Reshuffle())
+    imported, dead_import = thyme_rows | "ImportThyme" >> ImportThyme(config.sandbox, drafts)
+    tasks = (generated, user_tasks) | "AllTasks" >> beam.Flatten()
+    taught, dead_teacher = tasks | "WriteTrajectories" >> WriteTrajectories(config.sandbox, drafts,
+                                                                            config.sandbox.behaviour_hash())
+    drafted = (taught, imported) | "AllDrafts" >> beam.Flatten()
     accepted, dead_validate = drafted | "VerifyTrajectories" >> VerifyTrajectories(
         config.validators, config.sandbox, drafts, accepted_store)
-    dead = (dead_generate, dead_teacher, dead_validate) | "AllDeadLetters" >> beam.Flatten()
+    dead = ((dead_generate, dead_tasks, dead_import, dead_teacher, dead_validate)
+            | "AllDeadLetters" >> beam.Flatten())
+    records_in = ((planned, task_rows, thyme_rows) | "AllInputs" >> beam.Flatten()
+                  | "InputFacts" >> beam.Map(lambda _: "in"))
 
     names = list(config.run.splits)
     parts = accepted | "Split" >> beam.Partition(lambda rid, n: split_of(rid, config.run.splits), len(names))
@@ -97,7 +107,7 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
          | "SaveShards" >> beam.Map(lambda v, path=str(stage / "shards.json"): write_json(Path(path), v)))
     accepted_facts = accepted | "AcceptedFacts" >> beam.FlatMap(lambda rid: record_facts(accepted_store.get(rid)))
     dead_facts = dead | "DeadFacts" >> beam.FlatMap(dead_letter_facts)
-    _ = ((accepted_facts, dead_facts) | "AllFacts" >> beam.Flatten() | "CountFacts" >> CountFacts()
+    _ = ((records_in, accepted_facts, dead_facts) | "AllFacts" >> beam.Flatten() | "CountFacts" >> CountFacts()
          | "SaveCounts" >> beam.Map(lambda v, path=str(stage / "counts.json"): write_json(Path(path), v)))
 
 
@@ -105,9 +115,9 @@ def run(config: PipelineConfig) -> int:
     """Run build_sft with ``config``; returns 0 when every record is accounted for, 1 otherwise."""
     out = Path(config.run.output_dir) / config.run.name
     stage = out / f".staging-{int(time.time())}"
-    records_in = config.tasks.count
+    planned = config.tasks.count if config.sources.generated else 0
     started = time.time()
-    with Progress(out / "work" / _work_hash(config), records_in) as progress:
+    with Progress(out / "work" / _work_hash(config), planned) as progress:
         p = beam.Pipeline(options=pipeline_options(config.runner))
         build(p, config, out, stage)
         result = p.run()
@@ -120,6 +130,7 @@ def run(config: PipelineConfig) -> int:
         if (stage / sub).exists():
             (stage / sub).rename(out / sub)
     shards = [ShardInfo(s.path.replace(str(stage), str(out)), s.rows, s.sha256) for s in shards]
+    records_in = counts.get("in", 0)
     invariant = check_invariant(records_in, counts)
     report = validate_shards(out / "data", config.validators.shards, out / "shard_checks")
     stats = {**invariant, "counts": counts, "metrics": metric_totals(result), "elapsed_s": round(elapsed, 2),

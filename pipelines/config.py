@@ -112,11 +112,27 @@ class RlConfig:
 
 
 @dataclass
+class SourcesConfig:
+    """Where build_sft's records come from; several sources can feed one run."""
+
+    generated: bool = field(default=True, metadata={"help": "Known-answer tasks from the generators (tasks section)."})
+    task_files: list[str] = field(
+        default_factory=list,
+        metadata={"help": "JSONL/Parquet files of (image, question, answer) rows: tasks for the teacher."},
+    )
+    thyme_files: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Released Thyme SFT data (JSONL/Parquet): imported, re-executed in the sandbox, verified."},
+    )
+
+
+@dataclass
 class PipelineConfig:
     """Everything a pipeline run needs, one field per top-level section of ``pipeline.yaml``."""
 
     run: RunConfig = field(default_factory=RunConfig, metadata={"help": "Output location and layout."})
     runner: RunnerConfig = field(default_factory=RunnerConfig, metadata={"help": "Beam runner."})
+    sources: SourcesConfig = field(default_factory=SourcesConfig, metadata={"help": "Inputs of build_sft."})
     tasks: TasksConfig = field(default_factory=TasksConfig, metadata={"help": "Known-answer task generators."})
     sandbox: SandboxConfig = field(default_factory=SandboxConfig, metadata={"help": "The code sandbox."})
     validators: ValidatorsConfig = field(default_factory=ValidatorsConfig, metadata={"help": "Record and shard checks."})

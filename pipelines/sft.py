@@ -8,6 +8,7 @@ records go to a :class:`~pipelines.record_store.RecordStore` and only their ids 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import apache_beam as beam
 
@@ -15,14 +16,58 @@ from pipelines.record_store import RecordStore
 from pipelines.stages import RunStage, reject
 from pipelines.stats import counter, distribution
 from sandbox import Sandbox, SandboxConfig
+from synthesis.import_common import ImportFailure
+from synthesis.import_tasks import task_from_row
+from synthesis.import_thyme import import_thyme_record
 from synthesis.records import Provenance
 from synthesis.rollout_record import record_from_rollout
-from synthesis.tasks import TasksConfig, generate_task
+from synthesis.tasks import FAMILIES, TasksConfig, generate_task
 from synthesis.teacher import TEACHER_NAME, TEACHER_VERSION, teach
 from validators.config import ValidatorsConfig
 from validators.record import judge_record, with_verdicts
 
-__all__ = ["GenerateTasks", "VerifyTrajectories", "WriteTrajectories"]
+__all__ = ["GenerateTasks", "ImportThyme", "ReadTaskFiles", "VerifyTrajectories", "WriteTrajectories", "read_rows"]
+
+
+def read_rows(path: str):
+    """``(path, index, raw row)`` of every row of a JSONL/Parquet source file (one element per input record)."""
+    from synthesis.import_common import read_rows as rows
+
+    for index, row in enumerate(rows(path)):
+        yield {"id": f"{Path(path).name}#{index}", "path": path, "index": index, "raw": row}
+
+
+class _TaskFromRow(beam.DoFn):
+    def process(self, item: dict):
+        result = task_from_row(item["raw"], item["index"], Path(item["path"]).name, Path(item["path"]).parent)
+        if isinstance(result, ImportFailure):
+            yield reject(result.id or item["id"], "import", result.reason, result.detail, item)
+            return
+        yield result
+
+
+class _ImportThyme(beam.DoFn):
+    """Released Thyme records: re-run in the sandbox, compared with what they claim, stored as drafts."""
+
+    def __init__(self, sandbox_cfg: SandboxConfig, store: RecordStore):
+        self._sandbox_cfg, self._store = sandbox_cfg, store
+        self._sandbox = None
+
+    def setup(self):
+        self._sandbox = Sandbox(self._sandbox_cfg)
+
+    def process(self, item: dict):
+        path = Path(item["path"])
+        result = import_thyme_record(item["raw"], item["index"], self._sandbox, base_dir=path.parent, source=path.name,
+                                     sandbox_config_hash=self._sandbox_cfg.behaviour_hash())
+        if isinstance(result, ImportFailure):
+            yield reject(result.id or item["id"], "import", result.reason, result.detail, item)
+            return
+        yield self._store.put(result)
+
+    def teardown(self):
+        if self._sandbox is not None:
+            self._sandbox.close()
 
 
 class _GenerateTask(beam.DoFn):
@@ -44,6 +89,11 @@ class _Teach(beam.DoFn):
         self._sandbox = Sandbox(self._sandbox_cfg)
 
     def process(self, task):
+        if task.family not in FAMILIES:  # e.g. "user" tasks from files: no known target, angle or expression
+            yield reject(task.id, "teacher", "teacher_unsupported_family",
+                         f"the programmatic teacher writes trajectories for {list(FAMILIES)}, not {task.family!r}; "
+                         "use an OpenAI-compatible teacher for these tasks", task.to_dict())
+            return
         if self._store.has(task.id):
             counter("teacher_reused").inc()
             yield task.id
@@ -113,6 +163,24 @@ class WriteTrajectories(beam.PTransform):
 
     def expand(self, tasks):
         return tasks | "Teach" >> RunStage("teacher", self._dofn)
+
+
+class ReadTaskFiles(beam.PTransform):
+    """Rows of JSONL/Parquet task files -> tasks (and dead letters for bad rows)."""
+
+    def expand(self, rows):
+        return rows | "ToTask" >> RunStage("import", _TaskFromRow())
+
+
+class ImportThyme(beam.PTransform):
+    """Rows of released Thyme SFT files -> ids of stored, re-executed records (and dead letters)."""
+
+    def __init__(self, sandbox_cfg: SandboxConfig, store: RecordStore):
+        super().__init__()
+        self._dofn = _ImportThyme(sandbox_cfg, store)
+
+    def expand(self, rows):
+        return rows | "Import" >> RunStage("import", self._dofn)
 
 
 class VerifyTrajectories(beam.PTransform):

@@ -158,3 +158,47 @@ def test_killed_run_resumes_to_identical_shards(clean_run, tmp_path):
     assert 0 < done < COUNT and not (tmp_path / "thyme-sft" / "data").exists()
     assert subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=600).returncode == 0
     assert _shards(tmp_path / "thyme-sft") == _shards(clean_run)
+
+
+def _released(task, record) -> dict:
+    """A record in the original release's format: base64 images, the authors' path in question and code."""
+    import base64
+
+    from sandbox.layout import INPUT_DIR
+    from synthesis import format as fmt
+    from synthesis.teacher import image_name
+
+    path = f"/mnt/authors/images/{task.id}.jpg"
+    return {"image": [base64.b64encode(b).decode() for b in record.images],
+            "question": fmt.render_user_prompt(task.question, path, (task.width, task.height)),
+            "response": record.response.replace(INPUT_DIR + image_name(task), path)}
+
+
+def test_file_sources_are_imported_verified_or_dead_lettered(tmp_path):
+    from sandbox import Sandbox, SandboxConfig
+    from synthesis.records import Provenance
+    from synthesis.rollout_record import record_from_rollout
+    from synthesis.tasks import TasksConfig, generate_task
+    from synthesis.teacher import teach
+
+    cfg = TasksConfig()
+    released = []
+    with Sandbox(SandboxConfig(workers=1)) as sb:
+        for family, seed in (("crop", 900), ("compute", 901), ("no_code", 902)):
+            task = generate_task(family, seed, cfg)
+            released.append(_released(task, record_from_rollout(task, teach(task, sb), Provenance("x", "x", "0", 0))))
+    broken = dict(released[1], response=released[1]["response"].replace("</think>", "", 1))
+    thyme = tmp_path / "thyme.jsonl"
+    thyme.write_text("\n".join(json.dumps(r) for r in [*released, broken]) + "\n")
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"image": released[0]["image"][0], "question": "What is shown?", "answer": "x"})
+                     + "\n" + json.dumps({"question": "no image"}) + "\n")
+    out = tmp_path / "out"
+    cfg = _config(out, "sources.generated=false", f"sources.thyme_files=[{thyme}]", f"sources.task_files=[{tasks}]")
+    assert build_sft.run(cfg) == 0
+    stats = json.loads((out / "thyme-sft" / "stats.json").read_text())
+    assert stats["records_in"] == 6 and stats["holds"]
+    assert stats["counts"]["accepted/family/imported"] == 3
+    reasons = sorted((d.stage, d.reason) for d in _dead_letters(out / "thyme-sft"))
+    assert reasons == [("import", "import_bad_format"), ("import", "import_missing_field"),
+                       ("teacher", "teacher_unsupported_family")]
