@@ -66,7 +66,13 @@ def exact_key(record: SftRecord) -> str:
 
 
 def near_key(record: SftRecord) -> str:
-    """The input image's dHash (16 hex digits) + hash of the normalised question."""
+    """The input image's dHash (16 hex digits) + hash of the normalised question.
+
+    Example:
+        >>> buf = io.BytesIO(); Image.linear_gradient("L").save(buf, "PNG")
+        >>> near_key(SftRecord("a", (buf.getvalue(),), "Q?", (256, 256), "", "", "text", "crop"))[:17]
+        '0000000000000000:'
+    """
     return f"{dhash(record.images[0]):016x}:{_question_hash(record.question)}"
 
 
@@ -76,6 +82,11 @@ def near_keys(record: SftRecord, max_distance: int = 6) -> list[str]:
     Args:
         record (`SftRecord`): the record.
         max_distance (`int`, *optional*, defaults to `6`): the near-duplicate Hamming threshold.
+
+    Example:
+        >>> buf = io.BytesIO(); Image.linear_gradient("L").save(buf, "PNG")
+        >>> len(near_keys(SftRecord("a", (buf.getvalue(),), "Q?", (256, 256), "", "", "text", "crop"), 6))
+        7
     """
     value, bands = dhash(record.images[0]), max_distance + 1
     edges = [round(64 * i / bands) for i in range(bands + 1)]
