@@ -1,0 +1,72 @@
+"""Many independent rollouts at once, with bounded concurrency, through the one agent loop.
+
+The loop and the sandbox sessions are synchronous, so concurrency comes from a thread pool: each thread runs
+:func:`~synthesis.agent.run_agent` for one job, and threads overlap while they wait on HTTP (the backend bounds
+requests in flight on its own) or on a sandbox worker. Nothing is lost: N jobs give N results in input order,
+and a job that raises comes back as a failed :class:`~synthesis.agent.Rollout` carrying the exception as its
+reason, never as a crash of the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+from synthesis.agent import AgentConfig, Backend, Conversation, Rollout, Session, run_agent
+
+__all__ = ["RolloutJob", "job_error", "run_many"]
+
+
+@dataclass(frozen=True)
+class RolloutJob:
+    """One rollout to run: the prompt, how to open its sandbox session, and the loop's bounds.
+
+    Args:
+        conversation (`Conversation`): system prompt, user turn and input image(s).
+        open_session (`Callable[[], AbstractContextManager[Session]]`): opens this trajectory's sandbox session,
+            e.g. ``functools.partial(sandbox.session, images=[png], image_name="q.png", seed=7)``; called in
+            the worker thread so sessions never cross threads.
+        cfg (`AgentConfig`, *optional*): bounds and sampling.
+    """
+
+    conversation: Conversation
+    open_session: Callable[[], AbstractContextManager[Session]]
+    cfg: AgentConfig = field(default_factory=AgentConfig)
+
+
+def job_error(err: BaseException) -> str:
+    """The recorded reason of a job that raised: ``job_exception_<Type>: <message>``.
+
+    Example:
+        >>> job_error(ValueError("bad image"))
+        'job_exception_ValueError: bad image'
+    """
+    return f"job_exception_{type(err).__name__}: {str(err)[:300]}"
+
+
+def _run_one(backend: Backend, job: RolloutJob) -> Rollout:
+    try:
+        with job.open_session() as session:
+            return run_agent(backend, session, job.conversation, job.cfg)
+    except Exception as err:  # recorded on the result, never dropped
+        return Rollout(job.conversation, finish="backend_error", error=job_error(err))
+
+
+def run_many(backend: Backend, jobs: Sequence[RolloutJob], concurrency: int) -> list[Rollout]:
+    """Run every job through :func:`~synthesis.agent.run_agent`, ``concurrency`` at a time, results in input order.
+
+    Args:
+        backend (`Backend`): shared by all jobs; must be thread-safe (:class:`~synthesis.openai_backend.OpenAIBackend`
+            is).
+        jobs (`Sequence[RolloutJob]`): independent rollouts.
+        concurrency (`int`): rollouts in flight at once (use the backend's ``concurrency`` or more: a rollout
+            spends part of its time in the sandbox, not on the endpoint).
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs)), thread_name_prefix="rollout") as pool:
+        return list(pool.map(lambda job: _run_one(backend, job), jobs))

@@ -1,0 +1,95 @@
+"""Typed configuration of the OpenAI-compatible teacher (the ``teacher:`` section of ``pipeline.yaml``).
+
+Sampling is not configured here: every call takes it from the agent loop's :class:`~synthesis.agent.Sampling`
+(``temperature``, ``top_p``, ``max_new_tokens`` as ``max_tokens``, ``seed``). ``top_k`` and
+``repetition_penalty`` are not OpenAI parameters; they are sent only when ``extended_sampling`` is on (vLLM and
+SGLang read them from the request body; OpenAI rejects them).
+
+The API key never lives in the file: ``api_key_env`` names the environment variable, and the pipeline passes
+``os.environ`` to :func:`api_key` when it builds the backend (library code reads no environment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["NO_KEY", "TeacherConfig", "api_key"]
+
+NO_KEY = "none"  # what local servers (vLLM, SGLang, transformers serve) accept when no key is configured
+
+
+@dataclass
+class TeacherConfig:
+    """Endpoint, retry policy, cache and request shape of the OpenAI-compatible teacher."""
+
+    base_url: str = field(
+        default="http://127.0.0.1:8000/v1", metadata={"help": "OpenAI-compatible endpoint, ending in /v1."}
+    )
+    model: str = field(default="Qwen2.5-VL-72B-Instruct", metadata={"help": "Model name sent in every request."})
+    api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={"help": "Environment variable holding the key (never the key itself); unset means 'none'."},
+    )
+    timeout_s: float = field(default=120.0, metadata={"help": "Per-request timeout; a timeout is retried."})
+    max_retries: int = field(
+        default=5, metadata={"help": "Retries after the first attempt before the call is recorded as failed."}
+    )
+    backoff_base_s: float = field(
+        default=1.0, metadata={"help": "First backoff; doubled per retry, with jitter (a server's Retry-After wins)."}
+    )
+    backoff_max_s: float = field(default=60.0, metadata={"help": "Cap on one backoff sleep (Retry-After included)."})
+    concurrency: int = field(default=8, metadata={"help": "Requests in flight at once through one backend."})
+    cache_path: str = field(
+        default="cache/teacher.sqlite",
+        metadata={"help": "Persistent request cache (relative path); '' disables it. Reruns make no request twice."},
+    )
+    message_mode: Literal["turns", "continue"] = field(
+        default="turns",
+        metadata={
+            "help": "How the partial assistant message is sent: 'turns' (portable: sandbox outputs as user "
+            "messages) or 'continue' (vLLM/SGLang: one final assistant message, continue_final_message)."
+        },
+    )
+    send_stop: bool = field(
+        default=True,
+        metadata={"help": "Send stop strings; false cuts at them client-side (transformers serve VLMs return 500)."},
+    )
+    extended_sampling: bool = field(
+        default=False,
+        metadata={"help": "Also send Sampling.top_k and repetition_penalty in the body (vLLM/SGLang only)."},
+    )
+    image_detail: Literal["auto", "low", "high", ""] = field(
+        default="", metadata={"help": "OpenAI image_url detail; '' leaves it out (most local servers ignore it)."}
+    )
+    extra_body: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "Extra request fields passed through verbatim (server-specific)."}
+    )
+
+    def __post_init__(self):
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        if not self.model:
+            raise ValueError("model must name the served model (see GET <base_url>/models)")
+        if self.timeout_s <= 0 or self.backoff_base_s < 0 or self.backoff_max_s < self.backoff_base_s:
+            raise ValueError("need timeout_s > 0 and 0 <= backoff_base_s <= backoff_max_s")
+        if self.max_retries < 0 or self.concurrency < 1:
+            raise ValueError(f"need max_retries >= 0 and concurrency >= 1, got {self.max_retries}, {self.concurrency}")
+        if self.cache_path.startswith("/"):
+            raise ValueError(f"cache_path must be relative (to the working directory), got {self.cache_path!r}")
+
+
+def api_key(cfg: TeacherConfig, environ: Mapping[str, str]) -> str:
+    """The key from the variable ``cfg.api_key_env`` names; ``"none"`` when unset (local servers need none).
+
+    Args:
+        cfg (`TeacherConfig`): names the variable.
+        environ (`Mapping[str, str]`): the environment, passed in (``os.environ``) so this module reads none itself.
+
+    Example:
+        >>> api_key(TeacherConfig(api_key_env="MY_KEY"), {"MY_KEY": "sk-1"}), api_key(TeacherConfig(), {})
+        ('sk-1', 'none')
+    """
+    value = environ[cfg.api_key_env] if cfg.api_key_env in environ else ""
+    return value or NO_KEY

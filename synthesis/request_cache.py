@@ -1,0 +1,102 @@
+"""A persistent, thread-safe cache of model replies keyed by the full request (stdlib ``sqlite3``).
+
+A rerun with the same requests makes no request twice and gets identical replies, whatever the sampling
+temperature. The key is the SHA-256 of the canonical JSON of the request body exactly as sent (model, messages
+with their images, sampling, stop strings, extra fields), so any change to what the model would see is a new
+entry. The endpoint URL and the API key are not part of it: the same model behind another address (a new port,
+a moved server) is the same model, and a secret must never reach the file. Change ``model`` (or the cache
+path) when the weights behind a name change. Only successful replies are stored; failures are retried on the
+next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CachedReply", "RequestCache", "request_key"]
+
+SCHEMA_VERSION = 1  # part of every key: bump it when the stored reply's meaning changes
+
+
+@dataclass(frozen=True, slots=True)
+class CachedReply:
+    """What a successful call returned, before any client-side post-processing."""
+
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    stop_reason: str | None = None
+
+
+def request_key(request: dict[str, Any]) -> str:
+    """SHA-256 hex digest of the canonical JSON of ``request`` (sorted keys, no whitespace).
+
+    Args:
+        request (`dict[str, Any]`): the request body as sent, without credentials or the endpoint URL.
+
+    Example:
+        >>> request_key({"model": "m", "n": 1}) == request_key({"n": 1, "model": "m"})
+        True
+    """
+    blob = json.dumps({"v": SCHEMA_VERSION, "request": request}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class RequestCache:
+    """Replies by request key in one sqlite file, safe to share between threads and processes.
+
+    Args:
+        path (`str | Path`): the database file; its folder is created.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=60.0, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT NOT NULL, finish_reason TEXT NOT"
+            " NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, stop_reason TEXT)"
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> CachedReply | None:
+        """The stored reply for ``key``, or None; counts a hit or a miss."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT text, finish_reason, prompt_tokens, completion_tokens, stop_reason FROM replies WHERE key=?",
+                (key,),
+            ).fetchone()
+            if row is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+        return CachedReply(*row)
+
+    def put(self, key: str, reply: CachedReply) -> None:
+        """Store a successful reply (a concurrent identical request may have stored it first: same key wins)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?, ?, ?)",
+                (key, reply.text, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens,
+                 reply.stop_reason),
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the database (best effort; the file stays consistent either way)."""
+        with self._lock:
+            self._db.close()

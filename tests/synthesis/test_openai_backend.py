@@ -1,0 +1,362 @@
+"""The OpenAI-compatible teacher end to end over real HTTP, against a scripted server on 127.0.0.1.
+
+Every rollout goes through the one agent loop with a real sandbox session. Faults are injected by the server
+(see ``scripted_server.py``): transient ones must be recovered by retries, persistent ones must end as a
+recorded failure with its reason, and nothing may be lost. A second run must be served entirely from the cache.
+"""
+
+import functools
+import io
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sandbox import Sandbox, SandboxConfig
+from sandbox.layout import INPUT_DIR
+from synthesis import format as fmt
+from synthesis.agent import AgentConfig, Conversation, Piece, Sampling, run_agent
+from synthesis.batch import RolloutJob, run_many
+from synthesis.openai_backend import OpenAIBackend
+from synthesis.openai_config import TeacherConfig, api_key
+from synthesis.openai_messages import cut_at_stop, restore_stop, to_messages
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scripted_server import ScriptedTeacher  # noqa: E402
+
+STOPS = ["</code>", "</answer>"]
+ATS_STOPS = [*STOPS, "<code>"]
+
+
+def _png(size=(200, 120)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (30, 60, 90)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+PNG = _png()
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(SandboxConfig(workers=2)) as sb:
+        yield sb
+
+
+@pytest.fixture
+def server():
+    with ScriptedTeacher(hang_s=1.5) as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # cache_path is relative, as in pipeline.yaml
+
+
+def _cfg(server, **kw) -> TeacherConfig:
+    base = dict(base_url=server.base_url, model="scripted-teacher", timeout_s=0.5, max_retries=3,
+                backoff_base_s=0.001, backoff_max_s=0.01, concurrency=8, cache_path="cache/teacher.sqlite")
+    return TeacherConfig(**(base | kw))
+
+
+def _conversation(question: str) -> Conversation:
+    user = fmt.render_user_prompt(question, INPUT_DIR + "q.png", (200, 120))
+    return Conversation(fmt.SYSTEM_PROMPT, user, (PNG,))
+
+
+def _job(sandbox, question: str, cfg: AgentConfig | None = None) -> RolloutJob:
+    session = functools.partial(sandbox.session, images=[PNG], image_name="q.png")
+    return RolloutJob(_conversation(question), session, cfg or AgentConfig())
+
+
+def _run(backend, sandbox, question: str, cfg: AgentConfig | None = None):
+    with sandbox.session(images=[PNG], image_name="q.png") as session:
+        return run_agent(backend, session, _conversation(question), cfg or AgentConfig())
+
+
+# --- the trajectory ---------------------------------------------------------------------------------------
+
+
+def test_code_then_answer_end_to_end(server, sandbox):
+    with OpenAIBackend(_cfg(server)) as backend:
+        rollout = _run(backend, sandbox, "What is 6*7?")
+    assert rollout.finish == "answer" and rollout.answer == "42" and rollout.error == ""
+    assert rollout.response == ("<think>I will compute it with code.<code>\n```python\nprint(6 * 7)\n```\n</code>"
+                                "<sandbox_output>42</sandbox_output>The sandbox returned 42, so that is the result."
+                                "</think>\n<answer>42</answer>")
+    assert fmt.check(rollout.response) == []
+    assert [p.source for p in rollout.conversation.pieces] == ["model", "sandbox", "model"]
+    assert server.requests == 2 and rollout.calls == 2
+    first, second = server.bodies
+    assert first["stop"] == STOPS and first["model"] == "scripted-teacher"
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "user"]
+    assert second["messages"][0]["content"] == fmt.SYSTEM_PROMPT
+    image, text = second["messages"][1]["content"]
+    assert image["image_url"]["url"].startswith("data:image/png;base64,") and text["text"].startswith("<image>\n")
+    assert second["messages"][3]["content"] == [{"type": "text", "text": "<sandbox_output>42</sandbox_output>"}]
+    stats = backend.stats
+    assert rollout.prompt_tokens == stats.prompt_tokens > 0 and rollout.completion_tokens == stats.completion_tokens > 0
+    assert (stats.calls, stats.requests, stats.cache_misses, stats.cache_hits) == (2, 2, 2, 0)
+
+
+def test_sandbox_image_goes_back_as_an_image_part(server, sandbox):
+    with OpenAIBackend(_cfg(server)) as backend:
+        rollout = _run(backend, sandbox, "Zoom in. [crop]")
+    assert rollout.finish == "answer" and rollout.answer == "cropped"
+    assert len(rollout.conversation.all_images) == 2
+    parts = server.bodies[1]["messages"][3]["content"]
+    assert [p["type"] for p in parts] == ["text", "image_url", "text"]
+    assert parts[0]["text"] == "<sandbox_output>" and parts[2]["text"] == "</sandbox_output>"
+    assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_continue_mode_sends_one_final_assistant_message(server, sandbox):
+    with OpenAIBackend(_cfg(server, message_mode="continue", extra_body={"skip_special_tokens": False})) as backend:
+        rollout = _run(backend, sandbox, "Zoom in. [crop]")
+    assert rollout.finish == "answer" and rollout.answer == "cropped"
+    first, second = server.bodies
+    assert "continue_final_message" not in first and first["skip_special_tokens"] is False
+    assert second["continue_final_message"] is True and second["add_generation_prompt"] is False
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant"]
+    parts = second["messages"][2]["content"]
+    assert [p["type"] for p in parts] == ["text", "image_url", "text"]
+    assert parts[0]["text"] == rollout.conversation.pieces[0].text + "<sandbox_output>"
+    assert parts[2]["text"] == "</sandbox_output>"
+
+
+def test_continue_mode_text_only_partial_is_a_string():
+    conv = _conversation("q")
+    conv.pieces.append(Piece("model", "<think>a<code>"))
+    assert to_messages(conv, "continue")[-1] == {"role": "assistant", "content": "<think>a<code>"}
+    assert to_messages(conv, "turns")[-1] == {"role": "assistant", "content": "<think>a<code>"}
+
+
+def test_jpeg_input_is_sent_as_jpeg():
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="JPEG")
+    conv = Conversation("S", "U", (buf.getvalue(),))
+    url = to_messages(conv, "turns", detail="high")[1]["content"][0]["image_url"]
+    assert url["url"].startswith("data:image/jpeg;base64,") and url["detail"] == "high"
+
+
+# --- stop strings -------------------------------------------------------------------------------------------
+
+
+def test_ats_stop_at_code_is_restored_and_code_is_greedy(server, sandbox):
+    cfg = AgentConfig(text=Sampling(temperature=1.0, seed=3), code=Sampling(temperature=0.0, seed=3))
+    with OpenAIBackend(_cfg(server, message_mode="continue")) as backend:
+        rollout = _run(backend, sandbox, "What is 6*7?", cfg)
+    assert rollout.finish == "answer" and rollout.answer == "42" and rollout.calls == 3
+    texts = [p.text for p in rollout.conversation.pieces]
+    assert texts[0] == "<think>I will compute it with code.<code>"  # the server stripped "<code>"
+    assert texts[1] == "\n```python\nprint(6 * 7)\n```\n</code>"  # ... and "</code>"
+    assert texts[3].endswith("<answer>42</answer>")  # ... and "</answer>"
+    assert [b["temperature"] for b in server.bodies] == [1.0, 0.0, 1.0]
+    assert all(b["stop"] == ATS_STOPS and b["seed"] == 3 for b in server.bodies)
+
+
+def test_send_stop_false_cuts_client_side(server, sandbox):
+    with OpenAIBackend(_cfg(server, send_stop=False)) as backend:
+        rollout = _run(backend, sandbox, "What is 6*7?")
+    assert rollout.finish == "answer" and rollout.answer == "42"
+    assert all("stop" not in b for b in server.bodies)
+    assert rollout.conversation.pieces[0].text.endswith("</code>")
+
+
+def test_send_stop_false_reports_server_token_counts(server):
+    with OpenAIBackend(_cfg(server, send_stop=False, cache_path="")) as backend:
+        gen = backend.generate(_conversation("[answer]"), Sampling(), ["</think>"])
+    assert gen.text == "<think>The problem is very simple.</think>" and gen.finish_reason == "stop"
+    full = "<think>The problem is very simple.</think>\n<answer>simple</answer>"
+    assert gen.completion_tokens == len(full) // 4 + 1  # what the server generated, overshoot included
+
+
+@pytest.mark.parametrize(("assistant", "text", "stop_reason", "expected"), [
+    ("", "<think>a<code>\nx\n", None, "<think>a<code>\nx\n</code>"),  # unclosed code
+    ("<think>a<code>", "\nx\n", None, "\nx\n</code>"),  # ATS code call: <code> opened before
+    ("<think>a", "</think>\n<answer>4", None, "</think>\n<answer>4</answer>"),  # unclosed answer
+    ("", "<think>plan", None, "<think>plan<code>"),  # nothing open: <code> was the stop
+    ("", "<think>plan", "</answer>", "<think>plan</answer>"),  # vLLM says which stop fired
+    ("", "a</code>", None, "a</code>"),  # a server that keeps the stop string
+])
+def test_restore_stop(assistant, text, stop_reason, expected):
+    assert restore_stop(assistant, text, ATS_STOPS, stop_reason) == expected
+
+
+def test_restore_stop_without_code_stop_leaves_eos_endings_alone():
+    assert restore_stop("", "<think>no tags at all", STOPS) == "<think>no tags at all"
+    assert cut_at_stop("abc", STOPS) == ("abc", False)
+
+
+# --- faults ---------------------------------------------------------------------------------------------------
+
+TRANSIENT = [  # (marker, reason of each retry, retries)
+    ("429x2", "teacher_rate_limited", 2), ("500x2", "teacher_server_error", 2), ("503x1", "teacher_server_error", 1),
+    ("hangx1", "teacher_timeout", 1), ("badjsonx1", "teacher_malformed_reply", 1),
+    ("nochoicesx2", "teacher_malformed_reply", 2), ("emptyx1", "teacher_malformed_reply", 1),
+    ("nullx1", "teacher_malformed_reply", 1), ("cutx1", "teacher_truncated_reply", 1),
+]
+
+
+@pytest.mark.parametrize(("marker", "reason", "retries"), TRANSIENT)
+def test_transient_fault_is_recovered_by_retry(server, sandbox, marker, reason, retries):
+    with OpenAIBackend(_cfg(server)) as backend:
+        rollout = _run(backend, sandbox, f"What is 6*7? [fault:{marker}@1]")  # at the call after the sandbox
+    assert rollout.finish == "answer" and rollout.answer == "42"
+    assert dict(backend.stats.retries) == {reason: retries} and not backend.stats.failures
+    assert server.requests == 2 + retries
+
+
+PERSISTENT = [
+    ("429", "teacher_rate_limited", 3), ("500", "teacher_server_error", 3), ("503", "teacher_server_error", 3),
+    ("hang", "teacher_timeout", 3), ("badjson", "teacher_malformed_reply", 3),
+    ("nochoices", "teacher_malformed_reply", 3), ("empty", "teacher_malformed_reply", 3),
+    ("null", "teacher_malformed_reply", 3), ("cut", "teacher_truncated_reply", 3),
+    ("400", "teacher_bad_request", 0),  # a client error is not retried
+]
+
+
+@pytest.mark.parametrize(("marker", "reason", "retries"), PERSISTENT)
+def test_persistent_fault_ends_as_recorded_failure(server, sandbox, marker, reason, retries):
+    with OpenAIBackend(_cfg(server, timeout_s=0.3)) as backend:
+        rollout = _run(backend, sandbox, f"What is 6*7? [fault:{marker}]")
+        assert len(backend.cache) == 0  # failures are not cached
+    assert rollout.finish == "backend_error" and rollout.error.startswith(reason + ": ")
+    assert dict(backend.stats.failures) == {reason: 1}
+    assert dict(backend.stats.retries) == ({reason: retries} if retries else {})
+    assert server.requests == retries + 1
+
+
+def test_length_is_not_an_error(server, sandbox):
+    with OpenAIBackend(_cfg(server)) as backend:
+        rollout = _run(backend, sandbox, "What is 6*7? [fault:length]")
+    assert rollout.finish == "length" and rollout.error == "" and not backend.stats.failures
+    assert server.requests == 1
+
+
+def test_small_max_tokens_ends_as_length(server, sandbox):
+    cfg = AgentConfig(text=Sampling(max_new_tokens=5))
+    with OpenAIBackend(_cfg(server)) as backend:
+        rollout = _run(backend, sandbox, "What is 6*7?", cfg)
+    assert rollout.finish == "length" and rollout.response == "<think>I will comput"  # 5 tokens of 4 characters
+
+
+def test_junk_reply_ends_degenerate(server, sandbox):
+    with OpenAIBackend(_cfg(server)) as backend:
+        rollout = _run(backend, sandbox, "[junk]")
+    assert rollout.finish == "degenerate" and rollout.answer is None
+
+
+def test_backoff_honours_retry_after_and_grows_otherwise(server):
+    slept = []
+    cfg = _cfg(server, backoff_base_s=0.001, backoff_max_s=1.0, cache_path="")
+    with OpenAIBackend(cfg, sleep=slept.append) as backend:
+        backend.generate(_conversation("[fault:429x2]"), Sampling(), STOPS)
+        assert slept == [0.0, 0.0]  # the server said Retry-After: 0
+        slept.clear()
+        backend.generate(_conversation("[fault:500x3]"), Sampling(), STOPS)
+    assert [0.0005 <= s <= 0.001 * 2**i for i, s in enumerate(slept)] == [True, True, True]
+
+
+# --- batches, cache, key -------------------------------------------------------------------------------------
+
+
+def _answers(rollouts):
+    return [(r.finish, r.response, r.error, r.prompt_tokens, r.completion_tokens) for r in rollouts]
+
+
+def test_second_run_is_served_entirely_from_cache(sandbox):
+    questions = [f"What is {a}+{b}? [calc:{a} + {b}]" for a in range(4) for b in range(3)] + ["[crop]", "[answer]"]
+    with ScriptedTeacher() as first:
+        with OpenAIBackend(_cfg(first)) as backend:
+            one = run_many(backend, [_job(sandbox, q) for q in questions], concurrency=8)
+        assert first.requests == backend.stats.requests == 2 * len(questions) - 1
+    with ScriptedTeacher() as second:  # a new server on another port: the cache does not key on the URL
+        with OpenAIBackend(_cfg(second)) as backend:
+            two = run_many(backend, [_job(sandbox, q) for q in questions], concurrency=8)
+        assert second.requests == 0
+    assert backend.stats.cache_hits == 2 * len(questions) - 1 and backend.stats.cache_misses == 0
+    assert backend.stats.cached_completion_tokens == sum(r.completion_tokens for r in two)
+    assert _answers(one) == _answers(two)
+    assert [r.answer for r in one[:3]] == ["0", "1", "2"] and one[-2].answer == "cropped"
+
+
+def test_nothing_lost_in_a_mixed_batch(sandbox):
+    good = [f"[calc:{i} * 3]" for i in range(10)]
+    transient = ["[fault:429x1]", "[fault:500x2@1]", "[fault:badjsonx1]", "[fault:cutx1@1]"]
+    persistent = ["[fault:503]", "[fault:nochoices@1]", "[fault:400]"]
+    questions = good + transient + persistent + ["[junk]", "[fault:length]"]
+    jobs = [_job(sandbox, q) for q in questions]
+    jobs.append(RolloutJob(_conversation("boom"), _raising_session))
+    with ScriptedTeacher() as server:
+        with OpenAIBackend(_cfg(server, max_retries=2)) as backend:
+            rollouts = run_many(backend, jobs, concurrency=6)
+    assert len(rollouts) == len(jobs)
+    assert [r.answer for r in rollouts[:10]] == [str(i * 3) for i in range(10)]
+    assert all(r.finish == "answer" for r in rollouts[:14])
+    failed = rollouts[14:17]
+    assert [r.finish for r in failed] == ["backend_error"] * 3
+    assert [r.error.split(":")[0] for r in failed] == ["teacher_server_error", "teacher_malformed_reply",
+                                                       "teacher_bad_request"]
+    assert [r.finish for r in rollouts[17:19]] == ["degenerate", "length"]
+    assert rollouts[19].finish == "backend_error" and rollouts[19].error == "job_exception_OSError: no sandbox"
+    assert dict(backend.stats.failures) == {"teacher_server_error": 1, "teacher_malformed_reply": 1,
+                                            "teacher_bad_request": 1}
+    assert all(r.finish == "answer" or r.error or r.finish in ("degenerate", "length") for r in rollouts)
+
+
+class _raising_session:  # noqa: N801  (used like a function: open_session())
+    def __enter__(self):
+        raise OSError("no sandbox")
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_api_key_comes_from_the_named_variable_and_never_reaches_the_cache(server, sandbox, monkeypatch, tmp_path):
+    secret = "sk-test-9f8e7d6c5b4a"
+    monkeypatch.setenv("THYME_TEACHER_KEY", secret)
+    cfg = _cfg(server, api_key_env="THYME_TEACHER_KEY")
+    with OpenAIBackend(cfg, api_key(cfg, os.environ)) as backend:
+        rollout = _run(backend, sandbox, "What is 6*7?")
+    assert rollout.answer == "42" and server.auth == [f"Bearer {secret}"] * 2
+    files = list((tmp_path / "cache").iterdir())
+    assert files and all(secret.encode() not in f.read_bytes() for f in files)
+    assert all(server.base_url.encode() not in f.read_bytes() for f in files)
+    monkeypatch.delenv("THYME_TEACHER_KEY")
+    assert api_key(cfg, os.environ) == "none"
+
+
+def test_extended_sampling_sends_top_k_and_repetition_penalty(server):
+    cfg = _cfg(server, extended_sampling=True, cache_path="")
+    with OpenAIBackend(cfg) as backend:
+        backend.generate(_conversation("[answer]"), Sampling(top_k=50, repetition_penalty=1.05), STOPS)
+        backend.generate(_conversation("[answer]"), Sampling(), STOPS)
+    assert [(b["top_k"], b["repetition_penalty"]) for b in server.bodies] == [(50, 1.05), (-1, 1.0)]
+
+
+def test_stats_as_dict_is_plain_data(server):
+    with OpenAIBackend(_cfg(server)) as backend:
+        backend.generate(_conversation("[fault:500x1]"), Sampling(), STOPS)
+    d = backend.stats.as_dict()
+    assert d["retries"] == {"teacher_server_error": 1} and d["failures"] == {}
+    assert (d["calls"], d["requests"], d["cache_misses"], d["cache_hits"]) == (1, 2, 1, 0)
+
+
+def test_config_rejects_absolute_cache_path_and_bad_bounds():
+    with pytest.raises(ValueError, match="relative"):
+        TeacherConfig(cache_path="/tmp/x.sqlite")
+    with pytest.raises(ValueError, match="concurrency"):
+        TeacherConfig(concurrency=0)
+
+
+def test_config_builds_strictly_from_yaml_mapping():
+    from pipelines.typed_config import ConfigError, build
+
+    cfg = build(TeacherConfig, {"model": "m", "message_mode": "continue", "extra_body": {"top_k": 20}}, source="t")
+    assert cfg.message_mode == "continue" and cfg.extra_body == {"top_k": 20}
+    with pytest.raises(ConfigError, match="api_key"):
+        build(TeacherConfig, {"api_key": "sk-..."}, source="t")  # the key never comes from the file
