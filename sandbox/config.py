@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field, fields
 
 ISOLATION_LEVELS = ("full", "reduced", "none")
-OPERATIONAL_FIELDS = ("workers", "recycle_after", "start_timeout_s", "scratch_dir", "bwrap_path")
+OPERATIONAL_FIELDS = ("workers", "recycle_after", "start_timeout_s", "hang_grace_s", "scratch_dir", "bwrap_path")
 """Fields that change how the pool runs, never what a block produces (left out of :meth:`behaviour_hash`)."""
 
 

@@ -60,3 +60,10 @@ def test_config_defaults_follow_thyme() -> None:
     config = SandboxConfig()
     assert (config.timeout_s, config.min_crop_side, config.fixups, config.isolation) == (10.0, 64, True, "full")
     assert config.worker_count >= 1
+
+
+def test_behaviour_hash_ignores_operational_fields_only() -> None:
+    base = SandboxConfig().behaviour_hash()
+    assert SandboxConfig(workers=3, recycle_after=7, hang_grace_s=1.0).behaviour_hash() == base
+    assert SandboxConfig(min_crop_side=32).behaviour_hash() != base
+    assert SandboxConfig(fixups=False).behaviour_hash() != base
