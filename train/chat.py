@@ -95,7 +95,11 @@ def conversation_chunks(conversation: Conversation) -> list[Chunk]:
         >>> [(x.trainable, x.token_ids) for x in conversation_chunks(c)]
         [(False, ()), (True, (7, 8))]
     """
-    chunks = [Chunk(prompt_text(conversation.system, conversation.user), False, tuple(conversation.images))]
+    user = conversation.user
+    missing = len(conversation.images) - user.count(fmt.IMAGE_PLACEHOLDER)
+    if missing > 0:  # prompts without placeholders (e.g. the no-tool prompt) still show their images first
+        user = fmt.IMAGE_PLACEHOLDER * missing + "\n" + user
+    chunks = [Chunk(prompt_text(conversation.system, user), False, tuple(conversation.images))]
     for piece in conversation.pieces:
         model = piece.source == "model"
         chunks.append(Chunk(piece.text, model, tuple(piece.images), tuple(piece.token_ids) if model else ()))
