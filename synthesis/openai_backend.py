@@ -30,7 +30,6 @@ from synthesis.request_cache import CachedReply, RequestCache, request_key
 __all__ = ["OpenAIBackend", "TeacherStats"]
 
 logger = logging.getLogger(__name__)
-_STANDARD = ("model", "messages", "temperature", "top_p", "max_tokens", "seed", "stop")  # create() keywords
 
 
 @dataclass
@@ -79,10 +78,11 @@ class OpenAIBackend:
 
     def __init__(self, cfg: TeacherConfig, api_key: str = NO_KEY, sleep: Callable[[float], None] = time.sleep):
         import openai
+        from openai.types.chat import ChatCompletion
 
         self.cfg = cfg
         self.stats = TeacherStats()
-        self._openai = openai
+        self._openai, self._completion_type = openai, ChatCompletion
         self._client = openai.OpenAI(base_url=cfg.base_url, api_key=api_key or NO_KEY, timeout=cfg.timeout_s,
                                      max_retries=0)
         self.cache = RequestCache(cfg.cache_path) if cfg.cache_path else None
@@ -173,12 +173,10 @@ class OpenAIBackend:
         return delay * (0.5 + 0.5 * self._rng.random())
 
     def _attempt(self, body: dict[str, Any]) -> CachedReply:
-        kwargs = {k: body[k] for k in _STANDARD if k in body}
-        extra = {k: v for k, v in body.items() if k not in _STANDARD}
         with self._lock:
             self.stats.requests += 1
-        try:
-            completion = self._client.chat.completions.create(**kwargs, extra_body=extra or None)
+        try:  # post() sends the body as is: no per-call params transform (milliseconds), and exactly what is hashed
+            completion = self._client.post("/chat/completions", cast_to=self._completion_type, body=body)
         except self._openai.OpenAIError as err:
             raise _classify(self._openai, err) from None
         except ValueError as err:  # a body the client could not decode

@@ -155,6 +155,7 @@ def active_fault(body: dict, stage: int, attempt: int) -> str | None:
 def _handler(server: ScriptedTeacher) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # answer without waiting for delayed ACKs (40 ms on Linux)
 
         def log_message(self, *args) -> None:  # quiet
             pass
@@ -211,3 +212,20 @@ def _handler(server: ScriptedTeacher) -> type[BaseHTTPRequestHandler]:
             self._send(200, json.dumps(reply).encode())
 
     return Handler
+
+
+def main() -> None:
+    """Serve in this process until stdin closes (the bench runs the server apart from the client's GIL)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Scripted OpenAI-compatible teacher on 127.0.0.1")
+    parser.add_argument("--latency-s", type=float, default=0.0)
+    args = parser.parse_args()
+    with ScriptedTeacher(latency_s=args.latency_s) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
