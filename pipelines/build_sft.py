@@ -28,7 +28,7 @@ import apache_beam as beam
 
 from pipelines.config import PipelineConfig, config_hash
 from pipelines.manifest import build_manifest, write_json
-from pipelines.progress import Progress
+from pipelines.progress import Progress, mark_dead
 from pipelines.publish import publish_folder
 from pipelines.record_store import RecordStore
 from pipelines.runner import pipeline_options
@@ -91,6 +91,7 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
         config.validators, config.sandbox, drafts, accepted_store)
     dead = ((dead_generate, dead_tasks, dead_import, dead_teacher, dead_validate)
             | "AllDeadLetters" >> beam.Flatten())
+    _ = dead | "MarkDeadForProgress" >> beam.Map(mark_dead, str(work))
     records_in = ((planned, task_rows, thyme_rows) | "AllInputs" >> beam.Flatten()
                   | "InputFacts" >> beam.Map(lambda _: "in"))
 

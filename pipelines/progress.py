@@ -6,12 +6,22 @@ thread works the same on the in-process and multi-process runners, with no runne
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 import time
 from pathlib import Path
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "mark_dead"]
+
+
+def mark_dead(letter, work: str) -> None:
+    """Record that ``letter``'s record was dead-lettered (an empty file named by a hash of its id)."""
+    import hashlib
+
+    folder = Path(work) / "progress_dead"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / hashlib.sha256(f"{letter.stage}/{letter.id}".encode()).hexdigest()[:24]).touch()
 
 
 class Progress:
@@ -30,25 +40,34 @@ class Progress:
         self._start = time.time()
         self._base = (0, 0)
 
-    def counts(self) -> tuple[int, int]:
-        """(trajectories written, records accepted) so far, earlier runs included."""
-        return tuple(sum(1 for _ in (self.work / sub).glob("*/*.parquet")) if (self.work / sub).exists() else 0
-                     for sub in ("trajectories", "accepted"))
+    def counts(self) -> tuple[int, int, int]:
+        """(trajectories written, records accepted, records rejected) so far; stores include earlier runs."""
+        stores = tuple(sum(1 for _ in (self.work / sub).glob("*/*.parquet")) if (self.work / sub).exists() else 0
+                       for sub in ("trajectories", "accepted"))
+        rejected = sum(1 for _ in self.dead_dir.iterdir()) if self.dead_dir.exists() else 0
+        return stores[0], stores[1], rejected
+
+    @property
+    def dead_dir(self) -> Path:
+        """Where the pipeline marks each dead-lettered id (see :func:`mark_dead`); cleared at every start."""
+        return self.work / "progress_dead"
 
     def line(self) -> str:
-        """One progress line: counts, rate of this run and an ETA."""
-        drafted, accepted = self.counts()
+        """One progress line: records done, accepted, rejected, this run's rate and an ETA."""
+        drafted, accepted, rejected = self.counts()
+        done = accepted + rejected
         elapsed = max(time.time() - self._start, 1e-6)
-        rate = (drafted - self._base[0]) / elapsed
-        left = max(self.total - drafted, 0)
+        rate = (drafted + rejected - self._base[0]) / elapsed
+        left = max(self.total - drafted - rejected, 0)
         eta = f"{left / rate:.0f} s" if rate > 0 else "?"
-        return (f"[build] {drafted}/{self.total} trajectories, {accepted} accepted, "
-                f"{rate:.1f} records/s, ETA {eta}")
+        return (f"[build] {done}/{self.total} done: {accepted} accepted, {rejected} rejected, "
+                f"{drafted} trajectories, {rate:.1f} records/s, ETA {eta}")
 
     def summary(self) -> dict:
-        """Counts at the end, and how many were reused from an earlier run."""
-        drafted, accepted = self.counts()
-        return {"trajectories": drafted, "accepted_in_store": accepted, "reused_trajectories": self._base[0]}
+        """Counts at the end, and how many trajectories were reused from an earlier run."""
+        drafted, accepted, rejected = self.counts()
+        return {"trajectories": drafted, "accepted_in_store": accepted, "rejected": rejected,
+                "reused_trajectories": self._base[0]}
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -56,6 +75,7 @@ class Progress:
             sys.stderr.flush()
 
     def __enter__(self) -> Progress:
+        shutil.rmtree(self.dead_dir, ignore_errors=True)
         self._base = self.counts()
         self._thread.start()
         return self

@@ -126,4 +126,22 @@ def crop_box_around(box: Box, width: int, height: int, margin: float = 0.6, min_
     grow_x, grow_y = max(0, min_side - (x2 - x1)), max(0, min_side - (y2 - y1))
     x1, x2 = x1 - grow_x // 2, x2 + grow_x - grow_x // 2
     y1, y2 = y1 - grow_y // 2, y2 + grow_y - grow_y // 2
-    return (max(0, x1), max(0, y1), min(width, x2), min(height, y2))
+    # Near an edge, slide the box back inside rather than clip it, so it keeps its minimum side: a clipped box
+    # would be under the sandbox's minimum crop and only work because a fix-up enlarges it.
+    x1, x2 = _slide_inside(x1, x2, width)
+    y1, y2 = _slide_inside(y1, y2, height)
+    return (x1, y1, x2, y2)
+
+
+def _slide_inside(lo: int, hi: int, limit: int) -> tuple[int, int]:
+    """Shift ``[lo, hi)`` into ``[0, limit)`` keeping its length (clipped only if longer than ``limit``).
+
+    Example:
+        >>> _slide_inside(-10, 54, 100), _slide_inside(80, 144, 100), _slide_inside(-5, 120, 100)
+        ((0, 64), (36, 100), (0, 100))
+    """
+    if lo < 0:
+        lo, hi = 0, hi - lo
+    if hi > limit:
+        lo, hi = max(0, lo - (hi - limit)), limit
+    return lo, hi
