@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox import landlock
-from sandbox.child import PRESEED, Confinement, install_stdio, seed_rngs, serve_block
+from sandbox.child import MAX_REQUEST, PRESEED, Confinement, install_stdio, seed_rngs, serve_block
 from sandbox.protocol import ProtocolError, read_frame, write_frame
 from sandbox.seccomp_policy import LoadablePolicy
 
-MAX_REQUEST = 64 << 20
 MAX_REPORT = 1 << 16
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -112,7 +111,7 @@ class _Reader:
     """Collects one child's stdout, stderr and report under caps."""
 
     def __init__(self, fds: dict[str, int], caps: dict[str, int]) -> None:
-        self.fds, self.caps = fds, caps
+        self.caps = caps
         self.data = {name: bytearray() for name in fds}
         self.open = {fd: name for name, fd in fds.items()}
         self.over = False
