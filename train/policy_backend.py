@@ -61,14 +61,18 @@ def cut_at_stop(tokenizer, ids: list[int], stops: Sequence[str]) -> tuple[list[i
 class _Processors:
     """Logits processors and a stopping criterion built per call (bans, per-token ATS, stop strings)."""
 
-    def __init__(self, tokenizer, prompt_len: int, banned: list[int], stops: Sequence[str], ats_logits: bool):
+    def __init__(self, tokenizer, prompt_len: int, banned: list[int], stops: Sequence[str], ats_logits: bool,
+                 before: str = ""):  # fmt: skip
         self.tok, self.prompt_len, self.banned, self.stops, self.ats = tokenizer, prompt_len, banned, stops, ats_logits
+        self.before = before  # the assistant text so far: a block may already be open when the call starts
 
     def process(self, input_ids, scores):
+        scores = scores.clone()  # generate() keeps the raw logits tensor for output_logits: never edit it in place
         scores[:, self.banned] = -float("inf")
         if self.ats:
             for row in range(scores.shape[0]):
-                if in_open_code(self.tok.decode(input_ids[row, self.prompt_len:], skip_special_tokens=False)):
+                generated = self.tok.decode(input_ids[row, self.prompt_len:], skip_special_tokens=False)
+                if in_open_code(self.before + generated):
                     best = scores[row].argmax()
                     keep = scores[row, best].clone()
                     scores[row] = -float("inf")
@@ -116,7 +120,7 @@ class LocalBackend:
                   **{k: v.to(policy.device) for k, v in enc.pixels.items()}}
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(policy.model.dtype)
-        procs = _Processors(tok, len(enc.ids), self.banned, stop, self.ats_logits)
+        procs = _Processors(tok, len(enc.ids), self.banned, stop, self.ats_logits, conversation.assistant[-2000:])
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
         greedy = sampling.temperature <= 0

@@ -11,7 +11,7 @@ from sandbox import Sandbox, SandboxConfig
 from synthesis.records import RL_SCHEMA, SFT_SCHEMA, Provenance, RlPrompt
 from synthesis.rollout_record import record_from_rollout
 from synthesis.tasks import FAMILIES, TasksConfig, generate_task
-from synthesis.tasks.config import CropConfig
+from synthesis.tasks.config import CropConfig, MultiRoundConfig
 from synthesis.teacher import teach
 from train.chat import prompt_text
 from train.config import ModelConfig
@@ -19,7 +19,8 @@ from train.data import prompt_from_record
 from train.policy import load_policy
 from train.tiny_model import build_tiny
 
-TASKS = TasksConfig(count=12, crop=CropConfig(long_side_range=(1024, 1280), model_side=224))
+SMALL_CROP = CropConfig(long_side_range=(1024, 1280), model_side=224)
+TASKS = TasksConfig(count=12, crop=SMALL_CROP, multi_round=MultiRoundConfig(crop=SMALL_CROP))
 TINY = ModelConfig(vocab_size=700, hidden_size=32, layers=1, heads=2, vision_hidden=32, vision_layers=1,
                    image_size=32, patch_size=16)
 
@@ -56,11 +57,15 @@ def sft_dir(tmp_path_factory, sft_records) -> Path:
 
 
 @pytest.fixture(scope="session")
-def rl_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("rl") / "data"
-    rows = [RlPrompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family,
+def rl_rows() -> list[dict]:
+    return [RlPrompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family,
                      float(t.difficulty), tuple(t.choices)).to_row() for t in _tasks(500, 1)]
-    write_shard(rows, RL_SCHEMA, folder / "train-00000-of-00001.parquet")
+
+
+@pytest.fixture(scope="session")
+def rl_dir(tmp_path_factory, rl_rows) -> Path:
+    folder = tmp_path_factory.mktemp("rl") / "data"
+    write_shard(rl_rows, RL_SCHEMA, folder / "train-00000-of-00001.parquet")
     return folder
 
 

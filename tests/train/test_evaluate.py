@@ -1,0 +1,62 @@
+"""Benchmark builder (held-out seeds and sizes) and the evaluator, driven by the programmatic teacher."""
+
+from collections.abc import Sequence
+
+from sandbox.layout import INPUT_DIR
+from synthesis.agent import Conversation, Generation, Sampling
+from synthesis.tasks import FAMILIES, generate_task
+from synthesis.teacher import ScriptedPolicy, image_name
+from synthesis.teacher.plans import plan_script
+from train.config import EvalConfig
+from train.data import Prompt
+from train.evaluate import build_benchmark, evaluate
+
+
+class TeacherBackend:
+    """Answers every prompt with the programmatic teacher's script for its task (a perfect policy)."""
+
+    def __init__(self, tasks):
+        self.scripts = {t.id: ScriptedPolicy(plan_script(t, INPUT_DIR + image_name(t))) for t in tasks}
+
+    def generate(self, conversation: Conversation, sampling: Sampling, stop: Sequence[str]) -> Generation:
+        task_id = next(i for i in self.scripts if i in conversation.user)
+        return self.scripts[task_id].generate(conversation, sampling, stop)
+
+
+def test_benchmark_is_held_out():
+    from tests.train.conftest import TASKS
+
+    prompts = build_benchmark(EvalConfig(count=8, base_seed=10**6, long_side_range=(1100, 1200)), TASKS)
+    assert {p.family for p in prompts} == set(FAMILIES)
+    assert all(int(p.id.split("-")[-2]) >= 10**6 for p in prompts)
+    crops = [p for p in prompts if p.family == "crop"]
+    assert all(1100 <= max(p.image_size) <= 1200 for p in crops)
+
+
+def test_teacher_scores_perfectly_with_tools(sandbox):
+    from tests.train.conftest import TASKS
+
+    tasks = [generate_task(f, 900 + i, TASKS) for i, f in enumerate(FAMILIES)]
+    prompts = [Prompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family, t.choices)
+               for t in tasks]
+    report, rollouts = evaluate(TeacherBackend(tasks), prompts, sandbox, EvalConfig(max_total_tokens=10**6))
+    assert report["accuracy"] == 1.0 and report["format_valid_rate"] == 1.0
+    assert report["code_exec_rate"] == 1.0 and report["mean_reward"] == 2.0
+    assert report["accuracy_per_family"] == dict.fromkeys(sorted(FAMILIES), 1.0)
+    assert report["code_use_rate"] == 5 / 6  # every family but no_code writes code
+    assert report["mean_turns"] == sum(r.calls for r in rollouts) / 6
+
+
+def test_without_tools_is_one_call(sandbox):
+    from tests.train.conftest import TASKS
+
+    t = generate_task("no_code", 77, TASKS)
+    prompt = Prompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family, t.choices)
+
+    class Direct:
+        def generate(self, conversation, sampling, stop):
+            assert "<image>" not in conversation.user and sampling.temperature == 0.0
+            return Generation(f"<answer>{t.answer}</answer>")
+
+    report, _ = evaluate(Direct(), [prompt], sandbox, EvalConfig(), tools=False)
+    assert report["accuracy"] == 1.0 and report["mean_turns"] == 1 and report["tools"] is False
