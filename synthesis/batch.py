@@ -4,7 +4,8 @@ The loop and the sandbox sessions are synchronous, so concurrency comes from a t
 :func:`~synthesis.agent.run_agent` for one job, and threads overlap while they wait on HTTP (the backend bounds
 requests in flight on its own) or on a sandbox worker. Nothing is lost: N jobs give N results in input order,
 and a job that raises comes back as a failed :class:`~synthesis.agent.Rollout` carrying the exception as its
-reason, never as a crash of the batch.
+reason, never as a crash of the batch. Jobs are not modified (each rollout continues a copy of its job's
+conversation), so the same jobs can be run again.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from synthesis.agent import AgentConfig, Backend, Conversation, Rollout, Session, run_agent
 
@@ -47,11 +48,13 @@ def job_error(err: BaseException) -> str:
 
 
 def _run_one(backend: Backend, job: RolloutJob) -> Rollout:
+    # The loop appends to its conversation: work on a copy so a job can be run again (a rerun, a retry).
+    conversation = replace(job.conversation, pieces=list(job.conversation.pieces))
     try:
         with job.open_session() as session:
-            return run_agent(backend, session, job.conversation, job.cfg)
+            return run_agent(backend, session, conversation, job.cfg)
     except Exception as err:  # recorded on the result, never dropped
-        return Rollout(job.conversation, finish="backend_error", error=job_error(err))
+        return Rollout(conversation, finish="backend_error", error=job_error(err))
 
 
 def run_many(backend: Backend, jobs: Sequence[RolloutJob], concurrency: int) -> list[Rollout]:

@@ -270,13 +270,15 @@ def _answers(rollouts):
 
 def test_second_run_is_served_entirely_from_cache(sandbox):
     questions = [f"What is {a}+{b}? [calc:{a} + {b}]" for a in range(4) for b in range(3)] + ["[crop]", "[answer]"]
+    jobs = [_job(sandbox, q) for q in questions]
     with ScriptedTeacher() as first:
         with OpenAIBackend(_cfg(first)) as backend:
-            one = run_many(backend, [_job(sandbox, q) for q in questions], concurrency=8)
+            one = run_many(backend, jobs, concurrency=8)
+        assert all(not j.conversation.pieces for j in jobs)  # jobs are left as they were: runnable again
         assert first.requests == backend.stats.requests == 2 * len(questions) - 1
     with ScriptedTeacher() as second:  # a new server on another port: the cache does not key on the URL
         with OpenAIBackend(_cfg(second)) as backend:
-            two = run_many(backend, [_job(sandbox, q) for q in questions], concurrency=8)
+            two = run_many(backend, jobs, concurrency=8)
         assert second.requests == 0
     assert backend.stats.cache_hits == 2 * len(questions) - 1 and backend.stats.cache_misses == 0
     assert backend.stats.cached_completion_tokens == sum(r.completion_tokens for r in two)
@@ -360,3 +362,95 @@ def test_config_builds_strictly_from_yaml_mapping():
     assert cfg.message_mode == "continue" and cfg.extra_body == {"top_k": 20}
     with pytest.raises(ConfigError, match="api_key"):
         build(TeacherConfig, {"api_key": "sk-..."}, source="t")  # the key never comes from the file
+
+
+# --- a real server: transformers serve with a tiny random checkpoint -----------------------------------------
+
+CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}"
+          "{{ message['content'] }}{% else %}{% for c in message['content'] %}"
+          "{% if c['type'] in ('image', 'image_url') %}<image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+          "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def _tiny_checkpoint(out: Path) -> Path:
+    from transformers import AutoProcessor
+
+    from train.config import ModelConfig
+    from train.tiny_model import build_tiny
+
+    texts = [fmt.SYSTEM_PROMPT, "<think>I will compute.<code>\n```python\nprint(6 * 7)\n```\n</code>"
+             "<sandbox_output>42</sandbox_output></think>\n<answer>42</answer>"] * 5
+    path = build_tiny(ModelConfig(vocab_size=600, hidden_size=64, layers=2, heads=2), texts, out)
+    processor = AutoProcessor.from_pretrained(path)
+    processor.chat_template = processor.tokenizer.chat_template = CHATML  # the tiny model ships none
+    processor.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def transformers_serve(tmp_path_factory):
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    ckpt = _tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("transformers")
+    proc = subprocess.Popen([str(exe), "serve", str(ckpt), "--host", "127.0.0.1", "--port", str(port), "--device",
+                             "cpu"], env=os.environ | {"HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.skip("transformers serve did not come up")
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/v1", str(ckpt)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class _At:  # what _cfg needs of a server
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+
+
+@pytest.mark.slow
+def test_transformers_serve_junk_ends_as_recorded_rollouts(transformers_serve, sandbox):
+    base_url, model = transformers_serve
+    agent = AgentConfig(max_calls=2, text=Sampling(temperature=1.0, max_new_tokens=24, seed=1))
+    jobs = []
+    for i in range(3):
+        job = _job(sandbox, f"What is {i}?", agent)
+        # The tiny tokenizer's image token is the literal "<image>": drop the Thyme prompt's textual one.
+        job.conversation.user = job.conversation.user.removeprefix("<image>\n")
+        jobs.append(job)
+    kw = dict(base_url=base_url, model=model, timeout_s=120.0, max_retries=1)
+    with OpenAIBackend(_cfg(_At(base_url), **kw, send_stop=False)) as backend:
+        rollouts = run_many(backend, jobs, concurrency=2)
+        assert backend.stats.prompt_tokens > 0 and backend.stats.completion_tokens > 0
+    assert len(rollouts) == 3
+    assert all(r.finish in ("length", "degenerate", "max_calls", "answer", "backend_error") for r in rollouts)
+    assert all(r.finish != "backend_error" or r.error.startswith("teacher_") for r in rollouts)
+    with OpenAIBackend(_cfg(_At(base_url), **kw, send_stop=False)) as backend:
+        again = run_many(backend, jobs, concurrency=2)
+        assert backend.stats.requests == 0  # the rerun is served from the cache
+    assert _answers(again) == _answers(rollouts)
+    # Stop strings on a VLM make transformers serve answer 500, and the kept-alive connection then drops
+    # (stack.md §5): recorded with its reason, not raised.
+    with OpenAIBackend(_cfg(_At(base_url), **kw, send_stop=True, cache_path="")) as backend:
+        stopped = run_many(backend, jobs[:1], concurrency=1)[0]
+    assert stopped.finish != "backend_error" or stopped.error.startswith(("teacher_server_error",
+                                                                          "teacher_connection_error"))
