@@ -25,6 +25,7 @@ from typing import Any
 from synthesis.agent import Conversation, Generation, Sampling
 from synthesis.openai_config import NO_KEY, TeacherConfig
 from synthesis.openai_messages import CONTINUE_FLAGS, cut_at_stop, restore_stop, to_messages
+from synthesis.openai_replies import TeacherFailure, classify, parse_completion
 from synthesis.request_cache import CachedReply, RequestCache, request_key
 
 __all__ = ["OpenAIBackend", "TeacherStats"]
@@ -52,14 +53,6 @@ class TeacherStats:
         out = {k: v for k, v in vars(self).items() if not isinstance(v, Counter)}
         out["retries"], out["failures"] = dict(sorted(self.retries.items())), dict(sorted(self.failures.items()))
         return out
-
-
-class _Failure(Exception):
-    """One failed attempt: a ``teacher_*`` reason code, a detail, whether to retry, a server-given delay."""
-
-    def __init__(self, reason: str, detail: str, retry: bool = True, retry_after: float | None = None):
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail, self.retry, self.retry_after = reason, detail, retry, retry_after
 
 
 class OpenAIBackend:
@@ -133,7 +126,7 @@ class OpenAIBackend:
         if reply is None:
             try:
                 reply = self._fetch(body)
-            except _Failure as failure:
+            except TeacherFailure as failure:
                 with self._lock:
                     self.stats.failures[failure.reason] += 1
                 return Generation("", "error", error=str(failure))
@@ -152,12 +145,12 @@ class OpenAIBackend:
                           completion_tokens=reply.completion_tokens)
 
     def _fetch(self, body: dict[str, Any]) -> CachedReply:
-        """One call with the retry policy; raises :class:`_Failure` once it gives up."""
+        """One call with the retry policy; raises :class:`TeacherFailure` once it gives up."""
         for attempt in range(self.cfg.max_retries + 1):
             try:
                 with self._slots:
                     return self._attempt(body)
-            except _Failure as failure:
+            except TeacherFailure as failure:
                 if not failure.retry or attempt == self.cfg.max_retries:
                     raise
                 with self._lock:
@@ -178,10 +171,10 @@ class OpenAIBackend:
         try:  # post() sends the body as is: no per-call params transform (milliseconds), and exactly what is hashed
             completion = self._client.post("/chat/completions", cast_to=self._completion_type, body=body)
         except self._openai.OpenAIError as err:
-            raise _classify(self._openai, err) from None
+            raise classify(self._openai, err) from None
         except ValueError as err:  # a body the client could not decode
-            raise _Failure("teacher_malformed_reply", f"{type(err).__name__}: {err}") from None
-        reply = _parse_completion(completion)
+            raise TeacherFailure("teacher_malformed_reply", f"{type(err).__name__}: {err}") from None
+        reply = parse_completion(completion)
         with self._lock:
             self.stats.prompt_tokens += reply.prompt_tokens
             self.stats.completion_tokens += reply.completion_tokens
@@ -198,56 +191,3 @@ class OpenAIBackend:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _classify(openai: Any, err: Exception) -> _Failure:
-    """The reason code of a client exception, and whether it is worth retrying."""
-    detail = f"{type(err).__name__}: {str(err)[:300]}"
-    if isinstance(err, openai.APITimeoutError):
-        return _Failure("teacher_timeout", detail)
-    if isinstance(err, openai.APIConnectionError):
-        if type(err.__cause__).__name__ == "RemoteProtocolError":  # httpx: the body ended before its length
-            return _Failure("teacher_truncated_reply", f"{detail} ({err.__cause__})")
-        return _Failure("teacher_connection_error", detail)
-    if isinstance(err, openai.RateLimitError):
-        return _Failure("teacher_rate_limited", detail, retry_after=_retry_after(err))
-    if isinstance(err, openai.APIStatusError):
-        status = err.status_code
-        if status >= 500:
-            return _Failure("teacher_server_error", detail)
-        if status == 408:
-            return _Failure("teacher_timeout", detail)
-        if status in (401, 403):
-            return _Failure("teacher_auth_error", detail, retry=False)
-        return _Failure("teacher_bad_request", detail, retry=False)
-    return _Failure("teacher_malformed_reply", detail)  # APIResponseValidationError and other decode trouble
-
-
-def _retry_after(err: Any) -> float | None:
-    value = err.response.headers.get("retry-after") if getattr(err, "response", None) is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-
-
-def _parse_completion(completion: Any) -> CachedReply:
-    """The text, finish reason and usage of a chat completion; raises a retryable failure when it is malformed."""
-    choices = getattr(completion, "choices", None)
-    if not choices:
-        raise _Failure("teacher_malformed_reply", "reply has no choices")
-    choice = choices[0]
-    message = getattr(choice, "message", None)
-    text = getattr(message, "content", None)
-    if not isinstance(text, str) or not text:
-        raise _Failure("teacher_malformed_reply", "reply has empty content")
-    finish = choice.finish_reason or "stop"
-    if finish == "content_filter":
-        raise _Failure("teacher_content_filter", "the server filtered the reply", retry=False)
-    if finish not in ("stop", "length"):
-        raise _Failure("teacher_malformed_reply", f"unexpected finish_reason {finish!r}")
-    stop_reason = (getattr(choice, "model_extra", None) or {}).get("stop_reason")
-    usage = getattr(completion, "usage", None)
-    return CachedReply(text, finish, int(getattr(usage, "prompt_tokens", 0) or 0),
-                       int(getattr(usage, "completion_tokens", 0) or 0),
-                       stop_reason if isinstance(stop_reason, str) else None)
