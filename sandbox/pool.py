@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import queue
 import shutil
-import tempfile
 import threading
 import time
 import warnings
@@ -28,6 +27,7 @@ from sandbox.isolation import LaunchPlan, SandboxUnavailableError, detect, plan
 from sandbox.layout import INPUT_DIR, VIRTUAL_OUTPUT_DIR
 from sandbox.outcome import build_result, lost_result, refused_result
 from sandbox.result import ExecResult
+from sandbox.scratch import make_root
 from sandbox.session import Block, Session
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class Sandbox:
         if self.plan.level == "none":
             warnings.warn(NO_ISOLATION_WARNING, RuntimeWarning, stacklevel=2)
             logger.warning(NO_ISOLATION_WARNING)
-        self._root = Path(tempfile.mkdtemp(prefix="thyme-sandbox-", dir=self.config.scratch_dir or None))
+        self._root = make_root(self.config.scratch_dir or None)
         self._root.chmod(0o711)  # the sandbox uid must traverse it where no mount namespace hides it
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawn")
         self._idle: queue.Queue[_Slot] = queue.Queue()

@@ -116,3 +116,40 @@ class Scratch:
     def remove(self) -> None:
         """Delete the whole worker root."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+ROOT_PREFIX = "thyme-sandbox-"
+
+
+def make_root(parent: str | None) -> Path:
+    """Create this pool's private scratch root, named after our pid so that a later pool can tell
+    whether its owner is still alive (pools that die by SIGKILL or ``os._exit`` cannot clean up).
+
+    Args:
+        parent (`str | None`): where to create it; None means the system temp dir.
+    """
+    import tempfile
+
+    sweep_stale(Path(parent or tempfile.gettempdir()))
+    return Path(tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=parent))
+
+
+def sweep_stale(parent: Path) -> list[Path]:
+    """Delete scratch roots whose owning process is gone; returns what was removed.
+
+    Args:
+        parent (`Path`): the folder that holds the scratch roots.
+    """
+    removed = []
+    for entry in parent.glob(f"{ROOT_PREFIX}*-*"):
+        owner = entry.name[len(ROOT_PREFIX) :].split("-", 1)[0]
+        if not owner.isdigit() or entry.is_symlink() or entry.stat().st_uid != os.geteuid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+        except PermissionError:
+            continue  # alive, someone else's
+    return removed

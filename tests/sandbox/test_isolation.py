@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -57,3 +58,14 @@ def test_reduced_level_without_namespaces_still_confines(png: bytes) -> None:
 def test_workers_that_cannot_start_refuse_clearly() -> None:
     with pytest.raises(SandboxUnavailableError, match="workers do not start"):
         Sandbox(SandboxConfig(workers=1, preload=["PIL.Image"], start_timeout_s=0.001))
+
+
+def test_stale_scratch_of_dead_pools_is_swept(tmp_path) -> None:
+    from sandbox.scratch import ROOT_PREFIX, make_root
+
+    dead = tmp_path / f"{ROOT_PREFIX}999999999-abc"  # no such pid
+    (dead / "w0").mkdir(parents=True)
+    alive = make_root(str(tmp_path))
+    assert not dead.exists() and alive.exists() and alive.name.startswith(f"{ROOT_PREFIX}{os.getpid()}-")
+    make_root(str(tmp_path))
+    assert alive.exists()  # our own pid is alive: kept
