@@ -55,6 +55,7 @@ class SftConfig:
     save_every: int = field(default=100, metadata={"help": "Checkpoint period in steps."})
     log_every: int = field(default=10, metadata={"help": "Metrics period in steps."})
     shuffle_buffer: int = field(default=64, metadata={"help": "Streaming shuffle buffer (records)."})
+    cache_examples: int = field(default=4096, metadata={"help": "Encoded examples kept in memory (0: none)."})
 
     def __post_init__(self):
         if min(self.steps, self.batch_size, self.grad_accum, self.save_every, self.log_every) < 1:

@@ -22,7 +22,7 @@ def group_advantages(rewards, group_size: int, eps: float = 1e-4):
     Example:
         >>> import torch
         >>> group_advantages(torch.tensor([1.0, 0.0, 2.0, 2.0]), 2).tolist()
-        [0.7070568799972534, -0.7070568799972534, 0.0, 0.0]
+        [0.7070068120956421, -0.7070068120956421, 0.0, 0.0]
     """
     grouped = rewards.view(-1, group_size)
     mean = grouped.mean(dim=1, keepdim=True)

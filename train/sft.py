@@ -33,10 +33,19 @@ def record_chunks(record: SftRecord, last_round_only: bool = False) -> list[Chun
 
 
 def sft_examples(policy, folder: str | Path, cfg: SftConfig, seed: int, skip: int = 0) -> Iterator[Encoded]:
-    """Encoded examples streamed forever from ``folder``; the first ``skip`` records are passed over (resume)."""
+    """Encoded examples streamed forever from ``folder``; the first ``skip`` records are passed over (resume).
+
+    Up to ``cfg.cache_examples`` encoded examples are kept by record id, so later epochs skip image decoding.
+    """
     records = sft_records(folder, seed=seed, shuffle_buffer=cfg.shuffle_buffer, loop=True)
+    cache: dict[str, Encoded] = {}
     for record in itertools.islice(records, skip, None):
-        yield encode(record_chunks(record, cfg.last_round_only), policy.tokenizer, policy.vision, cfg.max_len)
+        example = cache.get(record.id)
+        if example is None:
+            example = encode(record_chunks(record, cfg.last_round_only), policy.tokenizer, policy.vision, cfg.max_len)
+            if len(cache) < cfg.cache_examples:
+                cache[record.id] = example
+        yield example
 
 
 def collate(examples: list[Encoded], pad_id: int) -> dict[str, Any]:

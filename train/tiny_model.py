@@ -36,11 +36,16 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int):
         >>> tok.convert_ids_to_tokens(tok("<code>x</code>").input_ids)
         ['<code>', 'x', '</code>']
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    # No word splitting, so the fixed prompt and the code templates merge into few tokens; but digits and the
+    # hex part of file names stay apart, so copying a number or a path is the same task wherever it appears.
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"[0-9a-f]{8}(?=\.)|\d"), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[*CHAT_TOKENS, *PROTOCOL_TOKENS],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
