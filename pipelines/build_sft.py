@@ -64,8 +64,9 @@ def split_of(record_id: str, splits: dict[str, float]) -> int:
 def _work_hash(config: PipelineConfig) -> str:
     """What the stored records depend on: tasks, sandbox behaviour, validators, teacher version (not the runner,
     worker counts or output layout), so a rerun with another runner reuses the same finished records."""
-    return config_hash({"tasks": config.tasks, "sandbox": config.sandbox.behaviour_hash(), "validators": config.validators,
-                        "teacher": TEACHER_VERSION})
+    teacher = TEACHER_VERSION if config.teacher.kind == "programmatic" else config.teacher
+    return config_hash({"tasks": config.tasks, "sandbox": config.sandbox.behaviour_hash(),
+                        "validators": config.validators, "teacher": teacher})
 
 
 def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> None:
@@ -84,7 +85,7 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
                   | "SpreadThymeRows" >> beam.Reshuffle())
     imported, dead_import = thyme_rows | "ImportThyme" >> ImportThyme(config.sandbox, drafts)
     tasks = (generated, user_tasks) | "AllTasks" >> beam.Flatten()
-    taught, dead_teacher = tasks | "WriteTrajectories" >> WriteTrajectories(config.sandbox, drafts,
+    taught, dead_teacher = tasks | "WriteTrajectories" >> WriteTrajectories(config.teacher, config.sandbox, drafts,
                                                                             config.sandbox.behaviour_hash())
     drafted = (taught, imported) | "AllDrafts" >> beam.Flatten()
     accepted, dead_validate = drafted | "VerifyTrajectories" >> VerifyTrajectories(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,8 @@ import yaml
 
 from pipelines.typed_config import ConfigError, apply_override, build, to_dict
 from sandbox.config import SandboxConfig
+from synthesis.agent import AgentConfig
+from synthesis.openai_config import TeacherConfig, api_key
 from synthesis.tasks.config import TasksConfig
 from validators.config import ValidatorsConfig
 
@@ -112,6 +115,23 @@ class RlConfig:
 
 
 @dataclass
+class TeacherSection:
+    """Who writes the trajectories of build_sft: the programmatic teacher (offline default) or a model."""
+
+    kind: Literal["programmatic", "openai"] = field(
+        default="programmatic", metadata={"help": "programmatic (no model) | openai (any OpenAI-compatible endpoint)."}
+    )
+    openai: TeacherConfig = field(default_factory=TeacherConfig, metadata={"help": "Endpoint, retries, cache."})
+    agent: AgentConfig = field(default_factory=AgentConfig, metadata={"help": "Turns, tokens, images, sampling."})
+    batch: int = field(default=16, metadata={"help": "Tasks per batch handed to the concurrent rollout runner."})
+
+
+def teacher_api_key(cfg: TeacherConfig) -> str:
+    """The teacher's API key, read from the variable ``cfg.api_key_env`` names (never from the config file)."""
+    return api_key(cfg, os.environ)
+
+
+@dataclass
 class SourcesConfig:
     """Where build_sft's records come from; several sources can feed one run."""
 
@@ -133,6 +153,7 @@ class PipelineConfig:
     run: RunConfig = field(default_factory=RunConfig, metadata={"help": "Output location and layout."})
     runner: RunnerConfig = field(default_factory=RunnerConfig, metadata={"help": "Beam runner."})
     sources: SourcesConfig = field(default_factory=SourcesConfig, metadata={"help": "Inputs of build_sft."})
+    teacher: TeacherSection = field(default_factory=TeacherSection, metadata={"help": "Who writes trajectories."})
     tasks: TasksConfig = field(default_factory=TasksConfig, metadata={"help": "Known-answer task generators."})
     sandbox: SandboxConfig = field(default_factory=SandboxConfig, metadata={"help": "The code sandbox."})
     validators: ValidatorsConfig = field(default_factory=ValidatorsConfig, metadata={"help": "Record and shard checks."})

@@ -12,7 +12,7 @@ from synthesis.agent import Backend, Conversation, Sampling
 from validators.answer import answers_match
 from validators.config import AnswerCheckConfig
 
-__all__ = ["NO_TOOL_SYSTEM", "no_tool_conversation", "solved_every_time"]
+__all__ = ["NO_TOOL_SYSTEM", "difficulty_backend", "no_tool_conversation", "solved_every_time"]
 
 NO_TOOL_SYSTEM = "You are a helpful assistant."
 NO_TOOL_SUFFIX = "\nAnswer with the final answer only, inside <answer></answer>."
@@ -51,3 +51,14 @@ def solved_every_time(backend: Backend, row: dict, samples: int, temperature: fl
         if not verdict.passed:
             return False
     return True
+
+
+def difficulty_backend(cfg) -> Backend:
+    """The no-tool model of :class:`~pipelines.config.DifficultyConfig` as an OpenAI-compatible backend."""
+    from pipelines.config import teacher_api_key
+    from synthesis.openai_backend import OpenAIBackend
+    from synthesis.openai_config import TeacherConfig
+
+    teacher = TeacherConfig(base_url=cfg.base_url, model=cfg.model, api_key_env=cfg.api_key_env,
+                            concurrency=cfg.concurrency, cache_path="")
+    return OpenAIBackend(teacher, teacher_api_key(teacher))

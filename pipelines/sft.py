@@ -8,21 +8,26 @@ records go to a :class:`~pipelines.record_store.RecordStore` and only their ids 
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import apache_beam as beam
 
+from pipelines.config import TeacherSection, teacher_api_key
 from pipelines.record_store import RecordStore
 from pipelines.stages import RunStage, reject
 from pipelines.stats import counter, distribution
 from sandbox import Sandbox, SandboxConfig
+from synthesis import format as fmt
+from synthesis.agent import Conversation
+from synthesis.batch import RolloutJob, run_many
 from synthesis.import_common import ImportFailure
 from synthesis.import_tasks import task_from_row
 from synthesis.import_thyme import import_thyme_record
 from synthesis.records import Provenance
 from synthesis.rollout_record import record_from_rollout
 from synthesis.tasks import FAMILIES, TasksConfig, generate_task
-from synthesis.teacher import TEACHER_NAME, TEACHER_VERSION, teach
+from synthesis.teacher import TEACHER_NAME, TEACHER_VERSION, image_name, teach, user_prompt
 from validators.config import ValidatorsConfig
 from validators.record import judge_record, with_verdicts
 
@@ -114,6 +119,42 @@ class _Teach(beam.DoFn):
             self._sandbox.close()
 
 
+class _TeachWithModel(beam.DoFn):
+    """An OpenAI-compatible teacher through the agent loop; batches of tasks run concurrently (HTTP-bound)."""
+
+    def __init__(self, section: TeacherSection, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str):
+        self._section, self._sandbox_cfg, self._store, self._hash = section, sandbox_cfg, store, config_hash
+        self._sandbox = self._backend = None
+
+    def setup(self):
+        from synthesis.openai_backend import OpenAIBackend
+
+        self._sandbox = Sandbox(self._sandbox_cfg)
+        self._backend = OpenAIBackend(self._section.openai, teacher_api_key(self._section.openai))
+
+    def process(self, batch: list):
+        todo = [t for t in batch if not self._store.has(t.id)]
+        yield from (t.id for t in batch if self._store.has(t.id))
+        jobs = [RolloutJob(Conversation(fmt.SYSTEM_PROMPT, user_prompt(t), (t.image,)),
+                           partial(self._sandbox.session, images=[t.image], image_name=image_name(t), item_id=t.id,
+                                   seed=t.seed), self._section.agent) for t in todo]
+        generator = f"openai:{self._section.openai.model}"
+        for task, rollout in zip(todo, run_many(self._backend, jobs, self._section.openai.concurrency), strict=True):
+            counter("teacher_prompt_tokens").inc(rollout.prompt_tokens)
+            counter("teacher_completion_tokens").inc(rollout.completion_tokens)
+            if rollout.finish != "answer":
+                yield reject(task.id, "teacher", f"teacher_{rollout.finish}", rollout.error or rollout.response[-300:],
+                             task.to_dict())
+                continue
+            provenance = Provenance("generated", generator, TEACHER_VERSION, task.seed, self._hash)
+            yield self._store.put(record_from_rollout(task, rollout, provenance))
+
+    def teardown(self):
+        for resource in (self._backend, self._sandbox):
+            if resource is not None:
+                resource.close()
+
+
 class _Verify(beam.DoFn):
     """Record checks; accepted records are stored again with their verdicts."""
 
@@ -155,14 +196,19 @@ class GenerateTasks(beam.PTransform):
 
 
 class WriteTrajectories(beam.PTransform):
-    """Tasks -> ids of stored trajectories (and dead letters), through the programmatic teacher."""
+    """Tasks -> ids of stored trajectories (and dead letters), through the configured teacher."""
 
-    def __init__(self, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str):
+    def __init__(self, section: TeacherSection, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str):
         super().__init__()
-        self._dofn = _Teach(sandbox_cfg, store, config_hash)
+        self._section = section
+        self._dofn = (_Teach(sandbox_cfg, store, config_hash) if section.kind == "programmatic"
+                      else _TeachWithModel(section, sandbox_cfg, store, config_hash))
 
     def expand(self, tasks):
-        return tasks | "Teach" >> RunStage("teacher", self._dofn)
+        if self._section.kind == "programmatic":
+            return tasks | "Teach" >> RunStage("teacher", self._dofn)
+        batches = tasks | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._section.batch)
+        return batches | "Teach" >> RunStage("teacher", self._dofn)
 
 
 class ReadTaskFiles(beam.PTransform):

@@ -16,7 +16,7 @@ from apache_beam import pvalue
 
 from synthesis.records import DeadLetter
 
-__all__ = ["REJECTED", "RunStage", "exception_letter", "reject"]
+__all__ = ["REJECTED", "RunStage", "exception_letters", "reject"]
 
 REJECTED = "rejected"
 
@@ -47,19 +47,22 @@ def _record_id(element: Any) -> str:
     return "<unknown>"
 
 
-def exception_letter(bad: tuple, stage: str) -> DeadLetter:
-    """Dead letter for an element whose DoFn raised (Beam gives ``(element, (type, repr, traceback))``).
+def exception_letters(bad: tuple, stage: str) -> list[DeadLetter]:
+    """Dead letters for an element whose DoFn raised (Beam gives ``(element, (type, repr, traceback))``).
+
+    A batch (a list of records) gives one letter per record, so the accounting stays one row per input.
 
     Example:
-        >>> letter = exception_letter(({"id": "t1"}, (ValueError, "ValueError('x')", ["tb"])), "teach")
+        >>> [letter] = exception_letters(({"id": "t1"}, (ValueError, "ValueError('x')", ["tb"])), "teach")
         >>> (letter.id, letter.reason, letter.detail)
         ('t1', 'exception_ValueError', "ValueError('x')")
     """
     element, (exc_type, exc_repr, trace) = bad
     name = getattr(exc_type, "__name__", str(exc_type))
     tail = "".join(trace[-3:]) if isinstance(trace, list | tuple) else str(trace)
-    return DeadLetter(_record_id(element), stage, f"exception_{name}", exc_repr,
-                      {"input": element, "traceback": tail})
+    items = element if isinstance(element, list) else [element]
+    return [DeadLetter(_record_id(item), stage, f"exception_{name}", exc_repr, {"input": item, "traceback": tail})
+            for item in items]
 
 
 class RunStage(beam.PTransform):
@@ -76,7 +79,7 @@ class RunStage(beam.PTransform):
 
     def expand(self, pcoll):
         out = pcoll | "Apply" >> beam.ParDo(self._dofn).with_outputs(REJECTED, main="ok").with_exception_handling()
-        raised = out.bad | "ExceptionToDeadLetter" >> beam.Map(exception_letter, self._stage)
+        raised = out.bad | "ExceptionToDeadLetter" >> beam.FlatMap(exception_letters, self._stage)
         dead = (getattr(out, REJECTED), raised) | "AllDeadLetters" >> beam.Flatten()
         return out.ok, dead
 

@@ -166,7 +166,7 @@ class ShardChecksConfig:
     """Expectations over the written Parquet shards (great-expectations)."""
 
     families: list[str] = field(
-        default_factory=lambda: ["crop", "rotate", "contrast", "compute", "multi_round", "no_code", "imported"],
+        default_factory=lambda: ["crop", "rotate", "contrast", "compute", "multi_round", "no_code", "imported", "user"],
         metadata={"help": "Allowed values of the family column."},
     )
     answer_types: list[str] = field(

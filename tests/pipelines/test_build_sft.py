@@ -202,3 +202,50 @@ def test_file_sources_are_imported_verified_or_dead_lettered(tmp_path):
     reasons = sorted((d.stage, d.reason) for d in _dead_letters(out / "thyme-sft"))
     assert reasons == [("import", "import_bad_format"), ("import", "import_missing_field"),
                        ("teacher", "teacher_unsupported_family")]
+
+
+def _scripted_server():
+    import importlib.util
+
+    path = ROOT / "tests" / "synthesis" / "scripted_server.py"
+    spec = importlib.util.spec_from_file_location("scripted_server", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ScriptedTeacher
+
+
+def test_openai_teacher_over_http_loses_nothing_and_reruns_from_cache(tmp_path, monkeypatch):
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (96, 96), (200, 200, 200)).save(buf, format="PNG")
+    image = base64.b64encode(buf.getvalue()).decode()
+    rows = [("What is 20 + 22? [calc:20 + 22]", "42"), ("What is 6 times 7? [calc:6 * 7]", "42"),
+            ("What is 2 + 2? [calc:2 + 3]", "4"), ("Broken endpoint [fault:500]", "1"), ("Junk [junk]", "1")]
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps({"image": image, "question": q, "answer": a, "answer_type": "number"}) + "\n"
+                             for q, a in rows))
+    monkeypatch.setenv("SCRIPTED_KEY", "sk-test")
+    monkeypatch.chdir(tmp_path)  # the request cache path is relative to the working directory
+    with _scripted_server()() as server:
+        overrides = ["sources.generated=false", f"sources.task_files=[{tasks}]", "teacher.kind=openai",
+                     f"teacher.openai.base_url={server.base_url}", "teacher.openai.model=scripted-teacher",
+                     "teacher.openai.api_key_env=SCRIPTED_KEY", "teacher.openai.max_retries=1",
+                     "teacher.openai.backoff_base_s=0.01", "teacher.openai.cache_path=cache.sqlite"]
+        assert build_sft.run(_config(tmp_path / "a", *overrides)) == 0
+        first = server.requests
+        assert first > 0 and set(server.auth) == {"Bearer sk-test"}
+        assert build_sft.run(_config(tmp_path / "b", *overrides)) == 0
+        # The rerun is served from the request cache; only the failed request is tried again (failures are
+        # never cached), and it fails the same way.
+        assert server.requests > first
+        assert all("[fault:500]" in json.dumps(body) for body in server.bodies[first:])
+    out = tmp_path / "a" / "thyme-sft"
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["records_in"] == 5 and stats["accepted"] == 2 and stats["holds"]
+    reasons = sorted(d.reason for d in _dead_letters(out))
+    assert reasons == ["answer_mismatch", "teacher_backend_error", "teacher_degenerate"]
+    assert _shards(out) == _shards(tmp_path / "b" / "thyme-sft")

@@ -1,0 +1,64 @@
+"""build_rl: RL prompt shards with checks and dead letters; the difficulty filter against a real HTTP endpoint."""
+
+import importlib.util
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+from PIL import Image
+
+from pipelines import build_rl
+from pipelines.config import DifficultyConfig, load_config
+from pipelines.difficulty import difficulty_backend, solved_every_time
+from synthesis.records import DeadLetter, RlPrompt
+from validators.config import AnswerCheckConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_rl_prompts_are_written_checked_and_loadable(tmp_path, monkeypatch):
+    original = build_rl.prompt_from_task
+
+    def with_one_bad(task):  # a prompt whose ground truth is empty: no reward could ever be computed
+        prompt = original(task)
+        return replace(prompt, answer=" ") if task.seed == 3 else prompt
+
+    monkeypatch.setattr(build_rl, "prompt_from_task", with_one_bad)
+    cfg = load_config(ROOT / "pipeline.yaml", [f"run.output_dir={tmp_path}", "tasks.count=10", "runner.kind=in_process"])
+    assert build_rl.run(cfg) == 0
+    out = tmp_path / "thyme-rl"
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["holds"] and stats["records_in"] == 10
+    ds = datasets.load_dataset("parquet", data_files=str(out / "data" / "*.parquet"), split="train")
+    assert len(ds) == stats["accepted"] and isinstance(ds[0]["image"], Image.Image)
+    assert set(ds["family"]) <= {"crop", "rotate", "contrast", "compute", "multi_round", "no_code"}
+    letters = [DeadLetter.from_row(r) for f in (out / "dead_letter").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert [(d.stage, d.reason) for d in letters] == [("prompt", "prompt_empty_answer")]
+    assert stats["accepted"] == 9
+
+
+def _server():
+    spec = importlib.util.spec_from_file_location("scripted_server", ROOT / "tests" / "synthesis" / "scripted_server.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ScriptedTeacher
+
+
+def _row(question: str, answer: str) -> dict:
+    buf = io.BytesIO()
+    Image.new("RGB", (80, 80), "white").save(buf, format="PNG")
+    return RlPrompt("p", buf.getvalue(), question, (80, 80), answer, "text", "no_code", 0.0).to_row()
+
+
+def test_difficulty_filter_asks_a_no_tool_model_over_http():
+    with _server()() as server:
+        backend = difficulty_backend(DifficultyConfig(base_url=server.base_url, model="scripted-teacher"))
+        easy = solved_every_time(backend, _row("Trivial [answer]", "simple"), 3, 1.0, 64, AnswerCheckConfig())
+        hard = solved_every_time(backend, _row("Trivial [answer]", "complex"), 3, 1.0, 64, AnswerCheckConfig())
+        broken = solved_every_time(backend, _row("Down [fault:400]", "simple"), 3, 1.0, 64, AnswerCheckConfig())
+        backend.close()
+    assert (easy, hard, broken) == (True, False, False)
+    assert len(server.bodies) >= 4  # three samples for the easy prompt, at least one for the others
