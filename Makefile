@@ -23,5 +23,10 @@ test-slow: setup
 lint: setup
 	.venv/bin/ruff check .
 
+# Each bench prints ratios against a baseline measured side by side in the same run (the machines are noisy).
 bench: setup
 	$(PY) bench/sandbox.py
+	$(PY) bench/synthesis.py
+	$(PY) bench/validators.py
+	$(PY) bench/pipeline.py
+	$(PY) bench/train.py
