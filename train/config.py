@@ -115,6 +115,8 @@ class EvalConfig:
     max_total_tokens: int = field(default=640, metadata={"help": "Model tokens per rollout."})
     without_tools: bool = field(default=True, metadata={"help": "Also run the no-tool setting (one call, no code)."})
     strict: bool = field(default=True, metadata={"help": "Run the policy's code in strict mode (no fix-ups)."})
+    endpoint: str = field(default="", metadata={"help": "Also evaluate an OpenAI-compatible endpoint (base URL)."})
+    endpoint_model: str = field(default="", metadata={"help": "Model name served at the endpoint."})
 
 
 @dataclass

@@ -111,8 +111,14 @@ def run_eval(cfg: TrainConfig, out: Path, checkpoints: dict[str, Path], sandbox,
 
     prompts = build_benchmark(cfg.eval, tasks)
     reports = {}
-    for i, (name, path) in enumerate(checkpoints.items()):
-        backend = LocalBackend(load_policy(path, cfg.model, trainable=False))
+    backends = {name: (lambda p=path: LocalBackend(load_policy(p, cfg.model, trainable=False)))
+                for name, path in checkpoints.items()}
+    if cfg.eval.endpoint:
+        from train.openai_backend import OpenAIBackend
+
+        backends["endpoint"] = lambda: OpenAIBackend(cfg.eval.endpoint, cfg.eval.endpoint_model)
+    for i, (name, make) in enumerate(backends.items()):
+        backend = make()
         for tools in (True, False) if cfg.eval.without_tools else (True,):
             key = f"{name}_{'tools' if tools else 'no_tools'}"
             report, _ = evaluate(backend, prompts, sandbox, cfg.eval, tools=tools, weights=cfg.grpo.weights)
