@@ -27,6 +27,7 @@ from sandbox.protocol import ProtocolError, read_frame, write_frame
 from sandbox.seccomp_policy import LoadablePolicy
 
 MAX_REPORT = 1 << 16
+BACK_TO_BACK_S = 0.005  # a request this soon after the last answer means the pool is busy
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -214,8 +215,9 @@ def prefork(conf: Confinement, address_space: int) -> _Prepared:
 
 
 def execute(request: dict[str, Any], child: _Prepared,
-            make_next: Callable[[], _Prepared]) -> tuple[dict[str, Any], _Prepared]:  # fmt: skip
-    """Hand one block to a prepared child, prepare the next child while it runs, describe the outcome.
+            make_next: Callable[[], _Prepared] | None = None) -> tuple[dict[str, Any], _Prepared | None]:  # fmt: skip
+    """Hand one block to a prepared child and describe the outcome; with ``make_next``, also prepare
+    the next child while the block runs (returned second).
 
     The next child is forked from this (clean) worker, never from the running block, and gets no
     request before the supervisor has emptied the scratch folder.
@@ -226,7 +228,7 @@ def execute(request: dict[str, Any], child: _Prepared,
     except OSError:
         pass  # the child died before its request: reaped and reported below
     os.close(child.request_fd)
-    following = make_next()
+    following = make_next() if make_next is not None else None
     cap = int(request["output_limit"])
     reader = _Reader(child.fds, {"stdout": cap, "stderr": cap, "report": MAX_REPORT})
     cause, status, usage = _supervise(child.pid, reader, float(request["timeout_s"]), float(request["replay_timeout_s"]))
@@ -262,15 +264,20 @@ def main() -> None:
     address_space = _vsz() + memory  # the zygote's size is fixed once warm; measured once
     child = prefork(conf, address_space)
     write_frame(ctl_out, {"ready": True, "pid": os.getpid(), "uid": os.getuid(), "vsz": _vsz()})
+    answered = 0.0
     while True:
         try:
             request = read_frame(ctl_in, MAX_REQUEST)
         except ProtocolError:
             os.kill(child.pid, signal.SIGKILL)
             return
-        response, child = execute(request, child, lambda: prefork(conf, address_space))
+        # Back-to-back blocks: fork the next child while this one runs. Blocks one at a time: answer
+        # first and fork afterwards, so that the fork competes with nothing on the latency path.
+        busy = time.monotonic() - answered < BACK_TO_BACK_S
+        response, following = execute(request, child, (lambda: prefork(conf, address_space)) if busy else None)
         write_frame(ctl_out, response)
-
+        answered = time.monotonic()
+        child = following or prefork(conf, address_space)
 
 if __name__ == "__main__":
     main()
