@@ -43,8 +43,8 @@ class ModelConfig:
 class SftConfig:
     """Supervised fine-tuning on the accepted trajectories (thyme.md §5)."""
 
-    steps: int = field(default=300, metadata={"help": "Optimizer steps (the shards are cycled)."})
-    lr: float = field(default=2e-3, metadata={"help": "Peak learning rate (cosine decay, linear warmup)."})
+    steps: int = field(default=800, metadata={"help": "Optimizer steps (the shards are cycled)."})
+    lr: float = field(default=3e-3, metadata={"help": "Peak learning rate (cosine decay, linear warmup)."})
     warmup_steps: int = field(default=20, metadata={"help": "Linear warmup steps."})
     batch_size: int = field(default=4, metadata={"help": "Sequences per micro-batch."})
     grad_accum: int = field(default=1, metadata={"help": "Micro-batches per optimizer step."})
@@ -52,10 +52,13 @@ class SftConfig:
     last_round_only: bool = field(
         default=False, metadata={"help": "Thyme's option: mask every round but the last code round."}
     )
-    save_every: int = field(default=100, metadata={"help": "Checkpoint period in steps."})
+    save_every: int = field(default=200, metadata={"help": "Checkpoint period in steps."})
     log_every: int = field(default=10, metadata={"help": "Metrics period in steps."})
     shuffle_buffer: int = field(default=64, metadata={"help": "Streaming shuffle buffer (records)."})
-    cache_examples: int = field(default=4096, metadata={"help": "Encoded examples kept in memory (0: none)."})
+    cache_examples: int = field(default=4096, metadata={"help": "Records whose image inputs stay in memory."})
+    randomize_ids: bool = field(
+        default=True, metadata={"help": "Fresh item id per example in the prompt's path and the code (learn to copy)."}
+    )
 
     def __post_init__(self):
         if min(self.steps, self.batch_size, self.grad_accum, self.save_every, self.log_every) < 1:
@@ -66,10 +69,10 @@ class SftConfig:
 class GrpoConfig:
     """GRPO with adaptive temperature sampling (thyme.md §6)."""
 
-    steps: int = field(default=8, metadata={"help": "Optimizer steps, one batch of prompt groups each."})
+    steps: int = field(default=10, metadata={"help": "Optimizer steps, one batch of prompt groups each."})
     prompts_per_step: int = field(default=2, metadata={"help": "Prompts per step (each gets G rollouts)."})
     group_size: int = field(default=4, metadata={"help": "G, rollouts per prompt (Thyme: 4)."})
-    lr: float = field(default=2e-5, metadata={"help": "Learning rate (constant)."})
+    lr: float = field(default=1e-4, metadata={"help": "Learning rate (constant)."})
     beta: float = field(default=0.01, metadata={"help": "k3 KL coefficient to the reference policy (Thyme: 0.01)."})
     epsilon: float = field(default=0.2, metadata={"help": "PPO clip range, low side."})
     epsilon_high: float = field(default=0.2, metadata={"help": "PPO clip range, high side (DAPO: 0.28)."})
@@ -89,7 +92,7 @@ class GrpoConfig:
         default_factory=lambda: {"accuracy": 1.0, "format": 0.5, "consistency": 0.5},
         metadata={"help": "Reward weights; consistency counts only when the answer is right."},
     )
-    save_every: int = field(default=4, metadata={"help": "Checkpoint period in steps."})
+    save_every: int = field(default=5, metadata={"help": "Checkpoint period in steps."})
     compare_prompts: int = field(default=8, metadata={"help": "Prompts for the ATS vs T=1 code-failure comparison."})
 
     def __post_init__(self):
@@ -105,7 +108,7 @@ class GrpoConfig:
 class EvalConfig:
     """The held-out benchmark and the evaluator."""
 
-    count: int = field(default=48, metadata={"help": "Held-out tasks generated for the benchmark."})
+    count: int = field(default=36, metadata={"help": "Held-out tasks generated for the benchmark."})
     base_seed: int = field(default=1_000_000, metadata={"help": "Seed of task 0; far from the training seeds."})
     long_side_range: tuple[int, int] = field(
         default=(3584, 4096), metadata={"help": "Crop-family image sizes, above the training range (held-out)."}

@@ -8,10 +8,13 @@ compares its throughput with ``SFTTrainer`` driving the same collator.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
+import random
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,30 +25,69 @@ from train.config import SftConfig
 from train.data import prompt_from_record, sft_records
 from train.metrics import MetricsLog
 
-__all__ = ["collate", "record_chunks", "sft_examples", "token_loss", "train_sft"]
+__all__ = ["collate", "random_id", "record_chunks", "sft_examples", "token_loss", "train_sft"]
 
 
-def record_chunks(record: SftRecord, last_round_only: bool = False) -> list[Chunk]:
-    """The chunks of an SFT record: ChatML prompt with the input image, then the masked response."""
-    conv = prompt_from_record(record).conversation()
-    prompt = Chunk(prompt_text(conv.system, conv.user), False, conv.images)
-    return [prompt, *response_chunks(record.response, record.images[1:], last_round_only)]
+def record_chunks(record: SftRecord, last_round_only: bool = False, rename: str | None = None) -> list[Chunk]:
+    """The chunks of an SFT record: ChatML prompt with the input image, then the masked response.
+
+    Args:
+        record (`SftRecord`): the trajectory.
+        last_round_only (`bool`, *optional*, defaults to `False`): Thyme's last-round-only masking.
+        rename (`str`, *optional*): a new item id, replacing the record's id in the image path of the prompt and
+            of the code, so the model learns to copy the path it is given instead of memorising training ids.
+    """
+    response = record.response
+    prompt = prompt_from_record(record)
+    if rename:
+        response = response.replace(record.id, rename)
+        prompt = replace(prompt, id=rename)
+    conv = prompt.conversation()
+    head = Chunk(prompt_text(conv.system, conv.user), False, conv.images)
+    return [head, *response_chunks(response, record.images[1:], last_round_only)]
+
+
+def random_id(record_id: str, rng: random.Random) -> str:
+    """A fresh id shaped like a task id (family, 6-7 digit seed, 8 hex digits) for path randomisation.
+
+    Example:
+        >>> random_id("crop-000012-0a1b2c3d", random.Random(0)).startswith("crop-")
+        True
+    """
+    family = record_id.split("-", 1)[0]
+    return f"{family}-{rng.randrange(2_000_000):06d}-{rng.getrandbits(32):08x}"
+
+
+class _CachedVision:
+    """The policy's image adapter with its outputs kept per image list (decoding big images dominates SFT)."""
+
+    def __init__(self, vision, size: int):
+        self.vision, self.size, self.cache = vision, size, {}
+
+    def __getattr__(self, name):
+        return getattr(self.vision, name)
+
+    def encode(self, images):
+        key = hashlib.blake2b(b"".join(hashlib.blake2b(i, digest_size=16).digest() for i in images)).digest()
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.vision.encode(images)
+            if len(self.cache) < self.size:
+                self.cache[key] = hit
+        return [list(b) for b in hit[0]], hit[1]
 
 
 def sft_examples(policy, folder: str | Path, cfg: SftConfig, seed: int, skip: int = 0) -> Iterator[Encoded]:
     """Encoded examples streamed forever from ``folder``; the first ``skip`` records are passed over (resume).
 
-    Up to ``cfg.cache_examples`` encoded examples are kept by record id, so later epochs skip image decoding.
+    With ``cfg.randomize_ids`` the i-th record gets a fresh id from a RNG seeded by ``(seed, i)`` (identical after
+    a resume); the image inputs of up to ``cfg.cache_examples`` records are cached, so later epochs skip decoding.
     """
     records = sft_records(folder, seed=seed, shuffle_buffer=cfg.shuffle_buffer, loop=True)
-    cache: dict[str, Encoded] = {}
-    for record in itertools.islice(records, skip, None):
-        example = cache.get(record.id)
-        if example is None:
-            example = encode(record_chunks(record, cfg.last_round_only), policy.tokenizer, policy.vision, cfg.max_len)
-            if len(cache) < cfg.cache_examples:
-                cache[record.id] = example
-        yield example
+    vision = _CachedVision(policy.vision, cfg.cache_examples)
+    for index, record in enumerate(itertools.islice(records, skip, None), start=skip):
+        rename = random_id(record.id, random.Random(f"{seed}:{index}")) if cfg.randomize_ids else None
+        yield encode(record_chunks(record, cfg.last_round_only, rename), policy.tokenizer, vision, cfg.max_len)
 
 
 def collate(examples: list[Encoded], pad_id: int) -> dict[str, Any]:

@@ -62,3 +62,17 @@ def test_truncation_never_splits_an_image_block(policy):
     cut = encode(chunks, policy.tokenizer, policy.vision, max_len=len(full.ids) - 2)
     assert cut.truncated and cut.images == 1
     assert len(cut.ids) == len(full.ids) - per and cut.pixels["pixel_values"].shape[0] == 1
+
+
+def test_path_randomisation_renames_the_prompt_path_and_the_code_consistently(sft_records):
+    import random
+
+    from train.sft import random_id
+
+    record = next(r for r in sft_records if r.family == "crop")
+    new = random_id(record.id, random.Random(0))
+    chunks = record_chunks(record, rename=new)
+    text = "".join(c.text for c in chunks)
+    assert record.id not in text
+    assert f'/mnt/data/input/{new}.' in chunks[0].text and f'/mnt/data/input/{new}.' in chunks[1].text
+    assert new.split("-")[0] == record.id.split("-")[0]
