@@ -72,31 +72,43 @@ def run_build(overrides: list[str]) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=300, help="records per throughput run")
+    parser.add_argument("--records", type=int, default=300, help="records per throughput run (0 skips it)")
     parser.add_argument("--small", type=int, default=1000, help="records of the small memory run")
-    parser.add_argument("--large", type=int, default=10000, help="records of the large memory run")
+    parser.add_argument("--large", type=int, default=10000, help="records of the large memory run (0 skips it)")
     parser.add_argument("--repeats", type=int, default=1, help="alternating repeats of the throughput runs")
     args = parser.parse_args()
 
-    common = [f"tasks.count={args.records}", "runner.kind=multi_process", "sandbox.workers=1"]
+    if args.records:
+        throughput(args.records, args.repeats)
+    if args.large:
+        memory(args.small, args.large)
+
+
+def throughput(records: int, repeats: int) -> None:
+    """records/s with 1 and 2 pipeline workers, alternating, best of ``repeats``."""
+    common = [f"tasks.count={records}", "runner.kind=multi_process", "sandbox.workers=1"]
     rates = {1: [], 2: []}
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         for workers in (1, 2):
             wall, _ = run_build([*common, f"runner.workers={workers}", f"tasks.base_seed={workers * 100_000}"])
-            rates[workers].append(args.records / wall)
+            rates[workers].append(records / wall)
     best = {w: max(r) for w, r in rates.items()}
-    print(f"throughput, default mix, {args.records} records (best of {args.repeats}):")
+    print(f"throughput, default mix, {records} records (best of {repeats}):")
     for w in (1, 2):
         print(f"  {w} worker(s): {best[w]:.2f} records/s")
     print(f"  ratio 2 workers / 1 worker: {best[2] / best[1]:.2f}x (target >= 1.7x)")
 
+
+
+def memory(small: int, large: int) -> None:
+    """Peak RSS of the process tree at ``small`` and ``large`` records."""
     mem_common = ["runner.kind=multi_process", "runner.workers=2", "sandbox.workers=1", "tasks.mix={compute: 1}",
                   "validators.execution.reexecute=false", "run.publish=false"]
-    small_wall, small_rss = run_build([*mem_common, f"tasks.count={args.small}"])
-    large_wall, large_rss = run_build([*mem_common, f"tasks.count={args.large}"])
+    small_wall, small_rss = run_build([*mem_common, f"tasks.count={small}"])
+    large_wall, large_rss = run_build([*mem_common, f"tasks.count={large}"])
     print("peak RSS of the whole process tree, compute-only mix, 2 workers:")
-    print(f"  {args.small:>6} records: {small_rss} MiB ({args.small / small_wall:.1f} records/s)")
-    print(f"  {args.large:>6} records: {large_rss} MiB ({args.large / large_wall:.1f} records/s)")
+    print(f"  {small:>6} records: {small_rss} MiB ({small / small_wall:.1f} records/s)")
+    print(f"  {large:>6} records: {large_rss} MiB ({large / large_wall:.1f} records/s)")
     print(f"  ratio: {large_rss / small_rss:.2f}x (target <= 1.3x)")
 
 
