@@ -33,6 +33,7 @@ from pipelines.publish import publish_folder
 from pipelines.record_store import RecordStore
 from pipelines.runner import pipeline_options
 from pipelines.sft import (
+    Deduplicate,
     GenerateTasks,
     ImportThyme,
     ReadTaskFiles,
@@ -88,9 +89,13 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
     taught, dead_teacher = tasks | "WriteTrajectories" >> WriteTrajectories(config.teacher, config.sandbox, drafts,
                                                                             config.sandbox.behaviour_hash())
     drafted = (taught, imported) | "AllDrafts" >> beam.Flatten()
-    accepted, dead_validate = drafted | "VerifyTrajectories" >> VerifyTrajectories(
+    verified, dead_validate = drafted | "VerifyTrajectories" >> VerifyTrajectories(
         config.validators, config.sandbox, drafts, accepted_store)
-    dead = ((dead_generate, dead_tasks, dead_import, dead_teacher, dead_validate)
+    if config.validators.duplicates.enabled:
+        accepted, dead_dupes = verified | "Deduplicate" >> Deduplicate(config.validators.duplicates, accepted_store)
+    else:
+        accepted, dead_dupes = verified, p | "NoDuplicates" >> beam.Create([])
+    dead = ((dead_generate, dead_tasks, dead_import, dead_teacher, dead_validate, dead_dupes)
             | "AllDeadLetters" >> beam.Flatten())
     _ = dead | "MarkDeadForProgress" >> beam.Map(mark_dead, str(work))
     records_in = ((planned, task_rows, thyme_rows) | "AllInputs" >> beam.Flatten()

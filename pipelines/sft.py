@@ -28,10 +28,11 @@ from synthesis.records import Provenance
 from synthesis.rollout_record import record_from_rollout
 from synthesis.tasks import FAMILIES, TasksConfig, generate_task
 from synthesis.teacher import TEACHER_NAME, TEACHER_VERSION, image_name, teach, user_prompt
-from validators.config import ValidatorsConfig
+from validators.config import DuplicatesCheckConfig, ValidatorsConfig
+from validators.duplicates import DuplicateIndex, dedupe_fingerprints, fingerprint
 from validators.record import judge_record, with_verdicts
 
-__all__ = ["GenerateTasks", "ImportThyme", "ReadTaskFiles", "VerifyTrajectories", "WriteTrajectories", "read_rows"]
+__all__ = ["Deduplicate", "GenerateTasks", "ImportThyme", "ReadTaskFiles", "VerifyTrajectories", "WriteTrajectories", "read_rows"]
 
 
 def read_rows(path: str):
@@ -182,6 +183,44 @@ class _Verify(beam.DoFn):
     def teardown(self):
         if self._sandbox is not None:
             self._sandbox.close()
+
+
+class _DropDuplicates(beam.DoFn):
+    def __init__(self, store: RecordStore):
+        self._store = store
+
+    def process(self, record_id: str, failed: dict):
+        verdict = failed.get(record_id)
+        if verdict is None:
+            yield record_id
+            return
+        yield reject(record_id, "dedupe", verdict.reason, verdict.detail, self._store.row(record_id))
+
+
+def _run_duplicates(fingerprints: list, cfg: DuplicatesCheckConfig) -> dict:
+    reference = DuplicateIndex.from_parquet(cfg.reference, cfg.max_distance) if cfg.reference else None
+    failed = dedupe_fingerprints(fingerprints, cfg.max_distance, reference)
+    return failed if cfg.within_run else {k: v for k, v in failed.items() if "reference" in v.detail}
+
+
+class Deduplicate(beam.PTransform):
+    """Accepted ids -> ids without duplicates (exact and near, within the run and against a reference set).
+
+    Only fingerprints (id, two short keys) meet in one place, so this scales with the record count, not with the
+    images; of each duplicate set the smallest id survives, whatever order the runner used.
+    """
+
+    def __init__(self, cfg: DuplicatesCheckConfig, store: RecordStore):
+        super().__init__()
+        self._cfg, self._store = cfg, store
+
+    def expand(self, ids):
+        store, cfg = self._store, self._cfg
+        failed = (ids
+                  | "Fingerprint" >> beam.Map(lambda rid: fingerprint(store.get(rid)))
+                  | "AllFingerprints" >> beam.combiners.ToList()
+                  | "FindDuplicates" >> beam.Map(_run_duplicates, cfg))
+        return ids | "Drop" >> RunStage("dedupe", _DropDuplicates(store), failed=beam.pvalue.AsSingleton(failed))
 
 
 class GenerateTasks(beam.PTransform):

@@ -71,14 +71,16 @@ class RunStage(beam.PTransform):
     Args:
         stage (`str`): the stage name written into dead letters (``teacher``, ``validate``, ...).
         dofn (`beam.DoFn`): yields results, and :func:`reject` for records it turns down.
+        side_inputs: keyword side inputs passed to the DoFn's ``process``.
     """
 
-    def __init__(self, stage: str, dofn: beam.DoFn):
+    def __init__(self, stage: str, dofn: beam.DoFn, **side_inputs):
         super().__init__()
-        self._stage, self._dofn = stage, dofn
+        self._stage, self._dofn, self._side = stage, dofn, side_inputs
 
     def expand(self, pcoll):
-        out = pcoll | "Apply" >> beam.ParDo(self._dofn).with_outputs(REJECTED, main="ok").with_exception_handling()
+        apply = beam.ParDo(self._dofn, **self._side).with_outputs(REJECTED, main="ok").with_exception_handling()
+        out = pcoll | "Apply" >> apply
         raised = out.bad | "ExceptionToDeadLetter" >> beam.FlatMap(exception_letters, self._stage)
         dead = (getattr(out, REJECTED), raised) | "AllDeadLetters" >> beam.Flatten()
         return out.ok, dead

@@ -155,6 +155,10 @@ class DuplicatesCheckConfig:
     max_distance: int = field(
         default=6, metadata={"help": "Largest Hamming distance of two 64-bit image hashes that still counts as near."}
     )
+    within_run: bool = field(default=True, metadata={"help": "Drop later duplicates of a record of the same run."})
+    reference: str = field(
+        default="", metadata={"help": "Folder of Parquet shards (SFT or RL) whose records must not reappear, e.g. an eval set."}
+    )
 
     def __post_init__(self):
         if not 0 <= self.max_distance < 32:

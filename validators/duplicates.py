@@ -21,7 +21,8 @@ from synthesis.records import SftRecord
 from validators.text import normalize_question
 from validators.verdict import Verdict, fail, ok
 
-__all__ = ["DuplicateIndex", "dedupe", "dhash", "exact_key", "hamming", "near_key", "near_keys"]
+__all__ = ["DuplicateIndex", "dedupe", "dedupe_fingerprints", "dhash", "exact_key", "fingerprint", "hamming", "near_key",
+           "near_keys"]
 
 CHECK = "duplicates"
 
@@ -172,3 +173,63 @@ def dedupe(records: Iterable[SftRecord], max_distance: int = 6) -> dict[str, Ver
         if verdicts[record.id].passed:
             index.add(record)
     return verdicts
+
+
+def fingerprint(record: SftRecord) -> tuple[str, str, str]:
+    """``(id, exact key, near key)``: all a run-wide dedupe needs, a few dozen bytes per record.
+
+    Example:
+        >>> buf = io.BytesIO(); Image.linear_gradient("L").save(buf, "PNG")
+        >>> fingerprint(SftRecord("a", (buf.getvalue(),), "Q?", (256, 256), "", "", "text", "crop"))[2][:17]
+        '0000000000000000:'
+    """
+    return record.id, exact_key(record), near_key(record)
+
+
+def dedupe_fingerprints(fingerprints: Iterable[tuple[str, str, str]], max_distance: int = 6,
+                        reference: DuplicateIndex | None = None) -> dict[str, Verdict]:  # fmt: skip
+    """The failing verdicts of a whole run: duplicates of a reference set, then of a smaller id in the run.
+
+    Records are visited in id order, so of each set of duplicates the smallest id is kept, whatever the order
+    the runner delivered them in.
+
+    Args:
+        fingerprints (`Iterable[tuple[str, str, str]]`): :func:`fingerprint` of every record.
+        max_distance (`int`, *optional*, defaults to `6`): the near-duplicate Hamming threshold.
+        reference (`DuplicateIndex`, *optional*): e.g. an evaluation set to keep out of training data.
+
+    Example:
+        >>> fps = [("b", "k1", "0000000000000000:q"), ("a", "k1", "0000000000000000:q"), ("c", "k2", "ffffffffffffffff:q")]
+        >>> {k: v.reason for k, v in dedupe_fingerprints(fps).items()}
+        {'b': 'duplicates_exact'}
+    """
+    exact: dict[str, str] = {}
+    near: dict[str, list[tuple[int, str]]] = {}
+    failed: dict[str, Verdict] = {}
+    for rid, key, near_id in sorted(fingerprints):
+        value, question = int(near_id.split(":", 1)[0], 16), near_id.split(":", 1)[1]
+        if reference is not None and (verdict := _reference_verdict(reference, key, value, question)) is not None:
+            failed[rid] = verdict
+            continue
+        if key in exact:
+            failed[rid] = fail(CHECK, "exact", f"same image and question as {exact[key]}")
+            continue
+        twin = next(((ref, ref_id) for ref, ref_id in near.get(question, ()) if hamming(value, ref) <= max_distance),
+                    None)
+        if twin is not None:
+            failed[rid] = fail(CHECK, "near", f"image within {hamming(value, twin[0])} bits of {twin[1]}, same question")
+            continue
+        exact[key] = rid
+        near.setdefault(question, []).append((value, rid))
+    return failed
+
+
+def _reference_verdict(reference: DuplicateIndex, key: str, value: int, question: str) -> Verdict | None:
+    """The reference index's verdict on precomputed keys (the index's own ``seen`` needs the whole record)."""
+    other = reference._exact.get(key)
+    if other is not None:
+        return fail(CHECK, "exact", f"same image and question as reference {other}")
+    for ref, ref_id in reference._near.get(question, ()):
+        if hamming(value, ref) <= reference.max_distance:
+            return fail(CHECK, "near", f"image within {hamming(value, ref)} bits of reference {ref_id}, same question")
+    return None

@@ -249,3 +249,26 @@ def test_openai_teacher_over_http_loses_nothing_and_reruns_from_cache(tmp_path, 
     reasons = sorted(d.reason for d in _dead_letters(out))
     assert reasons == ["answer_mismatch", "teacher_backend_error", "teacher_degenerate"]
     assert _shards(out) == _shards(tmp_path / "b" / "thyme-sft")
+
+
+def test_duplicates_are_dead_lettered_within_the_run_and_against_a_reference(tmp_path, monkeypatch, clean_run):
+    original = tasks_pkg.generate_task
+
+    def generate(family, seed, cfg):
+        if seed != 5:
+            return original(family, seed, cfg)
+        twin = original("crop", 0, cfg)  # task 0 again (same image and question) under another id
+        return type(twin)(**{**twin.to_dict(), "id": twin.id + "-copy", "choices": twin.choices, "target": twin.target})
+
+    monkeypatch.setattr("pipelines.sft.generate_task", generate)
+    reference = tmp_path / "eval"
+    (reference).mkdir()
+    first_shard = sorted((clean_run / "data").glob("*.parquet"))[0]
+    table = pq.read_table(first_shard)
+    pq.write_table(table.slice(1, 1), reference / "eval.parquet")  # one record of the clean run as an "eval set"
+    evaluated = table.column("id")[1].as_py()
+    assert build_sft.run(_config(tmp_path, f"validators.duplicates.reference={reference}")) == 0
+    letters = {d.id: (d.stage, d.reason) for d in _dead_letters(tmp_path / "thyme-sft")}
+    assert letters[evaluated] == ("dedupe", "duplicates_exact")
+    [copy] = [i for i in letters if i.endswith("-copy")]
+    assert letters[copy] == ("dedupe", "duplicates_exact")  # the smaller id (the original) is kept
