@@ -21,6 +21,7 @@ from sandbox.config import SandboxConfig
 from synthesis.agent import AgentConfig
 from synthesis.openai_config import TeacherConfig, api_key
 from synthesis.tasks.config import TasksConfig
+from train.config import TrainConfig
 from validators.config import ValidatorsConfig
 
 __all__ = ["ConfigError", "PipelineConfig", "RunConfig", "RunnerConfig", "config_hash", "load_config"]
@@ -158,6 +159,7 @@ class PipelineConfig:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig, metadata={"help": "The code sandbox."})
     validators: ValidatorsConfig = field(default_factory=ValidatorsConfig, metadata={"help": "Record and shard checks."})
     rl: RlConfig = field(default_factory=RlConfig, metadata={"help": "RL prompt set (build_rl)."})
+    train: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "train/run.py: SFT, GRPO-ATS, eval."})
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> PipelineConfig:

@@ -98,6 +98,11 @@ def _scalar(tp: Any, value: Any, source: str, key: str) -> Any:
         return value
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads 3e-3 (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if tp is int and isinstance(value, bool):
         raise ConfigError(f"{source}: '{key}' must be int, got bool")
     if isinstance(tp, type) and isinstance(value, tp):

@@ -22,9 +22,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python train/run.py` from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import yaml  # noqa: E402
 
-from pipelines.typed_config import apply_override, build, to_dict  # noqa: E402
+from pipelines.typed_config import to_dict  # noqa: E402
 from sandbox import Sandbox, SandboxConfig  # noqa: E402
 from synthesis.tasks import TasksConfig  # noqa: E402
 from train.chat import prompt_text  # noqa: E402
@@ -38,21 +37,20 @@ STAGES = ("sft", "compare", "grpo", "eval")
 
 
 def load(args) -> tuple[TrainConfig, SandboxConfig, TasksConfig]:
-    """The ``train``, ``sandbox`` and ``tasks`` sections of the config file, with overrides and CLI flags."""
-    data = yaml.safe_load(Path(args.config).read_text()) if args.config else {}
-    data = data or {}
-    for override in args.overrides:
-        apply_override(data, override)
-    train = data.get("train") or {}
+    """The ``train``, ``sandbox`` and ``tasks`` sections of the config file, with overrides and CLI flags.
+
+    The whole file goes through the pipelines' strict loader, so a bad key anywhere fails before any work.
+    """
+    from pipelines.config import load_config
+
+    overrides = list(args.overrides)
     for key, value in (("sft_data", args.sft_data), ("rl_data", args.rl_data), ("output_dir", args.output_dir)):
         if value:
-            train[key] = value
+            overrides.append(f"train.{key}={value}")
     if args.model:
-        train.setdefault("model", {})["name"] = args.model
-    source = args.config or "defaults"
-    return (build(TrainConfig, train, source=source, prefix="train."),
-            build(SandboxConfig, data.get("sandbox"), source=source, prefix="sandbox."),
-            build(TasksConfig, data.get("tasks"), source=source, prefix="tasks."))
+        overrides.append(f"train.model.name={args.model}")
+    config = load_config(args.config, overrides)
+    return config.train, config.sandbox, config.tasks
 
 
 def base_model(cfg: TrainConfig, out: Path) -> str:
@@ -113,10 +111,13 @@ def run_eval(cfg: TrainConfig, out: Path, checkpoints: dict[str, Path], sandbox,
     reports = {}
     backends = {name: (lambda p=path: LocalBackend(load_policy(p, cfg.model, trainable=False)))
                 for name, path in checkpoints.items()}
-    if cfg.eval.endpoint:
-        from train.openai_backend import OpenAIBackend
+    if cfg.eval.endpoint:  # any served model, through the same OpenAI-compatible backend the teacher uses
+        from pipelines.config import teacher_api_key
+        from synthesis.openai_backend import OpenAIBackend
+        from synthesis.openai_config import TeacherConfig
 
-        backends["endpoint"] = lambda: OpenAIBackend(cfg.eval.endpoint, cfg.eval.endpoint_model)
+        endpoint = TeacherConfig(base_url=cfg.eval.endpoint, model=cfg.eval.endpoint_model, cache_path="")
+        backends["endpoint"] = lambda: OpenAIBackend(endpoint, teacher_api_key(endpoint))
     for i, (name, make) in enumerate(backends.items()):
         backend = make()
         for tools in (True, False) if cfg.eval.without_tools else (True,):
@@ -139,7 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {STAGES}")
     parser.add_argument("overrides", nargs="*", help="KEY=VALUE overrides, e.g. train.sft.steps=50")
     args = parser.parse_args(argv)
-    cfg, sandbox_cfg, tasks = load(args)
+    from pipelines.config import ConfigError
+
+    try:
+        cfg, sandbox_cfg, tasks = load(args)
+    except ConfigError as err:
+        print(f"train: config error: {err}", file=sys.stderr)
+        return 2
     stages = [s for s in args.stages.split(",") if s]
     import torch
 
