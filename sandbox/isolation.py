@@ -204,14 +204,15 @@ def _parents(paths: list[str]) -> list[str]:
 
 def _bwrap_binds(host_scratch: str) -> list[str]:
     """Bind only the runtime (read-only) and the worker's scratch root into an empty root."""
-    argv = []
+    # The private /tmp comes first: a checkout or venv that lives under /tmp is bound on top of it, not hidden.
+    argv = ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     paths = runtime_paths()
     for parent in _parents([*paths, VIRTUAL_OUTPUT_DIR.rstrip("/")]):
         argv += ["--perms", "0755", "--dir", parent]  # bwrap would create them 0700 as root
     for path in paths:
         argv += ["--ro-bind", path, path]
     argv += _root_links()
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", host_scratch, SCRATCH_MOUNT]
+    argv += ["--bind", host_scratch, SCRATCH_MOUNT]
     argv += ["--symlink", f"{SCRATCH_MOUNT}/{CURRENT}/out", VIRTUAL_OUTPUT_DIR.rstrip("/")]
     argv += ["--symlink", f"{SCRATCH_MOUNT}/{CURRENT}/in", INPUT_DIR.rstrip("/")]
     return argv
