@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("apache_beam", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from pipelines.stages import UndeclaredTagNoise  # noqa: PLC0415 - keeps `beam check` free of Beam imports
+
+    for handler in logging.getLogger().handlers:  # also for records re-emitted from SDK worker processes
+        handler.addFilter(UndeclaredTagNoise())
     try:
         config = load_config(_config_path(args.config), args.overrides)
         if args.command == "check":

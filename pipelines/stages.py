@@ -16,19 +16,19 @@ from apache_beam import pvalue
 
 from synthesis.records import DeadLetter
 
-__all__ = ["REJECTED", "RunStage", "exception_letters", "reject"]
+__all__ = ["REJECTED", "RunStage", "UndeclaredTagNoise", "exception_letters", "reject"]
 
 REJECTED = "rejected"
 
 
-class _UndeclaredTagNoise(logging.Filter):
+class UndeclaredTagNoise(logging.Filter):
     """Beam warns on every stage that the ``rejected`` tag is not in the DoFn's type hints; it is by design."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Tags {'rejected'} requested in with_outputs()")
+        return not record.getMessage().startswith("Tags {'rejected'} requested in with_outputs()")
 
 
-logging.getLogger().addFilter(_UndeclaredTagNoise())
+logging.getLogger().addFilter(UndeclaredTagNoise())
 
 
 def reject(record_id: str, stage: str, reason: str, detail: str, payload: Any) -> pvalue.TaggedOutput:
