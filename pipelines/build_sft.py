@@ -85,17 +85,21 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
     thyme_rows = (p | "ThymeFiles" >> beam.Create(sources.thyme_files) | "ReadThymeFiles" >> beam.FlatMap(read_rows)
                   | "SpreadThymeRows" >> beam.Reshuffle())
     imported, dead_import = thyme_rows | "ImportThyme" >> ImportThyme(config.sandbox, drafts)
-    tasks = (generated, user_tasks) | "AllTasks" >> beam.Flatten()
-    taught, dead_teacher = tasks | "WriteTrajectories" >> WriteTrajectories(config.teacher, config.sandbox, drafts,
-                                                                            config.sandbox.behaviour_hash())
-    drafted = (taught, imported) | "AllDrafts" >> beam.Flatten()
+    # One teacher per task source, so generation and teaching fuse into one stage: a Flatten of tasks would make
+    # the runner buffer every task (and its image) between the stages. Only ids are flattened.
+    sandbox_hash = config.sandbox.behaviour_hash()
+    taught, dead_teacher = generated | "WriteTrajectories" >> WriteTrajectories(config.teacher, config.sandbox, drafts,
+                                                                                sandbox_hash)
+    taught_user, dead_teacher_user = user_tasks | "TeachUserTasks" >> WriteTrajectories(
+        config.teacher, config.sandbox, drafts, sandbox_hash)
+    drafted = (taught, taught_user, imported) | "AllDrafts" >> beam.Flatten()
     verified, dead_validate = drafted | "VerifyTrajectories" >> VerifyTrajectories(
         config.validators, config.sandbox, drafts, accepted_store)
     if config.validators.duplicates.enabled:
         accepted, dead_dupes = verified | "Deduplicate" >> Deduplicate(config.validators.duplicates, accepted_store)
     else:
         accepted, dead_dupes = verified, p | "NoDuplicates" >> beam.Create([])
-    dead = ((dead_generate, dead_tasks, dead_import, dead_teacher, dead_validate, dead_dupes)
+    dead = ((dead_generate, dead_tasks, dead_import, dead_teacher, dead_teacher_user, dead_validate, dead_dupes)
             | "AllDeadLetters" >> beam.Flatten())
     _ = dead | "MarkDeadForProgress" >> beam.Map(mark_dead, str(work))
     records_in = ((planned, task_rows, thyme_rows) | "AllInputs" >> beam.Flatten()

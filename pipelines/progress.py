@@ -55,12 +55,12 @@ class Progress:
     def line(self) -> str:
         """One progress line: records done, accepted, rejected, this run's rate and an ETA."""
         drafted, accepted, rejected = self.counts()
-        done = accepted + rejected
+        done = min(accepted + rejected, self.total) if self.total else accepted + rejected
         elapsed = max(time.time() - self._start, 1e-6)
         rate = (drafted + rejected - self._base[0]) / elapsed
         left = max(self.total - drafted - rejected, 0)
         eta = f"{left / rate:.0f} s" if rate > 0 else "?"
-        return (f"[build] {done}/{self.total} done: {accepted} accepted, {rejected} rejected, "
+        return (f"[build] {done}/{self.total} done: {accepted} verified, {rejected} rejected, "
                 f"{drafted} trajectories, {rate:.1f} records/s, ETA {eta}")
 
     def summary(self) -> dict:

@@ -91,9 +91,6 @@ class _Teach(beam.DoFn):
         self._sandbox_cfg, self._store, self._hash = sandbox_cfg, store, config_hash
         self._sandbox = None
 
-    def setup(self):
-        self._sandbox = Sandbox(self._sandbox_cfg)
-
     def process(self, task):
         if task.family not in FAMILIES:  # e.g. "user" tasks from files: no known target, angle or expression
             yield reject(task.id, "teacher", "teacher_unsupported_family",
@@ -105,6 +102,7 @@ class _Teach(beam.DoFn):
             yield task.id
             return
         start = time.perf_counter()
+        self._sandbox = self._sandbox or Sandbox(self._sandbox_cfg)  # started on first use
         rollout = teach(task, self._sandbox)
         distribution("teacher_ms").update(int(1000 * (time.perf_counter() - start)))
         distribution("sandbox_cpu_ms").update(int(1000 * sum(e.result.cpu_s for e in rollout.executions)))
