@@ -12,13 +12,15 @@ import yaml
 __all__ = ["card_yaml", "plot_bars", "render_card"]
 
 
-def card_yaml(splits: dict[str, int], features: dict[str, Any], license_id: str) -> dict[str, Any]:
+def card_yaml(splits: dict[str, int], features: dict[str, Any], license_id: str,
+              split_bytes: dict[str, int] | None = None) -> dict[str, Any]:  # fmt: skip
     """The Hub YAML header: one default config whose splits point at the shards, plus the features.
 
     Example:
         >>> card_yaml({"train": 3}, {}, "apache-2.0")["configs"][0]["data_files"]
         [{'split': 'train', 'path': 'data/train-*.parquet'}]
     """
+    split_bytes = split_bytes or {}
     return {
         "license": license_id,
         "task_categories": ["visual-question-answering", "image-text-to-text"],
@@ -26,7 +28,8 @@ def card_yaml(splits: dict[str, int], features: dict[str, Any], license_id: str)
         "configs": [{"config_name": "default",
                      "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in sorted(splits)]}],
         "dataset_info": {"features": features,
-                         "splits": [{"name": s, "num_examples": n} for s, n in sorted(splits.items())]},
+                         "splits": [{"name": s, "num_bytes": split_bytes.get(s, 0), "num_examples": n}
+                                    for s, n in sorted(splits.items())]},
     }
 
 

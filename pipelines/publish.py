@@ -101,7 +101,10 @@ def publish_folder(run_dir: str | Path, out: str | Path | None = None, examples:
     total_families = sum(families.values(), Counter())
     plot_bars(dict(total_families), "Accepted records by family", folder / "family_mix.png")
     plot_bars(dict(reasons), "Dead letters by stage/reason", folder / "rejection_reasons.png")
-    meta = card_yaml(dict(splits), SFT_FEATURES._to_yaml_list(), "apache-2.0")
+    split_bytes = Counter()
+    for shard in shards:
+        split_bytes[_split_of(shard)] += shard.stat().st_size
+    meta = card_yaml(dict(splits), SFT_FEATURES._to_yaml_list(), "apache-2.0", dict(split_bytes))
     card = render_card(meta, manifest.get("config", {}).get("run", {}).get("name", run_dir.name), dict(splits),
                        families, dict(reasons), manifest.get("config", {}), picked)
     (folder / "README.md").write_text(card)
