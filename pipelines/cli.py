@@ -61,10 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("apache_beam", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from pipelines.stages import UndeclaredTagNoise  # noqa: PLC0415 - keeps `beam check` free of Beam imports
-
-    for handler in logging.getLogger().handlers:  # also for records re-emitted from SDK worker processes
-        handler.addFilter(UndeclaredTagNoise())
     try:
         config = load_config(_config_path(args.config), args.overrides)
         if args.command == "check":
@@ -74,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
             print(json.dumps(to_dict(config), indent=2))
             return 0
+        from pipelines.stages import UndeclaredTagNoise  # imports Beam: only once the config is known good
+
+        for handler in logging.getLogger().handlers:  # also for records re-emitted from SDK worker processes
+            handler.addFilter(UndeclaredTagNoise())
         module = _load_pipeline(args.path)
     except ConfigError as err:
         print(f"beam: config error: {err}", file=sys.stderr)
