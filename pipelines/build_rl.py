@@ -25,7 +25,7 @@ from pipelines.difficulty import difficulty_backend, solved_every_time
 from pipelines.manifest import build_manifest, write_json
 from pipelines.runner import pipeline_options
 from pipelines.sft import GenerateTasks
-from pipelines.shards import ShardInfo, WriteShards
+from pipelines.shards import WriteShards, promote_staging
 from pipelines.stages import RunStage, reject
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts
 from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, Provenance, RlPrompt
@@ -112,11 +112,7 @@ def run(config: PipelineConfig) -> int:
     with beam.Pipeline(options=pipeline_options(config.runner)) as p:
         build(p, config, stage)
     counts = json.loads((stage / "counts.json").read_text())
-    shards = [ShardInfo(**s) for s in json.loads((stage / "shards.json").read_text())["shards"]]
-    for sub in ("data", "dead_letter"):
-        shutil.rmtree(out / sub, ignore_errors=True)
-        (stage / sub).rename(out / sub)
-    shards = [ShardInfo(s.path.replace(str(stage), str(out)), s.rows, s.sha256) for s in shards]
+    shards = promote_staging(stage, out)
     shutil.rmtree(stage, ignore_errors=True)
     invariant = check_invariant(config.tasks.count, counts)
     elapsed = round(time.time() - started, 2)

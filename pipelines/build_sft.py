@@ -41,7 +41,7 @@ from pipelines.sft import (
     WriteTrajectories,
     read_rows,
 )
-from pipelines.shards import ShardInfo, WriteShards
+from pipelines.shards import ShardInfo, WriteShards, promote_staging
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts, metric_totals, record_facts
 from synthesis.records import DEAD_LETTER_SCHEMA, SFT_SCHEMA
 from synthesis.tasks import plan_tasks
@@ -135,12 +135,7 @@ def run(config: PipelineConfig) -> int:
         result.wait_until_finish()
     elapsed = time.time() - started
     counts = json.loads((stage / "counts.json").read_text())
-    shards = [ShardInfo(**s) for s in json.loads((stage / "shards.json").read_text())["shards"]]
-    for sub in ("data", "dead_letter"):  # replace the previous run's shards whole, never mix them
-        shutil.rmtree(out / sub, ignore_errors=True)
-        if (stage / sub).exists():
-            (stage / sub).rename(out / sub)
-    shards = [ShardInfo(s.path.replace(str(stage), str(out)), s.rows, s.sha256) for s in shards]
+    shards = promote_staging(stage, out)
     records_in = counts.get("in", 0)
     invariant = check_invariant(records_in, counts)
     report = validate_shards(out / "data", config.validators.shards, out / "shard_checks")

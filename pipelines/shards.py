@@ -24,7 +24,7 @@ from apache_beam.pvalue import AsSingleton
 
 from synthesis.records import to_table
 
-__all__ = ["ShardInfo", "WriteShards", "shard_name", "write_shard"]
+__all__ = ["ShardInfo", "WriteShards", "promote_staging", "shard_name", "write_shard"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,20 @@ class WriteShards(beam.PTransform):
                                                 plan_side))
         empty = plan | "WriteEmpty" >> beam.ParDo(_WriteEmptyShardFn(self._folder, self._prefix, self._schema))
         return (written, empty) | "AllShards" >> beam.Flatten()
+
+
+def promote_staging(stage: Path, out: Path, folders: tuple[str, ...] = ("data", "dead_letter")) -> list[ShardInfo]:
+    """Move a finished run's shard folders from ``stage`` into ``out``, replacing the previous run's whole.
+
+    Shards are written to a staging folder first, so a failed or killed run never leaves a mix of two runs'
+    shards; returns the shards listed in ``stage/shards.json`` with their final paths.
+    """
+    import json
+    import shutil
+
+    listed = json.loads((stage / "shards.json").read_text())["shards"]
+    for sub in folders:
+        shutil.rmtree(out / sub, ignore_errors=True)
+        if (stage / sub).exists():
+            (stage / sub).rename(out / sub)
+    return [ShardInfo(s["path"].replace(str(stage), str(out)), s["rows"], s["sha256"]) for s in listed]

@@ -120,19 +120,26 @@ class DuplicateIndex:
 
     def add(self, record: SftRecord) -> None:
         """Add a record's keys (first id wins for reporting)."""
-        self._exact.setdefault(exact_key(record), record.id)
-        self._near.setdefault(_question_hash(record.question), []).append((dhash(record.images[0]), record.id))
+        self.add_keys(record.id, exact_key(record), dhash(record.images[0]), _question_hash(record.question))
 
     def seen(self, record: SftRecord) -> Verdict:
         """``duplicates_exact`` / ``duplicates_near`` when the reference holds this record, else passed."""
-        other = self._exact.get(exact_key(record))
+        return self.match(exact_key(record), dhash(record.images[0]), _question_hash(record.question)) or ok(CHECK)
+
+    def match(self, key: str, value: int, question: str, label: str = "") -> Verdict | None:
+        """The failing verdict for precomputed keys (exact key, image dHash, question hash), or None."""
+        other = self._exact.get(key)
         if other is not None:
-            return fail(CHECK, "exact", f"same image and question as {other}")
-        value = dhash(record.images[0])
-        for ref, ref_id in self._near.get(_question_hash(record.question), ()):
+            return fail(CHECK, "exact", f"same image and question as {label}{other}")
+        for ref, ref_id in self._near.get(question, ()):
             if hamming(value, ref) <= self.max_distance:
-                return fail(CHECK, "near", f"image within {hamming(value, ref)} bits of {ref_id}, same question")
-        return ok(CHECK)
+                return fail(CHECK, "near", f"image within {hamming(value, ref)} bits of {label}{ref_id}, same question")
+        return None
+
+    def add_keys(self, record_id: str, key: str, value: int, question: str) -> None:
+        """Add precomputed keys (first id wins for reporting)."""
+        self._exact.setdefault(key, record_id)
+        self._near.setdefault(question, []).append((value, record_id))
 
     @classmethod
     def from_records(cls, records: Iterable[SftRecord], max_distance: int = 6) -> DuplicateIndex:
@@ -203,33 +210,13 @@ def dedupe_fingerprints(fingerprints: Iterable[tuple[str, str, str]], max_distan
         >>> {k: v.reason for k, v in dedupe_fingerprints(fps).items()}
         {'b': 'duplicates_exact'}
     """
-    exact: dict[str, str] = {}
-    near: dict[str, list[tuple[int, str]]] = {}
-    failed: dict[str, Verdict] = {}
+    run, failed = DuplicateIndex(max_distance), {}
     for rid, key, near_id in sorted(fingerprints):
         value, question = int(near_id.split(":", 1)[0], 16), near_id.split(":", 1)[1]
-        if reference is not None and (verdict := _reference_verdict(reference, key, value, question)) is not None:
+        verdict = (reference.match(key, value, question, "reference ") if reference is not None else None) \
+            or run.match(key, value, question)
+        if verdict is not None:
             failed[rid] = verdict
-            continue
-        if key in exact:
-            failed[rid] = fail(CHECK, "exact", f"same image and question as {exact[key]}")
-            continue
-        twin = next(((ref, ref_id) for ref, ref_id in near.get(question, ()) if hamming(value, ref) <= max_distance),
-                    None)
-        if twin is not None:
-            failed[rid] = fail(CHECK, "near", f"image within {hamming(value, twin[0])} bits of {twin[1]}, same question")
-            continue
-        exact[key] = rid
-        near.setdefault(question, []).append((value, rid))
+        else:
+            run.add_keys(rid, key, value, question)
     return failed
-
-
-def _reference_verdict(reference: DuplicateIndex, key: str, value: int, question: str) -> Verdict | None:
-    """The reference index's verdict on precomputed keys (the index's own ``seen`` needs the whole record)."""
-    other = reference._exact.get(key)
-    if other is not None:
-        return fail(CHECK, "exact", f"same image and question as reference {other}")
-    for ref, ref_id in reference._near.get(question, ()):
-        if hamming(value, ref) <= reference.max_distance:
-            return fail(CHECK, "near", f"image within {hamming(value, ref)} bits of reference {ref_id}, same question")
-    return None
