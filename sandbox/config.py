@@ -8,7 +8,10 @@ import os
 from dataclasses import dataclass, field, fields
 
 ISOLATION_LEVELS = ("full", "reduced", "none")
-OPERATIONAL_FIELDS = ("workers", "recycle_after", "start_timeout_s", "hang_grace_s", "scratch_dir", "bwrap_path")
+OPERATIONAL_FIELDS = (
+    "workers", "recycle_after", "start_timeout_s", "hang_grace_s", "scratch_dir", "bwrap_path", "pin_cpus",
+    "light_zygote",
+)  # fmt: skip
 """Fields that change how the pool runs, never what a block produces (left out of :meth:`behaviour_hash`)."""
 
 
@@ -70,6 +73,20 @@ class SandboxConfig:
         metadata={"help": "Extra time a worker gets beyond a block's limit before it is presumed hung and killed."},
     )
     start_timeout_s: float = field(default=60.0, metadata={"help": "Longest a worker may take to start."})
+    pin_cpus: bool = field(
+        default=True,
+        metadata={
+            "help": "Pin each worker and its blocks to a CPU no other worker on the machine has claimed "
+            "(cross-CPU hand-overs cost more than a trivial block); unpinned when all are taken."
+        },
+    )
+    light_zygote: bool = field(
+        default=True,
+        metadata={
+            "help": "Blocks that cannot reach a preloaded module fork from a second zygote without them "
+            "(cheaper fork and exit); decided from the AST, changes speed only (sandbox/routing.py)."
+        },
+    )
     preload: list[str] = field(
         default_factory=lambda: ["PIL.Image", "numpy", "cv2"],
         metadata={"help": "Modules imported once per worker so blocks do not pay their import time."},

@@ -28,7 +28,8 @@ class WorkerDied(Exception):
     """The worker process is gone or unresponsive; its in-flight block is lost."""
 
 
-def _init_message(config: SandboxConfig, launch: LaunchPlan, scratch: Scratch) -> dict[str, Any]:
+def _init_message(config: SandboxConfig, launch: LaunchPlan, scratch: Scratch, preload: list[str],
+                  cpu: int | None) -> dict[str, Any]:  # fmt: skip
     """Everything the zygote needs to confine its children, sent once at start."""
     rlimits = [
         (resource.RLIMIT_FSIZE, config.file_size_mb << 20),
@@ -38,7 +39,7 @@ def _init_message(config: SandboxConfig, launch: LaunchPlan, scratch: Scratch) -
     if launch.drop_uid is not None:
         rlimits.append((resource.RLIMIT_NPROC, config.max_threads))  # per-uid, so only for the sandbox uid
     return {
-        "preload": list(config.preload),
+        "preload": preload,
         "uid": launch.drop_uid,
         "landlock_abi": launch.landlock_abi,
         "seccomp_bpf": base64.b64encode(launch.seccomp_bpf).decode(),
@@ -48,6 +49,7 @@ def _init_message(config: SandboxConfig, launch: LaunchPlan, scratch: Scratch) -
         "memory_bytes": config.memory_mb << 20,
         "scratch": scratch_view(launch, scratch),
         "orphan_guard": not launch.bwrap,
+        "cpu": cpu,
     }
 
 
@@ -65,10 +67,13 @@ class WorkerProcess:
         scratch (`Scratch`): its private scratch root on the host.
         spawn (`Callable`): runs ``subprocess.Popen`` on a long-lived thread (bubblewrap's
             ``--die-with-parent`` fires when the *thread* that started it exits).
+        preload (`list[str]`): modules the zygote imports once (empty for a light zygote).
+        cpu (`int | None`): the CPU the zygote and its blocks are pinned to; None leaves them unpinned.
     """
 
     def __init__(self, config: SandboxConfig, launch: LaunchPlan, scratch: Scratch,
-                 spawn: Callable[[Callable[[], subprocess.Popen]], subprocess.Popen]) -> None:  # fmt: skip
+                 spawn: Callable[[Callable[[], subprocess.Popen]], subprocess.Popen], preload: list[str],
+                 cpu: int | None) -> None:  # fmt: skip
         self.config, self.launch, self.scratch = config, launch, scratch
         self.blocks = 0
         argv, env = worker_command(launch, str(scratch.root))
@@ -83,7 +88,7 @@ class WorkerProcess:
             raise WorkerDied(f"worker could not be started: {exc}") from exc
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()  # type: ignore[union-attr]
         try:
-            write_frame(self._in, _init_message(config, launch, scratch))
+            write_frame(self._in, _init_message(config, launch, scratch, preload, cpu))
             hello = read_frame(self._out, 1 << 16, time.monotonic() + config.start_timeout_s)
         except (OSError, ProtocolError) as exc:
             self.kill()

@@ -16,9 +16,10 @@ import time
 import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from sandbox.affinity import CpuClaim
 from sandbox.config import SandboxConfig
 from sandbox.fixups import FixContext, FixedCode, apply_fixups, remap_output_dir
 from sandbox.handle import WorkerDied, WorkerProcess, new_scratch
@@ -27,6 +28,7 @@ from sandbox.isolation import LaunchPlan, SandboxUnavailableError, detect, plan
 from sandbox.layout import INPUT_DIR, VIRTUAL_OUTPUT_DIR
 from sandbox.outcome import build_result, lost_result, refused_result
 from sandbox.result import ExecResult
+from sandbox.routing import needs_preload
 from sandbox.scratch import make_root
 from sandbox.session import Block, Session
 
@@ -39,8 +41,11 @@ NO_ISOLATION_WARNING = (
 
 @dataclass
 class _Slot:
+    """One core's worth of sandbox: a full zygote, optionally a light one, both on the slot's CPU."""
+
     index: int
-    worker: WorkerProcess | None = None
+    cpu: CpuClaim | None = None
+    workers: dict[bool, WorkerProcess | None] = field(default_factory=dict)  # keyed by "has the preload"
 
 
 class Sandbox:
@@ -68,18 +73,22 @@ class Sandbox:
         self._root.chmod(0o711)  # the sandbox uid must traverse it where no mount namespace hides it
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawn")
         self._idle: queue.Queue[_Slot] = queue.Queue()
-        self._slots = [_Slot(i) for i in range(self.config.worker_count)]
+        claim = (lambda: CpuClaim(self.config.scratch_dir or None)) if self.config.pin_cpus else (lambda: None)
+        self._slots = [_Slot(i, claim()) for i in range(self.config.worker_count)]
+        self._kinds = (True, False) if self.config.light_zygote else (True,)
         self.respawns = 0
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _shutdown, self._slots, self._root, self._spawner)
+        jobs = [(slot, kind) for slot in self._slots for kind in self._kinds]
         try:
-            with ThreadPoolExecutor(max_workers=len(self._slots)) as starter:
-                started = list(starter.map(self._start, self._slots))
+            with ThreadPoolExecutor(max_workers=len(jobs)) as starter:
+                started = list(starter.map(lambda job: self._start(*job), jobs))
         except WorkerDied as exc:
             self.close()
             raise SandboxUnavailableError(f"sandbox workers do not start here: {exc}") from exc
-        for slot, worker in zip(self._slots, started, strict=True):
-            slot.worker = worker
+        for (slot, kind), worker in zip(jobs, started, strict=True):
+            slot.workers[kind] = worker
+        for slot in self._slots:
             self._idle.put(slot)
 
     @property
@@ -87,31 +96,41 @@ class Sandbox:
         """The isolation level actually in force: "full", "reduced" or "none"."""
         return self.plan.level
 
-    def _start(self, slot: _Slot) -> WorkerProcess:
+    def _start(self, slot: _Slot, full: bool) -> WorkerProcess:
         scratch = new_scratch(self._root, slot.index, self.plan.drop_uid)
+        preload = list(self.config.preload) if full else []
+        cpu = slot.cpu.cpu if slot.cpu is not None else None
         try:
-            return WorkerProcess(self.config, self.plan, scratch, lambda make: self._spawner.submit(make).result())
+            return WorkerProcess(
+                self.config, self.plan, scratch, lambda make: self._spawner.submit(make).result(), preload, cpu
+            )
         except BaseException:
             scratch.remove()
             raise
 
-    def _ready_worker(self, slot: _Slot) -> WorkerProcess:
-        """The slot's worker, replaced first if it died or has served ``recycle_after`` blocks."""
-        worker = slot.worker
+    def _ready_worker(self, slot: _Slot, full: bool) -> WorkerProcess:
+        """The slot's worker of that kind, replaced first if it died or has served ``recycle_after`` blocks."""
+        worker = slot.workers.get(full)
         recycle = self.config.recycle_after
         if worker is not None and worker.alive() and not (recycle and worker.blocks >= recycle):
             return worker
         if worker is not None:
             worker.close()
-        slot.worker = None
+        slot.workers[full] = None
         with self._lock:
             self.respawns += 1
-        slot.worker = self._start(slot)
-        return slot.worker
+        slot.workers[full] = worker = self._start(slot, full)
+        return worker
 
-    def worker_pids(self) -> list[int]:
-        """Host pids of the worker processes (bubblewrap's, at the full level); for tests and monitoring."""
-        return [s.worker.proc.pid for s in self._slots if s.worker is not None and s.worker.alive()]
+    def worker_pids(self, full: bool | None = None) -> list[int]:
+        """Host pids of the live worker processes (bubblewrap's, at the full level), of both kinds or only
+        the full (``True``) or light (``False``) zygotes; for tests and monitoring."""
+        return [
+            w.proc.pid
+            for s in self._slots
+            for kind, w in s.workers.items()
+            if w is not None and w.alive() and full in (None, kind)
+        ]
 
     def session(self, images: list[ImageLike] | tuple[ImageLike, ...] = (), image_name: str | None = None,
                 strict: bool | None = None, item_id: str = "N/A", seed: int = 0) -> Session:  # fmt: skip
@@ -160,16 +179,17 @@ class Sandbox:
         if refusal:
             return refused_result(block.item_id, refusal), ""
         fixed = self._fix(block)
+        full = not self.config.light_zygote or needs_preload((*block.prelude, fixed.code))
         slot = self._idle.get()
         try:
             try:
-                worker = self._ready_worker(slot)
+                worker = self._ready_worker(slot, full)
                 result = self._dispatch(worker, block, fixed)
             except WorkerDied as exc:
                 result = lost_result(block.item_id, list(fixed.fixes), fixed.code, str(exc))
             finally:
-                if slot.worker is not None:
-                    slot.worker.scratch.clear()
+                if slot.workers.get(full) is not None:
+                    slot.workers[full].scratch.clear()
         finally:
             self._idle.put(slot)
         return _with_wall(result, time.monotonic() - started), fixed.code
@@ -215,8 +235,11 @@ class Sandbox:
 
 def _shutdown(slots: list[_Slot], root: Path, spawner: ThreadPoolExecutor) -> None:
     for slot in slots:
-        if slot.worker is not None:
-            slot.worker.close()
+        for worker in slot.workers.values():
+            if worker is not None:
+                worker.close()
+        if slot.cpu is not None:
+            slot.cpu.release()
     spawner.shutdown(wait=True)
     shutil.rmtree(root, ignore_errors=True)
 

@@ -90,6 +90,8 @@ def _setup(init: dict[str, Any]) -> tuple[Confinement, int]:
         scratch=str(init["scratch"]),
         orphan_guard=bool(init.get("orphan_guard", True)),
     )
+    if init.get("cpu") is not None:
+        os.sched_setaffinity(0, {int(init["cpu"])})  # inherited by every block forked from here
     if init.get("uid") is not None:
         _drop_privileges(int(init["uid"]))
     try:

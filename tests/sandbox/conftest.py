@@ -6,8 +6,9 @@ import io
 import os
 
 import pytest
+from sandbox_pools import pool_config
 
-from sandbox import Sandbox, SandboxConfig
+from sandbox import Sandbox
 
 HOST_CANARY = "thyme-sandbox-canary-7d1f"
 os.environ.setdefault("THYME_SANDBOX_TEST_CANARY", HOST_CANARY)  # must never be visible inside the sandbox
@@ -37,6 +38,5 @@ def png() -> bytes:
 @pytest.fixture(scope="module")
 def sb():
     """A full-isolation pool with short limits, started once per module."""
-    config = SandboxConfig(workers=2, timeout_s=2.0, memory_mb=512, output_limit_bytes=64 << 10, file_size_mb=16)
-    with Sandbox(config) as pool:
+    with Sandbox(pool_config()) as pool:
         yield pool

@@ -1,7 +1,9 @@
 """Escape probes: model code that really tries to get out, run at the default (full) isolation level.
 
 Each probe asserts the specific containment on the host side (the file was not created, the listener
-got no connection, no orphan survives, the worker is alive), not just that the code raised.
+got no connection, no orphan survives, the worker is alive), not just that the code raised. The whole
+module runs twice: with the default routing (probes that use no preloaded module fork from the light
+zygote, the rest from the full one) and with every block on the full zygote.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sandbox_pools import pool_config
 
 from sandbox import ExecResult, ExecStatus, Sandbox
+from sandbox.routing import needs_preload
 
 PROJECT_FILE = Path(__file__).resolve().parents[2] / "pyproject.toml"
 TOKEN = uuid.uuid4().hex[:12]
@@ -39,6 +43,12 @@ class Host:
             return True
         conn.close()
         return False
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["routed", "full-zygote-only"])
+def sb(request):
+    with Sandbox(pool_config(light_zygote=request.param)) as pool:
+        yield pool
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +249,11 @@ def test_probe_is_contained(host: Host, code: str, check: Check) -> None:
 
 def test_probe_count() -> None:
     assert len(PROBES) >= 40
+
+
+def test_probes_reach_both_zygotes() -> None:
+    light = sum(not needs_preload([param.values[0]]) for param in PROBES)
+    assert light >= 15 and len(PROBES) - light >= 15, light
 
 
 def test_state_planted_for_next_trajectory_is_gone(sb: Sandbox) -> None:

@@ -173,7 +173,7 @@ def test_worker_death_under_concurrent_load(sb: Sandbox) -> None:
     killed = 0
     for _ in range(2):
         time.sleep(0.15)
-        pids = sb.worker_pids()
+        pids = sb.worker_pids(full=False)  # these blocks use no preloaded module: the light zygotes run them
         if pids:
             os.kill(pids[0], signal.SIGKILL)
             killed += 1
@@ -184,7 +184,7 @@ def test_worker_death_under_concurrent_load(sb: Sandbox) -> None:
     assert all(r.status is ExecStatus.KILLED and r.error_type == "WorkerDied" for r in lost), lost
     assert len(lost) <= killed  # only the in-flight block of each killed worker fails
     assert all(r.stdout.strip() == str(n) for n, r in results if r.ok)
-    assert sb.respawns > respawns and len(sb.worker_pids()) == 2
+    assert sb.respawns > respawns and len(sb.worker_pids(full=False)) == 2
     assert sb.run("print('recovered')").ok
 
 
@@ -210,7 +210,7 @@ def test_hung_worker_is_killed_and_replaced() -> None:
     from sandbox import SandboxConfig
 
     with Sandbox(SandboxConfig(workers=1, timeout_s=0.5, hang_grace_s=0.5)) as pool:
-        outer = pool.worker_pids()[0]
+        outer = pool.worker_pids(full=False)[0]  # the zygote that runs print(1)
         init = int(Path(f"/proc/{outer}/task/{outer}/children").read_text().split()[0])
         zygote = int(Path(f"/proc/{init}/task/{init}/children").read_text().split()[0])
         os.kill(zygote, signal.SIGSTOP)  # the worker stops answering
