@@ -1,4 +1,8 @@
-"""Duplicates: exact (image bytes + normalised question) and near (perceptual image hash + question).
+"""Duplicates: exact (image bytes + normalised question) and near (perceptual image hash + question + answer).
+
+The near key carries the answer because a 9x8 grey thumbnail cannot tell a red square from a blue one, nor a sign
+reading "OPEN" from one reading "EXIT" in a 3000-px scene: two records whose images look alike at that scale, with
+the same question and different answers, differ exactly in what the task is about, so they are not duplicates.
 
 Keys are pure functions so a pipeline can group by them: :func:`exact_key` and :func:`near_key`, plus
 :func:`near_keys`, the banded form of the near key (two hashes within ``max_distance`` bits share at least one of
@@ -18,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from synthesis.records import SftRecord
-from validators.text import normalize_question
+from validators.text import normalize_question, normalize_text
 from validators.verdict import Verdict, fail, ok
 
 __all__ = ["DuplicateIndex", "dedupe", "dedupe_fingerprints", "dhash", "exact_key", "fingerprint", "hamming", "near_key",
@@ -55,6 +59,11 @@ def _question_hash(question: str) -> str:
     return hashlib.sha256(normalize_question(question).encode()).hexdigest()[:16]
 
 
+def _task_hash(question: str, answer: str) -> str:
+    """Hash of the normalised question and answer: the near key's text half."""
+    return hashlib.sha256(f"{normalize_question(question)}\0{normalize_text(answer)}".encode()).hexdigest()[:16]
+
+
 def exact_key(record: SftRecord) -> str:
     """sha256 of the input image bytes + hash of the normalised question.
 
@@ -67,18 +76,18 @@ def exact_key(record: SftRecord) -> str:
 
 
 def near_key(record: SftRecord) -> str:
-    """The input image's dHash (16 hex digits) + hash of the normalised question.
+    """The input image's dHash (16 hex digits) + hash of the normalised question and answer.
 
     Example:
         >>> buf = io.BytesIO(); Image.linear_gradient("L").save(buf, "PNG")
         >>> near_key(SftRecord("a", (buf.getvalue(),), "Q?", (256, 256), "", "", "text", "crop"))[:17]
         '0000000000000000:'
     """
-    return f"{dhash(record.images[0]):016x}:{_question_hash(record.question)}"
+    return f"{dhash(record.images[0]):016x}:{_task_hash(record.question, record.answer)}"
 
 
 def near_keys(record: SftRecord, max_distance: int = 6) -> list[str]:
-    """One key per band of the dHash (``max_distance + 1`` bands) + question hash; near pairs share one.
+    """One key per band of the dHash (``max_distance + 1`` bands) + question and answer hash; near pairs share one.
 
     Args:
         record (`SftRecord`): the record.
@@ -91,7 +100,7 @@ def near_keys(record: SftRecord, max_distance: int = 6) -> list[str]:
     """
     value, bands = dhash(record.images[0]), max_distance + 1
     edges = [round(64 * i / bands) for i in range(bands + 1)]
-    question = _question_hash(record.question)
+    question = _task_hash(record.question, record.answer)
     return [f"{i}:{(value >> lo) & ((1 << (hi - lo)) - 1):x}:{question}"
             for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False))]
 
@@ -120,20 +129,22 @@ class DuplicateIndex:
 
     def add(self, record: SftRecord) -> None:
         """Add a record's keys (first id wins for reporting)."""
-        self.add_keys(record.id, exact_key(record), dhash(record.images[0]), _question_hash(record.question))
+        self.add_keys(record.id, exact_key(record), dhash(record.images[0]), _task_hash(record.question, record.answer))
 
     def seen(self, record: SftRecord) -> Verdict:
         """``duplicates_exact`` / ``duplicates_near`` when the reference holds this record, else passed."""
-        return self.match(exact_key(record), dhash(record.images[0]), _question_hash(record.question)) or ok(CHECK)
+        task = _task_hash(record.question, record.answer)
+        return self.match(exact_key(record), dhash(record.images[0]), task) or ok(CHECK)
 
     def match(self, key: str, value: int, question: str, label: str = "") -> Verdict | None:
-        """The failing verdict for precomputed keys (exact key, image dHash, question hash), or None."""
+        """The failing verdict for precomputed keys (exact key, image dHash, question and answer hash), or None."""
         other = self._exact.get(key)
         if other is not None:
             return fail(CHECK, "exact", f"same image and question as {label}{other}")
         for ref, ref_id in self._near.get(question, ()):
             if hamming(value, ref) <= self.max_distance:
-                return fail(CHECK, "near", f"image within {hamming(value, ref)} bits of {label}{ref_id}, same question")
+                detail = f"image within {hamming(value, ref)} bits of {label}{ref_id}, same question and answer"
+                return fail(CHECK, "near", detail)
         return None
 
     def add_keys(self, record_id: str, key: str, value: int, question: str) -> None:
@@ -158,9 +169,9 @@ class DuplicateIndex:
         for path in sorted(Path(folder).rglob("*.parquet")):
             table = pq.read_table(path)
             image_col = "images" if "images" in table.column_names else "image"
-            for row in table.select(["id", "question", image_col]).to_pylist():
+            for row in table.select(["id", "question", "answer", image_col]).to_pylist():
                 image = row[image_col][0] if image_col == "images" else row[image_col]
-                index.add(SftRecord(row["id"], (image["bytes"],), row["question"], (0, 0), "", "", "text", ""))
+                index.add(SftRecord(row["id"], (image["bytes"],), row["question"], (0, 0), "", row["answer"], "text", ""))
         return index
 
 

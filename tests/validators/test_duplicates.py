@@ -21,8 +21,8 @@ def _scene(seed: int) -> Image.Image:
     return Image.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)).resize((320, 240), Image.Resampling.BICUBIC)
 
 
-def _rec(rid: str, image: bytes, question: str = "What colour is the star?") -> SftRecord:
-    return SftRecord(rid, (image,), question, (320, 240), "", "red", "text", "crop")
+def _rec(rid: str, image: bytes, question: str = "What colour is the star?", answer: str = "red") -> SftRecord:
+    return SftRecord(rid, (image,), question, (320, 240), "", answer, "text", "crop")
 
 
 def test_exact_key_ignores_question_case_and_spacing():
@@ -47,13 +47,29 @@ def test_index_exact_and_near_and_distinct():
     assert near.reason == "duplicates_near" and "ref" in near.detail
     assert index.seen(_rec("z", _png(_scene(4)))).passed
     assert index.seen(_rec("w", _png(_scene(3), "JPEG"), "How many stars?")).passed  # same image, new question
+    assert index.seen(_rec("v", _png(_scene(3), "JPEG"), answer="The red.")).reason == "duplicates_near"
 
+
+def test_look_alike_images_with_different_answers_are_not_near_duplicates():
+    # Same layout, different colour: the grey 9x8 dHash is identical, the task is not.
+    def square(colour: str) -> bytes:
+        image = Image.new("RGB", (320, 240), "white")
+        image.paste(colour, (100, 60, 220, 180))
+        return _png(image)
+
+    red, blue = square("red"), square("blue")
+    assert hamming(dhash(red), dhash(blue)) <= 6
+    question = "What colour is the large square?"
+    index = DuplicateIndex.from_records([_rec("a", red, question, "red")])
+    assert index.seen(_rec("b", blue, question, "blue")).passed
+    assert index.seen(_rec("c", blue, question, "Red")).reason == "duplicates_near"
+    assert not set(near_keys(_rec("a", red, question, "red"))) & set(near_keys(_rec("b", blue, question, "blue")))
 
 def test_near_keys_share_a_band_for_near_pairs():
     a, b = _rec("a", _png(_scene(5))), _rec("b", _png(_scene(5), "JPEG"))
     assert hamming(dhash(a.images[0]), dhash(b.images[0])) <= 6
     assert set(near_keys(a)) & set(near_keys(b))
-    assert len(near_keys(a, 6)) == 7 and near_key(a).endswith(exact_key(a).split(":")[1])
+    assert len(near_keys(a, 6)) == 7 and near_key(a).startswith(f"{dhash(a.images[0]):016x}:")
 
 
 def test_index_from_parquet(tmp_path):
