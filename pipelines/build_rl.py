@@ -89,11 +89,13 @@ def build(p: beam.Pipeline, config: PipelineConfig, stage: Path) -> None:
     dead = dead | "AllDeadLetters" >> beam.Flatten()
     names = list(config.run.splits)
     parts = prompts | "Split" >> beam.Partition(lambda r, n: split_of(r["id"], config.run.splits), len(names))
-    shards = [part | f"Write_{n}" >> WriteShards(str(stage / "data"), n, RL_SCHEMA, config.run.rows_per_shard)
+    shards = [part | f"Write_{n}" >> WriteShards(str(stage / "data"), n, RL_SCHEMA, config.run.rows_per_shard,
+                                                 rows_per_group=config.run.rows_per_group)
               for n, part in zip(names, parts, strict=True)]
     shards.append(dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
                   | "WriteDeadLetters" >> WriteShards(str(stage / "dead_letter"), "dead_letter", DEAD_LETTER_SCHEMA,
-                                                      config.run.rows_per_shard))
+                                                      config.run.rows_per_shard,
+                                                      rows_per_group=config.run.rows_per_group))
     _ = (shards | "AllShards" >> beam.Flatten() | "ShardList" >> beam.combiners.ToList()
          | "SaveShards" >> beam.Map(lambda v, path=str(stage / "shards.json"):
                                     write_json(Path(path), {"shards": [vars(i) for i in v]})))

@@ -108,11 +108,12 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
     names = list(config.run.splits)
     parts = accepted | "Split" >> beam.Partition(lambda rid, n: split_of(rid, config.run.splits), len(names))
     shards = [part | f"Write_{name}" >> WriteShards(str(stage / "data"), name, SFT_SCHEMA, config.run.rows_per_shard,
-                                                    load=accepted_store.row)
+                                                    load=accepted_store.row, rows_per_group=config.run.rows_per_group)
               for name, part in zip(names, parts, strict=True)]
     shards.append(dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
                   | "WriteDeadLetters" >> WriteShards(str(stage / "dead_letter"), "dead_letter", DEAD_LETTER_SCHEMA,
-                                                      config.run.rows_per_shard))
+                                                      config.run.rows_per_shard,
+                                                      rows_per_group=config.run.rows_per_group))
     _ = (shards | "AllShards" >> beam.Flatten() | "ShardList" >> beam.combiners.ToList()
          | "ShardsJson" >> beam.Map(lambda infos: {"shards": [vars(i) for i in infos]})
          | "SaveShards" >> beam.Map(lambda v, path=str(stage / "shards.json"): write_json(Path(path), v)))

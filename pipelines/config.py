@@ -36,6 +36,9 @@ class RunConfig:
     name: str = field(default="thyme-sft", metadata={"help": "Run name; names the output folder under output_dir."})
     output_dir: str = field(default="out", metadata={"help": "Root folder for all outputs (relative to the cwd)."})
     rows_per_shard: int = field(default=500, metadata={"help": "Rows per Parquet shard (the last holds the rest)."})
+    rows_per_group: int = field(
+        default=32, metadata={"help": "Rows per Parquet row group: the most rows (and images) a shard writer holds."}
+    )
     splits: dict[str, float] = field(
         default_factory=lambda: {"train": 1.0},
         metadata={"help": "Split name -> share of records, assigned by a stable hash of the record id."},
@@ -45,8 +48,9 @@ class RunConfig:
     def __post_init__(self):
         if not self.name or "/" in self.name:
             raise ValueError(f"name must be a non-empty folder name without '/', got {self.name!r}")
-        if self.rows_per_shard < 1:
-            raise ValueError(f"rows_per_shard must be >= 1, got {self.rows_per_shard}")
+        if self.rows_per_shard < 1 or self.rows_per_group < 1:
+            raise ValueError(f"rows_per_shard and rows_per_group must be >= 1, got {self.rows_per_shard}, "
+                             f"{self.rows_per_group}")
         if not self.splits or any(v <= 0 for v in self.splits.values()):
             raise ValueError(f"splits must map split names to positive shares, got {self.splits}")
 

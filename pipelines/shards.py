@@ -4,7 +4,8 @@ Beam's ``WriteToParquet(num_shards=N)`` distributes Arrow record batches, not ro
 0, 0 and 32), and its shard contents depend on bundle boundaries. Here the shard of every row is decided from the
 sorted list of ids (row ``k`` of the sorted order goes to shard ``k // rows_per_shard``), and each shard is
 written sorted by id with pyarrow, to a temporary name that is renamed at the end: the same rows give
-byte-identical files whatever the runner, worker count or bundle sizes.
+byte-identical files whatever the runner, worker count or bundle sizes. A shard is written one row group at a
+time, loading only that group's rows, so a writer holds one group of images, never a whole shard of them.
 """
 
 from __future__ import annotations
@@ -46,15 +47,30 @@ def shard_name(prefix: str, index: int, count: int) -> str:
     return f"{prefix}-{index:05d}-of-{count:05d}.parquet"
 
 
-def write_shard(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> ShardInfo:
-    """Write rows sorted by id to ``path`` atomically (temporary name, then rename) and describe the file."""
-    rows = sorted(rows, key=lambda r: r["id"])
+def write_shard(items: list, schema: pa.Schema, path: Path, load: Callable[[str], dict] | None = None,
+                rows_per_group: int = 32) -> ShardInfo:  # fmt: skip
+    """Write rows sorted by id to ``path`` atomically (temporary name, then rename) and describe the file.
+
+    Args:
+        items (`list`): rows (dicts with an ``id``), or ids when ``load`` is given.
+        schema (`pa.Schema`): the record schema.
+        path (`Path`): the shard's final path.
+        load (`Callable[[str], dict]`, *optional*): loads the row of an id, one row group at a time.
+        rows_per_group (`int`, *optional*, defaults to `32`): rows per Parquet row group.
+    """
+    ordered = sorted(items, key=(lambda i: i) if load else (lambda r: r["id"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(to_table(rows, schema), tmp, compression="zstd")
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        for start in range(0, max(len(ordered), 1), rows_per_group):
+            group = ordered[start : start + rows_per_group]
+            writer.write_table(to_table([load(i) for i in group] if load else group, schema))
+    digest = hashlib.sha256()
+    with open(tmp, "rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
     os.replace(tmp, path)
-    return ShardInfo(str(path), len(rows), digest)
+    return ShardInfo(str(path), len(ordered), digest.hexdigest())
 
 
 def _plan(ids: list[str], rows_per_shard: int) -> dict[str, Any]:
@@ -64,14 +80,15 @@ def _plan(ids: list[str], rows_per_shard: int) -> dict[str, Any]:
 
 
 class _WriteShardFn(beam.DoFn):
-    def __init__(self, folder: str, prefix: str, schema: pa.Schema, load: Callable[[str], dict] | None = None):
+    def __init__(self, folder: str, prefix: str, schema: pa.Schema, load: Callable[[str], dict] | None,
+                 rows_per_group: int):  # fmt: skip
         self._folder, self._prefix, self._schema, self._load = folder, prefix, schema, load
+        self._rows_per_group = rows_per_group
 
     def process(self, element, plan):
         index, items = element
-        rows = [self._load(i) for i in items] if self._load else list(items)
         path = Path(self._folder) / shard_name(self._prefix, index, plan["count"])
-        yield write_shard(rows, self._schema, path)
+        yield write_shard(list(items), self._schema, path, self._load, self._rows_per_group)
 
 
 class _WriteEmptyShardFn(_WriteShardFn):
@@ -79,7 +96,7 @@ class _WriteEmptyShardFn(_WriteShardFn):
 
     def process(self, plan):
         if not plan["shard_of"]:
-            yield write_shard([], self._schema, Path(self._folder) / shard_name(self._prefix, 0, 1))
+            yield write_shard([], self._schema, Path(self._folder) / shard_name(self._prefix, 0, 1), self._load)
 
 
 class WriteShards(beam.PTransform):
@@ -92,17 +109,19 @@ class WriteShards(beam.PTransform):
         rows_per_shard (`int`): rows per shard; the last shard holds the remainder.
         load (`Callable[[str], dict]`, *optional*): when given, the input holds ids and each shard loads its
             rows with it (e.g. ``RecordStore.row``), so no image ever sits in Beam's buffers.
+        rows_per_group (`int`, *optional*, defaults to `32`): rows per Parquet row group, the most rows a
+            writer holds in memory at once.
 
     Returns a PCollection of :class:`ShardInfo`, one per written file.
     """
 
     def __init__(self, folder: str, prefix: str, schema: pa.Schema, rows_per_shard: int,
-                 load: Callable[[str], dict] | None = None):
+                 load: Callable[[str], dict] | None = None, rows_per_group: int = 32):  # fmt: skip
         super().__init__()
-        if rows_per_shard < 1:
-            raise ValueError(f"rows_per_shard must be >= 1, got {rows_per_shard}")
+        if rows_per_shard < 1 or rows_per_group < 1:
+            raise ValueError(f"rows_per_shard and rows_per_group must be >= 1, got {rows_per_shard}, {rows_per_group}")
         self._folder, self._prefix, self._schema = folder, prefix, schema
-        self._rows_per_shard, self._load = rows_per_shard, load
+        self._rows_per_shard, self._load, self._rows_per_group = rows_per_shard, load, rows_per_group
 
     def expand(self, rows):
         key = (lambda i: i) if self._load else (lambda r: r["id"])
@@ -114,9 +133,10 @@ class WriteShards(beam.PTransform):
         written = (rows
                    | "AssignShard" >> beam.Map(lambda r, p: (p["shard_of"][key(r)], r), plan_side)
                    | "GroupByShard" >> beam.GroupByKey()
-                   | "WriteShard" >> beam.ParDo(_WriteShardFn(self._folder, self._prefix, self._schema, self._load),
-                                                plan_side))
-        empty = plan | "WriteEmpty" >> beam.ParDo(_WriteEmptyShardFn(self._folder, self._prefix, self._schema))
+                   | "WriteShard" >> beam.ParDo(_WriteShardFn(self._folder, self._prefix, self._schema, self._load,
+                                                              self._rows_per_group), plan_side))
+        empty_fn = _WriteEmptyShardFn(self._folder, self._prefix, self._schema, self._load, self._rows_per_group)
+        empty = plan | "WriteEmpty" >> beam.ParDo(empty_fn)
         return (written, empty) | "AllShards" >> beam.Flatten()
 
 

@@ -9,7 +9,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from PIL import Image
 
-from pipelines.shards import WriteShards, shard_name
+from pipelines.shards import WriteShards, shard_name, write_shard
 from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, RlPrompt
 
 
@@ -70,3 +70,21 @@ def test_datasets_loads_the_folder_with_images(tmp_path):
 def test_rows_per_shard_must_be_positive():
     with pytest.raises(ValueError, match="rows_per_shard"):
         WriteShards("x", "train", RL_SCHEMA, 0)
+
+
+def test_a_shard_is_written_one_row_group_at_a_time(tmp_path):
+    rows = {r["id"]: r for r in _rows(11)}
+    loaded: list[int] = []
+
+    def load(rid: str) -> dict:
+        loaded.append(sum(p.stat().st_size for p in tmp_path.iterdir()))  # bytes on disk when this row was loaded
+        return rows[rid]
+
+    path = tmp_path / shard_name("train", 0, 1)
+    info = write_shard(list(rows)[::-1], RL_SCHEMA, path, load=load, rows_per_group=4)
+    shard = pq.ParquetFile(path)
+    assert [shard.metadata.row_group(g).num_rows for g in range(shard.num_row_groups)] == [4, 4, 3]
+    assert shard.read().column("id").to_pylist() == sorted(rows) and info.rows == 11
+    assert max(loaded[:4]) < min(loaded[4:8]) < min(loaded[8:])  # each group was on disk before the next loaded
+    again = write_shard(list(rows), RL_SCHEMA, tmp_path / "again.parquet", load=rows.__getitem__, rows_per_group=4)
+    assert again.sha256 == info.sha256 and (tmp_path / "again.parquet").read_bytes() == path.read_bytes()
