@@ -22,7 +22,9 @@ class ModelConfig:
 
     name: str = field(default="tiny", metadata={"help": "'tiny' builds a random-init LLaVA offline; else a path/id."})
     image_size: int = field(default=64, metadata={"help": "Side in px the model sees; the sandbox keeps originals."})
-    vocab_size: int = field(default=4096, metadata={"help": "Tiny model: BPE vocabulary trained on the shards' text."})
+    vocab_size: int = field(
+        default=4096, metadata={"help": "Tiny model: BPE vocabulary (>= 1566: 1266 number and hex-pair tokens)."}
+    )
     hidden_size: int = field(default=192, metadata={"help": "Tiny model: text hidden size."})
     layers: int = field(default=4, metadata={"help": "Tiny model: text decoder layers."})
     heads: int = field(default=4, metadata={"help": "Tiny model: attention heads (KV heads = heads // 2)."})
@@ -54,7 +56,9 @@ class SftConfig:
     )
     save_every: int = field(default=200, metadata={"help": "Checkpoint period in steps."})
     log_every: int = field(default=10, metadata={"help": "Metrics period in steps."})
-    shuffle_buffer: int = field(default=64, metadata={"help": "Streaming shuffle buffer (records)."})
+    shuffle_buffer: int = field(
+        default=4096, metadata={"help": "Shuffle buffer (image-shrunk records); shards are sorted by family."}
+    )
     cache_examples: int = field(default=4096, metadata={"help": "Records whose image inputs stay in memory."})
     randomize_ids: bool = field(
         default=True, metadata={"help": "Fresh item id per example in the prompt's path and the code (learn to copy)."}
@@ -94,6 +98,9 @@ class GrpoConfig:
     )
     save_every: int = field(default=5, metadata={"help": "Checkpoint period in steps."})
     compare_prompts: int = field(default=8, metadata={"help": "Prompts for the ATS vs T=1 code-failure comparison."})
+    shuffle_buffer: int = field(
+        default=512, metadata={"help": "Shuffle buffer of RL prompts (full images); shards are sorted by family."}
+    )
 
     def __post_init__(self):
         if self.ats not in ATS_MODES:

@@ -9,17 +9,21 @@ training. Each record becomes the :class:`~synthesis.agent.Conversation` the pol
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sandbox.layout import INPUT_DIR
 from synthesis import format as fmt
 from synthesis.agent import Conversation
 from synthesis.records import SftRecord
 
-__all__ = ["Prompt", "image_name", "iter_rows", "prompt_from_record", "prompt_from_row", "shard_files", "sft_records"]
+__all__ = [
+    "Prompt", "image_name", "iter_rows", "prompt_from_record", "prompt_from_row", "shard_files", "sft_records", "shuffled",
+]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,30 @@ def shard_files(folder: str | Path) -> list[Path]:
     return files
 
 
+def shuffled(items: Iterable[T], buffer_size: int, rng: random.Random) -> Iterator[T]:
+    """``items`` through a shuffle buffer of ``buffer_size`` (0 keeps the order); the tail is flushed shuffled.
+
+    The pipelines write shards sorted by id, hence by family: a buffer smaller than the data set feeds the
+    trainer one family after another, so the SFT buffer is sized to hold the (image-shrunk) data set.
+
+    Example:
+        >>> sorted(shuffled(range(5), 2, random.Random(0))), list(shuffled(range(3), 0, random.Random(0)))
+        ([0, 1, 2, 3, 4], [0, 1, 2])
+    """
+    buffer: list[T] = []
+    for item in items:
+        if not buffer_size:
+            yield item
+            continue
+        buffer.append(item)
+        if len(buffer) >= buffer_size:
+            i = rng.randrange(len(buffer))
+            buffer[i], buffer[-1] = buffer[-1], buffer[i]
+            yield buffer.pop()
+    rng.shuffle(buffer)
+    yield from buffer
+
+
 def iter_rows(folder: str | Path, seed: int = 0, shuffle_buffer: int = 0, loop: bool = False,
               batch_rows: int = 16) -> Iterator[dict[str, Any]]:  # fmt: skip
     """Rows of every shard in ``folder``, streamed; shuffled through a buffer when ``shuffle_buffer`` > 0.
@@ -71,27 +99,22 @@ def iter_rows(folder: str | Path, seed: int = 0, shuffle_buffer: int = 0, loop: 
         loop (`bool`, *optional*, defaults to `False`): start again after the last shard (step-based training).
         batch_rows (`int`, *optional*, defaults to `16`): rows per Arrow batch read.
     """
+    rng, files = random.Random(seed), shard_files(folder)
+    return shuffled(_rows(files, rng if shuffle_buffer else None, loop, batch_rows), shuffle_buffer, rng)
+
+
+def _rows(files: list[Path], rng: random.Random | None, loop: bool, batch_rows: int) -> Iterator[dict[str, Any]]:
     import pyarrow.parquet as pq
 
-    rng, files = random.Random(seed), shard_files(folder)
-    buffer: list[dict[str, Any]] = []
     while True:
         order = list(files)
-        if shuffle_buffer:
+        if rng is not None:
             rng.shuffle(order)
         for path in order:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
-                for row in batch.to_pylist():
-                    if not shuffle_buffer:
-                        yield row
-                        continue
-                    buffer.append(row)
-                    if len(buffer) >= shuffle_buffer:
-                        yield buffer.pop(rng.randrange(len(buffer)))
+                yield from batch.to_pylist()
         if not loop:
-            break
-    rng.shuffle(buffer)
-    yield from buffer
+            return
 
 
 def sft_records(folder: str | Path, seed: int = 0, shuffle_buffer: int = 0, loop: bool = False) -> Iterator[SftRecord]:

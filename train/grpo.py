@@ -113,8 +113,8 @@ def grpo_step(policy, reference, optimizer, sandbox, prompts: Sequence[Prompt], 
     }
 
 
-def _prompts(rl_dir: str | Path, seed: int, skip: int) -> Iterator[Prompt]:
-    rows = iter_rows(rl_dir, seed=seed, shuffle_buffer=64, loop=True)
+def _prompts(rl_dir: str | Path, seed: int, skip: int, buffer: int) -> Iterator[Prompt]:
+    rows = iter_rows(rl_dir, seed=seed, shuffle_buffer=buffer, loop=True)
     for i, row in enumerate(rows):
         if i >= skip:
             yield prompt_from_row(row)
@@ -143,7 +143,7 @@ def train_grpo(policy, reference, sandbox, cfg: GrpoConfig, rl_dir: str | Path, 
     if last is not None:
         state = load_state(last, optimizer, None)
         step, consumed = state["step"], state["extra"]["consumed"]
-    prompts = _prompts(rl_dir, seed, consumed)
+    prompts = _prompts(rl_dir, seed, consumed, cfg.shuffle_buffer)
     while step < cfg.steps:
         batch = [next(prompts) for _ in range(cfg.prompts_per_step)]
         consumed += len(batch)

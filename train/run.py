@@ -95,7 +95,8 @@ def run_grpo(cfg: TrainConfig, out: Path, start: Path, sandbox, log: MetricsLog)
 def run_compare(cfg: TrainConfig, out: Path, start: Path, sandbox) -> dict:
     from train.grpo import compare_ats
 
-    prompts = [prompt_from_row(r) for r in itertools.islice(iter_rows(cfg.rl_data), cfg.grpo.compare_prompts)]
+    rows = iter_rows(cfg.rl_data, seed=cfg.seed + 1, shuffle_buffer=cfg.grpo.shuffle_buffer)  # shards are sorted
+    prompts = [prompt_from_row(r) for r in itertools.islice(rows, cfg.grpo.compare_prompts)]
     policy = load_policy(start, cfg.model, trainable=False)
     result = compare_ats(policy, sandbox, prompts, cfg.grpo, seed=cfg.seed)
     (out / "ats_vs_t1.json").write_text(json.dumps(result, indent=2))

@@ -9,6 +9,7 @@ compares its throughput with ``SFTTrainer`` driving the same collator.
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import math
 import random
@@ -22,10 +23,10 @@ from synthesis.records import SftRecord
 from train.chat import Chunk, Encoded, encode, prompt_text, response_chunks
 from train.checkpoint import latest_checkpoint, load_state, save_checkpoint
 from train.config import SftConfig
-from train.data import prompt_from_record, sft_records
+from train.data import prompt_from_record, sft_records, shuffled
 from train.metrics import MetricsLog
 
-__all__ = ["collate", "random_id", "record_chunks", "sft_examples", "token_loss", "train_sft"]
+__all__ = ["collate", "random_id", "record_chunks", "sft_examples", "shrink_images", "token_loss", "train_sft"]
 
 
 def record_chunks(record: SftRecord, last_round_only: bool = False, rename: str | None = None) -> list[Chunk]:
@@ -77,13 +78,46 @@ class _CachedVision:
         return [list(b) for b in hit[0]], hit[1]
 
 
-def sft_examples(policy, folder: str | Path, cfg: SftConfig, seed: int, skip: int = 0) -> Iterator[Encoded]:
-    """Encoded examples streamed forever from ``folder``; the first ``skip`` records are passed over (resume).
+def shrink_images(record: SftRecord, side: int) -> SftRecord:
+    """``record`` with every image replaced by the ``2 * side`` thumbnail the model's adapter would decode anyway.
 
-    With ``cfg.randomize_ids`` the i-th record gets a fresh id from a RNG seeded by ``(seed, i)`` (identical after
-    a resume); the image inputs of up to ``cfg.cache_examples`` records are cached, so later epochs skip decoding.
+    Same format as before (the prompt's path keeps its extension; JPEG at quality 95), so thousands of records
+    fit a shuffle buffer: the shards' full-size crop images are megabytes each.
     """
-    records = sft_records(folder, seed=seed, shuffle_buffer=cfg.shuffle_buffer, loop=True)
+    from train.policy import decode_image
+
+    images = []
+    for data in record.images:
+        jpeg = data[:2] == b"\xff\xd8"
+        out = io.BytesIO()
+        decode_image(data, side).save(out, format="JPEG" if jpeg else "PNG", quality=95)
+        images.append(out.getvalue())
+    return replace(record, images=tuple(images))
+
+
+def _shrunk_records(folder: str | Path, side: int, cache: int) -> Iterator[SftRecord]:
+    """Shrunk records in file order, forever; replayed from memory when the data set fits in ``cache``."""
+    kept: list[SftRecord] = []
+    for record in sft_records(folder):
+        record = shrink_images(record, side)
+        if len(kept) <= cache:
+            kept.append(record)
+        yield record
+    while True:
+        yield from kept if len(kept) <= cache else (shrink_images(r, side) for r in sft_records(folder))
+
+
+def sft_examples(policy, folder: str | Path, cfg: SftConfig, seed: int, skip: int = 0) -> Iterator[Encoded]:
+    """Encoded examples streamed forever from ``folder``; the first ``skip`` examples are passed over (resume).
+
+    Records are read in file order, shrunk (:func:`shrink_images`) and shuffled through ``cfg.shuffle_buffer``,
+    which by default holds the whole default data set: the shards are sorted by family. With
+    ``cfg.randomize_ids`` the i-th example gets a fresh id from a RNG seeded by ``(seed, i)`` (identical after a
+    resume); a data set of up to ``cfg.cache_examples`` records is kept in memory (shrunk, with its image inputs), so
+    later epochs read and decode nothing.
+    """
+    light = _shrunk_records(folder, policy.vision.side, cfg.cache_examples)
+    records = shuffled(light, cfg.shuffle_buffer, random.Random(seed))
     vision = _CachedVision(policy.vision, cfg.cache_examples)
     for index, record in enumerate(itertools.islice(records, skip, None), start=skip):
         rename = random_id(record.id, random.Random(f"{seed}:{index}")) if cfg.randomize_ids else None

@@ -16,11 +16,52 @@ from pathlib import Path
 from synthesis import format as fmt
 from train.config import ModelConfig
 
-__all__ = ["CHAT_TOKENS", "EOS", "PAD", "build_tiny", "build_tokenizer"]
+__all__ = ["CHAT_TOKENS", "EOS", "ID_PATTERN", "PAD", "build_tiny", "build_tokenizer", "number_tokens"]
 
 EOS, PAD, IM_START = "<|im_end|>", "<|endoftext|>", "<|im_start|>"
 CHAT_TOKENS = (PAD, IM_START, EOS, fmt.IMAGE_PLACEHOLDER)
 PROTOCOL_TOKENS = tuple(t for t in fmt.TAGS if t != fmt.IMAGE_PLACEHOLDER)
+
+
+_HEX = "[0-9a-f]"
+# The 8 hex digits that end an item id (before the extension), in pairs; every other number in runs of up to
+# three digits. Copying the prompt's path into the code is then a copy of ~8 tokens that rarely repeat within
+# an id (with one token per digit, "1000012" is a run of zeros whose length an induction head cannot see).
+ID_PATTERN = (rf"(?<=-){_HEX}{{2}}(?={_HEX}{{6}}\.)|(?<=-{_HEX}{{2}}){_HEX}{{2}}(?={_HEX}{{4}}\.)"
+              rf"|(?<=-{_HEX}{{4}}){_HEX}{{2}}(?={_HEX}{{2}}\.)|(?<=-{_HEX}{{6}}){_HEX}{{2}}(?=\.)|\d{{1,3}}")
+
+
+def number_tokens() -> list[str]:
+    """Every piece :data:`ID_PATTERN` can cut out: 1-3 digit strings and hex pairs (each one token).
+
+    Example:
+        >>> len(number_tokens()), number_tokens()[:3], number_tokens()[-1]
+        (1266, ['0', '1', '2'], 'ff')
+    """
+    pieces = [f"{i:0{n}d}" for n in (1, 2, 3) for i in range(10**n)] + [f"{i:02x}" for i in range(256)]
+    return list(dict.fromkeys(pieces))
+
+
+def _with_pieces(backend, pieces: list[str]):
+    """``backend`` with each piece in the vocabulary and merges that always build it whole."""
+    import json
+
+    from tokenizers import Tokenizer
+
+    state = json.loads(backend.to_str())
+    vocab, merges = state["model"]["vocab"], state["model"]["merges"]
+    as_lists = not merges or isinstance(merges[0], list)
+    have = {tuple(m) if as_lists else tuple(m.split(" ")) for m in merges}
+    next_id = max(vocab.values()) + 1
+    for piece in pieces:
+        if piece not in vocab:
+            vocab[piece], next_id = next_id, next_id + 1
+        for cut in range(1, len(piece)):  # every split, so whichever pair merges first the rest still merges
+            pair = (piece[:cut], piece[cut:])
+            if pair not in have:
+                have.add(pair)
+                merges.append(list(pair) if as_lists else " ".join(pair))
+    return Tokenizer.from_str(json.dumps(state))
 
 
 def build_tokenizer(texts: Iterable[str], vocab_size: int):
@@ -29,28 +70,34 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int):
     Args:
         texts (`Iterable[str]`): the text the model reads and writes (prompts and responses of the shards);
             the merges it learns make the teacher's code templates short.
-        vocab_size (`int`): vocabulary size including the special and added tokens.
+        vocab_size (`int`): vocabulary size including the special and added tokens and the
+            :func:`number_tokens` (at least 1600).
 
     Example:
-        >>> tok = build_tokenizer(["<think>crop it</think> <answer>A</answer>"] * 3, 300)
+        >>> tok = build_tokenizer(["<think>crop it</think> <answer>A</answer>"] * 3, 1600)
         >>> tok.convert_ids_to_tokens(tok("<code>x</code>").input_ids)
         ['<code>', 'x', '</code>']
+        >>> tok.convert_ids_to_tokens(tok("crop-1000012-0a1b2c3d.png").input_ids)[3:11]
+        ['100', '001', '2', '-', '0a', '1b', '2c', '3d']
     """
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
+    pieces = number_tokens()
+    if vocab_size < len(pieces) + 300:
+        raise ValueError(f"vocab_size {vocab_size} leaves no room for merges: use at least {len(pieces) + 300}")
     backend = Tokenizer(models.BPE())
-    # No word splitting, so the fixed prompt and the code templates merge into few tokens; but digits and the
-    # hex part of file names stay apart, so copying a number or a path is the same task wherever it appears.
+    # No word splitting, so the fixed prompt and the code templates merge into few tokens; numbers and ids are
+    # cut by ID_PATTERN into pieces that are always one token, so a path is copied token for token.
     backend.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r"[0-9a-f]{8}(?=\.)|\d"), behavior="isolated"),
+        pre_tokenizers.Split(Regex(ID_PATTERN), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[*CHAT_TOKENS, *PROTOCOL_TOKENS],
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size - len(pieces), special_tokens=[*CHAT_TOKENS, *PROTOCOL_TOKENS],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     backend.train_from_iterator(texts, trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token=EOS, pad_token=PAD)
+    tok = PreTrainedTokenizerFast(tokenizer_object=_with_pieces(backend, pieces), eos_token=EOS, pad_token=PAD)
     tok.add_tokens(list(PROTOCOL_TOKENS))  # split the text at tags, like the special tokens
     return tok
 

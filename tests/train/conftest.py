@@ -21,7 +21,7 @@ from train.tiny_model import build_tiny
 
 SMALL_CROP = CropConfig(long_side_range=(1024, 1280), model_side=224)
 TASKS = TasksConfig(count=12, crop=SMALL_CROP, multi_round=MultiRoundConfig(crop=SMALL_CROP))
-TINY = ModelConfig(vocab_size=700, hidden_size=32, layers=1, heads=2, vision_hidden=32, vision_layers=1,
+TINY = ModelConfig(vocab_size=1600, hidden_size=32, layers=1, heads=2, vision_hidden=32, vision_layers=1,
                    image_size=32, patch_size=16)
 
 

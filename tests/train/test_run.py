@@ -5,7 +5,7 @@ import json
 from train.metrics import read_metrics
 from train.run import main
 
-TINY = ["train.model.vocab_size=700", "train.model.hidden_size=32", "train.model.layers=1", "train.model.heads=2",
+TINY = ["train.model.vocab_size=1600", "train.model.hidden_size=32", "train.model.layers=1", "train.model.heads=2",
         "train.model.vision_hidden=32", "train.model.vision_layers=1", "train.model.image_size=32"]
 FAST = ["train.sft.steps=4", "train.sft.save_every=2", "train.sft.log_every=1", "train.grpo.steps=1",
         "train.grpo.group_size=2", "train.grpo.prompts_per_step=1", "train.grpo.max_new_tokens=8",

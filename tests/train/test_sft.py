@@ -34,3 +34,31 @@ def test_resume_gives_the_same_next_step_loss(tiny_dir, tiny_cfg, sft_dir, tmp_p
     a, b = _losses(tmp_path / "a.jsonl"), _losses(tmp_path / "b.jsonl")
     assert b[3] == a[3]
     assert b[1] == a[1] and b[2] == a[2]
+
+
+def test_examples_mix_families_although_the_shards_are_sorted(policy, sft_dir):
+    import itertools
+
+    from train.data import sft_records
+    from train.sft import sft_examples
+
+    families = sorted({r.family for r in sft_records(sft_dir)})
+    in_files = {r.family for r in itertools.islice(sft_records(sft_dir), 6)}
+    streamed = [policy.tokenizer.decode(e.ids)
+                for e in itertools.islice(sft_examples(policy, sft_dir, SftConfig(randomize_ids=False), 0), 6)]
+    mixed = {f for f in families for text in streamed if f"input/{f}-" in text}
+    assert len(in_files) == 3  # the fixture's shards hold the families in blocks, like the pipeline's
+    assert len(mixed) >= 4
+
+
+def test_shrunk_images_keep_the_format_and_what_the_model_sees(policy, sft_records):
+    from train.data import image_name
+    from train.sft import shrink_images
+
+    record = next(r for r in sft_records if len(r.images) > 1)
+    small = shrink_images(record, policy.vision.side)
+    assert [image_name("x", i) for i in small.images] == [image_name("x", i) for i in record.images]
+    assert sum(map(len, small.images)) < sum(map(len, record.images))
+    for big, little in zip(record.images, small.images, strict=True):
+        a, b = policy.vision.encode([big])[1]["pixel_values"], policy.vision.encode([little])[1]["pixel_values"]
+        assert (a - b).abs().mean() < 0.02 if big[:2] == b"\xff\xd8" else bool((a == b).all())
