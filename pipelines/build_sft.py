@@ -92,9 +92,13 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
                                                                                 sandbox_hash)
     taught_user, dead_teacher_user = user_tasks | "TeachUserTasks" >> WriteTrajectories(
         config.teacher, config.sandbox, drafts, sandbox_hash)
-    drafted = (taught, taught_user, imported) | "AllDrafts" >> beam.Flatten()
-    verified, dead_validate = drafted | "VerifyTrajectories" >> VerifyTrajectories(
-        config.validators, config.sandbox, drafts, accepted_store)
+    # Verified per source too: a Flatten before the checks would end the fused stage there, so every record would
+    # wait for the slowest teacher before its checks began.
+    verify = VerifyTrajectories(config.validators, config.sandbox, drafts, accepted_store)
+    judged = [ids | f"Verify{name}" >> verify
+              for name, ids in (("Generated", taught), ("UserTasks", taught_user), ("Imported", imported))]
+    verified = [ok for ok, _ in judged] | "AllVerified" >> beam.Flatten()
+    dead_validate = [bad for _, bad in judged] | "AllRejectedByChecks" >> beam.Flatten()
     if config.validators.duplicates.enabled:
         accepted, dead_dupes = verified | "Deduplicate" >> Deduplicate(config.validators.duplicates, accepted_store)
     else:

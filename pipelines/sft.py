@@ -161,13 +161,11 @@ class _Verify(beam.DoFn):
         self._cfg, self._sandbox_cfg, self._source, self._accepted = cfg, sandbox_cfg, source, accepted
         self._sandbox = None
 
-    def setup(self):
-        self._sandbox = Sandbox(self._sandbox_cfg)
-
     def process(self, record_id: str):
         if self._accepted.has(record_id):
             yield record_id
             return
+        self._sandbox = self._sandbox or Sandbox(self._sandbox_cfg)  # started on first use (a source may be empty)
         record = self._source.get(record_id)
         verdicts = judge_record(record, self._cfg, sandbox=self._sandbox)
         failed = [v for v in verdicts if not v.passed]
