@@ -75,11 +75,11 @@ class Sandbox:
         self._idle: queue.Queue[_Slot] = queue.Queue()
         claim = (lambda: CpuClaim(self.config.scratch_dir or None)) if self.config.pin_cpus else (lambda: None)
         self._slots = [_Slot(i, claim()) for i in range(self.config.worker_count)]
-        self._kinds = (True, False) if self.config.light_zygote else (True,)
+        kinds = (True, False) if self.config.light_zygote else (True,)
         self.respawns = 0
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _shutdown, self._slots, self._root, self._spawner)
-        jobs = [(slot, kind) for slot in self._slots for kind in self._kinds]
+        jobs = [(slot, kind) for slot in self._slots for kind in kinds]
         try:
             with ThreadPoolExecutor(max_workers=len(jobs)) as starter:
                 started = list(starter.map(lambda job: self._start(*job), jobs))
