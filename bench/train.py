@@ -104,7 +104,8 @@ def main() -> int:
     print(f"SFT tokens/s: own {own:.0f}, TRL SFTTrainer {trl:.0f}, ratio own/TRL {own / trl:.2f} "
           f"({args.steps} steps x batch {args.batch}, same model, examples and collator)")
     cfg = GrpoConfig(prompts_per_step=2, group_size=4)
-    prompts = [prompt_from_row(r) for r in iter_rows(args.rl_data)]
+    rows = iter_rows(args.rl_data, seed=0, shuffle_buffer=cfg.shuffle_buffer)  # shards are sorted by family
+    prompts = [prompt_from_row(r) for r in itertools.islice(rows, args.grpo_steps * cfg.prompts_per_step)]
     reference = load_policy(model_dir, ModelConfig(), trainable=False)
     optimizer = torch.optim.AdamW(policy.model.parameters(), lr=cfg.lr)
     with Sandbox(SandboxConfig(workers=2)) as sandbox:

@@ -73,10 +73,10 @@ class SftConfig:
 class GrpoConfig:
     """GRPO with adaptive temperature sampling (thyme.md §6)."""
 
-    steps: int = field(default=10, metadata={"help": "Optimizer steps, one batch of prompt groups each."})
-    prompts_per_step: int = field(default=2, metadata={"help": "Prompts per step (each gets G rollouts)."})
+    steps: int = field(default=12, metadata={"help": "Optimizer steps, one batch of prompt groups each."})
+    prompts_per_step: int = field(default=4, metadata={"help": "Prompts per step (each gets G rollouts)."})
     group_size: int = field(default=4, metadata={"help": "G, rollouts per prompt (Thyme: 4)."})
-    lr: float = field(default=1e-4, metadata={"help": "Learning rate (constant)."})
+    lr: float = field(default=2e-4, metadata={"help": "Learning rate (constant)."})
     beta: float = field(default=0.01, metadata={"help": "k3 KL coefficient to the reference policy (Thyme: 0.01)."})
     epsilon: float = field(default=0.2, metadata={"help": "PPO clip range, low side."})
     epsilon_high: float = field(default=0.2, metadata={"help": "PPO clip range, high side (DAPO: 0.28)."})
@@ -97,7 +97,7 @@ class GrpoConfig:
         metadata={"help": "Reward weights; consistency counts only when the answer is right."},
     )
     save_every: int = field(default=5, metadata={"help": "Checkpoint period in steps."})
-    compare_prompts: int = field(default=8, metadata={"help": "Prompts for the ATS vs T=1 code-failure comparison."})
+    compare_prompts: int = field(default=12, metadata={"help": "Prompts for the ATS vs T=1 code-failure comparison."})
     shuffle_buffer: int = field(
         default=512, metadata={"help": "Shuffle buffer of RL prompts (full images); shards are sorted by family."}
     )
@@ -115,7 +115,7 @@ class GrpoConfig:
 class EvalConfig:
     """The held-out benchmark and the evaluator."""
 
-    count: int = field(default=36, metadata={"help": "Held-out tasks generated for the benchmark."})
+    count: int = field(default=60, metadata={"help": "Held-out tasks (training family mix); the same set for every checkpoint."})
     base_seed: int = field(default=1_000_000, metadata={"help": "Seed of task 0; far from the training seeds."})
     long_side_range: tuple[int, int] = field(
         default=(3584, 4096), metadata={"help": "Crop-family image sizes, above the training range (held-out)."}
