@@ -2,7 +2,7 @@
 
 Two batches are validated. *files*: one row per shard with ``schema_ok`` (its Arrow schema equals
 ``SFT_SCHEMA``). *rows*: the scalar columns :func:`~validators.shard_suite.derive_columns` derives from every
-row of the well-formed shards (one dask partition per shard, so reading scales with the number of shards), run
+row of the well-formed shards (one dask partition per row group, so memory is bounded by a row group's images), run
 through :func:`~validators.shard_suite.expectations`. The report folder gets ``result.json`` and Data Docs HTML
 (``data_docs/index.html``). Offline: an ephemeral context, analytics and progress bars off.
 
@@ -50,7 +50,7 @@ class ShardReport:
 def read_shards(folder: str | Path, pattern: str = "**/*.parquet") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The *files* frame (shard, rows, schema_ok) and the derived *rows* frame of the shards under ``folder``.
 
-    Each well-formed shard is read with ``dask.dataframe.read_parquet`` (one partition per shard, tagged with its
+    Each well-formed shard is read with ``dask.dataframe.read_parquet`` (one partition per row group, tagged with its
     file) and reduced to the derived scalar columns partition by partition, on dask's threaded scheduler.
 
     Args:
@@ -68,7 +68,7 @@ def read_shards(folder: str | Path, pattern: str = "**/*.parquet") -> tuple[pd.D
     good = [str(p) for p in paths if schemas[p].equals(want)]
     if not good:
         return files, pd.DataFrame({name: pd.Series(dtype=object) for name in DERIVED})
-    parts = [dd.read_parquet(path, columns=_SOURCE, split_row_groups=False).assign(path=path) for path in good]
+    parts = [dd.read_parquet(path, columns=_SOURCE, split_row_groups=True).assign(path=path) for path in good]
     frame = dd.concat(parts) if len(parts) > 1 else parts[0]
     meta = derive_columns(frame._meta)
     rows = frame.map_partitions(derive_columns, meta=meta).compute(scheduler="threads").reset_index(drop=True)
