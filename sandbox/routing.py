@@ -15,6 +15,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
+from sandbox.source_edit import parse_or_none
+
 PRESET_NAMES = frozenset({"np", "numpy", "cv2", "Image", "PIL", "UnidentifiedImageError"})
 """Names the full zygote's namespace binds to preloaded modules (child._namespace)."""
 
@@ -47,9 +49,8 @@ def needs_preload(cells: Iterable[str]) -> bool:
 
 
 def _uses_preload(code: str) -> bool:
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    tree = parse_or_none(code)
+    if tree is None:
         return False
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and (node.id in PRESET_NAMES or node.id in DYNAMIC_NAMES):

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import ast
 import io
+import threading
 from functools import lru_cache
+
+_PARSE_LOCK = threading.Lock()
+"""CPython 3.11.7's ``ast.parse`` is not thread-safe: concurrent calls share the AST converter's recursion
+counter and fail with "SystemError: AST constructor recursion depth mismatch" (seen with sessions on threads)."""
 
 
 @lru_cache(maxsize=64)
 def parse_or_none(code: str) -> ast.Module | None:
-    """Parse once per distinct code text (the fix-up chain asks repeatedly); None if it does not parse.
+    """Parse once per distinct code text (the fix-up chain and the routing ask repeatedly); None if it does not
+    parse. Every parse in the supervisor goes through here, one at a time (see ``_PARSE_LOCK``).
 
     The cached trees are shared, so callers must treat them as read-only.
     """
     try:
-        return ast.parse(code)
+        with _PARSE_LOCK:
+            return ast.parse(code)
     except (SyntaxError, ValueError):
         return None
 
