@@ -25,7 +25,10 @@ from apache_beam.pvalue import AsSingleton
 
 from synthesis.records import to_table
 
-__all__ = ["ShardInfo", "WriteShards", "promote_staging", "shard_name", "write_shard"]
+__all__ = ["ROWS_PER_GROUP", "ShardInfo", "WriteShards", "promote_staging", "shard_name", "write_shard"]
+
+ROWS_PER_GROUP = 32
+"""Default rows per Parquet row group: the most rows (and their images) a shard writer holds at once."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def shard_name(prefix: str, index: int, count: int) -> str:
 
 
 def write_shard(items: list, schema: pa.Schema, path: Path, load: Callable[[str], dict] | None = None,
-                rows_per_group: int = 32) -> ShardInfo:  # fmt: skip
+                rows_per_group: int = ROWS_PER_GROUP) -> ShardInfo:  # fmt: skip
     """Write rows sorted by id to ``path`` atomically (temporary name, then rename) and describe the file.
 
     Args:
@@ -116,7 +119,7 @@ class WriteShards(beam.PTransform):
     """
 
     def __init__(self, folder: str, prefix: str, schema: pa.Schema, rows_per_shard: int,
-                 load: Callable[[str], dict] | None = None, rows_per_group: int = 32):  # fmt: skip
+                 load: Callable[[str], dict] | None = None, rows_per_group: int = ROWS_PER_GROUP):  # fmt: skip
         super().__init__()
         if rows_per_shard < 1 or rows_per_group < 1:
             raise ValueError(f"rows_per_shard and rows_per_group must be >= 1, got {rows_per_shard}, {rows_per_group}")
