@@ -23,13 +23,13 @@ from pipelines.build_sft import split_of
 from pipelines.config import PipelineConfig
 from pipelines.difficulty import difficulty_backend, solved_every_time
 from pipelines.manifest import build_manifest, write_json
-from pipelines.runner import pipeline_options
-from pipelines.sft import GenerateTasks
+from pipelines.runner import local_workers, pipeline_options
+from pipelines.sft import GenerateTasks, PlanTasks
 from pipelines.shards import WriteShards, promote_staging
 from pipelines.stages import RunStage, reject
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts
 from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, Provenance, RlPrompt
-from synthesis.tasks import Task, plan_tasks
+from synthesis.tasks import Task
 from validators.prompt import check_prompt
 
 __all__ = ["prompt_from_task", "run"]
@@ -78,8 +78,7 @@ class _DropEasy(beam.DoFn):
 
 def build(p: beam.Pipeline, config: PipelineConfig, stage: Path) -> None:
     """Compose the RL prompt pipeline into ``p``; outputs go to the staging folder ``stage``."""
-    items = [{"id": f"{f}-{s:06d}", "family": f, "seed": s} for f, s in plan_tasks(config.tasks)]
-    planned = p | "PlanTasks" >> beam.Create(items, reshuffle=True)
+    planned = p | "PlanTasks" >> PlanTasks(config.tasks, local_workers(config.runner))
     tasks, dead_generate = planned | "GenerateTasks" >> GenerateTasks(config.tasks)
     prompts, dead_check = tasks | "CheckPrompts" >> RunStage("prompt", _CheckPrompt(config.rl.min_image_side))
     dead = [dead_generate, dead_check]

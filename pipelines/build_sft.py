@@ -31,11 +31,12 @@ from pipelines.manifest import build_manifest, write_json
 from pipelines.progress import Progress, mark_dead
 from pipelines.publish import publish_folder
 from pipelines.record_store import RecordStore
-from pipelines.runner import pipeline_options
+from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import (
     Deduplicate,
     GenerateTasks,
     ImportThyme,
+    PlanTasks,
     ReadTaskFiles,
     VerifyTrajectories,
     WriteTrajectories,
@@ -44,9 +45,8 @@ from pipelines.sft import (
 from pipelines.shards import ShardInfo, WriteShards, promote_staging
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts, metric_totals, record_facts
 from synthesis.records import DEAD_LETTER_SCHEMA, SFT_SCHEMA
-from synthesis.tasks import plan_tasks
 from synthesis.teacher import TEACHER_VERSION
-from validators.shards import validate_shards
+from validators.shards import preload, validate_shards
 
 log = logging.getLogger("build_sft")
 
@@ -75,9 +75,8 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
     work = out / "work" / _work_hash(config)
     drafts, accepted_store = RecordStore(work / "trajectories"), RecordStore(work / "accepted")
     sources = config.sources
-    items = [{"id": f"{family}-{seed:06d}", "family": family, "seed": seed}
-             for family, seed in (plan_tasks(config.tasks) if sources.generated else [])]
-    planned = p | "PlanTasks" >> beam.Create(items, reshuffle=True)
+    planned = (p | "PlanTasks" >> PlanTasks(config.tasks, local_workers(config.runner)) if sources.generated
+               else p | "NoPlannedTasks" >> beam.Create([]))
     generated, dead_generate = planned | "GenerateTasks" >> GenerateTasks(config.tasks)
     task_rows = (p | "TaskFiles" >> beam.Create(sources.task_files) | "ReadTaskFiles" >> beam.FlatMap(read_rows)
                  | "SpreadTaskRows" >> beam.Reshuffle())
@@ -112,7 +111,7 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
     names = list(config.run.splits)
     parts = accepted | "Split" >> beam.Partition(lambda rid, n: split_of(rid, config.run.splits), len(names))
     shards = [part | f"Write_{name}" >> WriteShards(str(stage / "data"), name, SFT_SCHEMA, config.run.rows_per_shard,
-                                                    load=accepted_store.row, rows_per_group=config.run.rows_per_group)
+                                                    load=accepted_store.table, rows_per_group=config.run.rows_per_group)
               for name, part in zip(names, parts, strict=True)]
     shards.append(dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
                   | "WriteDeadLetters" >> WriteShards(str(stage / "dead_letter"), "dead_letter", DEAD_LETTER_SCHEMA,
@@ -136,6 +135,7 @@ def run(config: PipelineConfig) -> int:
     with Progress(out / "work" / _work_hash(config), planned) as progress:
         p = beam.Pipeline(options=pipeline_options(config.runner))
         build(p, config, out, stage)
+        preload()  # the shard suite's imports overlap with the run
         result = p.run()
         result.wait_until_finish()
     elapsed = time.time() - started

@@ -51,6 +51,28 @@ def _count_columns(files: list[Path], columns: list[str]) -> Counter:
     return Counter(joined.value_counts().compute().to_dict())
 
 
+def _first_of_each_family(shards: list[Path], count: int) -> list[dict[str, Any]]:
+    """The first row of each family, in shard order, up to ``count`` rows.
+
+    Only the ``family`` column is scanned; a row group is read in full only when it holds a picked row, so a
+    card costs a few row groups of images, not the whole dataset.
+    """
+    picked, seen = [], set()
+    for shard in shards:
+        file = pq.ParquetFile(shard)
+        for group in range(file.num_row_groups):
+            new = []
+            for index, family in enumerate(file.read_row_group(group, columns=["family"]).column(0).to_pylist()):
+                if family not in seen and len(picked) + len(new) < count:
+                    seen.add(family)
+                    new.append(index)
+            if new:
+                picked += file.read_row_group(group).take(new).to_pylist()
+            if len(picked) >= count:
+                return picked
+    return picked
+
+
 def _example(row: dict[str, Any], folder: Path) -> str:
     from PIL import Image
 
@@ -60,7 +82,7 @@ def _example(row: dict[str, Any], folder: Path) -> str:
         name = f"examples/{row['id']}_{k}.png"
         pic = Image.open(io.BytesIO(img["bytes"])).convert("RGB")
         pic.thumbnail((512, 512))
-        pic.save(folder / name, optimize=True)
+        pic.save(folder / name)
         links.append(f"![image {k}]({name})")
     return (f"### `{row['id']}` ({row['family']})\n\n**Question:** {row['question']}\n\n"
             + " ".join(links) + f"\n\n```text\n{row['response']}\n```\n\n**Ground truth:** `{row['answer']}`")
@@ -90,14 +112,7 @@ def publish_folder(run_dir: str | Path, out: str | Path | None = None, examples:
     families = {split: _count_columns([s for s in shards if _split_of(s) == split], ["family"]) for split in splits}
     reasons = _count_columns(sorted((run_dir / "dead_letter").glob("*.parquet")), ["stage", "reason"])
     manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").exists() else {}
-    picked, seen = [], set()
-    for shard in shards:
-        for row in pq.read_table(shard).to_pylist():
-            if row["family"] not in seen and len(picked) < examples:
-                seen.add(row["family"])
-                picked.append(_example(row, folder))
-        if len(picked) >= examples:
-            break
+    picked = [_example(row, folder) for row in _first_of_each_family(shards, examples)]
     total_families = sum(families.values(), Counter())
     plot_bars(dict(total_families), "Accepted records by family", folder / "family_mix.png")
     plot_bars(dict(reasons), "Dead letters by stage/reason", folder / "rejection_reasons.png")

@@ -13,6 +13,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthesis.records import SFT_SCHEMA, SftRecord, to_table
@@ -48,9 +49,13 @@ class RecordStore:
         os.replace(tmp, path)
         return record.id
 
+    def table(self, record_id: str) -> pa.Table:
+        """The stored record ``record_id`` as a one-row Arrow table (what shard writers concatenate)."""
+        return pq.ParquetFile(self.path(record_id)).read()
+
     def row(self, record_id: str) -> dict:
         """The stored Parquet row of ``record_id``."""
-        return pq.read_table(self.path(record_id)).to_pylist()[0]
+        return self.table(record_id).to_pylist()[0]
 
     def get(self, record_id: str) -> SftRecord:
         """The stored record ``record_id``."""

@@ -13,7 +13,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.config import RunnerConfig
 
-__all__ = ["beam_args", "pipeline_options"]
+__all__ = ["beam_args", "local_workers", "pipeline_options"]
+
+
+def local_workers(cfg: RunnerConfig) -> int:
+    """How many SDK workers the local runner splits each stage among (1 for the in-process and portable ones)."""
+    return (cfg.workers or os.cpu_count() or 1) if cfg.kind == "multi_process" else 1
 
 
 def beam_args(cfg: RunnerConfig) -> list[str]:
@@ -29,8 +34,7 @@ def beam_args(cfg: RunnerConfig) -> list[str]:
     if cfg.kind == "in_process":
         args = ["--runner=FnApiRunner"]
     elif cfg.kind == "multi_process":
-        workers = cfg.workers or os.cpu_count() or 1
-        args = ["--runner=FnApiRunner", f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+        args = ["--runner=FnApiRunner", f"--direct_num_workers={local_workers(cfg)}", "--direct_running_mode=multi_processing"]
     else:
         args = ["--runner=PortableRunner", f"--job_endpoint={cfg.job_endpoint}",
                 f"--environment_type={cfg.environment_type}"]

@@ -7,17 +7,19 @@ records go to a :class:`~pipelines.record_store.RecordStore` and only their ids 
 
 from __future__ import annotations
 
+import random
 import time
 from functools import partial
 from pathlib import Path
 
 import apache_beam as beam
 
+from pipelines import shared_sandbox
 from pipelines.config import TeacherSection, teacher_api_key
 from pipelines.record_store import RecordStore
 from pipelines.stages import RunStage, reject
 from pipelines.stats import counter, distribution
-from sandbox import Sandbox, SandboxConfig
+from sandbox import SandboxConfig
 from synthesis import format as fmt
 from synthesis.agent import Conversation
 from synthesis.batch import RolloutJob, run_many
@@ -26,13 +28,13 @@ from synthesis.import_tasks import task_from_row
 from synthesis.import_thyme import import_thyme_record
 from synthesis.records import Provenance
 from synthesis.rollout_record import record_from_rollout
-from synthesis.tasks import FAMILIES, TasksConfig, generate_task
+from synthesis.tasks import FAMILIES, TasksConfig, generate_task, plan_tasks
 from synthesis.teacher import TEACHER_NAME, TEACHER_VERSION, image_name, teach, user_prompt
 from validators.config import DuplicatesCheckConfig, ValidatorsConfig
 from validators.duplicates import DuplicateIndex, dedupe_fingerprints, fingerprint
 from validators.record import judge_record, with_verdicts
 
-__all__ = ["Deduplicate", "GenerateTasks", "ImportThyme", "ReadTaskFiles", "VerifyTrajectories", "WriteTrajectories", "read_rows"]
+__all__ = ["Deduplicate", "GenerateTasks", "ImportThyme", "PlanTasks", "ReadTaskFiles", "VerifyTrajectories", "WriteTrajectories", "read_rows"]
 
 
 def read_rows(path: str):
@@ -60,7 +62,7 @@ class _ImportThyme(beam.DoFn):
         self._sandbox = None
 
     def setup(self):
-        self._sandbox = Sandbox(self._sandbox_cfg)
+        self._sandbox = shared_sandbox.acquire(self._sandbox_cfg)
 
     def process(self, item: dict):
         path = Path(item["path"])
@@ -72,8 +74,8 @@ class _ImportThyme(beam.DoFn):
         yield self._store.put(result)
 
     def teardown(self):
-        if self._sandbox is not None:
-            self._sandbox.close()
+        shared_sandbox.release(self._sandbox)
+        self._sandbox = None
 
 
 class _GenerateTask(beam.DoFn):
@@ -85,7 +87,7 @@ class _GenerateTask(beam.DoFn):
 
 
 class _Teach(beam.DoFn):
-    """Programmatic teacher; the sandbox pool lives for the DoFn instance."""
+    """Programmatic teacher; runs its code in the process's shared sandbox pool."""
 
     def __init__(self, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str):
         self._sandbox_cfg, self._store, self._hash = sandbox_cfg, store, config_hash
@@ -102,7 +104,7 @@ class _Teach(beam.DoFn):
             yield task.id
             return
         start = time.perf_counter()
-        self._sandbox = self._sandbox or Sandbox(self._sandbox_cfg)  # started on first use
+        self._sandbox = self._sandbox or shared_sandbox.acquire(self._sandbox_cfg)  # on first use
         rollout = teach(task, self._sandbox)
         distribution("teacher_ms").update(int(1000 * (time.perf_counter() - start)))
         distribution("sandbox_cpu_ms").update(int(1000 * sum(e.result.cpu_s for e in rollout.executions)))
@@ -114,8 +116,8 @@ class _Teach(beam.DoFn):
         yield self._store.put(record_from_rollout(task, rollout, provenance))
 
     def teardown(self):
-        if self._sandbox is not None:
-            self._sandbox.close()
+        shared_sandbox.release(self._sandbox)
+        self._sandbox = None
 
 
 class _TeachWithModel(beam.DoFn):
@@ -128,7 +130,7 @@ class _TeachWithModel(beam.DoFn):
     def setup(self):
         from synthesis.openai_backend import OpenAIBackend
 
-        self._sandbox = Sandbox(self._sandbox_cfg)
+        self._sandbox = shared_sandbox.acquire(self._sandbox_cfg)
         self._backend = OpenAIBackend(self._section.openai, teacher_api_key(self._section.openai))
 
     def process(self, batch: list):
@@ -149,9 +151,10 @@ class _TeachWithModel(beam.DoFn):
             yield self._store.put(record_from_rollout(task, rollout, provenance))
 
     def teardown(self):
-        for resource in (self._backend, self._sandbox):
-            if resource is not None:
-                resource.close()
+        if self._backend is not None:
+            self._backend.close()
+        shared_sandbox.release(self._sandbox)
+        self._sandbox = self._backend = None
 
 
 class _Verify(beam.DoFn):
@@ -165,7 +168,7 @@ class _Verify(beam.DoFn):
         if self._accepted.has(record_id):
             yield record_id
             return
-        self._sandbox = self._sandbox or Sandbox(self._sandbox_cfg)  # started on first use (a source may be empty)
+        self._sandbox = self._sandbox or shared_sandbox.acquire(self._sandbox_cfg)  # on first use: a source may be empty
         record = self._source.get(record_id)
         verdicts = judge_record(record, self._cfg, sandbox=self._sandbox)
         failed = [v for v in verdicts if not v.passed]
@@ -177,8 +180,8 @@ class _Verify(beam.DoFn):
         yield self._accepted.put(with_verdicts(record, verdicts))
 
     def teardown(self):
-        if self._sandbox is not None:
-            self._sandbox.close()
+        shared_sandbox.release(self._sandbox)
+        self._sandbox = None
 
 
 class _DropDuplicates(beam.DoFn):
@@ -217,6 +220,40 @@ class Deduplicate(beam.PTransform):
                   | "AllFingerprints" >> beam.combiners.ToList()
                   | "FindDuplicates" >> beam.Map(_run_duplicates, cfg))
         return ids | "Drop" >> RunStage("dedupe", _DropDuplicates(store), failed=beam.pvalue.AsSingleton(failed))
+
+
+class PlanTasks(beam.PTransform):
+    """The ``{"id", "family", "seed"}`` items of ``cfg``'s generated tasks, ordered to balance ``workers``.
+
+    The local runners split a stage's input among their workers round-robin, by position. ``plan_tasks`` cycles
+    through the families with a period that aliases with the worker count: dealt out in that order, one of two
+    workers got twice the other's share of three families and ran alone for the last fifth of the stage. Here
+    each family is dealt evenly (to within one item) to the ``workers`` positions, and each worker's share is
+    shuffled with the config's seed, so the families stay mixed over time too. The order changes no output:
+    shards are sorted by id.
+
+    Args:
+        cfg (`TasksConfig`): the tasks to plan.
+        workers (`int`, *optional*, defaults to `1`): how many workers the runner splits a stage among.
+    """
+
+    def __init__(self, cfg: TasksConfig, workers: int = 1):
+        super().__init__()
+        self._cfg, self._workers = cfg, workers
+
+    @staticmethod
+    def items(cfg: TasksConfig, workers: int = 1) -> list[dict]:
+        """The planned items in the order they enter the pipeline."""
+        rng = random.Random(cfg.base_seed)
+        grouped = sorted(({"id": f"{family}-{seed:06d}", "family": family, "seed": seed}
+                          for family, seed in plan_tasks(cfg)), key=lambda i: (FAMILIES.index(i["family"]), i["seed"]))
+        shares = [grouped[w::workers] for w in range(workers)]  # lengths differ by at most one, longest first
+        for share in shares:
+            rng.shuffle(share)
+        return [share[k] for k in range(len(shares[0])) for share in shares if k < len(share)]
+
+    def expand(self, pbegin):
+        return pbegin | "Create" >> beam.Create(self.items(self._cfg, self._workers), reshuffle=True)
 
 
 class GenerateTasks(beam.PTransform):

@@ -31,7 +31,7 @@ def run_dir(tmp_path):
     fams = ["crop", "crop", "rotate", "compute", "no_code"]
     train = [_record(i, fams[i % 5]).to_row() for i in range(10)]
     test = [_record(100 + i, "crop").to_row() for i in range(3)]
-    write_shard(train[:6], SFT_SCHEMA, run / "data" / shard_name("train", 0, 2))
+    write_shard(train[:6], SFT_SCHEMA, run / "data" / shard_name("train", 0, 2), rows_per_group=2)
     write_shard(train[6:], SFT_SCHEMA, run / "data" / shard_name("train", 1, 2))
     write_shard(test, SFT_SCHEMA, run / "data" / shard_name("test", 0, 1))
     dead = [DeadLetter(f"d{i}", "validate", "answer_mismatch" if i % 2 else "exec_timeout", "", {}).to_row()
@@ -56,7 +56,12 @@ def test_card_has_counts_reasons_config_examples_and_plots(run_dir):
     assert "| train | 10 |" in card and "| test | 3 |" in card
     assert "| crop | 3 | 4 |" in card  # family counts per split: columns test, train (name order)
     assert "| validate/answer_mismatch | 2 |" in card and "| validate/exec_timeout | 3 |" in card
-    assert '"count": 18' in card and "### `" in card
+    assert '"count": 18' in card
+    # The first row of each family in shard order (test before train, ids sorted, across row groups), 3 at most.
+    assert [line.split("`")[1] for line in card.splitlines() if line.startswith("### `")] == [
+        "crop-0100", "compute-0003", "no_code-0004"]
+    assert sorted(p.name for p in (folder / "examples").iterdir()) == [
+        f"{rid}_{k}.png" for rid in ("compute-0003", "crop-0100", "no_code-0004") for k in (0, 1)]
     for png in ("family_mix.png", "rejection_reasons.png"):
         assert Image.open(folder / png).format == "PNG"
     assert sum(pq.ParquetFile(f).metadata.num_rows for f in (folder / "data").glob("*.parquet")) == 13

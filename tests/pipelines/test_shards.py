@@ -4,13 +4,14 @@ import io
 
 import apache_beam as beam
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from PIL import Image
 
-from pipelines.shards import WriteShards, shard_name, write_shard
-from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, RlPrompt
+from pipelines.shards import WriteShards, column_compression, shard_name, write_shard
+from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, SFT_SCHEMA, RlPrompt, to_table
 
 
 def _png(i: int) -> bytes:
@@ -88,3 +89,32 @@ def test_a_shard_is_written_one_row_group_at_a_time(tmp_path):
     assert max(loaded[:4]) < min(loaded[4:8]) < min(loaded[8:])  # each group was on disk before the next loaded
     again = write_shard(list(rows), RL_SCHEMA, tmp_path / "again.parquet", load=rows.__getitem__, rows_per_group=4)
     assert again.sha256 == info.sha256 and (tmp_path / "again.parquet").read_bytes() == path.read_bytes()
+
+
+def test_one_row_tables_give_the_same_bytes_as_dict_rows(tmp_path):
+    rows = {r["id"]: r for r in _rows(9)}
+    tables = {rid: to_table([row], RL_SCHEMA) for rid, row in rows.items()}
+    from_dicts = write_shard(list(rows), RL_SCHEMA, tmp_path / "dicts.parquet", load=rows.__getitem__, rows_per_group=4)
+    from_tables = write_shard(list(rows), RL_SCHEMA, tmp_path / "tables.parquet", load=tables.__getitem__,
+                              rows_per_group=4)
+    assert from_tables.sha256 == from_dicts.sha256
+    assert pq.read_table(tmp_path / "tables.parquet").column("id").to_pylist() == sorted(rows)
+
+
+@pytest.mark.parametrize("schema", [SFT_SCHEMA, RL_SCHEMA, DEAD_LETTER_SCHEMA])
+def test_every_leaf_column_gets_a_codec_and_image_bytes_stay_raw(tmp_path, schema):
+    codecs = column_compression(schema)
+    pq.write_table(pa.Table.from_pylist([], schema=schema), tmp_path / "empty.parquet")
+    leaves = pq.ParquetFile(tmp_path / "empty.parquet").schema
+    assert sorted(codecs) == sorted(leaves.column(i).path for i in range(len(leaves)))
+    raw = {path for path, codec in codecs.items() if codec == "none"}
+    expected = {SFT_SCHEMA: {"images.list.element.bytes"}, RL_SCHEMA: {"image.bytes"}}.get(schema, set())
+    assert raw == expected
+
+
+def test_written_shard_uses_the_codecs(tmp_path):
+    path = tmp_path / "s.parquet"
+    write_shard(_rows(3), RL_SCHEMA, path)
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    codecs = {group.column(i).path_in_schema: group.column(i).compression for i in range(group.num_columns)}
+    assert codecs["id"] == "ZSTD" and codecs["question"] == "ZSTD"
