@@ -63,10 +63,13 @@ class SftConfig:
     randomize_ids: bool = field(
         default=True, metadata={"help": "Fresh item id per example in the prompt's path and the code (learn to copy)."}
     )
+    copy_weight: int = field(
+        default=1, metadata={"help": "Loss weight of the code's tokens that copy the prompt's input path (1 = plain)."}
+    )
 
     def __post_init__(self):
-        if min(self.steps, self.batch_size, self.grad_accum, self.save_every, self.log_every) < 1:
-            raise ValueError("sft.steps, batch_size, grad_accum, save_every and log_every must be >= 1")
+        if min(self.steps, self.batch_size, self.grad_accum, self.save_every, self.log_every, self.copy_weight) < 1:
+            raise ValueError("sft.steps, batch_size, grad_accum, save_every, log_every and copy_weight must be >= 1")
 
 
 @dataclass

@@ -62,3 +62,35 @@ def test_shrunk_images_keep_the_format_and_what_the_model_sees(policy, sft_recor
     for big, little in zip(record.images, small.images, strict=True):
         a, b = policy.vision.encode([big])[1]["pixel_values"], policy.vision.encode([little])[1]["pixel_values"]
         assert (a - b).abs().mean() < 0.02 if big[:2] == b"\xff\xd8" else bool((a == b).all())
+
+
+def test_copy_weight_lands_on_the_code_path_only(policy, sft_dir):
+    import itertools
+
+    from train.sft import sft_examples
+
+    weighted, plain_cfg = SftConfig(copy_weight=7, max_len=8192), SftConfig(max_len=8192)
+    pairs = zip(sft_examples(policy, sft_dir, weighted, 0), sft_examples(policy, sft_dir, plain_cfg, 0),
+                strict=False)  # both stream forever
+    checked = 0
+    for heavy, plain in itertools.islice(pairs, 12):
+        assert heavy.ids == plain.ids and set(plain.mask) <= {0, 1}
+        assert [m > 0 for m in heavy.mask] == [m > 0 for m in plain.mask]  # weights change, masks do not
+        marked = [i for i, m in zip(heavy.ids, heavy.mask, strict=True) if m == 7]
+        text = policy.tokenizer.decode(heavy.ids)
+        if 'image_path = "/mnt/data/input/' in text:
+            path = text.split('image_path = "', 1)[1].split('"', 1)[0]
+            assert path.split("/")[-1].split(".")[0] in policy.tokenizer.decode(marked)  # the copied id, in the code
+            assert path in text.split("<|im_start|>assistant", 1)[0]  # which the prompt shows
+            checked += 1
+        else:
+            assert not marked
+    assert checked >= 2
+
+
+def test_copy_loss_is_logged_with_a_copy_weight(policy, sft_dir, tmp_path):
+    cfg = SftConfig(steps=2, lr=1e-3, warmup_steps=1, batch_size=6, log_every=1, save_every=2, copy_weight=5,
+                    max_len=8192)
+    train_sft(policy, cfg, sft_dir, tmp_path / "sft", 0, MetricsLog(tmp_path / "m.jsonl"))
+    rows = [r for r in read_metrics(tmp_path / "m.jsonl") if r["stage"] == "sft"]
+    assert all(r["copy_loss"] > 0 and r["loss"] > 0 for r in rows)
