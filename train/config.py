@@ -64,12 +64,25 @@ class SftConfig:
         default=True, metadata={"help": "Fresh item id per example in the prompt's path and the code (learn to copy)."}
     )
     copy_weight: int = field(
-        default=1, metadata={"help": "Loss weight of the code's tokens that copy the prompt's input path (1 = plain)."}
+        default=1, metadata={"help": "Loss weight of the code's tokens that copy the prompt's item id (1 = plain)."}
     )
+    copy_drill_steps: int = field(
+        default=0, metadata={"help": "Steps of copy drills (train/copy_drills.py) before the SFT steps."}
+    )
+    copy_drill_batch: int = field(default=16, metadata={"help": "Drills per copy-drill step."})
 
     def __post_init__(self):
-        if min(self.steps, self.batch_size, self.grad_accum, self.save_every, self.log_every, self.copy_weight) < 1:
-            raise ValueError("sft.steps, batch_size, grad_accum, save_every, log_every and copy_weight must be >= 1")
+        if min(self.steps, self.batch_size, self.grad_accum, self.save_every, self.log_every, self.copy_weight,
+               self.copy_drill_batch) < 1:
+            raise ValueError("sft.steps, batch_size, grad_accum, save_every, log_every, copy_weight and "
+                             "copy_drill_batch must be >= 1")
+        if self.copy_drill_steps < 0:
+            raise ValueError("sft.copy_drill_steps must be >= 0")
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps of the stage: the copy drills, then the SFT steps (checkpoints count both)."""
+        return self.copy_drill_steps + self.steps
 
 
 @dataclass

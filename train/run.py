@@ -74,7 +74,7 @@ def run_sft(cfg: TrainConfig, out: Path, base: str, log: MetricsLog) -> Path:
 
     stage = out / "sft"
     last = latest_checkpoint(stage)
-    if last is not None and last.name == f"step-{cfg.sft.steps:06d}":
+    if last is not None and last.name == f"step-{cfg.sft.total_steps:06d}":
         return last
     policy = load_policy(resume_from(stage, base), cfg.model)
     return train_sft(policy, cfg.sft, cfg.sft_data, stage, cfg.seed, log)

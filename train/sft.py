@@ -24,6 +24,7 @@ from synthesis.records import SftRecord
 from train.chat import Chunk, Encoded, encode, prompt_text, response_chunks
 from train.checkpoint import latest_checkpoint, load_state, save_checkpoint
 from train.config import SftConfig
+from train.copy_drills import drill_batch, drill_templates
 from train.data import prompt_from_record, sft_records, shuffled
 from train.metrics import MetricsLog
 
@@ -219,14 +220,14 @@ def _schedule(cfg: SftConfig):
     def factor(step: int) -> float:
         if step < cfg.warmup_steps:
             return (step + 1) / cfg.warmup_steps
-        progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        progress = (step - cfg.warmup_steps) / max(1, cfg.total_steps - cfg.warmup_steps)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return factor
 
 
 def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Path, seed: int,
               log: MetricsLog) -> Path:  # fmt: skip
-    """Run SFT up to ``cfg.steps`` (resuming from the stage's latest checkpoint); returns the final checkpoint.
+    """Run the copy drills and SFT up to ``cfg.total_steps`` (resuming from the latest checkpoint); returns the last one.
 
     The policy must come from ``resume_from(stage_dir, base)``: the latest checkpoint when there is one, whose
     optimizer, scheduler, RNG states and data position are restored here.
@@ -250,13 +251,19 @@ def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Pat
         state = load_state(last, optimizer, scheduler)
         step, consumed = state["step"], state["extra"]["consumed"]
     examples = sft_examples(policy, data_dir, cfg, seed, skip=consumed)
+    templates = drill_templates(data_dir) if step < cfg.copy_drill_steps else []
+    pad = policy.tokenizer.pad_token_id
     policy.model.train()
     started, tokens = time.perf_counter(), 0
     sums = dict.fromkeys(("plain", "tokens", "copy", "copy_tokens"), 0.0)  # since the last log line
-    while step < cfg.steps:
-        micro = [collate([next(examples) for _ in range(cfg.batch_size)], policy.tokenizer.pad_token_id)
-                 for _ in range(cfg.grad_accum)]
-        consumed += cfg.batch_size * cfg.grad_accum
+    while step < cfg.total_steps:
+        if step < cfg.copy_drill_steps:  # drills are drawn by step, so a resume draws the same ones
+            rng = random.Random(f"{seed}:drill:{step}")
+            micro = [collate(drill_batch(templates, cfg.copy_drill_batch, rng, policy.tokenizer, policy.vision,
+                                         cfg.copy_weight), pad)]
+        else:
+            micro = [collate([next(examples) for _ in range(cfg.batch_size)], pad) for _ in range(cfg.grad_accum)]
+            consumed += cfg.batch_size * cfg.grad_accum
         total = sum(int(b["loss_mask"][:, 1:].sum()) for b in micro)
         for batch in micro:
             losses = _weighted_nll(policy.model, batch, policy.device)
@@ -269,13 +276,13 @@ def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Pat
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        if step % cfg.log_every == 0 or step == cfg.steps:
+        if step % cfg.log_every == 0 or step == cfg.total_steps:
             elapsed = time.perf_counter() - started
             copy = {"copy_loss": sums["copy"] / sums["copy_tokens"]} if sums["copy_tokens"] else {}
             log.log("sft", step, loss=sums["plain"] / max(sums["tokens"], 1), lr=scheduler.get_last_lr()[0],
-                    tokens_per_s=tokens / elapsed, **copy)
+                    tokens_per_s=tokens / elapsed, drills=step <= cfg.copy_drill_steps, **copy)
             sums = dict.fromkeys(sums, 0.0)
-        if step % cfg.save_every == 0 or step == cfg.steps:
+        if step % cfg.save_every == 0 or step == cfg.total_steps:
             save_checkpoint(stage_dir, step, policy, optimizer, scheduler, {"consumed": consumed})
     return latest_checkpoint(stage_dir)
 
