@@ -7,12 +7,17 @@ records (about 3,200 copies), never learns to copy: the loss on the id's tokens 
 among numbers. Copying needs an induction circuit, which forms from many copy events. A drill is the real
 prompt without its image, followed by the real response up to the end of its ``image_path`` line, with a fresh
 id: about a third of an SFT example's tokens and no image, so a step of drills holds many copies.
+
+The fresh ids (:func:`random_id`) and the copy weighting (:func:`copy_weighted`) live here too; SFT applies both
+to every real example.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sandbox.layout import INPUT_DIR
@@ -20,7 +25,7 @@ from synthesis import format as fmt
 from train.chat import Chunk, Encoded, encode, prompt_text
 from train.data import shard_files
 
-__all__ = ["DrillTemplate", "drill_batch", "drill_templates"]
+__all__ = ["DrillTemplate", "copy_weighted", "drill_batch", "drill_templates", "random_id"]
 
 _LOAD = 'image_path = "' + INPUT_DIR
 
@@ -34,6 +39,54 @@ class DrillTemplate:
     size: tuple[int, int]
     prefix: str
     extension: str
+
+
+def random_id(record_id: str, rng: random.Random) -> str:
+    """A fresh id shaped like a task id (family, 6-7 digit seed, 8 hex digits) for path randomisation.
+
+    Example:
+        >>> random_id("crop-000012-0a1b2c3d", random.Random(0)).startswith("crop-")
+        True
+    """
+    family = record_id.split("-", 1)[0]
+    return f"{family}-{rng.randrange(2_000_000):06d}-{rng.getrandbits(32):08x}"
+
+
+def copy_weighted(encoded: Encoded, tokenizer, copied: str, weight: int) -> Encoded:
+    """``encoded`` with loss weight ``weight`` on the trained tokens that spell ``copied`` (e.g. the item id).
+
+    The tiny policy learns the code templates long before it learns to copy the prompt's input path into
+    ``image_path = "..."``; a wrong path is a ``FileNotFoundError`` in strict mode. Weighting the id's tokens
+    (about 8 of the ~250 trained tokens of a crop trajectory) makes copying a larger share of the objective.
+    The mask stays integral: 0 is untrained, 1 plain, ``weight`` a copied token. Tokens are found by their
+    decoded text, so the match holds whatever merges the tokenizer made around the id.
+
+    Args:
+        encoded (`Encoded`): the example.
+        tokenizer: decodes each of its tokens.
+        copied (`str`): the text whose trained occurrences get the weight.
+        weight (`int`): their loss weight (1 leaves ``encoded`` as it is).
+
+    Example:
+        >>> class Letters:
+        ...     decode = staticmethod(lambda ids: "ab-ab-c"[ids[0]])
+        >>> copy_weighted(Encoded(list(range(7)), [0, 0, 0, 1, 1, 1, 1]), Letters(), "b-", 4).mask
+        [0, 0, 0, 1, 4, 4, 1]
+    """
+    if weight == 1 or not copied:
+        return encoded
+    pieces = [tokenizer.decode([i]) for i in encoded.ids]
+    starts = list(itertools.accumulate((len(p) for p in pieces), initial=0))
+    text, mask = "".join(pieces), list(encoded.mask)
+    at = text.find(copied)
+    while at >= 0:
+        first = bisect.bisect_right(starts, at) - 1
+        last = bisect.bisect_left(starts, at + len(copied))
+        for k in range(first, last):
+            if mask[k]:
+                mask[k] = weight
+        at = text.find(copied, at + 1)
+    return replace(encoded, mask=mask)
 
 
 def drill_templates(folder: str | Path) -> list[DrillTemplate]:
@@ -56,13 +109,7 @@ def drill_templates(folder: str | Path) -> list[DrillTemplate]:
 
 def drill_batch(templates: list[DrillTemplate], count: int, rng: random.Random, tokenizer, vision,
                 weight: int) -> list[Encoded]:  # fmt: skip
-    """``count`` drills drawn with ``rng``, each with a fresh id, the id's trained tokens weighted by ``weight``.
-
-    Example (``tokenizer`` and ``vision`` of a policy):
-        >>> batch = drill_batch(drill_templates("out/thyme-sft/data"), 8, random.Random(0), tok, vis, 10)  # doctest: +SKIP
-    """
-    from train.sft import copy_weighted, random_id
-
+    """``count`` drills drawn with ``rng``, each with a fresh id, the id's trained tokens weighted by ``weight``."""
     batch = []
     for template in (rng.choice(templates) for _ in range(count)):
         item = random_id(template.id, rng)
@@ -70,5 +117,5 @@ def drill_batch(templates: list[DrillTemplate], count: int, rng: random.Random, 
         user = fmt.render_user_prompt(template.question, path, template.size).replace(fmt.IMAGE_PLACEHOLDER + "\n", "")
         chunks = [Chunk(prompt_text(fmt.SYSTEM_PROMPT, user), False), Chunk(template.prefix.replace(template.id, item), True)]
         encoded = encode(chunks, tokenizer, vision)
-        batch.append(copy_weighted(encoded, [tokenizer.decode([i]) for i in encoded.ids], item, weight))
+        batch.append(copy_weighted(encoded, tokenizer, item, weight))
     return batch

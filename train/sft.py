@@ -8,7 +8,6 @@ compares its throughput with ``SFTTrainer`` driving the same collator.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import io
 import itertools
@@ -24,13 +23,11 @@ from synthesis.records import SftRecord
 from train.chat import Chunk, Encoded, encode, prompt_text, response_chunks
 from train.checkpoint import latest_checkpoint, load_state, save_checkpoint
 from train.config import SftConfig
-from train.copy_drills import drill_batch, drill_templates
+from train.copy_drills import copy_weighted, drill_batch, drill_templates, random_id
 from train.data import prompt_from_record, sft_records, shuffled
 from train.metrics import MetricsLog
 
-__all__ = [
-    "collate", "copy_weighted", "random_id", "record_chunks", "sft_examples", "shrink_images", "token_loss", "train_sft",
-]
+__all__ = ["collate", "random_id", "record_chunks", "sft_examples", "shrink_images", "token_loss", "train_sft"]
 
 
 def record_chunks(record: SftRecord, last_round_only: bool = False, rename: str | None = None) -> list[Chunk]:
@@ -50,50 +47,6 @@ def record_chunks(record: SftRecord, last_round_only: bool = False, rename: str 
     conv = prompt.conversation()
     head = Chunk(prompt_text(conv.system, conv.user), False, conv.images)
     return [head, *response_chunks(response, record.images[1:], last_round_only)]
-
-
-def random_id(record_id: str, rng: random.Random) -> str:
-    """A fresh id shaped like a task id (family, 6-7 digit seed, 8 hex digits) for path randomisation.
-
-    Example:
-        >>> random_id("crop-000012-0a1b2c3d", random.Random(0)).startswith("crop-")
-        True
-    """
-    family = record_id.split("-", 1)[0]
-    return f"{family}-{rng.randrange(2_000_000):06d}-{rng.getrandbits(32):08x}"
-
-
-def copy_weighted(encoded: Encoded, pieces: list[str], copied: str, weight: int) -> Encoded:
-    """``encoded`` with loss weight ``weight`` on the trained tokens that spell ``copied`` (e.g. the item id).
-
-    The tiny policy learns the code templates long before it learns to copy the prompt's input path into
-    ``image_path = "..."``; a wrong path is a ``FileNotFoundError`` in strict mode. Weighting the id's tokens
-    (about 8 of the ~250 trained tokens of a crop trajectory) makes copying a larger share of the objective.
-    The mask stays integral: 0 is untrained, 1 plain, ``weight`` a copied token.
-
-    Args:
-        encoded (`Encoded`): the example.
-        pieces (`list[str]`): the decoded text of each of its tokens (to find ``copied`` whatever the merges).
-        copied (`str`): the text whose trained occurrences get the weight.
-        weight (`int`): their loss weight (1 leaves ``encoded`` as it is).
-
-    Example:
-        >>> copy_weighted(Encoded([5, 7, 8, 5, 7, 8, 9], [0, 0, 0, 1, 1, 1, 1]), list("ab-ab-c"), "b-", 4).mask
-        [0, 0, 0, 1, 4, 4, 1]
-    """
-    if weight == 1 or not copied:
-        return encoded
-    starts = list(itertools.accumulate((len(p) for p in pieces), initial=0))
-    text, mask = "".join(pieces), list(encoded.mask)
-    at = text.find(copied)
-    while at >= 0:
-        first = bisect.bisect_right(starts, at) - 1
-        last = bisect.bisect_left(starts, at + len(copied))
-        for k in range(first, last):
-            if mask[k]:
-                mask[k] = weight
-        at = text.find(copied, at + 1)
-    return replace(encoded, mask=mask)
 
 
 class _CachedVision:
@@ -160,10 +113,7 @@ def sft_examples(policy, folder: str | Path, cfg: SftConfig, seed: int, skip: in
     for index, record in enumerate(itertools.islice(records, skip, None), start=skip):
         rename = random_id(record.id, random.Random(f"{seed}:{index}")) if cfg.randomize_ids else None
         encoded = encode(record_chunks(record, cfg.last_round_only, rename), tokenizer, vision, cfg.max_len)
-        if cfg.copy_weight > 1:
-            pieces = [tokenizer.decode([i]) for i in encoded.ids]
-            encoded = copy_weighted(encoded, pieces, rename or record.id, cfg.copy_weight)
-        yield encoded
+        yield copy_weighted(encoded, tokenizer, rename or record.id, cfg.copy_weight)
 
 
 def collate(examples: list[Encoded], pad_id: int) -> dict[str, Any]:
