@@ -8,6 +8,7 @@ compares its throughput with ``SFTTrainer`` driving the same collator.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import itertools
@@ -27,7 +28,7 @@ from train.copy_drills import copy_weighted, drill_batch, drill_templates, rando
 from train.data import prompt_from_record, sft_records, shuffled
 from train.metrics import MetricsLog
 
-__all__ = ["collate", "random_id", "record_chunks", "sft_examples", "shrink_images", "token_loss", "train_sft"]
+__all__ = ["collate", "lr_factor", "random_id", "record_chunks", "sft_examples", "shrink_images", "token_loss", "train_sft"]
 
 
 def record_chunks(record: SftRecord, last_round_only: bool = False, rename: str | None = None) -> list[Chunk]:
@@ -166,13 +167,24 @@ def _weighted_nll(model, batch: dict[str, Any], device: str) -> dict[str, Any]:
             "tokens": trained.sum(), "copy": (nll * copied).sum().detach(), "copy_tokens": copied.sum()}
 
 
-def _schedule(cfg: SftConfig):
-    def factor(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        progress = (step - cfg.warmup_steps) / max(1, cfg.total_steps - cfg.warmup_steps)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return factor
+def lr_factor(cfg: SftConfig, step: int) -> float:
+    """Multiplier of ``cfg.lr`` at ``step``: linear warmup, constant through the copy drills, then a cosine to 0.1.
+
+    The drills keep the peak rate because the copying circuit forms late (a drop in ``copy_loss`` after about
+    900 drill steps at 1e-3) and a decaying rate delayed it; the cosine spans the SFT steps only.
+
+    Example:
+        >>> cfg = SftConfig(steps=10, warmup_steps=2, copy_drill_steps=5)
+        >>> [round(lr_factor(cfg, s), 2) for s in (0, 1, 4, 5, 10, 15)]
+        [0.5, 1.0, 1.0, 1.0, 0.55, 0.1]
+    """
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if step < cfg.copy_drill_steps:
+        return 1.0
+    start = max(cfg.warmup_steps, cfg.copy_drill_steps)
+    progress = (step - start) / max(1, cfg.total_steps - start)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Path, seed: int,
@@ -194,7 +206,7 @@ def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Pat
 
     params = [p for p in policy.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, cfg))
     step, consumed = 0, 0
     last = latest_checkpoint(stage_dir)
     if last is not None:

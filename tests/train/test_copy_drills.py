@@ -2,11 +2,13 @@
 
 import random
 
+import pytest
+
 from train.checkpoint import latest_checkpoint
 from train.config import SftConfig
 from train.copy_drills import drill_batch, drill_templates
 from train.metrics import MetricsLog, read_metrics
-from train.sft import train_sft
+from train.sft import lr_factor, train_sft
 
 
 def test_templates_end_with_the_line_that_opens_the_input(sft_dir, sft_records):
@@ -42,3 +44,11 @@ def test_drills_come_first_and_count_as_steps(policy, sft_dir, tmp_path):
     rows = [r for r in read_metrics(tmp_path / "m.jsonl") if r["stage"] == "sft"]
     assert [(r["step"], r["drills"]) for r in rows] == [(1, True), (2, True), (3, False)]
     assert rows[0]["copy_loss"] > 0 and latest_checkpoint(tmp_path / "sft").name == "step-000003"
+    assert rows[0]["lr"] == rows[1]["lr"] == cfg.lr  # the drills keep the peak rate; the cosine is SFT's
+
+
+def test_the_cosine_spans_the_sft_steps_only():
+    plain, drilled = SftConfig(steps=50, warmup_steps=5), SftConfig(steps=50, warmup_steps=5, copy_drill_steps=300)
+    assert all(lr_factor(drilled, s) == 1.0 for s in range(5, 300))
+    assert [lr_factor(drilled, 300 + s) for s in range(50)] == pytest.approx(
+        [lr_factor(plain, 5 + s * 45 / 50) for s in range(50)])
