@@ -22,7 +22,7 @@ from synthesis.tasks import TasksConfig, generate_task, plan_tasks
 from train.config import EvalConfig
 from train.data import Prompt
 from train.rewards import score
-from train.rollouts import Timer, code_stats, rollout
+from train.rollouts import Timer, code_errors, code_stats, rollout
 
 __all__ = ["build_benchmark", "evaluate", "summarize"]
 
@@ -78,7 +78,7 @@ def evaluate(backend: Backend, prompts: Sequence[Prompt], sandbox, cfg: EvalConf
 
 
 def summarize(prompts: Sequence[Prompt], rollouts: Sequence[Rollout], weights: dict[str, float]) -> dict[str, Any]:
-    """Accuracy (overall and per family), format validity, code rates, turns and mean reward."""
+    """Accuracy (overall and per family), format validity, code rates and errors by type, turns and mean reward."""
     completions = [r.response for r in rollouts]
     rewards, parts = score(completions, weights, answer=[p.answer for p in prompts],
                            answer_type=[p.answer_type for p in prompts], choices=[p.choices for p in prompts],
@@ -96,4 +96,5 @@ def summarize(prompts: Sequence[Prompt], rollouts: Sequence[Rollout], weights: d
         "mean_reward": mean(rewards) if prompts else 0.0,
         "mean_turns": mean(r.calls for r in rollouts) if prompts else 0.0,
         **code_stats(rollouts),
+        "code_errors": code_errors(rollouts),
     }

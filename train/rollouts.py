@@ -8,13 +8,14 @@ execution separately (the GRPO step breakdown of ``bench/train.py``).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from synthesis.agent import AgentConfig, Backend, Conversation, Generation, Rollout, Sampling, run_agent
 from train.data import Prompt, image_name
 
-__all__ = ["Timer", "ats_agent_config", "code_stats", "dangling_code", "rollout"]
+__all__ = ["Timer", "ats_agent_config", "code_errors", "code_stats", "dangling_code", "rollout"]
 
 
 @dataclass
@@ -110,6 +111,22 @@ def dangling_code(r: Rollout) -> bool:
         tail.append(piece.text)
     text = "".join(reversed(tail))
     return "<code>" in text and "</answer>" not in text
+
+
+def code_errors(rollouts: Sequence[Rollout]) -> dict[str, int]:
+    """Failed blocks by the exception class the model saw (its status when none), most frequent first.
+
+    Rates say how often code fails; this says why (a wrong input path is a ``FileNotFoundError`` in strict
+    mode, a crop box with five numbers a ``ValueError``). A block the loop could not run is ``unclosed``.
+
+    Example:
+        >>> code_errors([Rollout(Conversation("s", "u", ()))])
+        {}
+    """
+    counts = Counter(e.result.error_type or e.result.status.value for r in rollouts for e in r.executions
+                     if not e.result.ok)
+    counts["unclosed"] += sum(1 for r in rollouts if dangling_code(r))
+    return {kind: n for kind, n in counts.most_common() if n}
 
 
 def code_stats(rollouts: Sequence[Rollout]) -> dict[str, float]:

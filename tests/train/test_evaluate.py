@@ -1,6 +1,7 @@
 """Benchmark builder (held-out seeds and sizes) and the evaluator, driven by the programmatic teacher."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sandbox.layout import INPUT_DIR
 from synthesis.agent import Conversation, Generation, Sampling
@@ -45,6 +46,28 @@ def test_teacher_scores_perfectly_with_tools(sandbox):
     assert report["accuracy_per_family"] == dict.fromkeys(sorted(FAMILIES), 1.0)
     assert report["code_use_rate"] == 5 / 6  # every family but no_code writes code
     assert report["mean_turns"] == sum(r.calls for r in rollouts) / 6
+    assert report["code_errors"] == {}
+
+
+def test_errors_are_counted_by_type(sandbox):
+    """A policy that miscopies the input path fails in strict mode, and the report counts why."""
+    from tests.train.conftest import TASKS
+
+    class WrongPath(TeacherBackend):
+        def generate(self, conversation, sampling, stop):
+            out = super().generate(conversation, sampling, stop)
+            task_id = next(i for i in self.scripts if i in conversation.user)
+            return replace(out, text=out.text.replace(f"{task_id}.", f"{task_id[:-1]}0."))
+
+    tasks = [generate_task("crop", 901, TASKS), generate_task("no_code", 902, TASKS)]
+    prompts = [Prompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family, t.choices)
+               for t in tasks]
+    report, rollouts = evaluate(WrongPath(tasks), prompts, sandbox, EvalConfig(max_total_tokens=10**6))
+    failed = [e for r in rollouts for e in r.executions if not e.result.ok]
+    kinds = {e.result.error_type for e in failed}  # PIL raises on open; cv2.imread returns None, used later
+    assert len(kinds) == 1 and kinds <= {"FileNotFoundError", "TypeError", "AttributeError"}
+    assert report["code_errors"] == {kinds.pop(): len(failed)}
+    assert report["code_exec_rate"] == 0.0
 
 
 def test_without_tools_is_one_call(sandbox):
