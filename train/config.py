@@ -46,7 +46,7 @@ class SftConfig:
     """Supervised fine-tuning on the accepted trajectories (thyme.md §5)."""
 
     steps: int = field(default=800, metadata={"help": "Optimizer steps (the shards are cycled)."})
-    lr: float = field(default=3e-3, metadata={"help": "Peak learning rate (cosine decay, linear warmup)."})
+    lr: float = field(default=3e-3, metadata={"help": "Peak learning rate: linear warmup, kept through the copy drills, cosine over the SFT steps."})
     warmup_steps: int = field(default=20, metadata={"help": "Linear warmup steps."})
     batch_size: int = field(default=4, metadata={"help": "Sequences per micro-batch."})
     grad_accum: int = field(default=1, metadata={"help": "Micro-batches per optimizer step."})
