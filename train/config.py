@@ -2,7 +2,7 @@
 
 One dataclass per stage, composed into :class:`TrainConfig`; ``pipeline.yaml`` only overrides these defaults.
 The defaults are sized so that ``python train/run.py`` (tiny model, SFT, GRPO-ATS, evaluation) finishes in
-about a quarter of an hour on two CPU cores; on a GPU with ``model`` set to a real checkpoint, raise the
+about 27 minutes on two CPU cores (one thread); on a GPU with ``model`` set to a real checkpoint, raise the
 step counts, lengths and image size.
 """
 
@@ -89,7 +89,7 @@ class SftConfig:
 class GrpoConfig:
     """GRPO with adaptive temperature sampling (thyme.md §6)."""
 
-    steps: int = field(default=12, metadata={"help": "Optimizer steps, one batch of prompt groups each."})
+    steps: int = field(default=36, metadata={"help": "Optimizer steps, one batch of prompt groups each."})
     prompts_per_step: int = field(default=4, metadata={"help": "Prompts per step (each gets G rollouts)."})
     group_size: int = field(default=4, metadata={"help": "G, rollouts per prompt (Thyme: 4)."})
     lr: float = field(default=2e-4, metadata={"help": "Learning rate (constant)."})
