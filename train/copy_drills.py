@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from synthesis import format as fmt
 from train.chat import Chunk, Encoded, encode, prompt_text
 from train.data import shard_files
 
-__all__ = ["DrillTemplate", "copy_weighted", "drill_batch", "drill_templates", "random_id"]
+__all__ = ["DrillTemplate", "copy_weighted", "drill_batch", "drill_templates", "random_id", "spelling_tokens"]
 
 _LOAD = 'image_path = "' + INPUT_DIR
 
@@ -52,14 +53,31 @@ def random_id(record_id: str, rng: random.Random) -> str:
     return f"{family}-{rng.randrange(2_000_000):06d}-{rng.getrandbits(32):08x}"
 
 
+def spelling_tokens(pieces: list[str], text: str, start: int = 0) -> Iterator[list[int]]:
+    """For each occurrence of ``text`` at or after ``start``, the indices of the tokens that overlap it.
+
+    Tokens are given as their decoded pieces, so the match holds whatever merges the tokenizer made around
+    ``text``.
+
+    Example:
+        >>> list(spelling_tokens(["a = ", "crop-", "12", "-", "ab", '"', "crop-12-ab"], "crop-12-ab"))
+        [[1, 2, 3, 4], [6]]
+    """
+    starts = list(itertools.accumulate((len(p) for p in pieces), initial=0))
+    joined = "".join(pieces)
+    at = joined.find(text, start)
+    while at >= 0:
+        yield list(range(bisect.bisect_right(starts, at) - 1, bisect.bisect_left(starts, at + len(text))))
+        at = joined.find(text, at + 1)
+
+
 def copy_weighted(encoded: Encoded, tokenizer, copied: str, weight: int) -> Encoded:
     """``encoded`` with loss weight ``weight`` on the trained tokens that spell ``copied`` (e.g. the item id).
 
     The tiny policy learns the code templates long before it learns to copy the prompt's input path into
     ``image_path = "..."``; a wrong path is a ``FileNotFoundError`` in strict mode. Weighting the id's tokens
     (about 8 of the ~250 trained tokens of a crop trajectory) makes copying a larger share of the objective.
-    The mask stays integral: 0 is untrained, 1 plain, ``weight`` a copied token. Tokens are found by their
-    decoded text, so the match holds whatever merges the tokenizer made around the id.
+    The mask stays integral: 0 is untrained, 1 plain, ``weight`` a copied token.
 
     Args:
         encoded (`Encoded`): the example.
@@ -75,17 +93,11 @@ def copy_weighted(encoded: Encoded, tokenizer, copied: str, weight: int) -> Enco
     """
     if weight == 1 or not copied:
         return encoded
-    pieces = [tokenizer.decode([i]) for i in encoded.ids]
-    starts = list(itertools.accumulate((len(p) for p in pieces), initial=0))
-    text, mask = "".join(pieces), list(encoded.mask)
-    at = text.find(copied)
-    while at >= 0:
-        first = bisect.bisect_right(starts, at) - 1
-        last = bisect.bisect_left(starts, at + len(copied))
-        for k in range(first, last):
+    mask = list(encoded.mask)
+    for tokens in spelling_tokens([tokenizer.decode([i]) for i in encoded.ids], copied):
+        for k in tokens:
             if mask[k]:
                 mask[k] = weight
-        at = text.find(copied, at + 1)
     return replace(encoded, mask=mask)
 
 

@@ -12,7 +12,6 @@ line, with the id replaced by the prompt's; the policy's argmax at every id toke
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import random
 import sys
@@ -24,10 +23,10 @@ if __package__ in (None, ""):
 
 from sandbox.layout import INPUT_DIR  # noqa: E402
 from train.chat import Chunk, encode, prompt_text  # noqa: E402
-from train.copy_drills import DrillTemplate, drill_templates, random_id  # noqa: E402
+from train.copy_drills import DrillTemplate, drill_templates, random_id, spelling_tokens  # noqa: E402
 from train.data import Prompt  # noqa: E402
 
-__all__ = ["CopyReport", "id_token_spans", "probe"]
+__all__ = ["CopyReport", "probe"]
 
 
 @dataclass
@@ -52,19 +51,6 @@ class CopyReport:
     def as_dict(self) -> dict:
         return {"prompts": self.prompts, "whole_id_rate": self.whole / self.prompts if self.prompts else 0.0,
                 "per_token": [f"{r}/{t}" for r, t in zip(self.right, self.total, strict=True)]}
-
-
-def id_token_spans(pieces: list[str], text: str, start: int = 0) -> list[int]:
-    """Indices of the tokens (given as decoded pieces) that overlap the first ``text`` at or after ``start``.
-
-    Example:
-        >>> id_token_spans(["a = ", "crop-", "12", "-", "ab", '"'], "crop-12-ab")
-        [1, 2, 3, 4]
-    """
-    starts = list(itertools.accumulate((len(p) for p in pieces), initial=0))
-    joined = "".join(pieces)
-    at = joined.index(text, start)
-    return [k for k in range(len(pieces)) if starts[k] < at + len(text) and starts[k + 1] > at]
 
 
 def probe(policy, prompts: list[Prompt], templates: list[DrillTemplate], fresh_ids: bool = False) -> CopyReport:
@@ -99,7 +85,7 @@ def probe(policy, prompts: list[Prompt], templates: list[DrillTemplate], fresh_i
         pieces = [tok.decode([i]) for i in encoded.ids]
         code_start = len("".join(pieces)) - len(code)
         line = code.rindex('image_path = "' + INPUT_DIR) + code_start
-        positions = id_token_spans(pieces, item, line)
+        positions = next(spelling_tokens(pieces, item, line))
         report.add([int(predicted[k - 1]) == encoded.ids[k] for k in positions])
     return report
 

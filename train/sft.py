@@ -28,7 +28,7 @@ from train.copy_drills import copy_weighted, drill_batch, drill_templates, rando
 from train.data import prompt_from_record, sft_records, shuffled
 from train.metrics import MetricsLog
 
-__all__ = ["collate", "lr_factor", "random_id", "record_chunks", "sft_examples", "shrink_images", "token_loss", "train_sft"]
+__all__ = ["collate", "lr_factor", "record_chunks", "sft_examples", "shrink_images", "token_loss", "train_sft"]
 
 
 def record_chunks(record: SftRecord, last_round_only: bool = False, rename: str | None = None) -> list[Chunk]:

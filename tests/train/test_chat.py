@@ -67,7 +67,7 @@ def test_truncation_never_splits_an_image_block(policy):
 def test_path_randomisation_renames_the_prompt_path_and_the_code_consistently(sft_records):
     import random
 
-    from train.sft import random_id
+    from train.copy_drills import random_id
 
     record = next(r for r in sft_records if r.family == "crop")
     new = random_id(record.id, random.Random(0))

@@ -43,9 +43,8 @@ def test_a_perfect_copier_gets_every_id_token(policy, sft_dir):
     assert report.total[0] == report.prompts and len(report.total) >= 4  # family, seed digits, "-", hex
 
 
-def test_copying_one_place_too_far_fails_and_fresh_ids_change_the_input(policy, sft_dir):
+def test_copying_one_place_too_far_fails(policy, sft_dir):
     prompts, templates = _prompts(), drill_templates(sft_dir)
     skipping = probe(replace(policy, model=Reader(len(policy.tokenizer), 2)), prompts, templates)
-    assert skipping.whole == 0 and sum(skipping.right) < sum(skipping.total)
-    random_policy = probe(policy, prompts, templates, fresh_ids=True)
-    assert random_policy.prompts == skipping.prompts and 0 <= random_policy.whole <= random_policy.prompts
+    assert skipping.prompts > 0 and skipping.whole == 0 and sum(skipping.right) < sum(skipping.total)
+
