@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["EvalConfig", "GrpoConfig", "ModelConfig", "SftConfig", "TrainConfig"]
+__all__ = ["FIXED_STEM", "EvalConfig", "GrpoConfig", "ModelConfig", "SftConfig", "TrainConfig"]
 
 ATS_MODES = ("segments", "logits_processor", "off")
+INPUT_NAMES = ("auto", "record", "fixed")
+FIXED_STEM = "image"  # input_name=fixed: every prompt and session names its input image.png / image.jpg
 
 
 @dataclass
@@ -108,6 +110,11 @@ class GrpoConfig:
     max_new_tokens: int = field(default=320, metadata={"help": "Tokens per generation call."})
     max_total_tokens: int = field(default=640, metadata={"help": "Model tokens per rollout."})
     mask_truncated: bool = field(default=True, metadata={"help": "Exclude rollouts without an answer from the loss."})
+    strict: bool = field(
+        default=False,
+        metadata={"help": "Run rollout code without Thyme's fix-ups (which repair a wrong path or crop box), so "
+                          "code that would fail the strict evaluation fails here too."},
+    )
     weights: dict[str, float] = field(
         default_factory=lambda: {"accuracy": 1.0, "format": 0.5, "consistency": 0.5},
         metadata={"help": "Reward weights; consistency counts only when the answer is right."},
@@ -154,7 +161,34 @@ class TrainConfig:
     rl_data: str = field(default="out/thyme-rl/data", metadata={"help": "Folder of RL prompt Parquet shards."})
     seed: int = field(default=0, metadata={"help": "Seed of initialisation, shuffling and sampling."})
     threads: int = field(default=1, metadata={"help": "torch intra-op threads on CPU (1 is fastest for the tiny model)."})
+    input_name: Literal["auto", "record", "fixed"] = field(
+        default="auto",
+        metadata={"help": "Input file name in the prompts and sandbox sessions of every stage: 'record' = the "
+                          "record id (SFT: a fresh id per example), 'fixed' = image.<ext>, 'auto' = fixed for "
+                          "the tiny model, record for a checkpoint."},
+    )
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "The policy."})
     sft: SftConfig = field(default_factory=SftConfig, metadata={"help": "SFT stage."})
     grpo: GrpoConfig = field(default_factory=GrpoConfig, metadata={"help": "GRPO-ATS stage."})
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "Evaluation stage."})
+
+    def __post_init__(self):
+        if self.input_name not in INPUT_NAMES:
+            raise ValueError(f"train.input_name must be one of {INPUT_NAMES}, got {self.input_name!r}")
+
+    @property
+    def input_stem(self) -> str:
+        """Stem every stage serves the input image under: :data:`FIXED_STEM`, or "" for the record id.
+
+        The tiny policy cannot copy a random 8-hex id into its code reliably (train/README.md, "Copying the
+        input path"), so ``auto`` names the input ``image.<ext>`` for it; a real checkpoint keeps the ids and
+        so learns to open whatever path a prompt names.
+
+        Example:
+            >>> TrainConfig().input_stem, TrainConfig(model=ModelConfig(name="org/vlm")).input_stem
+            ('image', '')
+            >>> TrainConfig(input_name="record").input_stem
+            ''
+        """
+        fixed = self.input_name == "fixed" or (self.input_name == "auto" and self.model.name == "tiny")
+        return FIXED_STEM if fixed else ""

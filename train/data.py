@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,11 +38,27 @@ class Prompt:
     answer_type: str
     family: str
     choices: tuple[str, ...] = ()
+    served_as: str = ""  # stem of the input file in the sandbox and the prompt; empty = the record id
+
+    @property
+    def image_file(self) -> str:
+        """The file name the sandbox serves the input image under, which the user prompt names."""
+        return image_name(self.served_as or self.id, self.image)
 
     def conversation(self, system: str = fmt.SYSTEM_PROMPT) -> Conversation:
         """The Thyme conversation: system prompt and the §2.3 user turn naming the sandbox input path."""
-        user = fmt.render_user_prompt(self.question, INPUT_DIR + image_name(self.id, self.image), self.image_size)
+        user = fmt.render_user_prompt(self.question, INPUT_DIR + self.image_file, self.image_size)
         return Conversation(system, user, (self.image,))
+
+    def served(self, stem: str) -> Prompt:
+        """This prompt with its input served as ``stem`` + extension (an empty ``stem`` keeps the record id).
+
+        Example:
+            >>> p = Prompt("crop-000001-0a1b2c3d", b"\\x89PNG", "Q?", (4, 3), "A", "text", "crop")
+            >>> p.image_file, p.served("image").image_file, p.served("").image_file
+            ('crop-000001-0a1b2c3d.png', 'image.png', 'crop-000001-0a1b2c3d.png')
+        """
+        return replace(self, served_as=stem) if stem else self
 
 
 def image_name(item_id: str, image: bytes) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from synthesis.agent import Rollout
+from synthesis.agent import Backend, Rollout
 from train.chat import conversation_chunks, encode
 from train.checkpoint import latest_checkpoint, load_state, save_checkpoint
 from train.config import GrpoConfig
@@ -32,17 +32,22 @@ __all__ = ["collect_groups", "compare_ats", "grpo_step", "train_grpo"]
 
 
 def collect_groups(policy, sandbox, prompts: Sequence[Prompt], cfg: GrpoConfig, ats: str | None = None,
-                   timer: Timer | None = None, seed: int = 0) -> list[Rollout]:  # fmt: skip
-    """``cfg.group_size`` rollouts per prompt, laid out group after group, sampled under ``ats`` (default cfg's)."""
+                   timer: Timer | None = None, seed: int = 0, backend: Backend | None = None) -> list[Rollout]:  # fmt: skip
+    """``cfg.group_size`` rollouts per prompt, laid out group after group, sampled under ``ats`` (default cfg's).
+
+    The code runs with Thyme's fix-ups unless ``cfg.strict``. ``backend`` replaces the policy's own (any
+    :class:`~synthesis.agent.Backend`, e.g. a scripted one).
+    """
     ats = ats or cfg.ats
-    backend = LocalBackend(policy, ats_logits=ats == "logits_processor")
+    if backend is None:
+        backend = LocalBackend(policy, ats_logits=ats == "logits_processor")
+        policy.model.eval()
     agent = ats_agent_config(ats, cfg.text_temperature, cfg.code_temperature, cfg.max_calls, cfg.max_new_tokens,
                              cfg.max_total_tokens, cfg.top_p)
-    policy.model.eval()
     out = []
     for p, prompt in enumerate(prompts):
         for g in range(cfg.group_size):
-            out.append(rollout(backend, sandbox, prompt, agent, strict=False, seed=seed + p * cfg.group_size + g,
+            out.append(rollout(backend, sandbox, prompt, agent, strict=cfg.strict, seed=seed + p * cfg.group_size + g,
                                timer=timer))
     return out
 
@@ -113,15 +118,15 @@ def grpo_step(policy, reference, optimizer, sandbox, prompts: Sequence[Prompt], 
     }
 
 
-def _prompts(rl_dir: str | Path, seed: int, skip: int, buffer: int) -> Iterator[Prompt]:
+def _prompts(rl_dir: str | Path, seed: int, skip: int, buffer: int, stem: str) -> Iterator[Prompt]:
     rows = iter_rows(rl_dir, seed=seed, shuffle_buffer=buffer, loop=True)
     for i, row in enumerate(rows):
         if i >= skip:
-            yield prompt_from_row(row)
+            yield prompt_from_row(row).served(stem)
 
 
 def train_grpo(policy, reference, sandbox, cfg: GrpoConfig, rl_dir: str | Path, stage_dir: str | Path, seed: int,
-               log: MetricsLog) -> Path:  # fmt: skip
+               log: MetricsLog, input_stem: str = "") -> Path:  # fmt: skip
     """GRPO-ATS up to ``cfg.steps``, resuming from the stage's latest checkpoint; returns the final checkpoint.
 
     Args:
@@ -133,6 +138,7 @@ def train_grpo(policy, reference, sandbox, cfg: GrpoConfig, rl_dir: str | Path, 
         stage_dir (`str | Path`): checkpoints go to ``stage_dir/step-N``.
         seed (`int`): prompt order and sandbox seeds.
         log (`MetricsLog`): one line per step.
+        input_stem (`str`, *optional*): serve every input as this stem (``TrainConfig.input_stem``).
     """
     import torch
 
@@ -143,7 +149,7 @@ def train_grpo(policy, reference, sandbox, cfg: GrpoConfig, rl_dir: str | Path, 
     if last is not None:
         state = load_state(last, optimizer, None)
         step, consumed = state["step"], state["extra"]["consumed"]
-    prompts = _prompts(rl_dir, seed, consumed, cfg.shuffle_buffer)
+    prompts = _prompts(rl_dir, seed, consumed, cfg.shuffle_buffer, input_stem)
     while step < cfg.steps:
         batch = [next(prompts) for _ in range(cfg.prompts_per_step)]
         consumed += len(batch)

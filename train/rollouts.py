@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from synthesis.agent import AgentConfig, Backend, Conversation, Generation, Rollout, Sampling, run_agent
-from train.data import Prompt, image_name
+from train.data import Prompt
 
 __all__ = ["Timer", "ats_agent_config", "code_errors", "code_stats", "dangling_code", "rollout"]
 
@@ -91,7 +91,7 @@ def rollout(backend: Backend, sandbox, prompt: Prompt, cfg: AgentConfig, strict:
     """
     timer = timer or Timer()
     conv = conversation or prompt.conversation()
-    with sandbox.session(images=[prompt.image], image_name=image_name(prompt.id, prompt.image), strict=strict,
+    with sandbox.session(images=[prompt.image], image_name=prompt.image_file, strict=strict,
                          item_id=prompt.id, seed=seed) as session:
         return run_agent(_TimedBackend(backend, timer), _TimedSession(session, timer), conv, cfg)
 

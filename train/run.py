@@ -63,7 +63,7 @@ def base_model(cfg: TrainConfig, out: Path) -> str:
 
         texts = []
         for record in itertools.islice(sft_records(cfg.sft_data), 2000):
-            conv = prompt_from_record(record).conversation()
+            conv = prompt_from_record(record).served(cfg.input_stem).conversation()
             texts += [prompt_text(conv.system, conv.user), record.response]
         build_tiny(cfg.model, texts, folder, seed=cfg.seed)
     return str(folder)
@@ -77,7 +77,7 @@ def run_sft(cfg: TrainConfig, out: Path, base: str, log: MetricsLog) -> Path:
     if last is not None and last.name == f"step-{cfg.sft.total_steps:06d}":
         return last
     policy = load_policy(resume_from(stage, base), cfg.model)
-    return train_sft(policy, cfg.sft, cfg.sft_data, stage, cfg.seed, log)
+    return train_sft(policy, cfg.sft, cfg.sft_data, stage, cfg.seed, log, cfg.input_stem)
 
 
 def run_grpo(cfg: TrainConfig, out: Path, start: Path, sandbox, log: MetricsLog) -> Path:
@@ -89,14 +89,14 @@ def run_grpo(cfg: TrainConfig, out: Path, start: Path, sandbox, log: MetricsLog)
         return last
     policy = load_policy(resume_from(stage, start), cfg.model)
     reference = load_policy(start, cfg.model, trainable=False)
-    return train_grpo(policy, reference, sandbox, cfg.grpo, cfg.rl_data, stage, cfg.seed, log)
+    return train_grpo(policy, reference, sandbox, cfg.grpo, cfg.rl_data, stage, cfg.seed, log, cfg.input_stem)
 
 
 def run_compare(cfg: TrainConfig, out: Path, start: Path, sandbox) -> dict:
     from train.grpo import compare_ats
 
     rows = iter_rows(cfg.rl_data, seed=cfg.seed + 1, shuffle_buffer=cfg.grpo.shuffle_buffer)  # shards are sorted
-    prompts = [prompt_from_row(r) for r in itertools.islice(rows, cfg.grpo.compare_prompts)]
+    prompts = [prompt_from_row(r).served(cfg.input_stem) for r in itertools.islice(rows, cfg.grpo.compare_prompts)]
     policy = load_policy(start, cfg.model, trainable=False)
     result = compare_ats(policy, sandbox, prompts, cfg.grpo, seed=cfg.seed)
     (out / "ats_vs_t1.json").write_text(json.dumps(result, indent=2))
@@ -108,7 +108,7 @@ def run_eval(cfg: TrainConfig, out: Path, checkpoints: dict[str, Path], sandbox,
     from train.evaluate import build_benchmark, evaluate
     from train.policy_backend import LocalBackend
 
-    prompts = build_benchmark(cfg.eval, tasks)
+    prompts = [p.served(cfg.input_stem) for p in build_benchmark(cfg.eval, tasks)]
     reports = {}
     backends = {name: (lambda p=path: LocalBackend(load_policy(p, cfg.model, trainable=False)))
                 for name, path in checkpoints.items()}

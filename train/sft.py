@@ -37,14 +37,15 @@ def record_chunks(record: SftRecord, last_round_only: bool = False, rename: str 
     Args:
         record (`SftRecord`): the trajectory.
         last_round_only (`bool`, *optional*, defaults to `False`): Thyme's last-round-only masking.
-        rename (`str`, *optional*): a new item id, replacing the record's id in the image path of the prompt and
-            of the code, so the model learns to copy the path it is given instead of memorising training ids.
+        rename (`str`, *optional*): a new stem for the input file, replacing the record's id in the image path of
+            the prompt and of the code: a fresh id (the model learns to copy the path it is given instead of
+            memorising training ids) or :data:`~train.config.FIXED_STEM`.
     """
     response = record.response
     prompt = prompt_from_record(record)
     if rename:
         response = response.replace(record.id, rename)
-        prompt = replace(prompt, id=rename)
+        prompt = prompt.served(rename)
     conv = prompt.conversation()
     head = Chunk(prompt_text(conv.system, conv.user), False, conv.images)
     return [head, *response_chunks(response, record.images[1:], last_round_only)]
@@ -98,12 +99,14 @@ def _shrunk_records(folder: str | Path, side: int, cache: int) -> Iterator[SftRe
         yield from kept if len(kept) <= cache else (shrink_images(r, side) for r in sft_records(folder))
 
 
-def sft_examples(policy, folder: str | Path, cfg: SftConfig, seed: int, skip: int = 0) -> Iterator[Encoded]:
+def sft_examples(policy, folder: str | Path, cfg: SftConfig, seed: int, skip: int = 0,
+                 input_stem: str = "") -> Iterator[Encoded]:  # fmt: skip
     """Encoded examples streamed forever from ``folder``; the first ``skip`` examples are passed over (resume).
 
     Records are read in file order, shrunk (:func:`shrink_images`) and shuffled through ``cfg.shuffle_buffer``,
     which by default holds the whole default data set: the shards are sorted by family. With
-    ``cfg.randomize_ids`` the i-th example gets a fresh id from a RNG seeded by ``(seed, i)`` (identical after a
+    ``input_stem`` every example names its input ``input_stem`` + extension; otherwise, with
+    ``cfg.randomize_ids``, the i-th example gets a fresh id from a RNG seeded by ``(seed, i)`` (identical after a
     resume), and the trained tokens that copy the id get loss weight ``cfg.copy_weight``; a data set of up to ``cfg.cache_examples`` records is kept in memory (shrunk, with its image inputs), so
     later epochs read and decode nothing.
     """
@@ -112,7 +115,7 @@ def sft_examples(policy, folder: str | Path, cfg: SftConfig, seed: int, skip: in
     vision = _CachedVision(policy.vision, cfg.cache_examples)
     tokenizer = policy.tokenizer
     for index, record in enumerate(itertools.islice(records, skip, None), start=skip):
-        rename = random_id(record.id, random.Random(f"{seed}:{index}")) if cfg.randomize_ids else None
+        rename = input_stem or (random_id(record.id, random.Random(f"{seed}:{index}")) if cfg.randomize_ids else None)
         encoded = encode(record_chunks(record, cfg.last_round_only, rename), tokenizer, vision, cfg.max_len)
         yield copy_weighted(encoded, tokenizer, rename or record.id, cfg.copy_weight)
 
@@ -188,7 +191,7 @@ def lr_factor(cfg: SftConfig, step: int) -> float:
 
 
 def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Path, seed: int,
-              log: MetricsLog) -> Path:  # fmt: skip
+              log: MetricsLog, input_stem: str = "") -> Path:  # fmt: skip
     """Run the copy drills and SFT up to ``cfg.total_steps`` (resuming from the latest checkpoint); returns the last one.
 
     The policy must come from ``resume_from(stage_dir, base)``: the latest checkpoint when there is one, whose
@@ -201,6 +204,8 @@ def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Pat
         stage_dir (`str | Path`): checkpoints go to ``stage_dir/step-N``.
         seed (`int`): data-order seed.
         log (`MetricsLog`): receives ``loss``, ``lr``, ``tokens_per_s`` every ``cfg.log_every`` steps.
+        input_stem (`str`, *optional*): serve every input as this stem (``TrainConfig.input_stem``); empty
+            keeps the record ids.
     """
     import torch
 
@@ -212,7 +217,7 @@ def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Pat
     if last is not None:
         state = load_state(last, optimizer, scheduler)
         step, consumed = state["step"], state["extra"]["consumed"]
-    examples = sft_examples(policy, data_dir, cfg, seed, skip=consumed)
+    examples = sft_examples(policy, data_dir, cfg, seed, skip=consumed, input_stem=input_stem)
     templates = drill_templates(data_dir) if step < cfg.copy_drill_steps else []
     pad = policy.tokenizer.pad_token_id
     policy.model.train()

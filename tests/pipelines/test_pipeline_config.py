@@ -38,6 +38,7 @@ def test_defaults_without_a_file():
         ("run:\n  rows_per_shard: true\n", "'run.rows_per_shard' must be int, got bool"),
         ("runner:\n  kind: dask\n", "'runner.kind' must be one of ['in_process', 'multi_process', 'portable'], got 'dask'"),
         ("runner:\n  kind: portable\n", "runner: kind 'portable' needs job_endpoint"),
+        ("train:\n  input_name: ids\n", "'train.input_name' must be one of ['auto', 'record', 'fixed'], got 'ids'"),
         ("runner: 3\n", "'runner' must be a mapping, got int"),
         ("runner:\n  extra_options: --runner=PrismRunner\n", "'runner.extra_options' must be a list, got str"),
         ("runner:\n  extra_options: ['--runner=PrismRunner']\n", "may not choose the runner"),

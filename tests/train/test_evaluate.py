@@ -70,6 +70,29 @@ def test_errors_are_counted_by_type(sandbox):
     assert report["code_exec_rate"] == 0.0
 
 
+def test_served_name_reaches_the_prompt_and_the_sandbox(sandbox):
+    """A policy that always opens image.<ext> runs only when the prompts serve their input under that name."""
+    from tests.train.conftest import TASKS
+
+    class FixedName(TeacherBackend):
+        def generate(self, conversation, sampling, stop):
+            task_id = next(i for i in self.scripts if i in conversation.user or i in self.served)
+            out = self.scripts[task_id].generate(conversation, sampling, stop)
+            return replace(out, text=out.text.replace(f"{task_id}.", "image."))
+
+    tasks = [generate_task("crop", 903, TASKS), generate_task("rotate", 904, TASKS)]
+    prompts = [Prompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family, t.choices)
+               for t in tasks]
+    policy = FixedName(tasks)
+    policy.served = ()
+    as_ids, _ = evaluate(policy, prompts, sandbox, EvalConfig(max_total_tokens=10**6))
+    assert as_ids["code_exec_rate"] == 0.0
+    for prompt in prompts:  # one at a time: the served prompt no longer names its id
+        policy.served = (prompt.id,)
+        served, _ = evaluate(policy, [prompt.served("image")], sandbox, EvalConfig(max_total_tokens=10**6))
+        assert served["code_exec_rate"] == 1.0 and served["accuracy"] == 1.0
+
+
 def test_without_tools_is_one_call(sandbox):
     from tests.train.conftest import TASKS
 

@@ -74,3 +74,33 @@ def test_stage_resumes_from_its_latest_checkpoint(tiny_dir, tiny_cfg, sandbox, r
 def test_ats_comparison_reports_both_schemes(policy, sandbox, rl_rows):
     out = compare_ats(policy, sandbox, [prompt_from_row(rl_rows[0])], GrpoConfig(**SMALL))
     assert set(out) == {"ats", "t1"} and {"code_failure_rate", "reward"} <= set(out["ats"])
+
+
+def test_strict_rollouts_fail_the_code_that_fix_ups_repair(sandbox):
+    """``grpo.strict`` reaches the sandbox: a miscopied input path runs with Thyme's fix-ups and fails without."""
+    from dataclasses import replace
+
+    from synthesis.teacher import ScriptedPolicy
+    from synthesis.teacher.plans import plan_script
+    from tests.train.conftest import TASKS
+    from train.data import Prompt
+    from train.grpo import collect_groups
+
+    task = generate_task("crop", 905, TASKS)
+    script = ScriptedPolicy(plan_script(task, INPUT_DIR + image_name(task)))
+
+    class WrongPath:
+        def generate(self, conversation, sampling, stop):
+            out = script.generate(conversation, sampling, stop)
+            return replace(out, text=out.text.replace(f"{task.id}.", f"{task.id[:-1]}0."))
+
+    prompt = Prompt(task.id, task.image, task.question, (task.width, task.height), task.answer, task.answer_type,
+                    task.family, task.choices)
+    runs = {}
+    for strict in (False, True):
+        cfg = GrpoConfig(group_size=2, max_total_tokens=10**6, max_new_tokens=4096, strict=strict, ats="off")
+        rollouts = collect_groups(None, sandbox, [prompt], cfg, backend=WrongPath())
+        runs[strict] = [e.result for r in rollouts for e in r.executions]
+    assert runs[False] and all(r.ok and "fix_image_path" in r.fixes for r in runs[False])
+    # PIL raises on open; cv2.imread returns None, which fails later
+    assert runs[True] and all(r.error_type in {"FileNotFoundError", "TypeError", "AttributeError"} for r in runs[True])

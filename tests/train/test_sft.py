@@ -51,6 +51,26 @@ def test_examples_mix_families_although_the_shards_are_sorted(policy, sft_dir):
     assert len(mixed) >= 4
 
 
+def test_fixed_input_stem_names_the_input_in_the_prompt_and_the_code(policy, sft_dir):
+    """With ``input_stem`` no record id survives: the prompt and every ``image_path`` line say image.<ext>."""
+    import itertools
+    import re
+
+    from sandbox.layout import INPUT_DIR
+    from train.data import sft_records
+    from train.sft import sft_examples
+
+    ids, opened = [r.id for r in sft_records(sft_dir)], 0
+    for example in itertools.islice(sft_examples(policy, sft_dir, SftConfig(max_len=8192), 0, input_stem="image"), 8):
+        text = policy.tokenizer.decode(example.ids)
+        paths = re.findall(re.escape(INPUT_DIR) + r"[\w.-]+", text)
+        assert set(paths) <= {INPUT_DIR + "image.png", INPUT_DIR + "image.jpg"}
+        assert len(set(paths)) == 1  # the code opens the file the prompt names
+        assert not any(i in text for i in ids)
+        opened += len(paths) > 1
+    assert opened >= 4  # most examples open the input in their code
+
+
 def test_shrunk_images_keep_the_format_and_what_the_model_sees(policy, sft_records):
     from train.data import image_name
     from train.sft import shrink_images
