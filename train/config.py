@@ -47,7 +47,7 @@ class ModelConfig:
 class SftConfig:
     """Supervised fine-tuning on the accepted trajectories (thyme.md §5)."""
 
-    steps: int = field(default=800, metadata={"help": "Optimizer steps (the shards are cycled)."})
+    steps: int = field(default=2000, metadata={"help": "Optimizer steps (the shards are cycled)."})
     lr: float = field(default=3e-3, metadata={"help": "Peak learning rate: linear warmup, kept through the copy drills, cosine over the SFT steps."})
     warmup_steps: int = field(default=20, metadata={"help": "Linear warmup steps."})
     batch_size: int = field(default=4, metadata={"help": "Sequences per micro-batch."})
@@ -109,11 +109,15 @@ class GrpoConfig:
     max_calls: int = field(default=5, metadata={"help": "Generation calls per rollout (Thyme: 5)."})
     max_new_tokens: int = field(default=320, metadata={"help": "Tokens per generation call."})
     max_total_tokens: int = field(default=640, metadata={"help": "Model tokens per rollout."})
-    mask_truncated: bool = field(default=True, metadata={"help": "Exclude rollouts without an answer from the loss."})
-    strict: bool = field(
+    mask_truncated: bool = field(
         default=False,
+        metadata={"help": "Exclude rollouts without an answer from the loss (Mini-o3, DAPO) instead of scoring "
+                          "them like Thyme, whose overlong filter never triggers."},
+    )
+    strict: bool = field(
+        default=True,
         metadata={"help": "Run rollout code without Thyme's fix-ups (which repair a wrong path or crop box), so "
-                          "code that would fail the strict evaluation fails here too."},
+                          "code that would fail the strict evaluation fails here too; false = Thyme's RL."},
     )
     weights: dict[str, float] = field(
         default_factory=lambda: {"accuracy": 1.0, "format": 0.5, "consistency": 0.5},

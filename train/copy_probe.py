@@ -5,6 +5,7 @@ bounds the strict execution rate of every family that opens its input. Greedy ro
 failed; this says which token of the id the policy gets wrong. Each held-out prompt (from the evaluation's
 benchmark) is followed by a training response of the same family, up to and including its ``image_path``
 line, with the id replaced by the prompt's; the policy's argmax at every id token is compared with the truth.
+It is meant for checkpoints trained with ``train.input_name=record``: with ``fixed`` there is no id to copy.
 
     python train/copy_probe.py CHECKPOINT [--count 60] [--sft-data DIR] [--fresh-ids]
 """

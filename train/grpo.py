@@ -4,7 +4,8 @@ Why an own loop rather than TRL's ``GRPOTrainer``: its ``rollout_func`` path fee
 the dataset's images, so the crops and rotations the sandbox returns mid-trajectory would be missing
 (training.md §0.5). Here every rollout is re-encoded exactly as it was generated (prompt, generated token ids,
 sandbox outputs with their images in ``<image>`` order), policy tokens train and sandbox tokens do not;
-rollouts without an answer (turn or token budget exhausted) are masked out when ``mask_truncated``.
+rollouts without an answer (turn or token budget exhausted) are masked out when ``mask_truncated``; by
+default they are scored like any other, as in Thyme, so code that never runs in strict mode costs reward.
 The maths lives in :mod:`train.grpo_math`.
 """
 
