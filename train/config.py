@@ -184,8 +184,8 @@ class TrainConfig:
     def input_stem(self) -> str:
         """Stem every stage serves the input image under: :data:`FIXED_STEM`, or "" for the record id.
 
-        The tiny policy cannot copy a random 8-hex id into its code reliably (train/README.md, "Copying the
-        input path"), so ``auto`` names the input ``image.<ext>`` for it; a real checkpoint keeps the ids and
+        The tiny policy cannot copy a random 8-hex id into its code reliably (train/README.md, "The input's
+        name"), so ``auto`` names the input ``image.<ext>`` for it; a real checkpoint keeps the ids and
         so learns to open whatever path a prompt names.
 
         Example:
