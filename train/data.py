@@ -20,7 +20,7 @@ from synthesis.agent import Conversation
 from synthesis.records import SftRecord
 
 __all__ = [
-    "Prompt", "image_name", "iter_rows", "prompt_from_record", "prompt_from_row", "shard_files", "sft_records", "shuffled",
+    "Prompt", "image_name", "iter_rows", "prompt_from_record", "prompt_from_row", "prompt_from_task", "shard_files", "sft_records", "shuffled",
 ]
 
 T = TypeVar("T")
@@ -145,6 +145,12 @@ def prompt_from_record(record: SftRecord) -> Prompt:
 
     return Prompt(record.id, record.images[0], record.question, record.image_size, record.answer,
                   record.answer_type, record.family, record_choices(record))
+
+
+def prompt_from_task(task) -> Prompt:
+    """The :class:`Prompt` of a generated ``synthesis.tasks.Task`` (the held-out benchmark's source)."""
+    return Prompt(task.id, task.image, task.question, (task.width, task.height), task.answer, task.answer_type,
+                  task.family, tuple(task.choices))
 
 
 def prompt_from_row(row: dict[str, Any]) -> Prompt:

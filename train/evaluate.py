@@ -20,7 +20,7 @@ from synthesis import format as fmt
 from synthesis.agent import AgentConfig, Backend, Rollout, Sampling
 from synthesis.tasks import TasksConfig, generate_task, plan_tasks
 from train.config import EvalConfig
-from train.data import Prompt
+from train.data import Prompt, prompt_from_task
 from train.rewards import score
 from train.rollouts import Timer, code_errors, code_stats, rollout
 
@@ -40,12 +40,7 @@ def build_benchmark(cfg: EvalConfig, tasks: TasksConfig | None = None) -> list[P
     held_out = replace(tasks, count=cfg.count, base_seed=cfg.base_seed, crop=crop,
                        multi_round=replace(tasks.multi_round, crop=replace(tasks.multi_round.crop,
                                                                            long_side_range=crop.long_side_range)))
-    prompts = []
-    for family, seed in plan_tasks(held_out):
-        t = generate_task(family, seed, held_out)
-        prompts.append(Prompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family,
-                              tuple(t.choices)))
-    return prompts
+    return [prompt_from_task(generate_task(family, seed, held_out)) for family, seed in plan_tasks(held_out)]
 
 
 def _config(cfg: EvalConfig, tools: bool) -> AgentConfig:

@@ -25,6 +25,28 @@ TINY = ModelConfig(vocab_size=1600, hidden_size=32, layers=1, heads=2, vision_hi
                    image_size=32, patch_size=16)
 
 
+class RenamedPath:
+    """The programmatic teacher on ``task``, with its input path's ``<id>.`` rewritten to ``name``.
+
+    A backend for the agent loop whose code opens a file other than the one the record id names: a miscopied
+    id, or ``image.`` for a policy trained with ``train.input_name=fixed``.
+    """
+
+    def __init__(self, task, name: str):
+        from sandbox.layout import INPUT_DIR
+        from synthesis.teacher import ScriptedPolicy, image_name
+        from synthesis.teacher.plans import plan_script
+
+        self.script = ScriptedPolicy(plan_script(task, INPUT_DIR + image_name(task)))
+        self.old, self.new = f"{task.id}.", name
+
+    def generate(self, conversation, sampling, stop):
+        from dataclasses import replace
+
+        out = self.script.generate(conversation, sampling, stop)
+        return replace(out, text=out.text.replace(self.old, self.new))
+
+
 def _tasks(base_seed: int, per_family: int = 2):
     return [generate_task(f, base_seed + 10 * i + k, TASKS) for i, f in enumerate(FAMILIES) for k in range(per_family)]
 

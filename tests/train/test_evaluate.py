@@ -1,7 +1,6 @@
 """Benchmark builder (held-out seeds and sizes) and the evaluator, driven by the programmatic teacher."""
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from sandbox.layout import INPUT_DIR
 from synthesis.agent import Conversation, Generation, Sampling
@@ -9,7 +8,7 @@ from synthesis.tasks import FAMILIES, generate_task
 from synthesis.teacher import ScriptedPolicy, image_name
 from synthesis.teacher.plans import plan_script
 from train.config import EvalConfig
-from train.data import Prompt
+from train.data import prompt_from_task
 from train.evaluate import build_benchmark, evaluate
 
 
@@ -38,8 +37,7 @@ def test_teacher_scores_perfectly_with_tools(sandbox):
     from tests.train.conftest import TASKS
 
     tasks = [generate_task(f, 900 + i, TASKS) for i, f in enumerate(FAMILIES)]
-    prompts = [Prompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family, t.choices)
-               for t in tasks]
+    prompts = [prompt_from_task(t) for t in tasks]
     report, rollouts = evaluate(TeacherBackend(tasks), prompts, sandbox, EvalConfig(max_total_tokens=10**6))
     assert report["accuracy"] == 1.0 and report["format_valid_rate"] == 1.0
     assert report["code_exec_rate"] == 1.0 and report["mean_reward"] == 2.0
@@ -51,18 +49,11 @@ def test_teacher_scores_perfectly_with_tools(sandbox):
 
 def test_errors_are_counted_by_type(sandbox):
     """A policy that miscopies the input path fails in strict mode, and the report counts why."""
-    from tests.train.conftest import TASKS
+    from tests.train.conftest import TASKS, RenamedPath
 
-    class WrongPath(TeacherBackend):
-        def generate(self, conversation, sampling, stop):
-            out = super().generate(conversation, sampling, stop)
-            task_id = next(i for i in self.scripts if i in conversation.user)
-            return replace(out, text=out.text.replace(f"{task_id}.", f"{task_id[:-1]}0."))
-
-    tasks = [generate_task("crop", 901, TASKS), generate_task("no_code", 902, TASKS)]
-    prompts = [Prompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family, t.choices)
-               for t in tasks]
-    report, rollouts = evaluate(WrongPath(tasks), prompts, sandbox, EvalConfig(max_total_tokens=10**6))
+    task = generate_task("crop", 901, TASKS)
+    policy = RenamedPath(task, f"{task.id[:-1]}0.")
+    report, rollouts = evaluate(policy, [prompt_from_task(task)], sandbox, EvalConfig(max_total_tokens=10**6))
     failed = [e for r in rollouts for e in r.executions if not e.result.ok]
     kinds = {e.result.error_type for e in failed}  # PIL raises on open; cv2.imread returns None, used later
     assert len(kinds) == 1 and kinds <= {"FileNotFoundError", "TypeError", "AttributeError"}
@@ -71,25 +62,14 @@ def test_errors_are_counted_by_type(sandbox):
 
 
 def test_served_name_reaches_the_prompt_and_the_sandbox(sandbox):
-    """A policy that always opens image.<ext> runs only when the prompts serve their input under that name."""
-    from tests.train.conftest import TASKS
+    """A policy that always opens image.<ext> runs only when the prompt serves its input under that name."""
+    from tests.train.conftest import TASKS, RenamedPath
 
-    class FixedName(TeacherBackend):
-        def generate(self, conversation, sampling, stop):
-            task_id = next(i for i in self.scripts if i in conversation.user or i in self.served)
-            out = self.scripts[task_id].generate(conversation, sampling, stop)
-            return replace(out, text=out.text.replace(f"{task_id}.", "image."))
-
-    tasks = [generate_task("crop", 903, TASKS), generate_task("rotate", 904, TASKS)]
-    prompts = [Prompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family, t.choices)
-               for t in tasks]
-    policy = FixedName(tasks)
-    policy.served = ()
-    as_ids, _ = evaluate(policy, prompts, sandbox, EvalConfig(max_total_tokens=10**6))
-    assert as_ids["code_exec_rate"] == 0.0
-    for prompt in prompts:  # one at a time: the served prompt no longer names its id
-        policy.served = (prompt.id,)
+    for task in (generate_task("crop", 903, TASKS), generate_task("rotate", 904, TASKS)):
+        policy, prompt = RenamedPath(task, "image."), prompt_from_task(task)
+        as_id, _ = evaluate(policy, [prompt], sandbox, EvalConfig(max_total_tokens=10**6))
         served, _ = evaluate(policy, [prompt.served("image")], sandbox, EvalConfig(max_total_tokens=10**6))
+        assert as_id["code_exec_rate"] == 0.0
         assert served["code_exec_rate"] == 1.0 and served["accuracy"] == 1.0
 
 
@@ -97,7 +77,7 @@ def test_without_tools_is_one_call(sandbox):
     from tests.train.conftest import TASKS
 
     t = generate_task("no_code", 77, TASKS)
-    prompt = Prompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family, t.choices)
+    prompt = prompt_from_task(t)
 
     class Direct:
         def generate(self, conversation, sampling, stop):

@@ -78,28 +78,16 @@ def test_ats_comparison_reports_both_schemes(policy, sandbox, rl_rows):
 
 def test_strict_rollouts_fail_the_code_that_fix_ups_repair(sandbox):
     """``grpo.strict`` reaches the sandbox: a miscopied input path runs with Thyme's fix-ups and fails without."""
-    from dataclasses import replace
-
-    from synthesis.teacher import ScriptedPolicy
-    from synthesis.teacher.plans import plan_script
-    from tests.train.conftest import TASKS
-    from train.data import Prompt
+    from tests.train.conftest import TASKS, RenamedPath
+    from train.data import prompt_from_task
     from train.grpo import collect_groups
 
     task = generate_task("crop", 905, TASKS)
-    script = ScriptedPolicy(plan_script(task, INPUT_DIR + image_name(task)))
-
-    class WrongPath:
-        def generate(self, conversation, sampling, stop):
-            out = script.generate(conversation, sampling, stop)
-            return replace(out, text=out.text.replace(f"{task.id}.", f"{task.id[:-1]}0."))
-
-    prompt = Prompt(task.id, task.image, task.question, (task.width, task.height), task.answer, task.answer_type,
-                    task.family, task.choices)
     runs = {}
     for strict in (False, True):
         cfg = GrpoConfig(group_size=2, max_total_tokens=10**6, max_new_tokens=4096, strict=strict, ats="off")
-        rollouts = collect_groups(None, sandbox, [prompt], cfg, backend=WrongPath())
+        rollouts = collect_groups(None, sandbox, [prompt_from_task(task)], cfg,
+                                  backend=RenamedPath(task, f"{task.id[:-1]}0."))
         runs[strict] = [e.result for r in rollouts for e in r.executions]
     assert runs[False] and all(r.ok and "fix_image_path" in r.fixes for r in runs[False])
     # PIL raises on open; cv2.imread returns None, which fails later
