@@ -31,8 +31,29 @@ def _save_cv2(var: str, tag: str) -> str:
             f"print(processed_path)")
 
 
+def _box_guard(size: str) -> str:
+    """Lines that order ``x1, y1, x2, y2`` and clip them to the image, keeping at least 1 px each way.
+
+    Thyme repairs crop boxes in its sandbox (thyme.md §3.5, step 6). The teacher writes the repair into the code
+    instead, so a student that gets the four numbers wrong still writes a block that runs in the strict sandbox.
+    ``size`` is the line that sets ``width`` and ``height``; a true box passes through unchanged.
+
+    Example:
+        >>> env = {"x1": 90, "y1": -5, "x2": 10, "y2": -1}
+        >>> exec(_box_guard("width, height = 64, 48"), env)
+        >>> env["x1"], env["y1"], env["x2"], env["y2"]
+        (10, 0, 64, 1)
+    """
+    return (f"{size}\n# Keep the box ordered, inside the image and at least one pixel wide and tall\n"
+            "x1, x2 = sorted((x1, x2))\ny1, y2 = sorted((y1, y2))\n"
+            "x1, y1 = min(max(x1, 0), width - 1), min(max(y1, 0), height - 1)\n"
+            "x2, y2 = min(max(x2, x1 + 1), width), min(max(y2, y1 + 1), height)\n")
+
+
 def crop_code(rng: random.Random, image_path: str, box: Box, zoom: int, comment: str) -> str:
     """Crop ``box`` (x1, y1, x2, y2 in original pixels) and enlarge it ``zoom`` times.
+
+    The box goes through :func:`_box_guard` first, so the block runs whatever numbers a student writes there.
 
     Example:
         >>> "x1, y1, x2, y2 = 10, 20, 110, 120" in crop_code(random.Random(0), "/in/a.png", (10, 20, 110, 120), 2, "c")
@@ -42,13 +63,17 @@ def crop_code(rng: random.Random, image_path: str, box: Box, zoom: int, comment:
     if rng.random() < 0.5:
         return (f"from PIL import Image\nimport os\nimport random\n\n"
                 f'image_path = "{image_path}"\nimg = Image.open(image_path)\n'
-                f"# {comment}\nx1, y1, x2, y2 = {x1}, {y1}, {x2}, {y2}\ncrop = img.crop((x1, y1, x2, y2))\n"
+                f"# {comment}\nx1, y1, x2, y2 = {x1}, {y1}, {x2}, {y2}\n"
+                + _box_guard("width, height = img.size")
+                + "crop = img.crop((x1, y1, x2, y2))\n"
                 f"# Enlarge the region so the small details become legible\nzoom_factor = {zoom}\n"
                 f"crop = crop.resize((crop.width * zoom_factor, crop.height * zoom_factor), Image.LANCZOS)\n"
                 + _save_pil("crop", "crop"))
     return (f"import cv2\nimport os\nimport random\n\n"
             f'image_path = "{image_path}"\nimage = cv2.imread(image_path)\n'
-            f"# {comment}\nx1, y1, x2, y2 = {x1}, {y1}, {x2}, {y2}\nroi = image[y1:y2, x1:x2]\n"
+            f"# {comment}\nx1, y1, x2, y2 = {x1}, {y1}, {x2}, {y2}\n"
+            + _box_guard("height, width = image.shape[:2]")
+            + "roi = image[y1:y2, x1:x2]\n"
             f"# Upscale with cubic interpolation to make the details easier to read\n"
             f"roi = cv2.resize(roi, None, fx={zoom}, fy={zoom}, interpolation=cv2.INTER_CUBIC)\n"
             + _save_cv2("roi", "roi"))
