@@ -1,6 +1,7 @@
 """The programmatic teacher: valid, executable, correct and reproducible trajectories for every family."""
 
 import io
+import random
 from collections import Counter
 
 import pytest
@@ -12,6 +13,7 @@ from synthesis.records import Provenance
 from synthesis.rollout_record import record_from_rollout
 from synthesis.tasks import FAMILIES, TasksConfig, generate_task, plan_tasks
 from synthesis.teacher import teach
+from synthesis.teacher.code import crop_code
 from synthesis.teacher.phrases import PHRASES
 
 CFG = TasksConfig(count=60)
@@ -72,6 +74,23 @@ def test_code_families_produce_the_images_they_promise(strict_sandbox):
     assert crop.size == ((x2 - x1) * task.params["zoom"], (y2 - y1) * task.params["zoom"])
     assert record.executions[0].image_indices == (1,)
     assert task.params["crop_box"] and f"x1, y1, x2, y2 = {x1}, {y1}, {x2}, {y2}" in record.response
+
+
+@pytest.mark.parametrize("seed", [0, 3])  # one PIL block, one OpenCV block
+@pytest.mark.parametrize("wrong", [(90, 80, 10, 20), (50, 40, 50, 40), (-30, -30, -5, -5), (9000, 10, 9500, 9000)])
+def test_crop_code_runs_strictly_whatever_box_a_student_writes(strict_sandbox, seed, wrong):
+    """Reversed, empty and out-of-image boxes all run as written; the true box is cropped unchanged."""
+    img = Image.new("RGB", (160, 120), (200, 30, 30))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    true = crop_code(random.Random(seed), "/mnt/data/input/a.png", (10, 20, 90, 80), 1, "c")
+    student = true.replace("10, 20, 90, 80", ", ".join(map(str, wrong)))
+    assert student != true and ("cv2" in true) == (seed == 0)
+    for code, size in ((true, (80, 60)), (student, None)):
+        r = strict_sandbox.run(code, [buf.getvalue()], image_name="a.png", strict=True)
+        assert r.ok and not r.fixes and len(r.images) == 1, r
+        w, h = Image.open(io.BytesIO(r.images[0])).size
+        assert (w, h) == size if size else (1 <= w <= 160 and 1 <= h <= 120), (wrong, w, h)
 
 
 def test_compute_answer_quotes_the_real_sandbox_output(strict_sandbox):
