@@ -26,7 +26,7 @@ class Rendered:
     values: dict
     noun: str = ""
     question: str = ""
-    expression: str = ""
+    formula: str = ""  # Python over the variable names of ``used`` (see compute.variables)
     used: list[str] = field(default_factory=list)
 
 
@@ -107,7 +107,7 @@ def render_figure(rng: np.random.Generator, long: int, op: str, value_range: tup
 
     Example:
         >>> from synthesis.tasks.rand import make_rng
-        >>> render_figure(make_rng(0), 800, "area", (2, 30)).expression != ""
+        >>> render_figure(make_rng(0), 800, "area", (2, 30)).formula in ("width * height", "width * height / 2", "math.pi * radius ** 2")
         True
     """
     w, h = long, int(long * 0.75)
@@ -124,7 +124,7 @@ def render_figure(rng: np.random.Generator, long: int, op: str, value_range: tup
         draw.line((cx, cy, cx + s, cy), fill=ink, width=3)
         draw.text((cx + s // 2, cy - 6), f"r = {r} {unit}", font=font, fill=ink, anchor="mb")
         values = {"radius": r}
-        expr = f"math.pi * {r} ** 2" if op == "area" else f"2 * math.pi * {r}"
+        expr = "math.pi * radius ** 2" if op == "area" else "2 * math.pi * radius"
     else:
         a, b = randint(rng, lo, hi), randint(rng, lo, hi)
         sx = int(s * 1.6 * a / max(a, b)) + s // 3
@@ -136,9 +136,9 @@ def render_figure(rng: np.random.Generator, long: int, op: str, value_range: tup
         draw.text((x1 - 12, (y1 + y2) // 2), f"{b} {unit}", font=font, fill=ink, anchor="rm")
         values = {"width": a, "height": b}
         if shape == "rectangle":
-            expr = f"{a} * {b}" if op == "area" else f"2 * ({a} + {b})"
+            expr = "width * height" if op == "area" else "2 * (width + height)"
         else:
-            expr = f"{a} * {b} / 2" if op == "area" else f"{a} + {b} + math.sqrt({a} ** 2 + {b} ** 2)"
+            expr = "width * height / 2" if op == "area" else "width + height + math.sqrt(width ** 2 + height ** 2)"
     name = {"rectangle": "rectangle", "triangle": "right triangle", "circle": "circle"}[shape]
     what = "area" if op == "area" else ("circumference" if shape == "circle" else "perimeter")
     units = f"square {unit}" if op == "area" else unit

@@ -1,13 +1,15 @@
 """Computation family: tables, bar charts and labelled figures whose question needs arithmetic.
 
-``params`` carry the values read from the image, the operation, and a Python ``expression`` over literal
-numbers whose value, normalised by :func:`~synthesis.tasks.questions.format_number` (integer when integral,
-else rounded to 2 decimals), is the answer; a teacher can print it from the sandbox as-is.
+``params`` carry the values read from the image, the operation, a Python ``formula`` over the ``variables``
+(one name per value used, e.g. ``width``) and the same ``expression`` over literal numbers, whose value,
+normalised by :func:`~synthesis.tasks.questions.format_number` (integer when integral, else rounded to 2
+decimals), is the answer; a teacher can print it from the sandbox as-is.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -19,7 +21,7 @@ from synthesis.tasks.rand import make_rng, pick, randint, sample
 from synthesis.tasks.task import Task
 from synthesis.tasks.text import WORDS
 
-__all__ = ["evaluate", "generate"]
+__all__ = ["evaluate", "generate", "literal", "variable"]
 
 _TABLE_OPS = ("sum", "difference", "average", "ratio")
 
@@ -32,6 +34,29 @@ def evaluate(expression: str) -> float:
         3.5
     """
     return float(eval(expression, {"__builtins__": {}}, {"math": math}))  # noqa: S307 - our own literal expressions
+
+
+def variable(label: str) -> str:
+    """The Python name a value shown under ``label`` gets in a formula: the label, lower-cased.
+
+    Example:
+        >>> variable("Kiwi")
+        'kiwi'
+    """
+    name = label.lower()
+    if not name.isidentifier() or name in ("math", "result"):
+        raise ValueError(f"compute label {label!r} is not usable as a Python name")
+    return name
+
+
+def literal(formula: str, variables: dict[str, int]) -> str:
+    """``formula`` with each variable name replaced by its value.
+
+    Example:
+        >>> literal("2 * (width + height)", {"width": 3, "height": 4})
+        '2 * (3 + 4)'
+    """
+    return re.sub(r"\b[a-z_][a-z_0-9]*\b", lambda m: str(variables.get(m.group(0), m.group(0))), formula)
 
 
 def generate(seed: int, cfg: ComputeConfig | None = None) -> Task:
@@ -58,14 +83,18 @@ def generate(seed: int, cfg: ComputeConfig | None = None) -> Task:
         labels, values = _items(rng, cfg)
         render = render_table if kind == "table" else render_bar_chart
         rendered = render(rng, long, labels, values)
-        rendered.question, rendered.expression, rendered.used = _table_question(rng, op, labels, values, rendered.noun)
-    value = evaluate(rendered.expression)
+        rendered.question, rendered.formula, rendered.used = _table_question(rng, op, labels, values, rendered.noun)
+    variables = {variable(k): rendered.values[k] for k in rendered.used}
+    expression = literal(rendered.formula, variables)
+    value = evaluate(expression)
     params = {
         "kind": kind,
         "operation": op,
         "values": rendered.values,
         "used": rendered.used,
-        "expression": rendered.expression,
+        "variables": variables,
+        "formula": rendered.formula,
+        "expression": expression,
         "value": value,
         "normalisation": "integer if integral, else rounded to 2 decimals (trailing zeros dropped)",
     }
@@ -80,20 +109,19 @@ def _items(rng: np.random.Generator, cfg: ComputeConfig) -> tuple[list[str], lis
 
 
 def _table_question(rng, op: str, labels: list[str], values: list[int], noun: str) -> tuple[str, str, list[str]]:
-    """Question, expression and the labels it uses, for a table or chart of ``labels`` -> ``values``."""
+    """Question, formula (over the labels' variable names) and the labels it uses, for ``labels`` -> ``values``."""
     if op in ("sum", "average"):
         used = sample(rng, labels, randint(rng, 2, len(labels))) if op == "sum" else list(labels)
         used = [lb for lb in labels if lb in used]
-        nums = [str(values[labels.index(lb)]) for lb in used]
+        names = [variable(lb) for lb in used]
         if op == "sum":
             return (f"What is the total {noun} of {', '.join(used[:-1])} and {used[-1]}?",
-                    " + ".join(nums), used)
+                    " + ".join(names), used)
         return (f"What is the average {noun} over all items? Round to 2 decimal places if needed.",
-                f"({' + '.join(nums)}) / {len(nums)}", used)
+                f"({' + '.join(names)}) / {len(names)}", used)
     a, b = sample(rng, labels, 2)
-    va, vb = values[labels.index(a)], values[labels.index(b)]
     if op == "difference":
-        a, b, va, vb = (a, b, va, vb) if va >= vb else (b, a, vb, va)
-        return f"How much larger is the {noun} of {a} than that of {b}?", f"{va} - {vb}", [a, b]
+        a, b = (a, b) if values[labels.index(a)] >= values[labels.index(b)] else (b, a)
+        return f"How much larger is the {noun} of {a} than that of {b}?", f"{variable(a)} - {variable(b)}", [a, b]
     return (f"What is the ratio of the {noun} of {a} to that of {b}? Round to 2 decimal places.",
-            f"{va} / {vb}", [a, b])
+            f"{variable(a)} / {variable(b)}", [a, b])

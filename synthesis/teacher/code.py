@@ -124,19 +124,24 @@ def contrast_code(rng: random.Random, image_path: str, enhancer: str, factor: fl
             + _save_pil("enhanced", "enhanced"))
 
 
-def compute_code(labels: list[str], expression: str, comment: str) -> str:
-    """Evaluate ``expression`` (literal numbers read from the image) and print it the way answers are written.
+def compute_code(variables: dict[str, int], formula: str, comment: str) -> str:
+    """Name the values read from the image, evaluate ``formula`` over them and print it the way answers are written.
+
+    The numbers appear once, on the line that names them; the formula line is the same for every task of its
+    kind, so a student copies the formula and only has to read the numbers.
 
     Example:
-        >>> print(compute_code(["A", "B"], "3 + 4", "sum of A and B"))
+        >>> print(compute_code({"width": 3, "height": 4}, "2 * (width + height)", "perimeter"))
         import math
         <BLANKLINE>
-        # sum of A and B (values read from the image: A, B)
-        result = 3 + 4
+        # perimeter (values read from the image)
+        width, height = 3, 4
+        result = 2 * (width + height)
         # Integers print as integers; otherwise round to 2 decimals
         print(int(result) if float(result).is_integer() else round(result, 2))
     """
-    read = f" (values read from the image: {', '.join(labels)})" if labels else ""
-    return (f"import math\n\n# {comment}{read}\nresult = {expression}\n"
+    names = ", ".join(variables)
+    values = ", ".join(str(v) for v in variables.values())
+    return (f"import math\n\n# {comment} (values read from the image)\n{names} = {values}\nresult = {formula}\n"
             f"# Integers print as integers; otherwise round to 2 decimals\n"
             f"print(int(result) if float(result).is_integer() else round(result, 2))")

@@ -104,7 +104,7 @@ def _rounds(rng: random.Random, task: Task, path: str) -> list[Round]:
         values = ", ".join(f"{k} = {p['values'][k]}" for k in p["used"])
         kind = {"bar_chart": "bar chart", "figure": "figure"}.get(p["kind"], p["kind"])
         return [Round(say(rng, "compute_intro", kind=kind, values=values),
-                      compute_code(list(p["used"]), p["expression"], f"{p['operation']} of the values"))]
+                      compute_code(p["variables"], p["formula"], f"{p['operation']} of the values"))]
     return []
 
 

@@ -2,7 +2,7 @@ import functools
 
 import pytest
 
-from synthesis.tasks.compute import evaluate, generate
+from synthesis.tasks.compute import evaluate, generate, literal, variable
 from synthesis.tasks.config import ComputeConfig
 from synthesis.tasks.questions import format_number
 
@@ -46,6 +46,22 @@ def test_expression_uses_the_values_shown(seed):
         else:
             a, b = (values[k] for k in p["used"])
             assert p["value"] == pytest.approx(a / b)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_formula_names_each_value_once_and_gives_the_expression(seed):
+    p = _task(seed).params
+    assert list(p["variables"]) == [variable(k) for k in p["used"]]
+    assert list(p["variables"].values()) == [p["values"][k] for k in p["used"]]
+    assert literal(p["formula"], p["variables"]) == p["expression"]
+    assert all(name in p["formula"] for name in p["variables"])
+    assert not any(ch.isdigit() for ch in p["formula"].replace("/ 2", "").replace("** 2", "").replace("2 *", "")
+                   .replace(f"/ {len(p['used'])}", "")), p["formula"]  # only the formula's own constants
+
+
+def test_label_that_is_not_a_python_name_is_refused():
+    with pytest.raises(ValueError, match="'Sea Lion'"):
+        variable("Sea Lion")
 
 
 @pytest.mark.parametrize("kind", ["table", "bar_chart", "figure"])
