@@ -18,7 +18,7 @@ from synthesis.teacher.plans import Script, plan_script
 __all__ = ["TEACHER_NAME", "TEACHER_VERSION", "ScriptedPolicy", "image_name", "teach", "user_prompt"]
 
 TEACHER_NAME = "programmatic"
-TEACHER_VERSION = "0.1.0"
+TEACHER_VERSION = "0.2.0"  # 0.2: crop blocks guard their box, compute blocks name their values
 
 
 class ScriptedPolicy:
