@@ -1,7 +1,8 @@
 """Computation family: tables, bar charts and labelled figures whose question needs arithmetic.
 
 ``params`` carry the values read from the image, the operation, a Python ``formula`` over the ``variables``
-(one name per value used, e.g. ``width``) and the same ``expression`` over literal numbers, whose value,
+(``width`` and ``height`` of a figure, or the list ``values`` of a table's items in the order asked) and the
+same ``expression`` with the numbers written in, whose value,
 normalised by :func:`~synthesis.tasks.questions.format_number` (integer when integral, else rounded to 2
 decimals), is the answer; a teacher can print it from the sandbox as-is.
 """
@@ -21,40 +22,29 @@ from synthesis.tasks.rand import make_rng, pick, randint, sample
 from synthesis.tasks.task import Task
 from synthesis.tasks.text import WORDS
 
-__all__ = ["evaluate", "generate", "literal", "variable"]
+__all__ = ["evaluate", "generate", "literal"]
 
 _TABLE_OPS = ("sum", "difference", "average", "ratio")
 
 
 def evaluate(expression: str) -> float:
-    """Value of a params ``expression`` (numbers, + - * / ** parentheses and ``math.pi``/``math.sqrt``).
+    """Value of a params ``expression`` (numbers, lists, + - * / ** parentheses, ``sum``, ``len``, ``math``).
 
     Example:
         >>> evaluate("(3 + 4) / 2")
         3.5
     """
-    return float(eval(expression, {"__builtins__": {}}, {"math": math}))  # noqa: S307 - our own literal expressions
+    return float(eval(expression, {"__builtins__": {}}, {"math": math, "sum": sum, "len": len}))  # noqa: S307 - our own literal expressions
 
 
-def variable(label: str) -> str:
-    """The Python name a value shown under ``label`` gets in a formula: the label, lower-cased.
-
-    Example:
-        >>> variable("Kiwi")
-        'kiwi'
-    """
-    name = label.lower()
-    if not name.isidentifier() or name in ("math", "result"):
-        raise ValueError(f"compute label {label!r} is not usable as a Python name")
-    return name
-
-
-def literal(formula: str, variables: dict[str, int]) -> str:
+def literal(formula: str, variables: dict[str, int | list[int]]) -> str:
     """``formula`` with each variable name replaced by its value.
 
     Example:
         >>> literal("2 * (width + height)", {"width": 3, "height": 4})
         '2 * (3 + 4)'
+        >>> literal("sum(values) / len(values)", {"values": [3, 5]})
+        'sum([3, 5]) / len([3, 5])'
     """
     return re.sub(r"\b[a-z_][a-z_0-9]*\b", lambda m: str(variables.get(m.group(0), m.group(0))), formula)
 
@@ -84,7 +74,8 @@ def generate(seed: int, cfg: ComputeConfig | None = None) -> Task:
         render = render_table if kind == "table" else render_bar_chart
         rendered = render(rng, long, labels, values)
         rendered.question, rendered.formula, rendered.used = _table_question(rng, op, labels, values, rendered.noun)
-    variables = {variable(k): rendered.values[k] for k in rendered.used}
+    variables = ({k: rendered.values[k] for k in rendered.used} if kind == "figure"
+                 else {"values": [rendered.values[k] for k in rendered.used]})
     expression = literal(rendered.formula, variables)
     value = evaluate(expression)
     params = {
@@ -109,19 +100,17 @@ def _items(rng: np.random.Generator, cfg: ComputeConfig) -> tuple[list[str], lis
 
 
 def _table_question(rng, op: str, labels: list[str], values: list[int], noun: str) -> tuple[str, str, list[str]]:
-    """Question, formula (over the labels' variable names) and the labels it uses, for ``labels`` -> ``values``."""
+    """Question, formula over ``values`` (the used items' numbers, in order) and the labels it uses."""
     if op in ("sum", "average"):
         used = sample(rng, labels, randint(rng, 2, len(labels))) if op == "sum" else list(labels)
         used = [lb for lb in labels if lb in used]
-        names = [variable(lb) for lb in used]
         if op == "sum":
-            return (f"What is the total {noun} of {', '.join(used[:-1])} and {used[-1]}?",
-                    " + ".join(names), used)
+            return f"What is the total {noun} of {', '.join(used[:-1])} and {used[-1]}?", "sum(values)", used
         return (f"What is the average {noun} over all items? Round to 2 decimal places if needed.",
-                f"({' + '.join(names)}) / {len(names)}", used)
+                "sum(values) / len(values)", used)
     a, b = sample(rng, labels, 2)
     if op == "difference":
         a, b = (a, b) if values[labels.index(a)] >= values[labels.index(b)] else (b, a)
-        return f"How much larger is the {noun} of {a} than that of {b}?", f"{variable(a)} - {variable(b)}", [a, b]
+        return f"How much larger is the {noun} of {a} than that of {b}?", "values[0] - values[1]", [a, b]
     return (f"What is the ratio of the {noun} of {a} to that of {b}? Round to 2 decimal places.",
-            f"{variable(a)} / {variable(b)}", [a, b])
+            "values[0] / values[1]", [a, b])
