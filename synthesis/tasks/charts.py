@@ -26,7 +26,7 @@ class Rendered:
     values: dict
     noun: str = ""
     question: str = ""
-    formula: str = ""  # Python over the variable names of ``used`` (see compute.variables)
+    formula: str = ""  # Python over width/height/radius (figures) or the list ``values`` (tables)
     used: list[str] = field(default_factory=list)
 
 
@@ -124,7 +124,7 @@ def render_figure(rng: np.random.Generator, long: int, op: str, value_range: tup
         draw.line((cx, cy, cx + s, cy), fill=ink, width=3)
         draw.text((cx + s // 2, cy - 6), f"r = {r} {unit}", font=font, fill=ink, anchor="mb")
         values = {"radius": r}
-        expr = "math.pi * radius ** 2" if op == "area" else "2 * math.pi * radius"
+        formula = "math.pi * radius ** 2" if op == "area" else "2 * math.pi * radius"
     else:
         a, b = randint(rng, lo, hi), randint(rng, lo, hi)
         sx = int(s * 1.6 * a / max(a, b)) + s // 3
@@ -136,12 +136,12 @@ def render_figure(rng: np.random.Generator, long: int, op: str, value_range: tup
         draw.text((x1 - 12, (y1 + y2) // 2), f"{b} {unit}", font=font, fill=ink, anchor="rm")
         values = {"width": a, "height": b}
         if shape == "rectangle":
-            expr = "width * height" if op == "area" else "2 * (width + height)"
+            formula = "width * height" if op == "area" else "2 * (width + height)"
         else:
-            expr = "width * height / 2" if op == "area" else "width + height + math.sqrt(width ** 2 + height ** 2)"
+            formula = "width * height / 2" if op == "area" else "width + height + math.sqrt(width ** 2 + height ** 2)"
     name = {"rectangle": "rectangle", "triangle": "right triangle", "circle": "circle"}[shape]
     what = "area" if op == "area" else ("circumference" if shape == "circle" else "perimeter")
     units = f"square {unit}" if op == "area" else unit
     q = f"What is the {what} of the {name} in {units}? Round to 2 decimal places if needed."
     return Rendered(img, (cx - int(s * 1.4), cy - int(s * 1.4), cx + int(s * 1.4), cy + int(s * 1.4)),
-                    values, what, q, expr, list(values))
+                    values, what, q, formula, list(values))

@@ -2,9 +2,9 @@
 
 ``params`` carry the values read from the image, the operation, a Python ``formula`` over the ``variables``
 (``width`` and ``height`` of a figure, or the list ``values`` of a table's items in the order asked) and the
-same ``expression`` with the numbers written in, whose value,
-normalised by :func:`~synthesis.tasks.questions.format_number` (integer when integral, else rounded to 2
-decimals), is the answer; a teacher can print it from the sandbox as-is.
+same ``expression`` with the numbers written in. Its value, normalised by
+:func:`~synthesis.tasks.questions.format_number` (integer when integral, else rounded to 2 decimals), is the
+answer; a teacher can print it from the sandbox as-is.
 """
 
 from __future__ import annotations

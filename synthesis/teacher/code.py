@@ -124,7 +124,7 @@ def contrast_code(rng: random.Random, image_path: str, enhancer: str, factor: fl
             + _save_pil("enhanced", "enhanced"))
 
 
-def compute_code(variables: dict[str, int], formula: str, comment: str) -> str:
+def compute_code(variables: dict[str, int | list[int]], formula: str, comment: str) -> str:
     """Name the values read from the image, evaluate ``formula`` over them and print it the way answers are written.
 
     The numbers appear once, on the line that names them; the formula line is the same for every task of its
