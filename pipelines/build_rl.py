@@ -25,7 +25,7 @@ from pipelines.difficulty import difficulty_backend, solved_every_time
 from pipelines.manifest import build_manifest, write_json
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import GenerateTasks, PlanTasks
-from pipelines.shards import WriteShards, promote_staging
+from pipelines.shards import WriteShards, promote_staging, rows_per_folder
 from pipelines.stages import RunStage, reject
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts
 from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, Provenance, RlPrompt
@@ -115,7 +115,7 @@ def run(config: PipelineConfig) -> int:
     counts = json.loads((stage / "counts.json").read_text())
     shards = promote_staging(stage, out)
     shutil.rmtree(stage, ignore_errors=True)
-    invariant = check_invariant(config.tasks.count, counts)
+    invariant = check_invariant(config.tasks.count, counts, rows_per_folder(shards))
     elapsed = round(time.time() - started, 2)
     write_json(out / "stats.json", {**invariant, "counts": counts, "elapsed_s": elapsed})
     write_json(out / "manifest.json", build_manifest(config, "build_rl", shards))

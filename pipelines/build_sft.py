@@ -42,7 +42,7 @@ from pipelines.sft import (
     WriteTrajectories,
     read_rows,
 )
-from pipelines.shards import ShardInfo, WriteShards, promote_staging
+from pipelines.shards import ShardInfo, WriteShards, promote_staging, rows_per_folder
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts, metric_totals, record_facts
 from synthesis.records import DEAD_LETTER_SCHEMA, SFT_SCHEMA
 from synthesis.teacher import TEACHER_VERSION
@@ -142,7 +142,7 @@ def run(config: PipelineConfig) -> int:
     counts = json.loads((stage / "counts.json").read_text())
     shards = promote_staging(stage, out)
     records_in = counts.get("in", 0)
-    invariant = check_invariant(records_in, counts)
+    invariant = check_invariant(records_in, counts, rows_per_folder(shards))
     report = validate_shards(out / "data", config.validators.shards, out / "shard_checks")
     stats = {**invariant, "counts": counts, "metrics": metric_totals(result), "elapsed_s": round(elapsed, 2),
              "records_per_s": round(records_in / elapsed, 3) if elapsed else None, "progress": progress.summary(),

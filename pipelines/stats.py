@@ -55,16 +55,22 @@ class CountFacts(beam.PTransform):
                 | "Sort" >> beam.Map(lambda d: dict(sorted(d.items()))))
 
 
-def check_invariant(records_in: int, counts: dict[str, int]) -> dict[str, Any]:
-    """The accounting invariant of a run: every record in is accepted or dead-lettered, exactly once.
+def check_invariant(records_in: int, counts: dict[str, int], written: dict[str, int] | None = None) -> dict[str, Any]:
+    """The accounting invariant of a run: every record in is accepted or dead-lettered, exactly once, and, given
+    the rows the shards hold per folder (``written``), the data and dead-letter shards hold exactly those rows.
 
     Example:
         >>> check_invariant(3, {"accepted": 2, "dead": 1})["holds"]
         True
+        >>> check_invariant(3, {"accepted": 2, "dead": 1}, {"data": 1, "dead_letter": 1})["holds"]
+        False
     """
     accepted, dead = counts.get("accepted", 0), counts.get("dead", 0)
-    return {"records_in": records_in, "accepted": accepted, "dead_lettered": dead,
-            "holds": records_in == accepted + dead}
+    out = {"records_in": records_in, "accepted": accepted, "dead_lettered": dead, "holds": records_in == accepted + dead}
+    if written is not None:
+        out["written"] = {"data": written.get("data", 0), "dead_letter": written.get("dead_letter", 0)}
+        out["holds"] = out["holds"] and out["written"] == {"data": accepted, "dead_letter": dead}
+    return out
 
 
 def metric_totals(result) -> dict[str, float]:

@@ -10,8 +10,16 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from PIL import Image
 
-from pipelines.shards import WriteShards, column_compression, shard_name, write_shard
-from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, SFT_SCHEMA, RlPrompt, to_table
+from pipelines.shards import (
+    WriteShards,
+    _check_written,
+    _plan,
+    _WriteShardFn,
+    column_compression,
+    shard_name,
+    write_shard,
+)
+from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, SFT_SCHEMA, DeadLetter, RlPrompt, to_table
 
 
 def _png(i: int) -> bytes:
@@ -66,6 +74,33 @@ def test_datasets_loads_the_folder_with_images(tmp_path):
                                split="train")
     assert len(ds) == 12 and isinstance(ds[3]["image"], Image.Image)
     assert ds[3]["image"].getpixel((0, 0)) == (3, 0, 0)
+
+
+def test_rows_sharing_an_id_are_all_written_in_one_order_and_staging_is_removed(tmp_path):
+    letters = [DeadLetter("<unknown>", "import", "bad_row", "", {"line": i % 3}).to_row() for i in range(6)]
+    letters += [DeadLetter(f"id-{i}", "teacher", "exec_timeout", "", {"png": _png(i)}).to_row() for i in range(4)]
+
+    def run(rows, folder, args):
+        with beam.Pipeline(options=PipelineOptions(list(args))) as p:
+            _ = p | beam.Create(rows, reshuffle=False) | WriteShards(str(folder), "dead_letter", DEAD_LETTER_SCHEMA, 4)
+        return sorted(folder.glob("*.parquet"))
+
+    a = run(letters, tmp_path / "a" / "dead_letter", ["--runner=FnApiRunner"])
+    b = run(letters[::-1], tmp_path / "b" / "dead_letter", ["--runner=FnApiRunner", "--direct_num_workers=2",
+                                                            "--direct_running_mode=multi_threading"])
+    assert sum(pq.read_table(f).num_rows for f in a) == 10
+    assert [f.read_bytes() for f in a] == [f.read_bytes() for f in b]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["dead_letter"]  # the staged rows are gone
+
+
+def test_a_writer_given_other_rows_than_planned_fails_instead_of_writing(tmp_path):
+    plan = _plan(["a", "b", "c"], rows_per_shard=2)
+    writer = _WriteShardFn(str(tmp_path), "train", RL_SCHEMA, {r["id"]: r for r in _rows(3)}.get, 32)
+    with pytest.raises(RuntimeError, match=r"train-00000-of-00002.parquet: 1 rows reached its writer .* gives it 2"):
+        list(writer.process((0, ["a"]), plan))
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(RuntimeError, match=r"'train': 2 rows in 1 shards written, but 3 rows in 2 shards planned"):
+        _check_written([write_shard(_rows(2), RL_SCHEMA, tmp_path / "s.parquet")], plan, "train", None)
 
 
 def test_rows_per_shard_must_be_positive():
