@@ -2,7 +2,7 @@
 
 One dataclass per stage, composed into :class:`TrainConfig`; ``pipeline.yaml`` only overrides these defaults.
 The defaults are sized so that ``python train/run.py`` (tiny model, SFT, GRPO-ATS, evaluation) finishes in
-about 40 minutes on two CPU cores (one thread); on a GPU with ``model`` set to a real checkpoint, raise the
+25-40 minutes on two CPU cores (one thread), depending on what else runs; on a GPU with ``model`` set to a real checkpoint, raise the
 step counts, lengths and image size.
 """
 
