@@ -2,8 +2,8 @@
 
 One dataclass per stage, composed into :class:`TrainConfig`; ``pipeline.yaml`` only overrides these defaults.
 The defaults are sized so that ``python train/run.py`` (tiny model, SFT, GRPO-ATS, evaluation) finishes in
-25-40 minutes on two CPU cores (one thread), depending on what else runs; on a GPU with ``model`` set to a real checkpoint, raise the
-step counts, lengths and image size.
+25-40 minutes on two CPU cores (one thread), depending on what else runs; on a GPU with ``model`` set to a real
+checkpoint, raise the step counts, lengths and image size.
 """
 
 from __future__ import annotations
