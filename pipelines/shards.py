@@ -123,9 +123,7 @@ def column_compression(schema: pa.Schema) -> dict[str, str]:
 def _plan(keys: list, rows_per_shard: int) -> dict[str, Any]:
     ordered = sorted(keys)
     count = max(1, math.ceil(len(ordered) / rows_per_shard))
-    rows = [0] * count
-    for k in range(len(ordered)):
-        rows[k // rows_per_shard] += 1
+    rows = [min(rows_per_shard, len(ordered) - k * rows_per_shard) for k in range(count)] if ordered else [0]
     return {"count": count, "rows": rows, "shard_of": {key: k // rows_per_shard for k, key in enumerate(ordered)}}
 
 
