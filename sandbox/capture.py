@@ -109,8 +109,8 @@ def error_feedback(item_id: str, status: str, error_type: str, message: str) -> 
     Example:
         >>> error_feedback("q1", "error", "NameError", "name 'x' is not defined")
         "Sandbox for q1: Code execution failed: NameError: name 'x' is not defined"
-        >>> error_feedback("q1", "error", "SyntaxError", "invalid syntax (<code>, line 1)")
-        'Sandbox for q1: Code execution failed due to SyntaxError: invalid syntax (<code>, line 1)'
+        >>> error_feedback("q1", "error", "SyntaxError", "invalid syntax (block.py, line 1)")
+        'Sandbox for q1: Code execution failed due to SyntaxError: invalid syntax (block.py, line 1)'
     """
     head = f"Sandbox for {item_id}: "
     if status == "timeout" or error_type == "OutputError":

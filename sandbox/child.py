@@ -11,6 +11,7 @@ import builtins
 import fcntl
 import io
 import json
+import linecache
 import math
 import os
 import resource
@@ -36,6 +37,9 @@ _PRESET_MODULES = (
     ("os", "os"), ("random", "random"), ("string", "string"), ("math", "math"), ("json", "json"),
     ("re", "re"), ("numpy", "numpy"), ("np", "numpy"), ("cv2", "cv2"),
 )  # fmt: skip
+# File names of the cells in tracebacks, warnings and SyntaxError messages: plain names, never a protocol
+# tag (a traceback naming "<code>" read as an open code block).
+BLOCK_FILE, EARLIER_FILE = "block.py", "earlier_block.py"
 
 
 @dataclass(frozen=True)
@@ -162,12 +166,19 @@ def _print_traceback(exc: BaseException) -> None:
         pass
 
 
+def _compile(source: str, filename: str) -> Any:
+    """Compile a cell under ``filename``, with its lines registered so tracebacks show them (and never a
+    same-named file from the working directory)."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    return compile(source, filename, "exec")
+
+
 def _run_cells(request: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]:
     real_stdout, real_stderr = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = _Discard()
     for cell in request["prelude"]:
         try:
-            exec(compile(cell, "<earlier block>", "exec"), namespace)
+            exec(_compile(cell, EARLIER_FILE), namespace)
         except BaseException:  # noqa: B036, S110 - replayed cells already ran once; state is best-effort
             pass
     sys.stdout, sys.stderr = real_stdout, real_stderr
@@ -175,7 +186,7 @@ def _run_cells(request: dict[str, Any], namespace: dict[str, Any]) -> dict[str, 
         os.write(RESULT_FD, b" ")  # tells the worker the replay is over: the block's own time limit starts now
     before = namespace.get("processed_path")
     try:
-        exec(compile(request["code"], "<code>", "exec"), namespace)
+        exec(_compile(request["code"], BLOCK_FILE), namespace)
         report: dict[str, Any] = {"kind": "ok"}
     except BaseException as exc:  # noqa: B036 - every outcome becomes a report
         report = _describe(exc)

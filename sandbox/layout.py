@@ -22,3 +22,10 @@ SYSTEM_PATHS = ("/usr", "/etc/ld.so.cache")
 ROOT_LINKS = ("/lib", "/lib64", "/bin", "/sbin")  # merged-/usr symlinks recreated inside the sandbox
 DEVICE_PATHS = ("/dev/null", "/dev/zero", "/dev/urandom")  # devices a block may read and write
 WORKER_PATH_ENV = "/usr/bin:/bin"
+
+# The trajectory format's tags (the same strings as synthesis.format.TAGS): no text the sandbox returns may
+# hold one, or printed or raised text would read as protocol (sandbox.redact escapes them).
+PROTOCOL_TAGS = (
+    "<think>", "</think>", "<code>", "</code>", "<sandbox_output>", "</sandbox_output>", "<answer>", "</answer>",
+    "<image>",
+)  # fmt: skip

@@ -1,27 +1,30 @@
 """Build the typed `ExecResult` from a worker's answer: validate it, capture images, word the feedback.
 
 The worker's answer is treated as untrusted input: every field is type-checked and capped here, and
-images are read from the scratch folder by this (trusted) process itself.
+images are read from the scratch folder by this (trusted) process itself. Every result, whatever made it,
+then passes through `present`, the one place where its texts are redacted and its feedback is worded.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sandbox.capture import error_feedback, select_images, success_feedback
 from sandbox.config import SandboxConfig
+from sandbox.redact import Rewrites, escape_tags, redact
 from sandbox.result import ExecResult, ExecStatus
 from sandbox.scratch import Scratch
 
 
-def build_result(config: SandboxConfig, scratch: Scratch, item_id: str, response: dict[str, Any], code: str,
-                 fixes: list[str], prefixes: tuple[str, ...]) -> ExecResult:  # fmt: skip
-    """Turn a worker's JSON answer into an `ExecResult`, applying Thyme's output capture.
+def build_result(config: SandboxConfig, scratch: Scratch, response: dict[str, Any], code: str, fixes: list[str],
+                 prefixes: tuple[str, ...]) -> ExecResult:  # fmt: skip
+    """Turn a worker's JSON answer into an `ExecResult` with raw texts and no feedback yet (see `present`),
+    applying Thyme's output capture.
 
     Args:
         config (`SandboxConfig`): limits (output cap, image caps, timeout for the message).
         scratch (`Scratch`): the block's scratch folder, whose out/ holds the images.
-        item_id (`str`): the id named in error messages.
         response (`dict`): the worker's answer (untrusted).
         code (`str`): the code as run.
         fixes (`list[str]`): fix-ups applied.
@@ -52,36 +55,48 @@ def build_result(config: SandboxConfig, scratch: Scratch, item_id: str, response
                 names.append(name)
         if selection.error and not images:
             status, error_type, message = ExecStatus.ERROR, "OutputError", selection.error
-    feedback = (
-        success_feedback(item_id, len(images), stdout)
-        if status is ExecStatus.OK
-        else error_feedback(item_id, status.value, error_type, message)
-    )
     return ExecResult(
         status=status, stdout=stdout, stderr=stderr, error_type=error_type, error_message=message,
-        feedback=feedback, images=images, image_names=names, fixes=fixes, code_as_run=code,
+        images=images, image_names=names, fixes=fixes, code_as_run=code,
         cpu_s=cpu if isinstance(cpu := response.get("cpu_s"), int | float) else 0.0,
     )  # fmt: skip
 
 
-def refused_result(item_id: str, reason: str) -> ExecResult:
+def refused_result(reason: str) -> ExecResult:
     """A block that was not run at all (empty, too large, too many images)."""
-    return ExecResult(
-        status=ExecStatus.REFUSED,
-        error_type="Refused",
-        error_message=reason,
-        feedback=error_feedback(item_id, "refused", "", reason),
-    )
+    return ExecResult(status=ExecStatus.REFUSED, error_type="Refused", error_message=reason)
 
 
-def lost_result(item_id: str, fixes: list[str], code: str, reason: str) -> ExecResult:
+def lost_result(fixes: list[str], code: str, reason: str) -> ExecResult:
     """The block whose worker died (or hung and was killed) while running it."""
     message = f"the sandbox worker died while running this block ({reason})"
     return ExecResult(
         status=ExecStatus.KILLED,
         error_type="WorkerDied",
         error_message=message,
-        feedback=error_feedback(item_id, "killed", "", message),
         fixes=fixes,
         code_as_run=code,
     )
+
+
+def present(result: ExecResult, item_id: str, table: Rewrites) -> ExecResult:
+    """The result as the model may see it: every text redacted (host paths rewritten, protocol tags escaped),
+    then the feedback worded from the redacted texts, so no text reaches ``<sandbox_output>`` unredacted.
+
+    Args:
+        result (`ExecResult`): a result with raw texts (from `build_result`, `refused_result`, `lost_result`).
+        item_id (`str`): the id named in error messages.
+        table (`Rewrites`): host prefixes and their sandbox-side spellings (`sandbox.redact`).
+    """
+    texts = {f: redact(getattr(result, f), table) for f in ("stdout", "stderr", "error_type", "error_message")}
+    shown = replace(result, **texts)
+    return replace(shown, feedback=_feedback(shown, item_id))
+
+
+def _feedback(result: ExecResult, item_id: str) -> str:
+    """``<image>`` placeholders (the one protocol text the sandbox writes itself), else tag-free text."""
+    if result.images:
+        return success_feedback(item_id, len(result.images), "")
+    if result.ok:
+        return escape_tags(success_feedback(item_id, 0, result.stdout))
+    return escape_tags(error_feedback(item_id, result.status.value, result.error_type, result.error_message))

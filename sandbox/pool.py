@@ -8,6 +8,7 @@ images are files this process lists and reads itself.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import shutil
@@ -24,9 +25,10 @@ from sandbox.config import SandboxConfig
 from sandbox.fixups import FixContext, FixedCode, apply_fixups, remap_output_dir
 from sandbox.handle import WorkerDied, WorkerProcess, new_scratch
 from sandbox.inputs import ImageLike, InputImages
-from sandbox.isolation import LaunchPlan, SandboxUnavailableError, detect, plan
+from sandbox.isolation import LaunchPlan, SandboxUnavailableError, detect, package_root, plan
 from sandbox.layout import INPUT_DIR, VIRTUAL_OUTPUT_DIR
-from sandbox.outcome import build_result, lost_result, refused_result
+from sandbox.outcome import build_result, lost_result, present, refused_result
+from sandbox.redact import Rewrites, rewrites, runtime_rewrites, scratch_rewrites
 from sandbox.result import ExecResult
 from sandbox.routing import needs_preload
 from sandbox.scratch import make_root
@@ -71,6 +73,7 @@ class Sandbox:
             logger.warning(NO_ISOLATION_WARNING)
         self._root = make_root(self.config.scratch_dir or None)
         self._root.chmod(0o711)  # the sandbox uid must traverse it where no mount namespace hides it
+        self._runtime_paths = runtime_rewrites(str(package_root()))  # what of the host its texts must not name
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawn")
         self._idle: queue.Queue[_Slot] = queue.Queue()
         claim = (lambda: CpuClaim(self.config.scratch_dir or None)) if self.config.pin_cpus else (lambda: None)
@@ -177,22 +180,28 @@ class Sandbox:
         started = time.monotonic()
         refusal = self._refusal(block)
         if refusal:
-            return refused_result(block.item_id, refusal), ""
+            return _finish(refused_result(refusal), block.item_id, self._runtime_paths, started), ""
         fixed = self._fix(block)
         full = not self.config.light_zygote or needs_preload((*block.prelude, fixed.code))
+        table = self._runtime_paths
         slot = self._idle.get()
         try:
             try:
                 worker = self._ready_worker(slot, full)
+                table = self._host_paths(worker)
                 result = self._dispatch(worker, block, fixed)
             except WorkerDied as exc:
-                result = lost_result(block.item_id, list(fixed.fixes), fixed.code, str(exc))
+                result = lost_result(list(fixed.fixes), fixed.code, str(exc))
             finally:
                 if slot.workers.get(full) is not None:
                     slot.workers[full].scratch.clear()
         finally:
             self._idle.put(slot)
-        return _with_wall(result, time.monotonic() - started), fixed.code
+        return _finish(result, block.item_id, table, started), fixed.code
+
+    def _host_paths(self, worker: WorkerProcess) -> Rewrites:
+        """The host paths a block on this worker may see, with their sandbox-side spellings."""
+        return _worker_rewrites(self._runtime_paths, str(worker.scratch.root), worker.scratch_view)
 
     def _remap(self, worker: WorkerProcess, code: str) -> str:
         if worker.launch.bwrap:
@@ -220,7 +229,7 @@ class Sandbox:
         }
         response = worker.execute(request, max_response=4 * self.config.output_limit_bytes + (1 << 20))
         prefixes = (VIRTUAL_OUTPUT_DIR, f"{view}/out/", out_dir)
-        return build_result(self.config, worker.scratch, block.item_id, response, code, fixes, prefixes)
+        return build_result(self.config, worker.scratch, response, code, fixes, prefixes)
 
     def close(self) -> None:
         """Stop every worker and delete all scratch; safe to call twice (also runs at interpreter exit)."""
@@ -244,5 +253,12 @@ def _shutdown(slots: list[_Slot], root: Path, spawner: ThreadPoolExecutor) -> No
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _with_wall(result: ExecResult, wall_s: float) -> ExecResult:
-    return replace(result, wall_s=wall_s)
+@functools.lru_cache(maxsize=256)
+def _worker_rewrites(runtime: Rewrites, host_root: str, view: str) -> Rewrites:
+    """Cached per worker: resolving the paths costs more than a trivial block's whole redaction."""
+    return rewrites([*runtime, *scratch_rewrites(host_root, view)])
+
+
+def _finish(result: ExecResult, item_id: str, table: Rewrites, started: float) -> ExecResult:
+    """Every result leaves the pool through here: redacted, with its feedback, timed."""
+    return replace(present(result, item_id, table), wall_s=time.monotonic() - started)

@@ -22,6 +22,9 @@ class ExecStatus(StrEnum):
 class ExecResult:
     """Everything the pipeline needs to know about one executed code block.
 
+    Every text field is redacted (`sandbox.redact`): host paths read as sandbox-side paths and protocol tags
+    are escaped (``&lt;answer&gt;``), so no field can leak the host or read as protocol in a trajectory.
+
     Args:
         status (`ExecStatus`): how the block ended.
         stdout (`str`): captured standard output, capped at the configured limit.
