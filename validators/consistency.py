@@ -13,9 +13,10 @@ import re
 
 from synthesis import format as fmt
 from synthesis.records import SftRecord
-from validators.answer import answers_match, record_choices, to_number
+from validators.answer import answers_match, read_answer, record_choices, to_number
 from validators.config import ConsistencyCheckConfig
 from validators.judge import Judge
+from validators.text import clean_answer
 from validators.verdict import Verdict, fail, ok
 
 __all__ = ["check_consistency", "last_conclusion", "reasoning_tail"]
@@ -61,6 +62,29 @@ def _last_printed(response: str) -> str | None:
     return outputs[-1].text.strip() if outputs and not outputs[-1].images else None
 
 
+def _kind(record: SftRecord, answer: str, choices: tuple[str, ...]) -> str:
+    """How to compare a conclusion with the answer: by option when the answer selects one ("so the answer is C"
+    against ``**C. a red umbrella**``), by yes/no when it says so, else as the record's answer type."""
+    read = read_answer(record.question, answer, choices=choices).answer_type
+    return read if read in ("choice", "yes_no") and record.answer_type in (read, "text") else record.answer_type
+
+
+def rounds_to(printed: str, answer: str) -> bool:
+    """Whether ``answer`` is the printed number rounded to the answer's own decimals (the sandbox widens
+    ``:.2f`` to ``:.8f``, so code meant to print 6.28 prints 6.28318531 and the model answers 6.28).
+
+    Example:
+        >>> rounds_to("6.28318531", "6.28"), rounds_to("6.28318531", "**6.3**"), rounds_to("6.28318531", "6.2")
+        (True, True, False)
+    """
+    value, said = to_number(printed), to_number(answer)
+    if value is None or said is None:
+        return False
+    match = re.search(r"\.(\d+)", clean_answer(answer))
+    digits = len(match.group(1)) if match else 0
+    return abs(round(value, digits) - said) < 10 ** -(digits + 6)
+
+
 def check_consistency(record: SftRecord, cfg: ConsistencyCheckConfig | None = None,
                       judge: Judge | None = None) -> Verdict:  # fmt: skip
     """Consistency check of a record that passed the format check.
@@ -81,11 +105,11 @@ def check_consistency(record: SftRecord, cfg: ConsistencyCheckConfig | None = No
     choices = record_choices(record)
     tail = reasoning_tail(record.response, cfg.tail_chars)
     stated = last_conclusion(tail)
-    if stated is not None and not answers_match(stated, answer, record.answer_type, choices).passed:
+    if stated is not None and not answers_match(stated, answer, _kind(record, answer, choices), choices).passed:
         return fail(CHECK, "reasoning_contradicted", f"reasoning concludes {stated[:60]!r}, answer is {answer[:60]!r}")
     printed = _last_printed(record.response)
     if record.answer_type == "number" and printed and to_number(printed) is not None:
-        if not answers_match(answer, printed, "number").passed:
+        if not answers_match(answer, printed, "number").passed and not rounds_to(printed, answer):
             return fail(CHECK, "output_contradicted", f"the code printed {printed[:60]!r}, answer is {answer[:60]!r}")
     if cfg.use_judge and judge is not None:
         decision = judge.consistent(tail, answer)

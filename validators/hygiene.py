@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 
 from synthesis.records import SftRecord
+from validators.answer import choice_letter, record_choices
 from validators.config import HygieneCheckConfig
-from validators.text import normalize_text
+from validators.text import clean_answer, normalize_text, question_stem
 from validators.verdict import Verdict, fail, ok
 
 __all__ = ["check_hygiene", "is_repetitive", "leaked_paths", "model_text_segments"]
@@ -24,7 +25,7 @@ CHECK = "hygiene"
 _BLOCKS = re.compile(r"<code>.*?</code>|<sandbox_output>.*?</sandbox_output>", re.DOTALL)
 _TAGS = re.compile(r"</?(?:think|answer)>")
 _PATH = re.compile(r"(?<![\w/.:~\\])(/[\w.-]+(?:/[\w.-]*)+)|(?<![\w])([A-Za-z]:\\[\w .-]+(?:\\[\w .-]*)*)|(~/[\w.-]+)")
-_INSTRUCTION = re.compile(r"(?:^|\n|(?<=[.?!]) )Please [^\n]*", re.IGNORECASE)
+_INSTRUCTION = re.compile(r"(?:^|\n|(?<=[.?!。？]) ?)(?:Please |Answer (?:the|with|using)\b|请)[^\n]*", re.IGNORECASE)
 
 
 def is_repetitive(text: str, threshold: float = 0.3, window: int = 1000, min_chars: int = 50,
@@ -89,10 +90,18 @@ def leaked_paths(text: str, allowed_prefixes: list[str] | tuple[str, ...] = ("/m
 
 
 def _leaks_answer(record: SftRecord) -> bool:
+    """Whether the question itself (outside its options and instructions) states the answer.
+
+    A multiple-choice question lists its answer among its options by design: an answer that is (or selects) one
+    of the options is never a leak, whatever the answer type says.
+    """
     if record.answer_type not in ("text", "number"):
         return False
-    answer = normalize_text(record.answer)
-    question = normalize_text(_INSTRUCTION.sub(" ", record.question))
+    choices = record_choices(record)
+    if choices and choice_letter(record.answer, choices):
+        return False
+    answer = normalize_text(clean_answer(record.answer))
+    question = normalize_text(_INSTRUCTION.sub(" ", question_stem(record.question)))
     return bool(answer) and re.search(rf"(?<!\S){re.escape(answer)}(?!\S)", question) is not None
 
 

@@ -120,3 +120,9 @@ def test_judge_is_not_asked_when_rules_decide_or_type_is_closed():
     number = _record("<think>x</think> <answer>7</answer>", "8", "number")
     assert check_answer(number, AnswerCheckConfig(use_judge=True), judge).reason == "answer_mismatch"
     assert judge.calls == 0
+
+
+def test_choices_come_from_inline_options_too():
+    inline = _record("", "B", "choice", question="Which colour? Options: (A) x (B) y (C) z")
+    assert record_choices(inline) == ("x", "y", "z")
+    assert check_answer(_record("<think>t</think> <answer>**B. y**</answer>", "B", "choice", inline.question)).passed

@@ -51,3 +51,44 @@ def test_last_conclusion(text, value):
 
 def test_no_conclusion_no_output_passes():
     assert check_consistency(_record("The sign is easy to read.", "STOP", "text")).passed
+
+
+UMBRELLA_MC = "What is the man holding?\nOptions:\nA. a blue umbrella\nB. a green umbrella\nC. a red umbrella\n" \
+              "Please select the correct answer from the options above."
+
+
+def _imported(think, answer, truth, answer_type, question=UMBRELLA_MC):
+    return SftRecord("t", (b"",), question, (1, 1), f"<think>{think}</think> <answer>{answer}</answer>", truth,
+                     answer_type, "imported")
+
+
+@pytest.mark.parametrize("truth, answer_type", [("C", "choice"), ("**C. a red umbrella**", "text")])
+def test_a_concluded_letter_agrees_with_the_written_out_option(truth, answer_type):
+    agree = _imported("The umbrella in the crop is red, so the answer is C.", "**C. a red umbrella**", truth,
+                      answer_type)
+    assert check_consistency(agree).passed
+    disagree = _imported("The umbrella in the crop is green, so the answer is B.", "**C. a red umbrella**", truth,
+                         answer_type)
+    verdict = check_consistency(disagree)
+    assert verdict.reason == "consistency_reasoning_contradicted" and "'B'" in verdict.detail
+
+
+def test_yes_no_sentences_compare_as_yes_no():
+    question = "Is the sign red?"
+    sentence = "Yes, the sign is red."
+    assert check_consistency(_imported("So the answer is yes.", sentence, sentence, "text", question)).passed
+    assert not check_consistency(_imported("So the answer is no.", "Yes, the sign is red.", "yes", "yes_no",
+                                           question)).passed
+
+
+def test_answer_rounded_from_a_widened_print_is_consistent():
+    from synthesis.records import SftRecord
+    from validators.consistency import check_consistency
+
+    def record(answer):
+        response = ("<think>Compute.<code>\n```python\nprint(f'{2 * 3.14159265:.2f}')\n```\n</code>"
+                    f"<sandbox_output>6.28318530</sandbox_output>So it is {answer}.</think> <answer>{answer}</answer>")
+        return SftRecord("x", (b"",), "q", (1, 1), response, answer, "number", "compute")
+
+    assert check_consistency(record("6.28")).passed and check_consistency(record("6.283")).passed
+    assert check_consistency(record("6.21")).reason == "consistency_output_contradicted"

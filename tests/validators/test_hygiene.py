@@ -77,3 +77,24 @@ def test_answer_leak_ignores_instructions_and_choices():
     assert check_hygiene(_record(question=q, answer="phrases", answer_type="text")).passed
     assert check_hygiene(_record(question="Options:\nA. red\nB. blue", answer="B")).passed
     assert check_hygiene(_record(question="What is 12 plus 3?", answer="15", answer_type="number")).passed
+
+
+UMBRELLA_MC = "What is the man holding?\nOptions:\nA. a blue umbrella\nB. a green umbrella\nC. a red umbrella\n" \
+              "Please select the correct answer from the options above."
+
+
+@pytest.mark.parametrize("question", [UMBRELLA_MC, "What is the man holding? (A) a blue umbrella (B) a green umbrella "
+                                                   "(C) a red umbrella", "What is he holding?\nA) a blue umbrella\n"
+                                                   "B) a green umbrella\nC) a red umbrella\nAnswer with the letter."])
+@pytest.mark.parametrize("answer", ["**C. a red umbrella**", "a red umbrella", "C", "(C)", "The answer is C."])
+def test_a_multiple_choice_question_lists_its_answer_without_leaking_it(question, answer):
+    """Imported records keep the answer as written and typed ``text``: the options contain it by design."""
+    assert check_hygiene(_record(question=question, answer=answer, answer_type="text")).passed
+
+
+def test_a_question_that_states_the_answer_outside_its_options_still_leaks():
+    stated = "Hint: the man holds a red umbrella.\nWhat is the man holding?\nA. a blue umbrella\nB. a green umbrella"
+    assert check_hygiene(_record(question=stated, answer="a red umbrella", answer_type="text")).reason == \
+        "hygiene_answer_leak"
+    plain = "The sign reads **STOP**. What does it say?\nAnswer the question using a single word."
+    assert check_hygiene(_record(question=plain, answer="**stop**", answer_type="text")).reason == "hygiene_answer_leak"
