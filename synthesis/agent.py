@@ -87,6 +87,20 @@ class Conversation:
         return "".join(p.text for p in self.pieces)
 
     @property
+    def segment(self) -> str:
+        """The model's own text since the last sandbox output: the only text in which a tag can be open.
+
+        Sandbox outputs print whatever the code printed (a traceback of a block compiled as ``<code>`` included),
+        so whether a code block or an answer is open is never read from them.
+        """
+        tail = []
+        for piece in reversed(self.pieces):
+            if piece.source != "model":
+                break
+            tail.append(piece.text)
+        return "".join(reversed(tail))
+
+    @property
     def all_images(self) -> list[bytes]:
         """Input images, then every image the sandbox returned, in ``<image>`` order."""
         return [*self.images, *(img for p in self.pieces for img in p.images)]
@@ -158,8 +172,8 @@ def _stops(cfg: AgentConfig) -> list[str]:
     return [CODE_CLOSE, ANSWER_CLOSE] + ([CODE_OPEN] if cfg.code is not None else [])
 
 
-def _next_sampling(cfg: AgentConfig, assistant: str) -> tuple[Sampling, Literal["text", "code"]]:
-    if cfg.code is not None and assistant.endswith(CODE_OPEN):
+def _next_sampling(cfg: AgentConfig, segment: str) -> tuple[Sampling, Literal["text", "code"]]:
+    if cfg.code is not None and segment.endswith(CODE_OPEN):
         return cfg.code, "code"
     return cfg.text, "text"
 
@@ -182,7 +196,7 @@ def run_agent(backend: Backend, session: Session, conversation: Conversation, cf
     rollout = Rollout(conversation)
     stops = _stops(cfg)
     while rollout.calls < cfg.max_calls:
-        sampling, segment = _next_sampling(cfg, conversation.assistant)
+        sampling, segment = _next_sampling(cfg, conversation.segment)
         budget = cfg.max_total_tokens - rollout.completion_tokens
         if budget <= 0:
             rollout.finish = "max_tokens"
@@ -220,8 +234,9 @@ def _step(rollout: Rollout, session: Session, piece: Piece, cfg: AgentConfig, tr
         return "answer"
     if cfg.code is not None and piece.text.endswith(CODE_OPEN) and not truncated:
         return None  # the code segment comes next, with its own sampling
-    # With ATS the block spans two pieces ("...<code>" then "...</code>"): read it from the whole message.
-    code = fmt.last_code_block(conversation.assistant) if piece.text.endswith(CODE_CLOSE) else None
+    # With ATS the block spans two pieces ("...<code>" then "...</code>"): read it from the model's own segment,
+    # never from a sandbox output before it (a "<code>" printed there is not a block the model opened).
+    code = fmt.last_code_block(conversation.segment) if piece.text.endswith(CODE_CLOSE) else None
     if code is None:
         return "length" if truncated else "degenerate"
     if len(conversation.all_images) >= cfg.max_images:

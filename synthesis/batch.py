@@ -3,15 +3,18 @@
 The loop and the sandbox sessions are synchronous, so concurrency comes from a thread pool: each thread runs
 :func:`~synthesis.agent.run_agent` for one job, and threads overlap while they wait on HTTP (the backend bounds
 requests in flight on its own) or on a sandbox worker. Nothing is lost: N jobs give N results in input order,
-and a job that raises comes back as a failed :class:`~synthesis.agent.Rollout` carrying the exception as its
-reason, never as a crash of the batch. Jobs are not modified (each rollout continues a copy of its job's
-conversation), so the same jobs can be run again.
+and a job that raises an ``Exception`` comes back as a failed :class:`~synthesis.agent.Rollout` carrying the
+exception as its reason, never as a crash of the batch. What is not an ``Exception`` (a
+:class:`~synthesis.teacher_errors.FatalTeacherError`: the endpoint refuses every request; ``KeyboardInterrupt``)
+ends the whole batch: no job starts after it, and it is raised to the caller. Jobs are not modified (each
+rollout continues a copy of its job's conversation), so the same jobs can be run again.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 
@@ -47,14 +50,19 @@ def job_error(err: BaseException) -> str:
     return f"job_exception_{type(err).__name__}: {str(err)[:300]}"
 
 
-def _run_one(backend: Backend, job: RolloutJob) -> Rollout:
+def _run_one(backend: Backend, job: RolloutJob, stop: threading.Event) -> Rollout | None:
+    if stop.is_set():  # another job ended the batch: do not even open a session
+        return None
     # The loop appends to its conversation: work on a copy so a job can be run again (a rerun, a retry).
     conversation = replace(job.conversation, pieces=list(job.conversation.pieces))
     try:
         with job.open_session() as session:
             return run_agent(backend, session, conversation, job.cfg)
-    except Exception as err:  # recorded on the result, never dropped
+    except Exception as err:  # recorded on the result, never dropped; a FatalTeacherError is no Exception
         return Rollout(conversation, finish="backend_error", error=job_error(err))
+    except BaseException:
+        stop.set()  # at once, from this thread: queued jobs must not start while the caller wakes up
+        raise
 
 
 def run_many(backend: Backend, jobs: Sequence[RolloutJob], concurrency: int) -> list[Rollout]:
@@ -66,10 +74,23 @@ def run_many(backend: Backend, jobs: Sequence[RolloutJob], concurrency: int) -> 
         jobs (`Sequence[RolloutJob]`): independent rollouts.
         concurrency (`int`): rollouts in flight at once (use the backend's ``concurrency`` or more: a rollout
             spends part of its time in the sandbox, not on the endpoint).
+
+    Raises:
+        FatalTeacherError: the first one a job raised (or any other ``BaseException``), once the jobs already
+            running have ended; jobs not yet started never start.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     if not jobs:
         return []
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs)), thread_name_prefix="rollout") as pool:
-        return list(pool.map(lambda job: _run_one(backend, job), jobs))
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(jobs)), thread_name_prefix="rollout")
+    try:
+        stop = threading.Event()
+        futures = [pool.submit(_run_one, backend, job, stop) for job in jobs]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)  # _run_one only raises what must end the batch
+        failed = next((f for f in futures if f in done and f.exception() is not None), None)
+        if failed is not None:
+            raise failed.exception()  # after the finally below: pending jobs cancelled, running ones ended
+        return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -41,9 +41,20 @@ class TeacherConfig:
     )
     backoff_max_s: float = field(default=60.0, metadata={"help": "Cap on one backoff sleep (Retry-After included)."})
     concurrency: int = field(default=8, metadata={"help": "Requests in flight at once through one backend."})
+    fatal_after: int = field(
+        default=3,
+        metadata={"help": "Stop the run after this many identical failures in a row that no retry fixes (401/403, "
+                  "unknown model, the same 400); 0 never stops."},
+    )
+    preflight: bool = field(
+        default=True,
+        metadata={"help": "Before the first request the cache cannot answer, send one 1-token request and stop at "
+                  "once on a bad key, an unknown model, nothing listening or a 400 every request gets."},
+    )
     cache_path: str = field(
         default="cache/teacher.sqlite",
-        metadata={"help": "Persistent request cache (relative path); '' disables it. Reruns make no request twice."},
+        metadata={"help": "Persistent request cache (relative to the working directory, or absolute); '' disables "
+                  "it. Reruns make no request twice."},
     )
     message_mode: Literal["turns", "continue"] = field(
         default="turns",
@@ -74,10 +85,26 @@ class TeacherConfig:
             raise ValueError("model must name the served model (see GET <base_url>/models)")
         if self.timeout_s <= 0 or self.backoff_base_s < 0 or self.backoff_max_s < self.backoff_base_s:
             raise ValueError("need timeout_s > 0 and 0 <= backoff_base_s <= backoff_max_s")
-        if self.max_retries < 0 or self.concurrency < 1:
-            raise ValueError(f"need max_retries >= 0 and concurrency >= 1, got {self.max_retries}, {self.concurrency}")
-        if self.cache_path.startswith("/"):
-            raise ValueError(f"cache_path must be relative (to the working directory), got {self.cache_path!r}")
+        if self.max_retries < 0 or self.concurrency < 1 or self.fatal_after < 0:
+            raise ValueError("need max_retries >= 0, concurrency >= 1 and fatal_after >= 0, got "
+                             f"{self.max_retries}, {self.concurrency}, {self.fatal_after}")
+        problem = _cache_path_problem(self.cache_path)
+        if problem:
+            raise ValueError(f"cache_path {self.cache_path!r} {problem}")
+
+
+def _cache_path_problem(path: str) -> str:
+    """Why ``path`` cannot name the cache file ('' when it can, or when it is '' and disables the cache).
+
+    Example:
+        >>> [_cache_path_problem(p) for p in ("", "c.sqlite", "/abs/c.sqlite", "cache/", "a\\0b")]
+        ['', '', '', 'names a folder, not a file', 'contains a NUL byte']
+    """
+    if "\0" in path:
+        return "contains a NUL byte"
+    if path and (path.endswith("/") or path.rsplit("/", 1)[-1] in (".", "..")):
+        return "names a folder, not a file"
+    return ""
 
 
 def api_key(cfg: TeacherConfig, environ: Mapping[str, str]) -> str:

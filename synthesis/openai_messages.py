@@ -134,17 +134,19 @@ def _unclosed(text: str, open_tag: str, close_tag: str) -> bool:
     return text.rfind(open_tag) > text.rfind(close_tag)
 
 
-def restore_stop(assistant: str, text: str, stops: Sequence[str], stop_reason: Any = None) -> str:
+def restore_stop(segment: str, text: str, stops: Sequence[str], stop_reason: Any = None) -> str:
     """Re-append the stop string an OpenAI-style server stripped, so the text ends with what ended it.
 
     The loop expects a segment to end with its stop string. Servers strip it; vLLM reports it as
-    ``stop_reason``, others say nothing, so it is inferred from the message structure: an unclosed ``<code>``
+    ``stop_reason``, others say nothing, so it is inferred from the model's own text: an unclosed ``<code>``
     means ``</code>``, an unclosed ``<answer>`` means ``</answer>``, otherwise ``<code>`` when it was a stop
     (else the model ended on its end-of-sequence token and nothing is added). A text that already ends with a
-    stop string (servers that keep it) is left alone.
+    stop string (servers that keep it) is left alone. Sandbox outputs are never read: they print whatever the
+    code printed, tags included, and a ``<code>`` there would make a stop-less reply look like an open block.
 
     Args:
-        assistant (`str`): the assistant message before this reply (an open ``<code>`` may be in it, with ATS).
+        segment (`str`): the model's own text before this reply since the last sandbox output
+            (:attr:`Conversation.segment <synthesis.agent.Conversation.segment>`; with ATS it may end in ``<code>``).
         text (`str`): the reply, which ended with ``finish_reason == "stop"``.
         stops (`Sequence[str]`): the stop strings sent.
         stop_reason (`Any`, *optional*): vLLM's ``stop_reason`` (the matched string, or a token id, or None).
@@ -160,7 +162,7 @@ def restore_stop(assistant: str, text: str, stops: Sequence[str], stop_reason: A
         return text
     if isinstance(stop_reason, str) and stop_reason in stops:
         return text + stop_reason
-    full = assistant + text
+    full = segment + text
     for open_tag, close_tag in ((fmt.CODE_OPEN, fmt.CODE_CLOSE), (fmt.ANSWER_OPEN, fmt.ANSWER_CLOSE)):
         if close_tag in stops and _unclosed(full, open_tag, close_tag):
             return text + close_tag

@@ -3,8 +3,11 @@
 Reason codes: ``teacher_rate_limited`` (429), ``teacher_server_error`` (5xx), ``teacher_timeout`` (client timeout
 or 408), ``teacher_connection_error`` (refused or dropped), ``teacher_truncated_reply`` (the body ended before
 its declared length), ``teacher_malformed_reply`` (not JSON, no choices, empty content, an unexpected
-finish_reason) are retried; ``teacher_bad_request`` (other 4xx), ``teacher_auth_error`` (401/403) and
-``teacher_content_filter`` are not, since resending the same request cannot help.
+finish_reason, text that is not valid Unicode) are retried; ``teacher_auth_error`` (401/403),
+``teacher_model_not_found`` (404: no such model, or no chat-completions route at the URL), ``teacher_bad_request``
+(other 4xx), ``teacher_content_filter`` and ``teacher_unencodable_request`` (the conversation holds text no JSON
+body can carry) are not, since resending the same request cannot help. The first three, repeated, stop the run
+(:mod:`synthesis.teacher_errors`).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ def classify(openai: Any, err: Exception) -> TeacherFailure:
             return TeacherFailure("teacher_timeout", detail)
         if status in (401, 403):
             return TeacherFailure("teacher_auth_error", detail, retry=False)
+        if status == 404:
+            return TeacherFailure("teacher_model_not_found", detail, retry=False)
         return TeacherFailure("teacher_bad_request", detail, retry=False)
     return TeacherFailure("teacher_malformed_reply", detail)  # APIResponseValidationError and other decode trouble
 
@@ -81,6 +86,9 @@ def parse_completion(completion: Any) -> CachedReply:
     text = getattr(message, "content", None)
     if not isinstance(text, str) or not text:
         raise TeacherFailure("teacher_malformed_reply", "reply has empty content")
+    bad = _lone_surrogate(text)
+    if bad is not None:  # a JSON "\ud800" escape: no record, request or Parquet file can hold it
+        raise TeacherFailure("teacher_malformed_reply", f"reply is not valid Unicode (lone surrogate at {bad})")
     finish = choice.finish_reason or "stop"
     if finish == "content_filter":
         raise TeacherFailure("teacher_content_filter", "the server filtered the reply", retry=False)
@@ -91,3 +99,12 @@ def parse_completion(completion: Any) -> CachedReply:
     return CachedReply(text, finish, int(getattr(usage, "prompt_tokens", 0) or 0),
                        int(getattr(usage, "completion_tokens", 0) or 0),
                        stop_reason if isinstance(stop_reason, str) else None)
+
+
+def _lone_surrogate(text: str) -> int | None:
+    """Index of the first lone surrogate in ``text``, None when it is valid Unicode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return err.start
+    return None

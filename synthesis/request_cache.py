@@ -6,7 +6,7 @@ with their images, sampling, stop strings, extra fields), so any change to what 
 entry. The endpoint URL and the API key are not part of it: the same model behind another address (a new port,
 a moved server) is the same model, and a secret must never reach the file. Change ``model`` (or the cache
 path) when the weights behind a name change. Only successful replies are stored; failures are retried on the
-next run.
+next run. Any ``str`` round-trips exactly, lone surrogates included (stored as ``surrogatepass`` UTF-8 bytes).
 """
 
 from __future__ import annotations
@@ -47,7 +47,20 @@ def request_key(request: dict[str, Any]) -> str:
     """
     blob = json.dumps({"v": SCHEMA_VERSION, "request": request}, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()  # same bytes for valid text
+
+
+def _stored(text: str) -> str | bytes:
+    """``text`` as sqlite can bind it: itself, or its ``surrogatepass`` UTF-8 bytes when it is not valid Unicode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+    return text
+
+
+def _loaded(value: str | bytes | None) -> str | None:
+    return value.decode("utf-8", "surrogatepass") if isinstance(value, bytes) else value
 
 
 class RequestCache:
@@ -81,15 +94,16 @@ class RequestCache:
                 self.misses += 1
                 return None
             self.hits += 1
-        return CachedReply(*row)
+        text, finish, prompt, completion, stop = row
+        return CachedReply(_loaded(text), finish, prompt, completion, _loaded(stop))
 
     def put(self, key: str, reply: CachedReply) -> None:
         """Store a successful reply (a concurrent identical request may have stored it first: same key wins)."""
         with self._lock:
             self._db.execute(
                 "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?, ?, ?)",
-                (key, reply.text, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens,
-                 reply.stop_reason),
+                (key, _stored(reply.text), reply.finish_reason, reply.prompt_tokens, reply.completion_tokens,
+                 None if reply.stop_reason is None else _stored(reply.stop_reason)),
             )
 
     def __len__(self) -> int:

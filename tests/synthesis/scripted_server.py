@@ -5,9 +5,12 @@ on an ephemeral port). For each request it rebuilds the trajectory so far from t
 modes: sandbox outputs as user turns, or one final assistant message) and continues a fixed per-stage script:
 
 * before any sandbox output: ``<think>`` + reasoning + a ``<code>`` block that prints a computation
-  (``[calc:EXPR]`` in the user text, default ``6 * 7``) or, with ``[crop]``, crops ``image_path``;
+  (``[calc:EXPR]`` in the user text, default ``6 * 7``; ``[calc2f:EXPR]`` prints it with ``:.2f``, which Thyme's
+  sandbox widens to 8 decimals) or, with ``[crop]``, crops ``image_path`` (``[cropsmall]``: a 24-px box at
+  (-8, -8), which only runs as recorded with Thyme's crop clamp);
 * after a sandbox output: reasoning that quotes the output + ``</think>\\n<answer>...</answer>``;
-* ``[answer]`` answers at once; ``[junk]`` replies with text that has no protocol tags at all.
+* ``[answer]`` answers at once; ``[junk]`` replies with text that has no protocol tags at all, ``[thenjunk]``
+  does so only after the first sandbox output.
 
 The reply continues the current stage's script from whatever the assistant already wrote (so a stop at
 ``<code>`` followed by a code call works), honours ``stop`` by stripping the matched string as OpenAI does and
@@ -17,7 +20,14 @@ Faults are scripted by markers in the user text: ``[fault:KIND]`` on every attem
 first N attempts of each distinct request (retries resend the same body), ``...@S`` only at stage S (0 = the
 first call). Kinds: ``400``, ``429`` (with ``Retry-After: 0``), ``500``, ``503``, ``hang`` (sleeps past the client's
 timeout), ``badjson`` (a 200 whose body is not JSON), ``nochoices``, ``empty``, ``null`` (content null),
-``length`` (reply cut short, ``finish_reason="length"``), ``cut`` (connection closed mid-body).
+``length`` (reply cut short, ``finish_reason="length"``), ``cut`` (connection closed mid-body), ``toolong`` (a
+400 whose message varies with the request, like a context-length refusal), ``surrogate`` (the reply text holds a
+lone surrogate, sent as the JSON escape ``\\ud800``).
+
+Refusals of the whole server: ``api_key`` answers 401 to any other key, ``strict_model`` answers 404 to any other
+model (vLLM's wording), ``always`` answers every completion with one fault kind (e.g. ``"400"``). ``received``
+counts every HTTP request; a backend's preflight (header ``X-Thyme-Preflight``) goes to ``preflights``, every
+other completion request (refused ones included) to ``bodies``.
 """
 
 from __future__ import annotations
@@ -32,6 +42,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULT_RE = re.compile(r"\[fault:(\w+?)(?:x(\d+))?(?:@(\d+))?\]")
 CALC_RE = re.compile(r"\[calc:([^\]]+)\]")
+CALC2F_RE = re.compile(r"\[calc2f:([^\]]+)\]")
+SMALL_CROP_CODE = ('from PIL import Image\nimg = Image.open(image_path)\nx1, y1, x2, y2 = -8, -8, 16, 16\n'
+                   'p = "/mnt/data/temp_processed_images/crop.png"\nimg.crop((x1, y1, x2, y2)).save(p)\nprint(p)')
 CROP_CODE = ('from PIL import Image\nimg = Image.open(image_path)\nw, h = img.size\n'
              'p = "/mnt/data/temp_processed_images/crop.png"\nimg.crop((0, 0, w // 2, h // 2)).save(p)\nprint(p)')
 
@@ -54,17 +67,23 @@ def transcript(messages: list[dict]) -> tuple[str, str]:
 
 def script(user: str, stage: int, last_output: str) -> str:
     """The full text the scripted teacher writes at ``stage`` (number of sandbox outputs so far)."""
-    if "[junk]" in user:
+    if "[junk]" in user or (stage and "[thenjunk]" in user):
         return "lorem ipsum dolor sit amet " * 3
     if stage == 0 and "[answer]" in user:
         return "<think>The problem is very simple.</think>\n<answer>simple</answer>"
     if stage == 0:
         if "[crop]" in user:
             return f"<think>I will crop the top-left quarter.<code>\n```python\n{CROP_CODE}\n```\n</code>"
+        if "[cropsmall]" in user:
+            return f"<think>I will crop the corner.<code>\n```python\n{SMALL_CROP_CODE}\n```\n</code>"
+        if CALC2F_RE.search(user):
+            code = f'print(f"{{{CALC2F_RE.search(user)[1]}:.2f}}")'
+            return f"<think>I will compute it with code.<code>\n```python\n{code}\n```\n</code>"
         expr = (CALC_RE.search(user) or [None, "6 * 7"])[1]
         return f"<think>I will compute it with code.<code>\n```python\nprint({expr})\n```\n</code>"
     answer = "cropped" if "<image>" in last_output else last_output.strip()
-    return f"The sandbox returned {last_output}, so that is the result.</think>\n<answer>{answer}</answer>"
+    shown = "the cropped image" if "<image>" in last_output else last_output
+    return f"The sandbox returned {shown}, so that is the result.</think>\n<answer>{answer}</answer>"
 
 
 def reply_for(body: dict) -> tuple[str, str, int]:
@@ -92,12 +111,19 @@ class ScriptedTeacher:
         latency_s (`float`, *optional*, defaults to `0.0`): added to every completion (the bench uses 0.05).
         hang_s (`float`, *optional*, defaults to `3.0`): how long a ``hang`` fault sleeps before answering.
         model (`str`, *optional*, defaults to `"scripted-teacher"`): the one model listed.
+        api_key (`str`, *optional*): the only key accepted (401 otherwise); None accepts any.
+        strict_model (`bool`, *optional*, defaults to `False`): answer 404 to a request for another model.
+        always (`str`, *optional*): a fault kind applied to every completion request, preflights included.
     """
 
-    def __init__(self, latency_s: float = 0.0, hang_s: float = 3.0, model: str = "scripted-teacher"):
+    def __init__(self, latency_s: float = 0.0, hang_s: float = 3.0, model: str = "scripted-teacher",
+                 api_key: str | None = None, strict_model: bool = False, always: str | None = None):
         self.latency_s, self.hang_s, self.model = latency_s, hang_s, model
-        self.bodies: list[dict] = []  # every completion request received, in arrival order
+        self.api_key, self.strict_model, self.always = api_key, strict_model, always
+        self.bodies: list[dict] = []  # every completion request of a rollout received, in arrival order
         self.auth: list[str] = []  # the Authorization header of each
+        self.preflights: list[dict] = []  # the backend's preflight requests
+        self.received = 0  # every HTTP request, of any kind
         self._attempts: Counter = Counter()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -124,14 +150,29 @@ class ScriptedTeacher:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def record(self, body: dict, auth: str) -> int:
+    def count(self) -> None:
+        with self._lock:
+            self.received += 1
+
+    def record(self, body: dict, auth: str, preflight: bool = False) -> int:
         """Log a request; returns how many times this exact body was seen before (its attempt index)."""
         key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         with self._lock:
+            if preflight:
+                self.preflights.append(body)
+                return 0
             self.bodies.append(body)
             self.auth.append(auth)
             self._attempts[key] += 1
             return self._attempts[key] - 1
+
+    def refusal(self, body: dict, auth: str) -> tuple[int, str] | None:
+        """(status, message) when the server refuses this request whatever it asks, else None."""
+        if self.api_key is not None and auth != f"Bearer {self.api_key}":
+            return 401, "Incorrect API key provided."
+        if self.strict_model and body.get("model") != self.model:
+            return 404, f"The model `{body.get('model')}` does not exist."
+        return None
 
     def completion(self, body: dict, text: str | None, finish: str) -> dict:
         prompt = len(json.dumps(body.get("messages", []))) // 4
@@ -170,26 +211,39 @@ def _handler(server: ScriptedTeacher) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
         def do_GET(self):
+            server.count()
             if self.path.rstrip("/") == "/v1/models":
+                if server.api_key is not None and self.headers.get("Authorization", "") != f"Bearer {server.api_key}":
+                    return self._send(401, b'{"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}')
                 data = {"object": "list", "data": [{"id": server.model, "object": "model", "owned_by": "tests"}]}
                 return self._send(200, json.dumps(data).encode())
             self._send(404, b'{"error": {"message": "not found"}}')
 
         def do_POST(self):
+            server.count()
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             if self.path.rstrip("/") != "/v1/chat/completions":
                 return self._send(404, b'{"error": {"message": "not found"}}')
-            attempt = server.record(body, self.headers.get("Authorization", ""))
+            auth = self.headers.get("Authorization", "")
+            attempt = server.record(body, auth, preflight=bool(self.headers.get("X-Thyme-Preflight")))
+            refused = server.refusal(body, auth)
+            if refused is not None:
+                status, message = refused
+                return self._send(status, json.dumps({"error": {"message": message, "code": status}}).encode())
             if server.latency_s:
                 time.sleep(server.latency_s)
             text, finish, stage = reply_for(body)
             try:
-                self._answer(body, text, finish, active_fault(body, stage, attempt))
+                self._answer(body, text, finish, server.always or active_fault(body, stage, attempt))
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout): nothing to answer
 
         def _answer(self, body: dict, text: str, finish: str, fault: str | None):
             error = json.dumps({"error": {"message": f"scripted {fault}", "type": "scripted"}}).encode()
+            if fault == "toolong":
+                size = len(json.dumps(body))
+                message = f"maximum context length is 100 tokens, you requested {size // 4} tokens"
+                return self._send(400, json.dumps({"error": {"message": message}}).encode())
             if fault in ("400", "429", "500", "503"):
                 return self._send(int(fault), error, {"Retry-After": "0"} if fault == "429" else None)
             if fault == "hang":
@@ -206,6 +260,8 @@ def _handler(server: ScriptedTeacher) -> type[BaseHTTPRequestHandler]:
                 reply["choices"] = []
             elif fault in ("empty", "null"):
                 reply["choices"][0]["message"]["content"] = "" if fault == "empty" else None
+            elif fault == "surrogate":
+                reply["choices"][0]["message"]["content"] = text + "\ud800"
             elif fault == "length":
                 reply["choices"][0]["message"]["content"] = text[: max(1, len(text) // 3)]
                 reply["choices"][0]["finish_reason"] = "length"

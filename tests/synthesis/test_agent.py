@@ -6,9 +6,12 @@ from collections.abc import Sequence
 import pytest
 from PIL import Image
 
-from sandbox import Sandbox, SandboxConfig
+from sandbox import ExecResult, Sandbox, SandboxConfig
+from sandbox.result import ExecStatus
 from synthesis import format as fmt
-from synthesis.agent import AgentConfig, Conversation, Generation, Sampling, run_agent
+from synthesis.agent import AgentConfig, Conversation, Generation, Piece, Sampling, run_agent
+from synthesis.batch import RolloutJob, run_many
+from synthesis.teacher_errors import FatalTeacherError, find_fatal
 
 
 def _png(size=(200, 120)) -> bytes:
@@ -118,3 +121,83 @@ def test_backend_error_is_recorded(sandbox):
 
     rollout = _run(sandbox, Failing())
     assert rollout.finish == "backend_error" and rollout.error.startswith("teacher_timeout")
+
+
+class _TaggedSession:
+    """A session whose output holds protocol tags, as a SyntaxError traceback of a block named ``<code>`` does."""
+
+    feedback = 'printed </code> and <answer> then\n  File "<code>", line 1\n    print(1/)\nSyntaxError: invalid syntax'
+
+    def __init__(self):
+        self.codes = []
+
+    def run(self, code):
+        self.codes.append(code)
+        return ExecResult(ExecStatus.ERROR, error_type="SyntaxError", feedback=self.feedback)
+
+
+def test_code_block_is_read_from_the_models_own_segment_never_from_sandbox_output():
+    session = _TaggedSession()
+    backend = ScriptedBackend(["<think>Run it." + CALC, "So it failed.</code>"])  # a "</code>" it never opened
+    rollout = run_agent(backend, session, _conv(), AgentConfig())
+    assert session.codes == ["print(6 * 7)"] and rollout.finish == "degenerate"
+    assert rollout.conversation.segment == "So it failed.</code>"
+
+
+def test_segment_is_the_model_text_since_the_last_sandbox_output():
+    conv = _conv()
+    assert conv.segment == ""
+    conv.pieces += [Piece("model", "<think>a<code>x</code>"), Piece("sandbox", "<sandbox_output><code></sandbox_output>")]
+    assert conv.segment == ""
+    conv.pieces += [Piece("model", "b<code>"), Piece("model", "y")]
+    assert conv.segment == "b<code>y"
+
+
+class _Opened:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self):
+        self.count += 1
+        return _Null()
+
+
+class _Null:
+    def __enter__(self):
+        return _TaggedSession()
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_run_many_raises_what_is_no_exception_and_starts_no_more_jobs():
+    class Dying:
+        def __init__(self):
+            self.calls = 0
+
+        def generate(self, conversation, sampling, stop):
+            self.calls += 1
+            if conversation.user == "fatal":
+                raise FatalTeacherError("authentication failed for http://h/v1: 401")
+            if conversation.user == "boom":
+                raise ValueError("per-record trouble")
+            return Generation("<answer>1</answer>")
+
+    opened = _Opened()
+    jobs = [RolloutJob(Conversation("S", u, ()), opened) for u in ["ok", "boom", "fatal"] + ["ok"] * 30]
+    with pytest.raises(FatalTeacherError, match="authentication failed"):
+        run_many(Dying(), jobs, concurrency=1)
+    assert opened.count == 3  # nothing started after the fatal job
+    rollouts = run_many(Dying(), jobs[:2], concurrency=2)  # an Exception stays per-record
+    assert [r.finish for r in rollouts] == ["answer", "backend_error"]
+    assert rollouts[1].error == "job_exception_ValueError: per-record trouble"
+
+
+def test_fatal_teacher_error_passes_every_except_exception():
+    try:
+        try:
+            raise FatalTeacherError("x")
+        except Exception:  # what per-record handlers (and Beam's dead letters) catch
+            pytest.fail("FatalTeacherError was caught as an Exception")
+    except FatalTeacherError as err:
+        assert find_fatal(err) is not None and str(find_fatal(err)) == "x"

@@ -7,21 +7,27 @@ recorded failure with its reason, and nothing may be lost. A second run must be 
 
 import functools
 import io
+import json
 import os
+import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from sandbox import Sandbox, SandboxConfig
+from sandbox import ExecResult, Sandbox, SandboxConfig
 from sandbox.layout import INPUT_DIR
+from sandbox.result import ExecStatus
 from synthesis import format as fmt
 from synthesis.agent import AgentConfig, Conversation, Piece, Sampling, run_agent
 from synthesis.batch import RolloutJob, run_many
 from synthesis.openai_backend import OpenAIBackend
 from synthesis.openai_config import TeacherConfig, api_key
 from synthesis.openai_messages import cut_at_stop, restore_stop, to_messages
+from synthesis.request_cache import CachedReply, RequestCache, request_key
+from synthesis.teacher_errors import FatalTeacherError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from scripted_server import ScriptedTeacher  # noqa: E402
@@ -186,6 +192,50 @@ def test_restore_stop(assistant, text, stop_reason, expected):
     assert restore_stop(assistant, text, ATS_STOPS, stop_reason) == expected
 
 
+TAGGED_OUTPUT = ("<sandbox_output>printed </code> and <answer> then\nTraceback (most recent call last):\n"
+                 '  File "<code>", line 1\n    print(1/)\nSyntaxError: invalid syntax</sandbox_output>')
+
+
+def _tagged_conversation(question: str) -> Conversation:
+    conv = _conversation(question)
+    conv.pieces += [Piece("model", "<think>Run it.<code>\n```python\nprint(1/)\n```\n</code>"),
+                    Piece("sandbox", TAGGED_OUTPUT)]
+    return conv
+
+
+@pytest.mark.parametrize("stops", [STOPS, ATS_STOPS])
+def test_restore_stop_never_reads_tags_in_sandbox_output(stops):
+    segment = _tagged_conversation("q").segment
+    assert segment == ""  # nothing of the model's own since the sandbox output
+    assert not restore_stop(segment, "So it failed", stops).endswith(("</code>", "</answer>"))
+
+
+def test_stopless_reply_after_tagged_sandbox_output_gets_nothing_appended(server):
+    with OpenAIBackend(_cfg(server, cache_path="")) as backend:
+        gen = backend.generate(_tagged_conversation("[junk]"), Sampling(), STOPS)
+    assert gen.text == "lorem ipsum dolor sit amet " * 3 and gen.finish_reason == "stop"
+
+
+class _TaggedSession:
+    """A sandbox session whose output holds protocol tags (a SyntaxError traceback of a block named ``<code>``)."""
+
+    def __init__(self):
+        self.codes = []
+
+    def run(self, code):
+        self.codes.append(code)
+        return ExecResult(ExecStatus.ERROR, error_type="SyntaxError", feedback=TAGGED_OUTPUT[16:-17])
+
+
+def test_tags_in_sandbox_output_never_run_as_code_end_to_end(server):
+    session = _TaggedSession()
+    with OpenAIBackend(_cfg(server)) as backend:
+        rollout = run_agent(backend, session, _conversation("What is 6*7? [thenjunk]"), AgentConfig())
+    assert session.codes == ["print(6 * 7)"]  # the model's block only, never text around the printed "<code>"
+    assert rollout.finish == "degenerate" and rollout.calls == 2
+    assert rollout.response.endswith("</sandbox_output>" + "lorem ipsum dolor sit amet " * 3)
+
+
 def test_restore_stop_without_code_stop_leaves_eos_endings_alone():
     assert restore_stop("", "<think>no tags at all", STOPS) == "<think>no tags at all"
     assert cut_at_stop("abc", STOPS) == ("abc", False)
@@ -343,16 +393,187 @@ def test_extended_sampling_sends_top_k_and_repetition_penalty(server):
 def test_stats_as_dict_is_plain_data(server):
     with OpenAIBackend(_cfg(server)) as backend:
         backend.generate(_conversation("[fault:500x1]"), Sampling(), STOPS)
+        backend.generate(_conversation("[fault:500x1]"), Sampling(), STOPS)  # now from the cache
+        backend.generate(_conversation("[fault:400]"), Sampling(), STOPS)
     d = backend.stats.as_dict()
-    assert d["retries"] == {"teacher_server_error": 1} and d["failures"] == {}
-    assert (d["calls"], d["requests"], d["cache_misses"], d["cache_hits"]) == (1, 2, 1, 0)
+    assert d["retries"] == {"teacher_server_error": 1} and d["failures"] == {"teacher_bad_request": 1}
+    assert (d["calls"], d["requests"], d["cache_misses"], d["cache_hits"]) == (3, 3, 2, 1)
+    assert (d["preflight_requests"], d["fatal"]) == (1, "")
+    assert json.loads(json.dumps(d)) == d
 
 
-def test_config_rejects_absolute_cache_path_and_bad_bounds():
-    with pytest.raises(ValueError, match="relative"):
-        TeacherConfig(cache_path="/tmp/x.sqlite")
+# --- lone surrogates ------------------------------------------------------------------------------------------
+
+
+def test_cache_round_trips_any_str(tmp_path):
+    odd = CachedReply("a\ud800b\udfffc\U0001f600", "stop", 3, 4, stop_reason="\udc80")
+    key = request_key({"messages": [{"content": "x\ud800"}]})  # a key for a request holding one, too
+    cache = RequestCache(tmp_path / "c.sqlite")
+    cache.put(key, odd)
+    cache.put("plain", CachedReply("ok", "stop", 1, 1))
+    cache.close()
+    again = RequestCache(tmp_path / "c.sqlite")
+    assert again.get(key) == odd and again.get("plain") == CachedReply("ok", "stop", 1, 1)
+    assert request_key({"a": "é"}) == request_key({"a": "\u00e9"})
+
+
+def test_lone_surrogate_reply_is_a_teacher_reason_not_a_job_exception(sandbox):
+    jobs = [_job(sandbox, "[fault:surrogatex1]"), _job(sandbox, "[fault:surrogate]")]
+    with ScriptedTeacher() as server:
+        with OpenAIBackend(_cfg(server, max_retries=1)) as backend:
+            recovered, failed = run_many(backend, jobs, concurrency=2)
+            assert len(backend.cache) == 2  # the two good replies of the recovered rollout, nothing else
+    assert recovered.finish == "answer" and "\ud800" not in recovered.response
+    assert failed.finish == "backend_error" and failed.error.startswith("teacher_malformed_reply: ")
+    assert "lone surrogate" in failed.error and dict(backend.stats.failures) == {"teacher_malformed_reply": 1}
+
+
+def test_unencodable_conversation_is_a_teacher_reason(server):
+    with OpenAIBackend(_cfg(server)) as backend:
+        gen = backend.generate(_conversation("bad \ud800 text"), Sampling(), STOPS)
+    assert gen.finish_reason == "error" and gen.error.startswith("teacher_unencodable_request: ")
+    assert server.requests == 0 and not backend.stats.retries
+
+
+# --- errors no retry can fix: preflight and fail-fast ---------------------------------------------------------
+
+
+def test_preflight_bad_key_names_authentication_and_the_endpoint():
+    with ScriptedTeacher(api_key="sk-right") as server:
+        with OpenAIBackend(_cfg(server), api_key="sk-wrong") as backend:
+            with pytest.raises(FatalTeacherError, match="^authentication failed for ") as err:
+                backend.preflight()
+            assert server.base_url in str(err.value) and "401" in str(err.value) and "\n" not in str(err.value)
+            with pytest.raises(FatalTeacherError, match="authentication"):  # every later call, at once
+                backend.generate(_conversation("What is 6*7?"), Sampling(), STOPS)
+        assert server.received == 1 and len(server.preflights) == 1
+    assert backend.stats.fatal == str(err.value)
+
+
+def test_preflight_unknown_model_names_the_model():
+    with ScriptedTeacher(strict_model=True) as server:
+        with OpenAIBackend(_cfg(server, model="no-such-model")) as backend:
+            with pytest.raises(FatalTeacherError, match="model 'no-such-model' not found at ") as err:
+                backend.preflight()
+        assert server.base_url in str(err.value) and server.received == 1
+
+
+def test_preflight_connection_refused_fails_at_once():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    start = time.monotonic()
+    with OpenAIBackend(_cfg(_At(f"http://127.0.0.1:{port}/v1"), timeout_s=30.0)) as backend:
+        with pytest.raises(FatalTeacherError, match=f"cannot connect to http://127.0.0.1:{port}/v1: .*refused"):
+            backend.generate(_conversation("What is 6*7?"), Sampling(), STOPS)  # preflight before the first miss
+    assert time.monotonic() - start < 3.0 and backend.stats.requests == 0
+
+
+def test_preflight_400_for_every_request():
+    with ScriptedTeacher(always="400") as server:
+        with OpenAIBackend(_cfg(server)) as backend:
+            with pytest.raises(FatalTeacherError, match="^every request is refused by http://"):
+                backend.preflight()
+        assert server.received == 1
+
+
+def test_preflight_once_before_the_first_miss_never_cached_and_skipped_by_a_cached_rerun(sandbox):
+    jobs = [_job(sandbox, f"[calc:{i} + 1]") for i in range(4)]
+    with ScriptedTeacher() as server:
+        with OpenAIBackend(_cfg(server)) as backend:
+            first = run_many(backend, jobs, concurrency=4)
+            assert len(backend.cache) == 8  # the rollouts' requests only
+        assert len(server.preflights) == 1 and server.requests == 8 and server.received == 9
+        probe = server.preflights[0]
+        assert probe["max_tokens"] == 1 and probe["model"] == "scripted-teacher" and probe["stop"] == STOPS
+        assert probe["messages"][1]["content"][0]["type"] == "image_url"  # shaped like a real request
+    with ScriptedTeacher() as rerun:
+        with OpenAIBackend(_cfg(rerun)) as backend:
+            again = run_many(backend, jobs, concurrency=4)
+        assert rerun.received == 0 and backend.stats.preflight_requests == 0
+    assert _answers(first) == _answers(again) and [r.answer for r in first] == ["1", "2", "3", "4"]
+
+
+def test_preflight_leaves_transient_trouble_to_the_retries(sandbox):
+    with ScriptedTeacher(always="503") as server:
+        with OpenAIBackend(_cfg(server, max_retries=1)) as backend:
+            backend.preflight()  # an overloaded server is not a misconfigured one
+            rollout = _run(backend, sandbox, "What is 6*7?")
+    assert rollout.finish == "backend_error" and rollout.error.startswith("teacher_server_error")
+    assert backend.stats.fatal == ""
+
+
+class _CountingOpen:
+    def __init__(self, sandbox):
+        self.sandbox, self.opened = sandbox, 0
+
+    def __call__(self):
+        self.opened += 1
+        return self.sandbox.session(images=[PNG], image_name="q.png")
+
+
+def _counted_jobs(sandbox, questions):
+    opener = _CountingOpen(sandbox)
+    return [RolloutJob(_conversation(q), opener) for q in questions], opener
+
+
+@pytest.mark.parametrize(("server_kw", "cfg_kw", "message"), [
+    ({"api_key": "sk-right"}, {}, "authentication failed for "),
+    ({"strict_model": True}, {"model": "no-such-model"}, "model 'no-such-model' not found at "),
+    ({"always": "400"}, {}, "every request is refused by "),
+])
+def test_repeated_refusal_during_a_run_stops_run_many(sandbox, server_kw, cfg_kw, message):
+    jobs, opener = _counted_jobs(sandbox, [f"[calc:{i} * 2]" for i in range(20)])
+    with ScriptedTeacher(**server_kw) as server:
+        cfg = _cfg(server, preflight=False, fatal_after=3, **cfg_kw)
+        with OpenAIBackend(cfg, api_key="sk-wrong") as backend:
+            with pytest.raises(FatalTeacherError, match=f"^{message}.*\\(3 requests in a row\\)$") as err:
+                run_many(backend, jobs, concurrency=2)
+        assert server.requests <= 4 and opener.opened <= 4  # 3 refusals and at most one more in flight
+    assert server.base_url in str(err.value) and backend.stats.fatal == str(err.value)
+
+
+def test_refusals_that_differ_or_are_retryable_stay_per_record(sandbox):
+    varied = [f"[fault:toolong] {'x' * (8 * i)}" for i in range(4)]  # context-length-like 400s: each its own
+    transient = ["[fault:500]", "[fault:429]", "[fault:500]", "[fault:429]"]
+    jobs = [_job(sandbox, q) for q in varied + transient]
+    with ScriptedTeacher() as server:
+        with OpenAIBackend(_cfg(server, max_retries=1, fatal_after=2)) as backend:
+            rollouts = run_many(backend, jobs, concurrency=1)
+    assert [r.error.split(":")[0] for r in rollouts] == ["teacher_bad_request"] * 4 + [
+        "teacher_server_error", "teacher_rate_limited"] * 2
+    assert backend.stats.retries == {"teacher_server_error": 2, "teacher_rate_limited": 2}
+    assert backend.stats.fatal == ""
+
+
+def test_fatal_after_zero_never_stops(sandbox):
+    with ScriptedTeacher(api_key="sk-right") as server:
+        with OpenAIBackend(_cfg(server, preflight=False, fatal_after=0), api_key="sk-wrong") as backend:
+            rollouts = run_many(backend, [_job(sandbox, "q") for _ in range(4)], concurrency=1)
+    assert [r.error.split(":")[0] for r in rollouts] == ["teacher_auth_error"] * 4 and server.requests == 4
+
+
+def test_a_success_breaks_the_streak(sandbox):
+    questions = ["[fault:400]", "[fault:400]", "[calc:1]", "[fault:400]", "[fault:400]"]
+    with ScriptedTeacher() as server:
+        with OpenAIBackend(_cfg(server, fatal_after=3)) as backend:
+            rollouts = run_many(backend, [_job(sandbox, q) for q in questions], concurrency=1)
+    assert [r.finish for r in rollouts] == ["backend_error"] * 2 + ["answer"] + ["backend_error"] * 2
+
+
+def test_config_takes_absolute_cache_path_and_rejects_only_invalid_ones(server, tmp_path):
+    absolute = tmp_path / "elsewhere" / "teacher.sqlite"
+    with OpenAIBackend(_cfg(server, cache_path=str(absolute))) as backend:
+        backend.generate(_conversation("[answer]"), Sampling(), STOPS)
+        assert len(backend.cache) == 1
+    assert absolute.is_file()
+    for bad, why in (("cache/", "folder"), ("cache/..", "folder"), ("a\0b", "NUL")):
+        with pytest.raises(ValueError, match=why):
+            TeacherConfig(cache_path=bad)
     with pytest.raises(ValueError, match="concurrency"):
         TeacherConfig(concurrency=0)
+    with pytest.raises(ValueError, match="fatal_after"):
+        TeacherConfig(fatal_after=-1)
 
 
 def test_config_builds_strictly_from_yaml_mapping():
