@@ -37,8 +37,9 @@ class Execution:
     stderr: str = ""  # capped excerpt
     error_type: str = ""  # exception type name as the model saw it, "" when ok
     error_message: str = ""
-    fixes: tuple[str, ...] = ()  # names of the fix-ups applied, e.g. ("fix_crop_clamp",)
+    fixes: tuple[str, ...] = ()  # fix-ups `code` needs to run as recorded, e.g. ("fix_crop_clamp",)
     image_indices: tuple[int, ...] = ()  # positions in the record's `images` of the images this block produced
+    fixes_rewritten: tuple[str, ...] = ()  # fix-ups folded into `code` (the `rewrite` policy): it needs none now
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ class DeadLetter:
 
 _EXECUTION = {"code": _str, "code_as_run": _str, "status": _str, "stdout": _str, "stderr": _str,
               "error_type": _str, "error_message": _str, "fixes": datasets.List(_str),
-              "image_indices": datasets.List(_i32)}
+              "image_indices": datasets.List(_i32), "fixes_rewritten": datasets.List(_str)}
 _CHECK = {"name": _str, "passed": _bool, "reason": _str, "detail": _str}
 _PROVENANCE = {"source": _str, "generator": _str, "generator_version": _str, "seed": _i64,
                "sandbox_config_hash": _str}

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 __all__ = [
     "AnswerCheckConfig", "ConsistencyCheckConfig", "DuplicatesCheckConfig", "ExecutionCheckConfig",
@@ -36,8 +37,11 @@ class ExecutionCheckConfig:
     reexecute: bool = field(
         default=True, metadata={"help": "Re-run every block in a strict sandbox session (needs a Sandbox)."}
     )
-    forbid_fixups: bool = field(
-        default=True, metadata={"help": "Reject trajectories whose stored blocks needed sandbox fix-ups."}
+    fixups: Literal["reject", "accept", "rewrite"] = field(
+        default="rewrite",
+        metadata={"help": "Blocks that ran only thanks to Thyme's fix-ups: reject the record; accept it (re-run with "
+                          "the fix-ups, every fix recorded); or rewrite its code into the code as run when a strict "
+                          "re-run of that reproduces every output exactly (otherwise accept)."},
     )
     max_pixel_diff: float = field(
         default=2.0, metadata={"help": "Largest mean absolute pixel difference (0-255) of a reproduced image."}

@@ -22,12 +22,13 @@ from synthesis.records import SftRecord
 from validators.config import ExecutionCheckConfig
 from validators.verdict import Verdict, fail, ok
 
-__all__ = ["compare_execution", "input_image_name", "pixel_diff", "reexecute"]
+__all__ = ["code_fixes", "compare_execution", "input_image_name", "needs_fixups", "pixel_diff", "reexecute"]
 
 CHECK = "exec"
 _STATUS = {"error": "error", "timeout": "timeout", "memory": "memory", "output-limit": "output_limit",
            "killed": "killed", "refused": "refused"}
 _JPEG = b"\xff\xd8"
+_TRANSPORT_FIXES = frozenset({"fix_output_dir"})  # the supervisor's own path mapping, not a change to the code
 _INPUT = re.compile(re.escape(INPUT_DIR) + r"([\w.-]+)")
 
 
@@ -99,8 +100,8 @@ def _stored(record: SftRecord, codes: list[str], outputs: list[fmt.SandboxOutput
             return fail(CHECK, _STATUS.get(run.status, "error"), f"block {i}: {run.error_type} {run.error_message}"[:200])
         if out.text.startswith("Sandbox for "):
             return fail(CHECK, "error", f"block {i}: the trajectory shows an error: {out.text[:150]}")
-        if cfg.forbid_fixups and run.fixes:
-            return fail(CHECK, "fixups_applied", f"block {i}: {', '.join(run.fixes)}")
+        if cfg.fixups == "reject" and code_fixes(run.fixes):
+            return fail(CHECK, "fixups_applied", f"block {i}: {', '.join(code_fixes(run.fixes))}")
     return None
 
 
@@ -129,10 +130,15 @@ def compare_execution(record: SftRecord, reproduced: Sequence[ExecResult] | None
         return bad or ok(CHECK, "stored executions only")
     if len(reproduced) != len(codes):
         return fail(CHECK, "block_count_mismatch", f"{len(codes)} blocks but {len(reproduced)} re-run results")
-    for i, (out, got) in enumerate(zip(outputs, reproduced, strict=True)):
+    with_fixups = cfg.fixups != "reject" and needs_fixups(record)  # the re-run applied the fix-ups too
+    for i, (out, got, run) in enumerate(zip(outputs, reproduced, record.executions, strict=True)):
         if not got.ok:
             return fail(CHECK, _STATUS.get(got.status.value, "error"),
-                        f"block {i} strict re-run: {got.error_type} {got.error_message}"[:200])
+                        f"block {i} {'re-run' if with_fixups else 'strict re-run'}: {got.error_type} "
+                        f"{got.error_message}"[:200])
+        if with_fixups and code_fixes(got.fixes) != code_fixes(run.fixes):
+            return fail(CHECK, "fixups_mismatch", f"block {i}: the record claims fix-ups {list(code_fixes(run.fixes))}, "
+                                                  f"the re-run needed {list(code_fixes(got.fixes))}")
         if out.images == 0 and (got.images or got.feedback.strip() != out.text.strip()):
             shown = "<image>" * len(got.images) or got.feedback.strip()
             return fail(CHECK, "output_mismatch", f"block {i}: claims {out.text.strip()[:60]!r}, re-run printed {shown[:60]!r}")
@@ -158,19 +164,43 @@ def input_image_name(record: SftRecord) -> str:
     return f"{record.id}.{'jpg' if jpeg else 'png'}"
 
 
-def reexecute(record: SftRecord, sandbox, seed: int | None = None) -> list[ExecResult]:
-    """Re-run every code block of ``record`` in one strict session (code exactly as written, no fix-ups).
+def code_fixes(fixes: Sequence[str]) -> tuple[str, ...]:
+    """The fix-ups among ``fixes`` that changed what the code does (not how the sandbox mapped its folders).
+
+    Example:
+        >>> code_fixes(["fix_output_dir", "fix_crop_clamp"])
+        ('fix_crop_clamp',)
+    """
+    return tuple(f for f in fixes if f not in _TRANSPORT_FIXES)
+
+
+def needs_fixups(record: SftRecord) -> bool:
+    """Whether some block of ``record`` ran as recorded only thanks to a fix-up.
+
+    Example:
+        >>> from synthesis.records import Execution
+        >>> r = SftRecord("x", (), "q", (1, 1), "", "", "text", "crop", executions=(Execution("c", "c", "ok"),))
+        >>> needs_fixups(r)
+        False
+    """
+    return any(code_fixes(run.fixes) for run in record.executions)
+
+
+def reexecute(record: SftRecord, sandbox, seed: int | None = None, strict: bool = True) -> list[ExecResult]:
+    """Re-run every code block of ``record`` in one session, by default strict (code exactly as written).
 
     Args:
         record (`SftRecord`): a trajectory that passed the format check.
         sandbox (`sandbox.Sandbox`): the caller's pool (a check never creates one).
         seed (`int`, *optional*): session seed; defaults to ``record.provenance.seed`` (0 without provenance).
+        strict (`bool`, *optional*, defaults to `True`): False applies the fix-ups (the ``accept`` policy's
+            re-run of a record that needs them).
     """
     codes = fmt.code_blocks(fmt.parse(record.response))
     if not codes:
         return []
     if seed is None:
         seed = record.provenance.seed if record.provenance is not None else 0
-    with sandbox.session(images=[record.images[0]], image_name=input_image_name(record), strict=True,
+    with sandbox.session(images=[record.images[0]], image_name=input_image_name(record), strict=strict,
                          item_id=record.id, seed=seed) as session:
         return [session.run(code) for code in codes]

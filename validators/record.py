@@ -17,7 +17,7 @@ from validators.answer import check_answer
 from validators.config import ValidatorsConfig
 from validators.consistency import check_consistency
 from validators.duplicates import DuplicateIndex
-from validators.execution import compare_execution, reexecute
+from validators.execution import compare_execution, needs_fixups, reexecute
 from validators.format_check import check_format
 from validators.hygiene import check_hygiene
 from validators.images import check_images
@@ -32,7 +32,8 @@ CHECK_ORDER = ("format", "hygiene", "answer", "images", "exec", "consistency", "
 def _plan(record: SftRecord, cfg: ValidatorsConfig, sandbox, judge: Judge | None,
           index: DuplicateIndex | None) -> list[tuple[bool, Callable[[], Verdict]]]:  # fmt: skip
     def execution() -> Verdict:
-        reproduced = reexecute(record, sandbox) if cfg.execution.reexecute else None
+        strict = cfg.execution.fixups == "reject" or not needs_fixups(record)
+        reproduced = reexecute(record, sandbox, strict=strict) if cfg.execution.reexecute else None
         return compare_execution(record, reproduced, cfg.execution)
 
     return [

@@ -77,8 +77,11 @@ def test_stored_execution_reasons():
     failed = Execution("print(0)", "print(0)", "error", error_type="NameError")
     assert compare_execution(_record(["42"], runs=[failed]), None).reason == "exec_error"
     fixed = Execution("print(0)", "print(0)", "ok", fixes=("fix_crop_clamp",))
-    assert compare_execution(_record(["42"], runs=[fixed]), None).reason == "exec_fixups_applied"
-    assert compare_execution(_record(["42"], runs=[fixed]), None, ExecutionCheckConfig(forbid_fixups=False)).passed
+    assert compare_execution(_record(["42"], runs=[fixed]), None, ExecutionCheckConfig(fixups="accept")).passed
+    assert compare_execution(_record(["42"], runs=[fixed]), None, ExecutionCheckConfig(fixups="reject")).reason == \
+        "exec_fixups_applied"
+    transport = Execution("print(0)", "print(0)", "ok", fixes=("fix_output_dir",))  # the supervisor's path mapping
+    assert compare_execution(_record(["42"], runs=[transport]), None, ExecutionCheckConfig(fixups="reject")).passed
     shown = _record(["Sandbox for t: Code execution failed: boom"], runs=[base])
     assert compare_execution(shown, None).reason == "exec_error"
 

@@ -178,7 +178,7 @@ CORPUS = [
     Case("image_resized", "crop_text", _image(1, lambda r, imgs: png(decode(imgs[1]).resize((300, 200)))),
          "exec_image_size_mismatch"),
     Case("stored_fixups", "crop_text", _executions(lambda e: [replace(e[0], fixes=("fix_crop_clamp",))]),
-         "exec_fixups_applied"),
+         "exec_fixups_mismatch"),  # claims a fix its code never needed
     Case("stored_timeout", "compute", _executions(lambda e: [replace(e[0], status="timeout")]), "exec_timeout"),
     Case("executions_missing", "compute", _executions(lambda e: []), "exec_block_count_mismatch"),
     Case("stored_code_differs", "compute", _executions(lambda e: [replace(e[0], code="print(0)")]), "exec_code_mismatch"),
