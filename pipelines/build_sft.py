@@ -9,7 +9,8 @@ Run it with ``beam run pipelines/build_sft.py [--config pipeline.yaml] [KEY=VALU
 * ``manifest.json``  config, seeds, package versions, git commit and every shard's row count and hash;
 * ``shard_checks/``  the great-expectations shard suite: ``result.json`` and Data Docs HTML;
 * ``hub/``  the Hub-ready dataset folder (card, plots, shards) when ``run.publish`` is on and all checks hold;
-* ``work/<config hash>/``  finished records, reused by a rerun with the same config (resume).
+* ``work/``  finished records, each keyed by what it was made from: a rerun reuses exactly those whose inputs,
+  teacher, sandbox behaviour and validators are unchanged (resume).
 
 Every record that enters leaves as an accepted row or a dead letter; the run checks this and fails otherwise.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import apache_beam as beam
 
-from pipelines.config import PipelineConfig, config_hash
+from pipelines.config import PipelineConfig, teacher_api_key
 from pipelines.manifest import build_manifest, write_json
 from pipelines.progress import Progress, mark_dead
 from pipelines.publish import publish_folder
@@ -36,16 +37,27 @@ from pipelines.sft import (
     Deduplicate,
     GenerateTasks,
     ImportThyme,
+    OneCopyPerId,
     PlanTasks,
     ReadTaskFiles,
     VerifyTrajectories,
     WriteTrajectories,
-    read_rows,
+    source_units,
 )
 from pipelines.shards import ShardInfo, WriteShards, promote_staging, rows_per_folder
-from pipelines.stats import CountFacts, check_invariant, dead_letter_facts, metric_totals, record_facts
+from pipelines.stats import (
+    CountFacts,
+    check_invariant,
+    dead_letter_facts,
+    metric_totals,
+    nothing_accepted,
+    record_facts,
+    teacher_totals,
+)
+from synthesis.import_common import row_groups
+from synthesis.openai_config import TeacherConfig
 from synthesis.records import DEAD_LETTER_SCHEMA, SFT_SCHEMA
-from synthesis.teacher import TEACHER_VERSION
+from synthesis.teacher_errors import FatalTeacherError, find_fatal
 from validators.shards import preload, validate_shards
 
 log = logging.getLogger("build_sft")
@@ -62,28 +74,20 @@ def split_of(record_id: str, splits: dict[str, float]) -> int:
     return len(names) - 1
 
 
-def _work_hash(config: PipelineConfig) -> str:
-    """What the stored records depend on: tasks, sandbox behaviour, validators, teacher version (not the runner,
-    worker counts or output layout), so a rerun with another runner reuses the same finished records."""
-    teacher = TEACHER_VERSION if config.teacher.kind == "programmatic" else config.teacher
-    return config_hash({"tasks": config.tasks, "sandbox": config.sandbox.behaviour_hash(),
-                        "validators": config.validators, "teacher": teacher})
-
-
 def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> None:
     """Compose the SFT pipeline into ``p``; outputs go to the staging folder ``stage``."""
-    work = out / "work" / _work_hash(config)
+    work = out / "work"
     drafts, accepted_store = RecordStore(work / "trajectories"), RecordStore(work / "accepted")
     sources = config.sources
     planned = (p | "PlanTasks" >> PlanTasks(config.tasks, local_workers(config.runner)) if sources.generated
                else p | "NoPlannedTasks" >> beam.Create([]))
     generated, dead_generate = planned | "GenerateTasks" >> GenerateTasks(config.tasks)
-    task_rows = (p | "TaskFiles" >> beam.Create(sources.task_files) | "ReadTaskFiles" >> beam.FlatMap(read_rows)
-                 | "SpreadTaskRows" >> beam.Reshuffle())
-    user_tasks, dead_tasks = task_rows | "TasksFromRows" >> ReadTaskFiles()
-    thyme_rows = (p | "ThymeFiles" >> beam.Create(sources.thyme_files) | "ReadThymeFiles" >> beam.FlatMap(read_rows)
-                  | "SpreadThymeRows" >> beam.Reshuffle())
-    imported, dead_import = thyme_rows | "ImportThyme" >> ImportThyme(config.sandbox, drafts)
+    task_units = (p | "TaskFiles" >> beam.Create(sources.task_files) | "TaskFileSlices" >> beam.FlatMap(source_units)
+                  | "SpreadTaskSlices" >> beam.Reshuffle())
+    user_tasks, dead_tasks = task_units | "TasksFromRows" >> ReadTaskFiles()
+    thyme_units = (p | "ThymeFiles" >> beam.Create(sources.thyme_files)
+                   | "ThymeFileSlices" >> beam.FlatMap(source_units) | "SpreadThymeSlices" >> beam.Reshuffle())
+    imported, dead_import = thyme_units | "ImportThyme" >> ImportThyme(config.sandbox, drafts)
     # One teacher per task source, so generation and teaching fuse into one stage: a Flatten of tasks would make
     # the runner buffer every task (and its image) between the stages. Only ids are flattened.
     sandbox_hash = config.sandbox.behaviour_hash()
@@ -98,15 +102,17 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
               for name, ids in (("Generated", taught), ("UserTasks", taught_user), ("Imported", imported))]
     verified = [ok for ok, _ in judged] | "AllVerified" >> beam.Flatten()
     dead_validate = [bad for _, bad in judged] | "AllRejectedByChecks" >> beam.Flatten()
+    verified, dead_copies = verified | "OneCopyPerId" >> OneCopyPerId(accepted_store)
     if config.validators.duplicates.enabled:
         accepted, dead_dupes = verified | "Deduplicate" >> Deduplicate(config.validators.duplicates, accepted_store)
     else:
         accepted, dead_dupes = verified, p | "NoDuplicates" >> beam.Create([])
-    dead = ((dead_generate, dead_tasks, dead_import, dead_teacher, dead_teacher_user, dead_validate, dead_dupes)
-            | "AllDeadLetters" >> beam.Flatten())
+    dead = ((dead_generate, dead_tasks, dead_import, dead_teacher, dead_teacher_user, dead_validate, dead_copies,
+             dead_dupes) | "AllDeadLetters" >> beam.Flatten())
     _ = dead | "MarkDeadForProgress" >> beam.Map(mark_dead, str(work))
-    records_in = ((planned, task_rows, thyme_rows) | "AllInputs" >> beam.Flatten()
-                  | "InputFacts" >> beam.Map(lambda _: "in"))
+    file_rows = ((task_units, thyme_units) | "AllFileSlices" >> beam.Flatten()
+                 | "RowsOfSlices" >> beam.FlatMap(lambda unit: ["in"] * unit["group"].rows))
+    records_in = ((planned | "PlannedFacts" >> beam.Map(lambda _: "in"), file_rows) | "AllInputs" >> beam.Flatten())
 
     names = list(config.run.splits)
     parts = accepted | "Split" >> beam.Partition(lambda rid, n: split_of(rid, config.run.splits), len(names))
@@ -126,29 +132,56 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
          | "SaveCounts" >> beam.Map(lambda v, path=str(stage / "counts.json"): write_json(Path(path), v)))
 
 
+def check_teacher(cfg: TeacherConfig) -> None:
+    """Before any worker starts: does the endpoint answer, take the key and list the model? (No tokens.)"""
+    from synthesis.openai_backend import OpenAIBackend
+
+    with OpenAIBackend(cfg, teacher_api_key(cfg)) as backend:
+        backend.check_endpoint()
+
+
 def run(config: PipelineConfig) -> int:
-    """Run build_sft with ``config``; returns 0 when every record is accounted for, 1 otherwise."""
+    """Run build_sft with ``config``; returns 0 when every record is accounted for, 1 otherwise, and 3 when the
+    teacher refused the run (bad key, unknown model, nothing listening) with one line saying why."""
     out = Path(config.run.output_dir) / config.run.name
     stage = out / f".staging-{int(time.time())}"
     planned = config.tasks.count if config.sources.generated else 0
+    planned += sum(g.rows for f in (*config.sources.task_files, *config.sources.thyme_files) for g in row_groups(f))
     started = time.time()
-    with Progress(out / "work" / _work_hash(config), planned) as progress:
+    if config.teacher.kind == "openai" and config.sources.task_files and config.teacher.openai.preflight:
+        try:
+            check_teacher(config.teacher.openai)
+        except FatalTeacherError as err:
+            sys.stderr.write(f"build_sft: stopped: teacher: {err} (nothing was run)\n")
+            return 3
+    with Progress(out / "work", planned) as progress:
         p = beam.Pipeline(options=pipeline_options(config.runner))
         build(p, config, out, stage)
         preload()  # the shard suite's imports overlap with the run
-        result = p.run()
-        result.wait_until_finish()
+        try:
+            result = p.run()
+            result.wait_until_finish()
+        except BaseException as err:  # nothing half-written: the staged outputs go, finished records stay
+            shutil.rmtree(stage, ignore_errors=True)
+            fatal = find_fatal(err)
+            if fatal is None:
+                raise
+            sys.stderr.write(f"\nbuild_sft: stopped: teacher: {fatal} (no shard written; finished records kept "
+                             f"under {out}/work/)\n")
+            return 3
     elapsed = time.time() - started
     counts = json.loads((stage / "counts.json").read_text())
     shards = promote_staging(stage, out)
     records_in = counts.get("in", 0)
     invariant = check_invariant(records_in, counts, rows_per_folder(shards))
-    report = validate_shards(out / "data", config.validators.shards, out / "shard_checks")
-    stats = {**invariant, "counts": counts, "metrics": metric_totals(result), "elapsed_s": round(elapsed, 2),
-             "records_per_s": round(records_in / elapsed, 3) if elapsed else None, "progress": progress.summary(),
-             "shard_checks": {"passed": report.success, "failures": report.failures}}
+    report = (validate_shards(out / "data", config.validators.shards, out / "shard_checks") if invariant["accepted"]
+              else nothing_accepted(invariant["records_in"], counts, out))
+    metrics = metric_totals(result)
+    stats = {**invariant, "counts": counts, "metrics": metrics, "teacher": teacher_totals(metrics),
+             "elapsed_s": round(elapsed, 2), "records_per_s": round(records_in / elapsed, 3) if elapsed else None,
+             "progress": progress.summary(), "shard_checks": {"passed": report.success, "failures": report.failures}}
     write_json(out / "stats.json", stats)
-    write_json(out / "manifest.json", build_manifest(config, "build_sft", shards, {"work_hash": _work_hash(config)}))
+    write_json(out / "manifest.json", build_manifest(config, "build_sft", shards))
     shutil.rmtree(stage, ignore_errors=True)
     ok = invariant["holds"] and report.success
     if ok and config.run.publish:

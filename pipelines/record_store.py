@@ -1,10 +1,10 @@
 """A folder of finished records, one small Parquet file per id: the resume cache and the memory valve.
 
 Stages write each finished record here and pass only its id downstream, so Beam's in-memory buffers hold ids,
-not images, and memory does not grow with the dataset. A rerun with the same config finds the records of a
-killed run and skips their work; files are written to a temporary name and renamed, so a kill never leaves
-half a record. The folder is keyed by the hash of the config that produced its records, so runs with
-different configs never mix.
+not images, and memory does not grow with the dataset. Each file carries the key of what its record was made
+from (:mod:`pipelines.work_keys`) in its Parquet metadata: a rerun reuses a record only when its key matches,
+so an edited input row, another model or other validators recompute exactly the records they change. Files
+are written to a temporary name and renamed, so a kill never leaves half a record.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 from synthesis.records import SFT_SCHEMA, SftRecord, to_table
 
 __all__ = ["RecordStore"]
+
+_KEY = b"thyme_work_key"
 
 
 class RecordStore:
@@ -36,22 +38,34 @@ class RecordStore:
         fan = hashlib.sha256(record_id.encode()).hexdigest()[:2]
         return self.folder / fan / f"{record_id}.parquet"
 
-    def has(self, record_id: str) -> bool:
-        """True when the record was finished by this or an earlier run."""
-        return self.path(record_id).exists()
+    def key(self, record_id: str) -> str | None:
+        """The key the stored record ``record_id`` was made under, None when there is none."""
+        try:
+            metadata = pq.read_schema(self.path(record_id)).metadata or {}
+        except (FileNotFoundError, pa.ArrowInvalid):
+            return None
+        return metadata.get(_KEY, b"").decode()
 
-    def put(self, record: SftRecord) -> str:
-        """Store ``record`` atomically; returns its id."""
+    def has(self, record_id: str, key: str) -> bool:
+        """True when ``record_id`` was finished, by this or an earlier run, from the inputs ``key`` stands for."""
+        return self.key(record_id) == key
+
+    def put(self, record: SftRecord, key: str) -> str:
+        """Store ``record`` atomically under ``key``; returns its id."""
         path = self.path(record.id)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        pq.write_table(to_table([record.to_row()], SFT_SCHEMA), tmp, compression="zstd")
+        table = to_table([record.to_row()], SFT_SCHEMA)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _KEY: key.encode()})
+        pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, path)
         return record.id
 
     def table(self, record_id: str) -> pa.Table:
         """The stored record ``record_id`` as a one-row Arrow table (what shard writers concatenate)."""
-        return pq.ParquetFile(self.path(record_id)).read()
+        table = pq.ParquetFile(self.path(record_id)).read()
+        metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != _KEY}
+        return table.replace_schema_metadata(metadata)
 
     def row(self, record_id: str) -> dict:
         """The stored Parquet row of ``record_id``."""

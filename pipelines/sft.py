@@ -19,42 +19,67 @@ from pipelines.config import TeacherSection, teacher_api_key
 from pipelines.record_store import RecordStore
 from pipelines.stages import RunStage, reject
 from pipelines.stats import counter, distribution
+from pipelines.work_keys import import_key, task_key, teacher_identity, verified_key
 from sandbox import SandboxConfig
 from synthesis import format as fmt
 from synthesis.agent import Conversation
 from synthesis.batch import RolloutJob, run_many
-from synthesis.import_common import ImportFailure
+from synthesis.import_common import ImportFailure, read_row_group, row_groups
 from synthesis.import_tasks import task_from_row
-from synthesis.import_thyme import import_thyme_record
+from synthesis.import_thyme import IMPORTER_VERSION, import_thyme_record, imported_id
 from synthesis.records import Provenance
 from synthesis.rollout_record import record_from_rollout
 from synthesis.tasks import FAMILIES, TasksConfig, generate_task, plan_tasks
 from synthesis.teacher import TEACHER_NAME, TEACHER_VERSION, image_name, teach, user_prompt
+from validators.answer import read_answer
 from validators.config import DuplicatesCheckConfig, ValidatorsConfig
 from validators.duplicates import DuplicateIndex, dedupe_fingerprints, fingerprint
-from validators.record import judge_record, with_verdicts
+from validators.fixup_policy import judge_with_policy
+from validators.record import with_verdicts
 
-__all__ = ["Deduplicate", "GenerateTasks", "ImportThyme", "PlanTasks", "ReadTaskFiles", "VerifyTrajectories", "WriteTrajectories", "read_rows"]
-
-
-def read_rows(path: str):
-    """``(path, index, raw row)`` of every row of a JSONL/Parquet source file (one element per input record)."""
-    from synthesis.import_common import read_rows as rows
-
-    for index, row in enumerate(rows(path)):
-        yield {"id": f"{Path(path).name}#{index}", "path": path, "index": index, "raw": row}
+__all__ = ["Deduplicate", "GenerateTasks", "ImportThyme", "OneCopyPerId", "PlanTasks", "ReadTaskFiles", "VerifyTrajectories",
+           "WriteTrajectories", "source_units"]
 
 
-class _TaskFromRow(beam.DoFn):
-    def process(self, item: dict):
-        result = task_from_row(item["raw"], item["index"], Path(item["path"]).name, Path(item["path"]).parent)
+def source_units(path: str):
+    """One element per slice of a source file (a Parquet row group, or a whole JSONL file): only this small
+    description passes through the runner's buffers, never the rows and their images."""
+    for group in row_groups(path):
+        yield {"id": f"{Path(path).name}@{group.group}", "group": group}
+
+
+class _PerRow(beam.DoFn):
+    """Reads one slice of a source file and handles each row on its own: an exception in one row dead-letters
+    that row only (Beam's handler would dead-letter the whole slice as one element)."""
+
+    stage = "import"
+
+    def process(self, unit: dict):
+        group = unit["group"]
+        name = Path(group.path).name
+        for index, raw in read_row_group(group):
+            item = {"id": f"{name}#{index}", "path": group.path, "index": index, "raw": raw}
+            try:
+                yield from self.row(item)
+            except Exception as err:  # noqa: BLE001 - the row becomes a dead letter naming the cause
+                yield reject(item["id"], self.stage, f"exception_{type(err).__name__}",
+                             f"{name} row {index}: {type(err).__name__}: {err}"[:500], item)
+
+    def row(self, item: dict):
+        raise NotImplementedError
+
+
+class _TaskFromRow(_PerRow):
+    def row(self, item: dict):
+        path = Path(item["path"])
+        result = task_from_row(item["raw"], item["index"], path.name, path.parent, read_answer=read_answer)
         if isinstance(result, ImportFailure):
             yield reject(result.id or item["id"], "import", result.reason, result.detail, item)
             return
         yield result
 
 
-class _ImportThyme(beam.DoFn):
+class _ImportThyme(_PerRow):
     """Released Thyme records: re-run in the sandbox, compared with what they claim, stored as drafts."""
 
     def __init__(self, sandbox_cfg: SandboxConfig, store: RecordStore):
@@ -64,14 +89,21 @@ class _ImportThyme(beam.DoFn):
     def setup(self):
         self._sandbox = shared_sandbox.acquire(self._sandbox_cfg)
 
-    def process(self, item: dict):
-        path = Path(item["path"])
-        result = import_thyme_record(item["raw"], item["index"], self._sandbox, base_dir=path.parent, source=path.name,
-                                     sandbox_config_hash=self._sandbox_cfg.behaviour_hash())
+    def row(self, item: dict):
+        path, strict = Path(item["path"]), not self._sandbox_cfg.fixups
+        key = import_key(item["raw"], IMPORTER_VERSION, self._sandbox_cfg.behaviour_hash(), strict)
+        known = imported_id(item["raw"], path.parent)
+        if self._store.has(known, key):
+            counter("import_reused").inc()
+            yield known
+            return
+        result = import_thyme_record(item["raw"], item["index"], self._sandbox, strict, base_dir=path.parent,
+                                     source=path.name, sandbox_config_hash=self._sandbox_cfg.behaviour_hash(),
+                                     read_answer=read_answer)
         if isinstance(result, ImportFailure):
             yield reject(result.id or item["id"], "import", result.reason, result.detail, item)
             return
-        yield self._store.put(result)
+        yield self._store.put(result, key)
 
     def teardown(self):
         shared_sandbox.release(self._sandbox)
@@ -89,8 +121,8 @@ class _GenerateTask(beam.DoFn):
 class _Teach(beam.DoFn):
     """Programmatic teacher; runs its code in the process's shared sandbox pool."""
 
-    def __init__(self, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str):
-        self._sandbox_cfg, self._store, self._hash = sandbox_cfg, store, config_hash
+    def __init__(self, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str, teacher: dict):
+        self._sandbox_cfg, self._store, self._hash, self._teacher = sandbox_cfg, store, config_hash, teacher
         self._sandbox = None
 
     def process(self, task):
@@ -99,7 +131,8 @@ class _Teach(beam.DoFn):
                          f"the programmatic teacher writes trajectories for {list(FAMILIES)}, not {task.family!r}; "
                          "use an OpenAI-compatible teacher for these tasks", task.to_dict())
             return
-        if self._store.has(task.id):
+        key = task_key(task, self._teacher, self._hash)
+        if self._store.has(task.id, key):
             counter("teacher_reused").inc()
             yield task.id
             return
@@ -113,7 +146,7 @@ class _Teach(beam.DoFn):
                          task.to_dict())
             return
         provenance = Provenance("generated", TEACHER_NAME, TEACHER_VERSION, task.seed, self._hash)
-        yield self._store.put(record_from_rollout(task, rollout, provenance))
+        yield self._store.put(record_from_rollout(task, rollout, provenance), key)
 
     def teardown(self):
         shared_sandbox.release(self._sandbox)
@@ -123,8 +156,10 @@ class _Teach(beam.DoFn):
 class _TeachWithModel(beam.DoFn):
     """An OpenAI-compatible teacher through the agent loop; batches of tasks run concurrently (HTTP-bound)."""
 
-    def __init__(self, section: TeacherSection, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str):
+    def __init__(self, section: TeacherSection, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str,
+                 teacher: dict):
         self._section, self._sandbox_cfg, self._store, self._hash = section, sandbox_cfg, store, config_hash
+        self._teacher = teacher
         self._sandbox = self._backend = None
 
     def setup(self):
@@ -134,13 +169,21 @@ class _TeachWithModel(beam.DoFn):
         self._backend = OpenAIBackend(self._section.openai, teacher_api_key(self._section.openai))
 
     def process(self, batch: list):
-        todo = [t for t in batch if not self._store.has(t.id)]
-        yield from (t.id for t in batch if self._store.has(t.id))
+        keys = {t.id: task_key(t, self._teacher, self._hash) for t in batch}
+        done = [t for t in batch if self._store.has(t.id, keys[t.id])]
+        todo = [t for t in batch if t not in done]
+        counter("teacher_reused").inc(len(done))
+        yield from (t.id for t in done)
         jobs = [RolloutJob(Conversation(fmt.SYSTEM_PROMPT, user_prompt(t), (t.image,)),
                            partial(self._sandbox.session, images=[t.image], image_name=image_name(t), item_id=t.id,
                                    seed=t.seed), self._section.agent) for t in todo]
         generator = f"openai:{self._section.openai.model}"
-        for task, rollout in zip(todo, run_many(self._backend, jobs, self._section.openai.concurrency), strict=True):
+        before = self._backend.stats.as_dict()
+        try:
+            rollouts = run_many(self._backend, jobs, self._section.openai.concurrency)
+        finally:  # a fatal error still leaves its requests in the run's stats
+            count_teacher(before, self._backend.stats.as_dict())
+        for task, rollout in zip(todo, rollouts, strict=True):
             counter("teacher_prompt_tokens").inc(rollout.prompt_tokens)
             counter("teacher_completion_tokens").inc(rollout.completion_tokens)
             if rollout.finish != "answer":
@@ -148,13 +191,24 @@ class _TeachWithModel(beam.DoFn):
                              task.to_dict())
                 continue
             provenance = Provenance("generated", generator, TEACHER_VERSION, task.seed, self._hash)
-            yield self._store.put(record_from_rollout(task, rollout, provenance))
+            yield self._store.put(record_from_rollout(task, rollout, provenance), keys[task.id])
 
     def teardown(self):
         if self._backend is not None:
             self._backend.close()
         shared_sandbox.release(self._sandbox)
         self._sandbox = self._backend = None
+
+
+def count_teacher(before: dict, after: dict) -> None:
+    """Add one batch's requests, retries, failures and cache hits to the run's ``teacher_*`` counters."""
+    for name in ("requests", "preflight_requests", "cache_hits"):
+        if after[name] - before[name]:
+            counter(f"teacher_{name}").inc(after[name] - before[name])
+    for kind in ("retries", "failures"):
+        for reason, n in after[kind].items():
+            if n - before[kind].get(reason, 0):
+                counter(f"teacher_{kind}/{reason}").inc(n - before[kind].get(reason, 0))
 
 
 class _Verify(beam.DoFn):
@@ -165,23 +219,50 @@ class _Verify(beam.DoFn):
         self._sandbox = None
 
     def process(self, record_id: str):
-        if self._accepted.has(record_id):
+        key = verified_key(self._source.key(record_id) or "", self._cfg)
+        if self._accepted.has(record_id, key):
             yield record_id
             return
         self._sandbox = self._sandbox or shared_sandbox.acquire(self._sandbox_cfg)  # on first use: a source may be empty
-        record = self._source.get(record_id)
-        verdicts = judge_record(record, self._cfg, sandbox=self._sandbox)
+        record, verdicts = judge_with_policy(self._source.get(record_id), self._cfg, sandbox=self._sandbox)
+        judged = with_verdicts(record, verdicts)  # every verdict, passed or not, also in a dead letter's payload
         failed = [v for v in verdicts if not v.passed]
         if failed:
             first = failed[0]
             yield reject(record_id, "validate", first.reason, "; ".join(f"{v.reason}: {v.detail}" for v in failed),
-                         record.to_row())
+                         judged.to_row())
             return
-        yield self._accepted.put(with_verdicts(record, verdicts))
+        yield self._accepted.put(judged, key)
 
     def teardown(self):
         shared_sandbox.release(self._sandbox)
         self._sandbox = None
+
+
+class _OneCopy(beam.DoFn):
+    def __init__(self, store: RecordStore):
+        self._store = store
+
+    def process(self, grouped: tuple):
+        record_id, copies = grouped[0], len(list(grouped[1]))
+        yield record_id
+        for copy in range(1, copies):
+            yield reject(record_id, "dedupe", "duplicates_same_record",
+                         f"copy {copy + 1} of {copies}: the same record (same content id) arrived {copies} times; "
+                         "one copy is kept", self._store.row(record_id))
+
+
+class OneCopyPerId(beam.PTransform):
+    """Accepted ids -> each id once: a record that arrives several times (the same released row in three files)
+    is kept once and its other copies are dead-lettered, so every copy is accounted for and none is lost."""
+
+    def __init__(self, store: RecordStore):
+        super().__init__()
+        self._store = store
+
+    def expand(self, ids):
+        grouped = ids | "KeyById" >> beam.Map(lambda rid: (rid, None)) | "GroupById" >> beam.GroupByKey()
+        return grouped | "KeepOne" >> RunStage("dedupe", _OneCopy(self._store))
 
 
 class _DropDuplicates(beam.DoFn):
@@ -273,8 +354,9 @@ class WriteTrajectories(beam.PTransform):
     def __init__(self, section: TeacherSection, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str):
         super().__init__()
         self._section = section
-        self._dofn = (_Teach(sandbox_cfg, store, config_hash) if section.kind == "programmatic"
-                      else _TeachWithModel(section, sandbox_cfg, store, config_hash))
+        teacher = teacher_identity(section, TEACHER_VERSION)
+        self._dofn = (_Teach(sandbox_cfg, store, config_hash, teacher) if section.kind == "programmatic"
+                      else _TeachWithModel(section, sandbox_cfg, store, config_hash, teacher))
 
     def expand(self, tasks):
         if self._section.kind == "programmatic":
@@ -284,21 +366,22 @@ class WriteTrajectories(beam.PTransform):
 
 
 class ReadTaskFiles(beam.PTransform):
-    """Rows of JSONL/Parquet task files -> tasks (and dead letters for bad rows)."""
+    """Slices of JSONL/Parquet task files (:func:`source_units`) -> tasks (and dead letters for bad rows)."""
 
-    def expand(self, rows):
-        return rows | "ToTask" >> RunStage("import", _TaskFromRow())
+    def expand(self, units):
+        return units | "ToTask" >> RunStage("import", _TaskFromRow())
 
 
 class ImportThyme(beam.PTransform):
-    """Rows of released Thyme SFT files -> ids of stored, re-executed records (and dead letters)."""
+    """Slices of released Thyme SFT files (:func:`source_units`) -> ids of stored, re-executed records (and dead
+    letters)."""
 
     def __init__(self, sandbox_cfg: SandboxConfig, store: RecordStore):
         super().__init__()
         self._dofn = _ImportThyme(sandbox_cfg, store)
 
-    def expand(self, rows):
-        return rows | "Import" >> RunStage("import", self._dofn)
+    def expand(self, units):
+        return units | "Import" >> RunStage("import", self._dofn)
 
 
 class VerifyTrajectories(beam.PTransform):

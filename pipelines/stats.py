@@ -8,6 +8,7 @@ check) are computed from the PCollections themselves, so they are exact on every
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -15,7 +16,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
 __all__ = ["NAMESPACE", "CountFacts", "check_invariant", "counter", "dead_letter_facts", "distribution", "metric_totals",
-           "record_facts"]
+           "nothing_accepted", "record_facts", "teacher_totals"]
 
 NAMESPACE = "thyme"
 
@@ -71,6 +72,48 @@ def check_invariant(records_in: int, counts: dict[str, int], written: dict[str, 
         out["written"] = {"data": written.get("data", 0), "dead_letter": written.get("dead_letter", 0)}
         out["holds"] = out["holds"] and out["written"] == {"data": accepted, "dead_letter": dead}
     return out
+
+
+@dataclass(frozen=True)
+class NothingAccepted:
+    """The shard-suite result of a run that accepted no record: one line that says so and where to look."""
+
+    success: bool
+    failures: list[str]
+
+    def summary(self) -> str:
+        return f"shard checks skipped: {self.failures[0]}"
+
+
+def nothing_accepted(records_in: int, counts: dict[str, int], out) -> NothingAccepted:
+    """Why a run wrote no data shard: ``0 of N accepted; see <out>/dead_letter/`` and its three top reasons.
+
+    Example:
+        >>> nothing_accepted(4, {"dead/reason/teacher/teacher_auth_error": 4}, "out/x").failures
+        ['0 of 4 records accepted; see out/x/dead_letter/ (teacher/teacher_auth_error 4)']
+    """
+    reasons = sorted(((v, k.removeprefix("dead/reason/")) for k, v in counts.items()
+                      if k.startswith("dead/reason/")), reverse=True)
+    top = ", ".join(f"{name} {n}" for n, name in reasons[:3])
+    return NothingAccepted(False, [f"0 of {records_in} records accepted; see {out}/dead_letter/" + (f" ({top})" if top else "")])
+
+
+def teacher_totals(metrics: dict[str, float]) -> dict[str, Any]:
+    """The teacher's request, retry, failure and cache-hit counts out of a run's metrics (``teacher_*`` counters).
+
+    Example:
+        >>> totals = teacher_totals({"teacher_requests": 5, "teacher_failures/teacher_auth_error": 2, "other": 3})
+        >>> totals["requests"], totals["failures"], totals["cache_hits"]
+        (5, {'teacher_auth_error': 2}, 0)
+    """
+    def get(name: str) -> int:
+        return int(metrics.get(f"teacher_{name}", 0))
+
+    def by_reason(kind: str) -> dict[str, int]:
+        return {k.split("/", 1)[1]: int(v) for k, v in metrics.items() if k.startswith(f"teacher_{kind}/")}
+
+    return {"requests": get("requests"), "preflight_requests": get("preflight_requests"), "retries": by_reason("retries"),
+            "failures": by_reason("failures"), "cache_hits": get("cache_hits"), "reused_records": get("reused")}
 
 
 def metric_totals(result) -> dict[str, float]:

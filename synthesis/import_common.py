@@ -16,7 +16,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 from sandbox.layout import IMAGE_EXTENSIONS
 from synthesis.records import DeadLetter
 
-__all__ = ["IMPORT_REASONS", "ROW_ERROR", "ImportFailure", "Rejected", "decode_image", "guess_answer_type",
+__all__ = ["IMPORT_REASONS", "ROW_ERROR", "AnswerReader", "RowGroup", "read_row_group", "row_groups", "ImportFailure", "Rejected", "decode_image", "guess_answer_type",
            "image_size", "normalise_image", "read_rows", "stable_id"]
 
 IMPORT_REASONS = (  # every reason code an importer returns
@@ -32,6 +32,9 @@ IMPORT_REASONS = (  # every reason code an importer returns
     "import_exec_failed", "import_image_count_mismatch", "import_image_size_mismatch", "import_output_mismatch",
     "import_bad_answer_type", "import_bad_choices",
 )
+AnswerReader = Callable[[str, str, "str | None"], Any]
+"""``(question, answer text, the row's own answer or None) ->`` an object with ``answer``, ``answer_type`` and
+``choices``: how an importer reads ground truth (the pipelines pass the validators' reader)."""
 ROW_ERROR = "__import_error__"  # key of the stand-in row :func:`read_rows` yields for an unreadable line
 _KEPT_FORMATS = {"JPEG": "jpeg", "PNG": "png"}
 
@@ -188,6 +191,51 @@ def image_size(data: bytes) -> tuple[int, int]:
             return image.size
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise ValueError(f"not a readable image ({type(err).__name__}: {err})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class RowGroup:
+    """A slice of a source file read on its own: one Parquet row group, or a whole JSONL/JSON file.
+
+    Released shards run to a gigabyte; reading one row group at a time is what keeps an import's memory flat.
+    """
+
+    path: str
+    group: int | None  # the Parquet row group, None for a whole text file
+    first: int  # index in the file of the slice's first row
+    rows: int
+
+
+def row_groups(path: str | os.PathLike) -> list[RowGroup]:
+    """The slices of ``path`` (counts from the Parquet footer; a text file is counted by streaming it once).
+
+    Example:
+        >>> import tempfile
+        >>> f = Path(tempfile.mkdtemp()) / "r.jsonl"; _ = f.write_text('{"a": 1}\\n\\n{"a": 2}\\n')
+        >>> [(g.group, g.first, g.rows) for g in row_groups(f)]
+        [(None, 0, 2)]
+    """
+    if Path(path).suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        meta, groups, first = pq.ParquetFile(path).metadata, [], 0
+        for g in range(meta.num_row_groups):
+            groups.append(RowGroup(str(path), g, first, meta.row_group(g).num_rows))
+            first += meta.row_group(g).num_rows
+        return groups
+    return [RowGroup(str(path), None, 0, sum(1 for _ in read_rows(path)))]
+
+
+def read_row_group(group: RowGroup) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(index in the file, row)`` of every row of one slice, holding at most one row group in memory."""
+    if group.group is None:
+        yield from enumerate(read_rows(group.path))
+        return
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(group.path).read_row_group(group.group)
+    for offset in range(table.num_rows):  # one row's Python objects at a time, not the group's
+        yield group.first + offset, table.slice(offset, 1).to_pylist()[0]
 
 
 def read_rows(path: str | os.PathLike) -> Iterator[dict[str, Any]]:

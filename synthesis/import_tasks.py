@@ -18,6 +18,7 @@ from typing import Any
 from synthesis import format as fmt
 from synthesis.import_common import (
     ROW_ERROR,
+    AnswerReader,
     ImportFailure,
     Rejected,
     decode_image,
@@ -56,8 +57,16 @@ def _image(row: dict[str, Any], base_dir: str | os.PathLike | None) -> tuple[byt
         raise Rejected("import_bad_image", str(err)) from None
 
 
-def _answer_type(row: dict[str, Any], answer: str) -> tuple[str, str, tuple[str, ...]]:
-    """(answer, answer_type, choices) after checking them against each other; a choice answer becomes a letter."""
+def _answer_type(row: dict[str, Any], answer: str, question: str,
+                 read_answer: AnswerReader | None) -> tuple[str, str, tuple[str, ...]]:  # fmt: skip
+    """(answer, answer_type, choices) after checking them against each other; a choice answer becomes a letter.
+
+    A row that states neither its type nor its choices is read by ``read_answer`` (options listed in the
+    question, ``<answer> C </answer>`` or ``\\boxed{C}`` solutions, numbers with units) when one is given.
+    """
+    if read_answer is not None and row.get("answer_type") is None and not row.get("choices"):
+        spec = read_answer(question, answer, answer)
+        return spec.answer, spec.answer_type, tuple(spec.choices)
     choices = row.get("choices") or ()
     if not isinstance(choices, list | tuple) or not all(isinstance(c, str) for c in choices):
         raise Rejected("import_bad_choices", "choices must be a list of strings")
@@ -89,8 +98,8 @@ def _question(text: str) -> str:
         return text.removeprefix(fmt.IMAGE_PLACEHOLDER).strip()
 
 
-def task_from_row(row: dict[str, Any], index: int, source: str = "",
-                  base_dir: str | os.PathLike | None = None) -> Task | ImportFailure:  # fmt: skip
+def task_from_row(row: dict[str, Any], index: int, source: str = "", base_dir: str | os.PathLike | None = None,
+                  read_answer: AnswerReader | None = None) -> Task | ImportFailure:  # fmt: skip
     """The task of one row, or an :class:`ImportFailure` saying why not.
 
     Args:
@@ -99,10 +108,12 @@ def task_from_row(row: dict[str, Any], index: int, source: str = "",
         index (`int`): the row's position in its file, named in failure details.
         source (`str`, *optional*): the file name, kept in the task's params.
         base_dir (`str | PathLike`, *optional*): folder relative image paths resolve against.
+        read_answer (`AnswerReader`, *optional*): reads rows without ``answer_type`` and ``choices`` (the
+            validators' reader); by default the type is guessed from the answer alone.
 
     Example:
-        >>> task_from_row({"question": "Q?", "answer": "1"}, 4).detail
-        'row 4: missing image'
+        >>> task_from_row({"question": "Q?", "answer": "1"}, 4, "a.jsonl").detail
+        'a.jsonl row 4: missing image'
     """
     given_id = row.get("id") if isinstance(row.get("id"), str) and row.get("id") else None
     fallback_id = given_id or f"{TASK_FAMILY}-{source}-{index}"
@@ -111,10 +122,10 @@ def task_from_row(row: dict[str, Any], index: int, source: str = "",
             raise Rejected("import_bad_row", row[ROW_ERROR])
         question = _question(_text_field(row, "question"))
         answer = _text_field(row, "answer", "solution").strip()
-        answer, kind, choices = _answer_type(row, answer)
+        answer, kind, choices = _answer_type(row, answer, question, read_answer)
         image, image_format, (width, height) = _image(row, base_dir)
     except Rejected as reject:
-        return ImportFailure(fallback_id, reject.reason, f"row {index}: {reject.detail}")
+        return ImportFailure(fallback_id, reject.reason, f"{source or 'file'} row {index}: {reject.detail}")
     task_id = given_id or stable_id(TASK_FAMILY, question, answer, image)
     return Task(task_id, TASK_FAMILY, 0, image, image_format, width, height, question, answer, kind, choices,
                 None, 0.0, {"source": source})

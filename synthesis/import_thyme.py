@@ -30,6 +30,7 @@ from sandbox.layout import INPUT_DIR
 from synthesis import format as fmt
 from synthesis.import_common import (
     ROW_ERROR,
+    AnswerReader,
     ImportFailure,
     Rejected,
     decode_image,
@@ -43,11 +44,11 @@ from synthesis.import_text import outputs_agree, released_question, rewrite_path
 from synthesis.records import Execution, Provenance, SftRecord
 from synthesis.rollout_record import EXCERPT_CHARS
 
-__all__ = ["GENERATOR", "IMPORTER_VERSION", "import_thyme_file", "import_thyme_record", "imported_user_prompt",
-           "read_thyme_file"]
+__all__ = ["GENERATOR", "IMPORTER_VERSION", "import_thyme_file", "import_thyme_record", "imported_id",
+           "imported_user_prompt", "read_thyme_file"]
 
 GENERATOR = "thyme-sft"
-IMPORTER_VERSION = "0.1.0"
+IMPORTER_VERSION = "0.2.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +80,18 @@ def _claimed_size(index: int, data: bytes) -> tuple[int, int]:
         raise Rejected("import_bad_image", f"image {index}: {err}") from None
 
 
-def _record_id(raw: dict, base_dir: str | os.PathLike | None) -> str:
-    """``imported-<12 hex>`` of the raw question, response and first image (its bytes when decodable, so the
-    same record has the same id whether its images are base64, bytes or files)."""
+def imported_id(raw: dict, base_dir: str | os.PathLike | None = None) -> str:
+    """The id a released row is imported under: ``imported-<12 hex>`` of its question, response and first
+    image (its bytes when decodable, so the same record has the same id whether its images are base64, bytes or
+    files); known before any work, so a rerun can look the row's record up.
+
+    Example:
+        >>> imported_id({"question": "q", "response": "r", "image": ["aGk="]}) == imported_id(
+        ...     {"question": "q", "response": "r", "image": [b"hi"]})
+        True
+    """
+    if ROW_ERROR in raw:
+        return stable_id("imported", raw[ROW_ERROR])
     items = raw.get("image", raw.get("images"))
     first = (items[0] if items else "") if isinstance(items, list | tuple) else items
     try:
@@ -169,25 +179,29 @@ def _execute(prep: _Prepared, sandbox, strict: bool) -> tuple[fmt.Trajectory, li
     return fmt.Trajectory(tuple(segments), prep.traj.separator, prep.traj.answer), produced, tuple(executions)
 
 
-def import_thyme_record(raw: dict, index: int, sandbox, strict: bool = False, *,
+def import_thyme_record(raw: dict, index: int, sandbox, strict: bool | None = None, *,
                         base_dir: str | os.PathLike | None = None, source: str = "",
-                        sandbox_config_hash: str = "") -> SftRecord | ImportFailure:  # fmt: skip
+                        sandbox_config_hash: str = "", read_answer: AnswerReader | None = None,
+                        ) -> SftRecord | ImportFailure:  # fmt: skip
     """Import one released SFT record: rewrite paths, re-run its code, verify it, emit our schema.
 
     Args:
-        raw (`dict`): the record (``image`` or ``images``, ``question``, ``response``).
+        raw (`dict`): the record (``image`` or ``images``, ``question``, ``response``, optionally ``answer``
+            or ``solution``: the row's own ground truth, which wins over what ``<answer>`` says).
         index (`int`): its position in the file, named in failure details and kept in ``task_params``.
         sandbox (`sandbox.Sandbox`): the caller's pool.
-        strict (`bool`, *optional*, defaults to `False`): run code exactly as written; by default the fix-ups
-            of the original sandbox apply, as they did when the data was made.
+        strict (`bool`, *optional*): run code exactly as written; None follows the pool's ``fixups`` setting
+            (on by default: the original sandbox's fix-ups applied when the data was made).
         base_dir (`str | PathLike`, *optional*): folder relative image paths resolve against.
-        source (`str`, *optional*): the file name, kept in ``task_params``.
+        source (`str`, *optional*): the file name, kept in ``task_params`` and named in failure details.
         sandbox_config_hash (`str`, *optional*): hash of the sandbox settings, for the provenance.
+        read_answer (`AnswerReader`, *optional*): ``(question, answer text, row's answer or None) ->`` an object
+            with ``answer``, ``answer_type`` and ``choices`` (the validators' reader); by default a simple guess.
 
     Returns:
         The :class:`SftRecord` (family ``imported``, provenance ``imported``) or an :class:`ImportFailure`.
     """
-    record_id = _record_id(raw, base_dir) if ROW_ERROR not in raw else stable_id("imported", raw[ROW_ERROR])
+    record_id = imported_id(raw, base_dir)
     try:
         prep = _prepare(raw, record_id, base_dir)
         traj, produced, executions = _execute(prep, sandbox, strict)
@@ -195,16 +209,27 @@ def import_thyme_record(raw: dict, index: int, sandbox, strict: bool = False, *,
         if fmt.check(response):
             raise Rejected("import_bad_format", "the response is invalid once our sandbox outputs are in")
     except Rejected as reject:
-        return ImportFailure(record_id, reject.reason, f"record {index}: {reject.detail}")
-    answer = fmt.extract_answer(response) or ""
+        return ImportFailure(record_id, reject.reason, f"{source or 'file'} record {index}: {reject.detail}")
+    answer, answer_type, choices = _ground_truth(prep.question, fmt.extract_answer(response) or "", raw, read_answer)
+    params = {"source": source, "index": index, "image_name": prep.image_name, "original_image_path": prep.original_path}
     return SftRecord(
         id=prep.id, images=(prep.image, *produced), question=prep.question, image_size=prep.size,
-        response=response, answer=answer, answer_type=guess_answer_type(answer), family="imported",
-        task_params={"source": source, "index": index, "image_name": prep.image_name,
-                     "original_image_path": prep.original_path},
+        response=response, answer=answer, answer_type=answer_type, family="imported",
+        task_params={**params, "choices": list(choices)} if choices else params,
         executions=executions,
         provenance=Provenance("imported", GENERATOR, IMPORTER_VERSION, 0, sandbox_config_hash),
     )
+
+
+def _ground_truth(question: str, said: str, raw: dict,
+                  read_answer: AnswerReader | None) -> tuple[str, str, tuple[str, ...]]:  # fmt: skip
+    """(answer, answer_type, choices): the row's own answer when it has one, else what ``<answer>`` says."""
+    given = next((raw[k] for k in ("answer", "solution") if isinstance(raw.get(k), str) and raw[k].strip()), None)
+    if read_answer is None:
+        answer = (given or said).strip()
+        return answer, guess_answer_type(answer), ()
+    spec = read_answer(question, said, given)
+    return spec.answer, spec.answer_type, tuple(spec.choices)
 
 
 def imported_user_prompt(record: SftRecord) -> str:
@@ -236,14 +261,14 @@ def read_thyme_file(path: str | os.PathLike) -> Iterator[dict]:
         yield row
 
 
-def import_thyme_file(path: str | os.PathLike, sandbox, strict: bool = False,
+def import_thyme_file(path: str | os.PathLike, sandbox, strict: bool | None = None,
                       sandbox_config_hash: str = "") -> Iterator[SftRecord | ImportFailure]:  # fmt: skip
     """Import every record of a released-format file; relative image paths resolve against its folder.
 
     Args:
         path (`str | PathLike`): a ``.jsonl`` or ``.parquet`` file.
         sandbox (`sandbox.Sandbox`): the caller's pool.
-        strict (`bool`, *optional*, defaults to `False`): run code exactly as written.
+        strict (`bool`, *optional*): run code exactly as written; None follows the pool's ``fixups`` setting.
         sandbox_config_hash (`str`, *optional*): hash of the sandbox settings, for the provenance.
     """
     path = Path(path)

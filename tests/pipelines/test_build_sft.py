@@ -272,3 +272,24 @@ def test_duplicates_are_dead_lettered_within_the_run_and_against_a_reference(tmp
     assert letters[evaluated] == ("dedupe", "duplicates_exact")
     [copy] = [i for i in letters if i.endswith("-copy")]
     assert letters[copy] == ("dedupe", "duplicates_exact")  # the smaller id (the original) is kept
+
+
+def test_the_same_record_from_three_sources_is_kept_once(tmp_path):
+    from sandbox import Sandbox, SandboxConfig
+    from synthesis.records import Provenance
+    from synthesis.rollout_record import record_from_rollout
+    from synthesis.tasks import TasksConfig, generate_task
+    from synthesis.teacher import teach
+
+    with Sandbox(SandboxConfig(workers=1)) as sb:
+        task = generate_task("compute", 903, TasksConfig())
+        row = _released(task, record_from_rollout(task, teach(task, sb), Provenance("x", "x", "0", 0)))
+    files = []
+    for name in ("a.jsonl", "b.jsonl", "c.jsonl"):
+        (tmp_path / name).write_text(json.dumps(row) + "\n")
+        files.append(str(tmp_path / name))
+    out = tmp_path / "out"
+    assert build_sft.run(_config(out, "sources.generated=false", f"sources.thyme_files=[{','.join(files)}]")) == 0
+    stats = json.loads((out / "thyme-sft" / "stats.json").read_text())
+    assert (stats["records_in"], stats["accepted"], stats["dead_lettered"]) == (3, 1, 2) and stats["holds"]
+    assert [(d.stage, d.reason) for d in _dead_letters(out / "thyme-sft")] == [("dedupe", "duplicates_same_record")] * 2
