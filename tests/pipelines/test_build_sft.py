@@ -150,11 +150,11 @@ def test_killed_run_resumes_to_identical_shards(clean_run, tmp_path):
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     store = tmp_path / "thyme-sft" / "work"
     deadline = time.time() + 300
-    while time.time() < deadline and len(list(store.glob("*/trajectories/*/*.parquet"))) < COUNT // 2:
+    while time.time() < deadline and len(list(store.glob("trajectories/*/*.parquet"))) < COUNT // 2:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done = len(list(store.glob("*/trajectories/*/*.parquet")))
+    done = len(list(store.glob("trajectories/*/*.parquet")))
     assert 0 < done < COUNT and not (tmp_path / "thyme-sft" / "data").exists()
     assert subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=600).returncode == 0
     assert _shards(tmp_path / "thyme-sft") == _shards(clean_run)
