@@ -293,3 +293,17 @@ def test_the_same_record_from_three_sources_is_kept_once(tmp_path):
     stats = json.loads((out / "thyme-sft" / "stats.json").read_text())
     assert (stats["records_in"], stats["accepted"], stats["dead_lettered"]) == (3, 1, 2) and stats["holds"]
     assert [(d.stage, d.reason) for d in _dead_letters(out / "thyme-sft")] == [("dedupe", "duplicates_same_record")] * 2
+
+
+def test_a_run_that_accepts_nothing_says_so(tmp_path, capfd):
+    rows = tmp_path / "bad.jsonl"
+    rows.write_text('{"image": ["%%%"], "question": "q", "response": "r"}\nnot json\n')
+    out = tmp_path / "out"
+    assert build_sft.run(_config(out, "sources.generated=false", f"sources.thyme_files=[{rows}]")) == 1
+    err = capfd.readouterr().err
+    assert f"0 of 2 records accepted; see {out}/thyme-sft/dead_letter/" in err, err[-1500:]
+    assert "[build] 2/2 done" in err  # progress counts the file rows, not N/0
+    stats = json.loads((out / "thyme-sft" / "stats.json").read_text())
+    assert stats["holds"] and stats["shard_checks"]["failures"][0].startswith("0 of 2 records accepted")
+    letters = _dead_letters(out / "thyme-sft")
+    assert sorted(d.detail.split(":")[0] for d in letters) == ["bad.jsonl record 0", "bad.jsonl record 1"]

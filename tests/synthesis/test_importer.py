@@ -20,6 +20,7 @@ from sandbox.layout import INPUT_DIR
 from synthesis import format as fmt
 from synthesis.importer import (
     IMPORT_REASONS,
+    IMPORTER_VERSION,
     ImportFailure,
     import_thyme_file,
     import_thyme_record,
@@ -135,7 +136,7 @@ def _pixels(data: bytes) -> np.ndarray:
 def _assert_good(record, raw: dict, family: str, taught) -> None:
     task, teacher = taught[family]
     assert isinstance(record, SftRecord), record
-    assert record.provenance == Provenance("imported", "thyme-sft", "0.1.0", 0, "")
+    assert record.provenance == Provenance("imported", "thyme-sft", IMPORTER_VERSION, 0, "")
     assert record.family == "imported" and record.id.startswith("imported-")
     assert record.question == task.question and record.image_size == (task.width, task.height)
     assert record.answer == task.answer
@@ -169,8 +170,8 @@ def test_released_format_file_good_and_broken_records(tmp_path, sandbox, taught,
             assert isinstance(result, ImportFailure) and result.reason in IMPORT_REASONS
     by_reason = {r.reason: r.detail for r in results if isinstance(r, ImportFailure)}
     assert "block 0" in by_reason["import_exec_failed"] and "RuntimeError" in by_reason["import_exec_failed"]
-    assert by_reason["import_bad_image"].startswith("record 10: image 0:")
-    assert by_reason["import_output_mismatch"].startswith("record 6: block 0: the record shows")
+    assert by_reason["import_bad_image"].startswith("sft.jsonl record 10: image 0:")  # the file and the row
+    assert by_reason["import_output_mismatch"].startswith("sft.jsonl record 6: block 0: the record shows")
     assert "format_missing_think_close" in by_reason["import_bad_format"]
 
 
@@ -226,7 +227,7 @@ def test_paths_jsonl_and_parquet_give_the_same_results(tmp_path, sandbox, cases)
 
     assert [key(r) for r in from_paths[:-1]] == [key(r) for r in base] == [key(r) for r in from_parquet]
     assert (from_paths[-1].reason, from_paths[-1].detail) == (
-        "import_bad_image", f"record {len(cases)}: image 0: image file not found: imgs/missing.png")
+        "import_bad_image", f"paths.jsonl record {len(cases)}: image 0: image file not found: imgs/missing.png")
 
 
 def test_outputs_agree_tolerance():
@@ -280,7 +281,7 @@ def test_task_source_jsonl(tmp_path):
     assert yes_no.image_format == "png" and Image.open(io.BytesIO(yes_no.image)).mode == "RGB"
     assert (rl.question, rl.answer) == ("How many dots?", "3")
     failures = [t for t in out if isinstance(t, ImportFailure)]
-    assert [f.detail.split(":")[0] for f in failures] == [f"row {i}" for i in range(4, 10)]
+    assert [f.detail.split(":")[0] for f in failures] == [f"tasks.jsonl row {i}" for i in range(4, 10)]
     assert failures[0].dead_letter({"row": 4}).reason == "import_missing_field"
 
 
@@ -303,3 +304,33 @@ def test_task_source_parquet(tmp_path):
     assert out[0].image == _jpeg() and out[2].width == 9
     again = list(read_task_source(tmp_path / "tasks.parquet"))
     assert [t.id for t in again] == [t.id for t in out]  # stable ids
+
+
+def test_ground_truth_is_the_rows_own_answer_read_with_the_question(sandbox, cases):
+    from validators.answer import read_answer
+
+    raw = cases[0][0]  # a crop record answering a word, made multiple choice in the released style
+    word = fmt.extract_answer(raw["response"]).strip()
+    question = raw["question"].replace("\n\n### User Image Path", f"\n(A) APPLE\n(B) {word}\n(C) CANDLE\n\n### User Image Path", 1)
+    styled = {**raw, "question": question, "response": raw["response"].replace(f"<answer>{word}</answer>",
+                                                                              f"<answer>**B. {word}**</answer>")}
+    assert styled["question"] != raw["question"] and styled["response"] != raw["response"]
+    record = import_thyme_record(styled, 0, sandbox, read_answer=read_answer)
+    assert (record.answer, record.answer_type, record.task_params["choices"]) == ("B", "choice", ["APPLE", word, "CANDLE"])
+    given = import_thyme_record({**styled, "solution": "<answer> C </answer>"}, 0, sandbox, read_answer=read_answer)
+    assert given.answer == "C"  # the row's own ground truth wins over what <answer> says
+    assert import_thyme_record(styled, 0, sandbox).answer_type == "text"  # without the reader: a guess
+
+
+def test_strict_import_follows_the_pool_and_says_so_in_its_provenance(cases):
+    strict_cfg = SandboxConfig(workers=1, fixups=False)
+    raw = cases[0][0]
+    with Sandbox(strict_cfg) as strict_pool:
+        fixed = raw["response"].replace("print(processed_path)", "print(processed_path)\nprint(cv.__name__)", 1)
+        assert fixed != raw["response"]
+        result = import_thyme_record({**raw, "response": fixed}, 0, strict_pool,
+                                     sandbox_config_hash=strict_cfg.behaviour_hash())
+        assert isinstance(result, ImportFailure)  # `cv` is only an alias with the fix-ups on
+        record = import_thyme_record(raw, 0, strict_pool, sandbox_config_hash=strict_cfg.behaviour_hash())
+        assert record.provenance.sandbox_config_hash == strict_cfg.behaviour_hash() != SandboxConfig().behaviour_hash()
+        assert all(e.fixes == () for e in record.executions)
