@@ -51,6 +51,23 @@ class SandboxConfig:
     max_images: int = field(default=8, metadata={"help": "Most input images a block may be given."})
     max_output_images: int = field(default=10, metadata={"help": "Most images returned from one block."})
     max_image_bytes: int = field(default=32 << 20, metadata={"help": "Largest single returned image file."})
+    max_image_pixels: int = field(
+        default=64 << 20,
+        metadata={
+            "help": "Most pixels (width x height, read from the header, never decoded) of any input or returned "
+            "image; a returned image over it fails the block, an input image over it refuses the block."
+        },
+    )
+    max_image_aspect_ratio: float = field(
+        default=200.0, metadata={"help": "Longest side over shortest side of any image (Thyme: 200); sides >= 1."}
+    )
+    max_files: int = field(
+        default=1000,
+        metadata={"help": "Most files and folders a block may leave in its output and work folders (else output-limit)."},
+    )
+    max_scratch_mb: int = field(
+        default=256, metadata={"help": "Most disk a block may leave used in its output and work folders (else output-limit)."}
+    )
     min_crop_side: int = field(default=64, metadata={"help": "Minimum side of a clamped crop box (Thyme: 64)."})
     fixups: bool = field(
         default=True, metadata={"help": "Apply Thyme's code fix-ups; False is strict mode (code runs as written)."}
@@ -109,6 +126,10 @@ class SandboxConfig:
             raise ValueError("sandbox.max_open_files must be >= 16: the runtime needs a few descriptors")
         if self.min_crop_side < 1:
             raise ValueError("sandbox.min_crop_side must be >= 1; Thyme uses 64")
+        if self.max_image_pixels < 1 or self.max_image_aspect_ratio < 1:
+            raise ValueError("sandbox.max_image_pixels must be >= 1 and sandbox.max_image_aspect_ratio >= 1")
+        if self.max_files < 16 or self.max_scratch_mb < 1:
+            raise ValueError("sandbox.max_files must be >= 16 and sandbox.max_scratch_mb >= 1")
         if not 0 <= self.sandbox_uid < 2**31 or self.sandbox_uid == 0:
             raise ValueError("sandbox.sandbox_uid must be a non-zero uid such as 65534 (nobody)")
 

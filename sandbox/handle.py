@@ -23,6 +23,9 @@ from sandbox.layout import DEVICE_PATHS, SCRATCH_MOUNT
 from sandbox.protocol import ProtocolError, read_frame, write_frame
 from sandbox.scratch import Scratch
 
+STOP_GRACE_S = 2.0  # how long a stopped worker may take to exit by itself before it is killed
+KILL_WAIT_S = 2.0  # how long to wait for killed processes to be reaped
+
 
 class WorkerDied(Exception):
     """The worker process is gone or unresponsive; its in-flight block is lost."""
@@ -76,6 +79,7 @@ class WorkerProcess:
                  cpu: int | None) -> None:  # fmt: skip
         self.config, self.launch, self.scratch = config, launch, scratch
         self.blocks = 0
+        self._family: list[int] | None = None  # its processes, noted when it is stopped
         argv, env = worker_command(launch, str(scratch.root))
         try:
             self.proc = spawn(
@@ -117,22 +121,87 @@ class WorkerProcess:
         self.blocks += 1
         return response
 
-    def kill(self) -> None:
-        """SIGKILL the worker (and with it the whole sandbox) and reap it."""
-        if self.proc.poll() is None:
+    def stop(self) -> None:
+        """Ask the worker to exit (end of its control pipe): it kills and reaps its prepared child and exits,
+        and bubblewrap, whose pid-namespace init reaps everything inside, follows. `close` waits for it."""
+        if self._family is None:
+            self._family = _descendants(self.proc.pid) if self.proc.poll() is None else []
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
             try:
-                os.kill(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                self.proc.stdin.close()
+            except OSError:
                 pass
+
+    def kill(self, grace_s: float = 0.0) -> None:
+        """End the worker (and with it the whole sandbox), reap it, and wait (bounded) until every process
+        it started is gone, zombies included.
+
+        Args:
+            grace_s (`float`, *optional*, defaults to `0.0`): time to exit by itself after `stop` first.
+        """
+        if self._family is None:
+            self._family = _descendants(self.proc.pid) if self.proc.poll() is None else []
+        if grace_s > 0:
+            self.stop()
+            try:
+                self.proc.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc.poll() is None:
+            # At the full level SIGKILL bubblewrap's pid-namespace init: the kernel ends everything inside
+            # and the init reaps it, then the outer bubblewrap reaps the init and exits by itself.
+            inner = [pid for pid in self._family if _parent(pid) == self.proc.pid] if self.launch.bwrap else []
+            for pid in inner or [self.proc.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                self.proc.wait(KILL_WAIT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 stream.close()
+        _wait_gone(self._family, time.monotonic() + KILL_WAIT_S)
 
     def close(self) -> None:
-        """Stop the worker and delete its scratch root."""
-        self.kill()
+        """Stop the worker (gracefully, bounded), wait for every process it started, delete its scratch root."""
+        self.kill(STOP_GRACE_S)
         self.scratch.remove()
+
+
+def _parent(pid: int) -> int:
+    """The parent pid of ``pid`` (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return int(handle.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live descendant of ``root`` (one scan of /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            children.setdefault(_parent(int(entry.name)), []).append(int(entry.name))
+    found, stack = [], [root]
+    while stack:
+        for pid in children.get(stack.pop(), []):
+            found.append(pid)
+            stack.append(pid)
+    return found
+
+
+def _wait_gone(pids: list[int], deadline: float) -> None:
+    """Wait until none of ``pids`` exists any more, not even as a zombie, or until ``deadline``."""
+    left = list(pids)
+    while left and time.monotonic() < deadline:
+        left = [pid for pid in left if os.path.exists(f"/proc/{pid}")]
+        if left:
+            time.sleep(0.005)
 
 
 def new_scratch(root: Path, index: int, uid: int | None) -> Scratch:

@@ -31,14 +31,62 @@ def safe_name(name: str, data: bytes, index: int) -> str:
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) read from the header with Pillow, or None when it is not a readable image."""
-    try:
-        from PIL import Image
+    """(width, height) as the header declares it, or None when it is not a readable image.
 
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except Exception:  # noqa: BLE001 - any undecodable input just disables crop clamping
-        return None
+    Only the header is parsed (Pillow's format plugins, as ``Image.open`` uses them, but without its
+    decompression-bomb refusal, so that an oversized image still reports its size); no pixel is decoded.
+
+    Example:
+        >>> image_size(b"not an image") is None
+        True
+    """
+    from PIL import Image
+
+    Image.init()
+    prefix = data[:16]
+    for fmt in list(Image.ID):
+        factory, accept = Image.OPEN[fmt]
+        try:
+            accepted = accept(prefix) if accept is not None else True
+            if not accepted or isinstance(accepted, str):  # a str is Pillow's "maybe, with a warning"
+                continue
+            with factory(io.BytesIO(data), "") as image:
+                width, height = image.size
+            return int(width), int(height)
+        except Exception:  # noqa: BLE001, S112 - not this format (or a broken header): try the next one
+            continue
+    return None
+
+
+def size_problem(size: tuple[int, int], name: str, max_pixels: int, max_aspect: float) -> str:
+    """Why an image of this declared size may not cross the sandbox boundary; "" when it may.
+
+    Args:
+        size (`tuple[int, int]`): (width, height) from the header (`image_size`).
+        name (`str`): how the message names the image.
+        max_pixels (`int`): most width x height (``sandbox.max_image_pixels``).
+        max_aspect (`float`): most longest side over shortest side (``sandbox.max_image_aspect_ratio``).
+
+    Example:
+        >>> size_problem((50000, 50000), "a.png", 64 << 20, 200.0)
+        "image 'a.png' declares 50000x50000 pixels (2,500,000,000), more than the limit of 67,108,864 (sandbox.max_image_pixels)"
+        >>> size_problem((640, 480), "a.png", 64 << 20, 200.0)
+        ''
+    """
+    width, height = size
+    if width < 1 or height < 1:
+        return f"image {name!r} declares {width}x{height} pixels: each side must be at least 1"
+    if width * height > max_pixels:
+        return (
+            f"image {name!r} declares {width}x{height} pixels ({width * height:,}), more than the limit of "
+            f"{max_pixels:,} (sandbox.max_image_pixels)"
+        )
+    if max(width, height) > max_aspect * min(width, height):
+        return (
+            f"image {name!r} declares {width}x{height} pixels, an aspect ratio over {max_aspect:g} "
+            "(sandbox.max_image_aspect_ratio)"
+        )
+    return ""
 
 
 @dataclass(frozen=True)
@@ -47,11 +95,17 @@ class InputImages:
 
     Args:
         files (`tuple[tuple[str, bytes], ...]`): (file name, encoded bytes) pairs; the first is ``image_path``.
-        size (`tuple[int, int] | None`): (width, height) of the first image, for crop clamping.
+        sizes (`tuple[tuple[int, int] | None, ...]`): (width, height) of each image as its header declares it
+            (None: not a readable image); the pool refuses blocks whose inputs are over its image limits.
     """
 
     files: tuple[tuple[str, bytes], ...] = ()
-    size: tuple[int, int] | None = None
+    sizes: tuple[tuple[int, int] | None, ...] = ()
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """(width, height) of the first image, for crop clamping."""
+        return self.sizes[0] if self.sizes else None
 
     @classmethod
     def load(cls, images: list[ImageLike] | tuple[ImageLike, ...], image_name: str | None = None) -> InputImages:
@@ -64,4 +118,4 @@ class InputImages:
             while name in {n for n, _ in files}:
                 name = f"{index}_{name}"
             files.append((name, data))
-        return cls(tuple(files), image_size(files[0][1]) if files else None)
+        return cls(tuple(files), tuple(image_size(data) for _, data in files))

@@ -229,7 +229,10 @@ def worker_command(launch: LaunchPlan, host_scratch: str) -> tuple[list[str], di
     python = [sys.executable, "-P", "-m", "sandbox.worker"]  # -P: no cwd on sys.path
     if not launch.bwrap:
         return python, env
-    argv = [launch.bwrap, *_UNSHARE, "--die-with-parent", "--new-session", "--clearenv"]
+    # --as-pid-1: the zygote is the pid namespace's init, so bubblewrap waits for (reaps) it directly, and
+    # its death ends everything inside; with bubblewrap's own init in between, that init outlived the
+    # sandbox as a zombie of the host's init.
+    argv = [launch.bwrap, *_UNSHARE, "--as-pid-1", "--die-with-parent", "--new-session", "--clearenv"]
     if launch.drop_uid is None:
         argv.insert(1, "--unshare-user")
     else:

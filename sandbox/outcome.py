@@ -12,6 +12,7 @@ from typing import Any
 
 from sandbox.capture import error_feedback, select_images, success_feedback
 from sandbox.config import SandboxConfig
+from sandbox.inputs import image_size, size_problem
 from sandbox.redact import Rewrites, escape_tags, redact
 from sandbox.result import ExecResult, ExecStatus
 from sandbox.scratch import Scratch
@@ -42,6 +43,10 @@ def build_result(config: SandboxConfig, scratch: Scratch, response: dict[str, An
         message = f"Execution timed out after {config.timeout_s:g} seconds."
     if status is ExecStatus.OUTPUT_LIMIT and not message:
         message = f"more than {cap} bytes of output."
+    if status in (ExecStatus.OK, ExecStatus.ERROR):  # a block that finished: did it leave too much behind?
+        problem = scratch.usage_problem(config.max_files, config.max_scratch_mb << 20)
+        if problem:
+            status, error_type, message = ExecStatus.OUTPUT_LIMIT, "ScratchLimit", problem
     images: list[bytes] = []
     names: list[str] = []
     if status is ExecStatus.OK:
@@ -50,10 +55,19 @@ def build_result(config: SandboxConfig, scratch: Scratch, response: dict[str, An
         selection = select_images(stdout, path if isinstance(path, str) else None, prefixes, files)
         for name in selection.names[: config.max_output_images]:
             data = scratch.read_file(files[name], config.max_image_bytes)
-            if data is not None:
-                images.append(data)
-                names.append(name)
-        if selection.error and not images:
+            if data is None:
+                continue
+            size = image_size(data)  # the header only: the first consumer to decode it must not blow up
+            problem = size_problem(size, name, config.max_image_pixels, config.max_image_aspect_ratio) if size else ""
+            if size is None or problem:
+                images, names = [], []
+                status, error_type = (ExecStatus.ERROR, "OutputError") if size is None else (ExecStatus.OUTPUT_LIMIT,
+                                                                                             "OutputImageRejected")
+                message = f"output {problem or f'image {name!r} is not a readable image'}"
+                break
+            images.append(data)
+            names.append(name)
+        if status is ExecStatus.OK and selection.error and not images:
             status, error_type, message = ExecStatus.ERROR, "OutputError", selection.error
     return ExecResult(
         status=status, stdout=stdout, stderr=stderr, error_type=error_type, error_message=message,

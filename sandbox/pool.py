@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import queue
-import shutil
 import threading
 import time
 import warnings
@@ -24,14 +23,14 @@ from sandbox.affinity import CpuClaim
 from sandbox.config import SandboxConfig
 from sandbox.fixups import FixContext, FixedCode, apply_fixups, remap_output_dir
 from sandbox.handle import WorkerDied, WorkerProcess, new_scratch
-from sandbox.inputs import ImageLike, InputImages
+from sandbox.inputs import ImageLike, InputImages, size_problem
 from sandbox.isolation import LaunchPlan, SandboxUnavailableError, detect, package_root, plan
 from sandbox.layout import INPUT_DIR, VIRTUAL_OUTPUT_DIR
 from sandbox.outcome import build_result, lost_result, present, refused_result
 from sandbox.redact import Rewrites, rewrites, runtime_rewrites, scratch_rewrites
 from sandbox.result import ExecResult
 from sandbox.routing import needs_preload
-from sandbox.scratch import make_root
+from sandbox.scratch import make_root, remove_tree
 from sandbox.session import Block, Session
 
 logger = logging.getLogger(__name__)
@@ -161,6 +160,11 @@ class Sandbox:
             return f"the code block exceeds {self.config.max_code_bytes} bytes"
         if len(block.inputs.files) > self.config.max_images:
             return f"more than {self.config.max_images} input images"
+        limits = (self.config.max_image_pixels, self.config.max_image_aspect_ratio)
+        for (name, _), size in zip(block.inputs.files, block.inputs.sizes, strict=True):
+            problem = size_problem(size, name, *limits) if size is not None else ""  # unreadable: the block's affair
+            if problem:  # judged from the header when loaded: an oversized image is never decoded
+                return f"input {problem}"
         return ""
 
     def _fix(self, block: Block) -> FixedCode:
@@ -193,11 +197,23 @@ class Sandbox:
             except WorkerDied as exc:
                 result = lost_result(list(fixed.fixes), fixed.code, str(exc))
             finally:
-                if slot.workers.get(full) is not None:
-                    slot.workers[full].scratch.clear()
+                self._clear(slot, full)
         finally:
             self._idle.put(slot)
         return _finish(result, block.item_id, table, started), fixed.code
+
+    def _clear(self, slot: _Slot, full: bool) -> None:
+        """Empty the worker's scratch for the next block; a worker whose scratch cannot be emptied is
+        replaced (with a fresh scratch root) rather than let anything reach a later block."""
+        worker = slot.workers.get(full)
+        if worker is None:
+            return
+        try:
+            worker.scratch.clear()
+        except OSError as exc:
+            logger.warning("sandbox scratch could not be emptied (%s); replacing its worker", exc)
+            worker.close()
+            slot.workers[full] = None
 
     def _host_paths(self, worker: WorkerProcess) -> Rewrites:
         """The host paths a block on this worker may see, with their sandbox-side spellings."""
@@ -243,6 +259,10 @@ class Sandbox:
 
 
 def _shutdown(slots: list[_Slot], root: Path, spawner: ThreadPoolExecutor) -> None:
+    for slot in slots:  # every worker stops at once; closing each then waits for its processes
+        for worker in slot.workers.values():
+            if worker is not None:
+                worker.stop()
     for slot in slots:
         for worker in slot.workers.values():
             if worker is not None:
@@ -250,7 +270,7 @@ def _shutdown(slots: list[_Slot], root: Path, spawner: ThreadPoolExecutor) -> No
         if slot.cpu is not None:
             slot.cpu.release()
     spawner.shutdown(wait=True)
-    shutil.rmtree(root, ignore_errors=True)
+    remove_tree(root)
 
 
 @functools.lru_cache(maxsize=256)

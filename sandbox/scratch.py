@@ -18,17 +18,60 @@ MAX_LISTED_FILES = 256
 
 
 def _empty(path: Path) -> None:
-    """Delete everything inside ``path`` (never following links), keeping ``path`` itself."""
+    """Delete everything inside ``path`` (never following links), keeping ``path`` itself.
 
-    def force(func, target, _exc):  # a block may have left a folder without permissions
-        os.chmod(os.path.dirname(target), 0o700)
-        func(target)
+    Iterative and descriptor-relative, so that no tree a block can build slows it down or stops it: every
+    sub-folder is first moved up into ``path`` itself (one rename), then emptied of its files, so the
+    depth of the tree costs neither recursion nor path length, and a folder a block left without
+    permissions is given them back first. Only call it once the block's process is dead.
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    top = os.open(path, flags)
+    try:
+        with os.scandir(top) as listing:
+            pending = [entry.name for entry in listing]
+        token, serial = os.urandom(4).hex(), 0
+        while pending:
+            name = pending.pop()
+            try:
+                os.unlink(name, dir_fd=top)
+                continue
+            except FileNotFoundError:
+                continue
+            except IsADirectoryError:
+                pass
+            try:
+                os.rmdir(name, dir_fd=top)
+                continue
+            except OSError:
+                pass
+            os.chmod(name, 0o700, dir_fd=top)  # a folder (unlink said so), left by a block that is gone
+            fd = os.open(name, flags, dir_fd=top)
+            try:
+                with os.scandir(fd) as listing:
+                    children = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in listing]
+                for child, is_dir in children:
+                    if is_dir:
+                        serial += 1
+                        moved = f".purge-{token}-{serial}"
+                        os.rename(child, moved, src_dir_fd=fd, dst_dir_fd=top)
+                        pending.append(moved)
+                    else:
+                        os.unlink(child, dir_fd=fd)
+            finally:
+                os.close(fd)
+            os.rmdir(name, dir_fd=top)
+    finally:
+        os.close(top)
 
-    for entry in os.scandir(path):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, onerror=force)
-        else:
-            os.unlink(entry.path)
+
+def remove_tree(path: Path) -> None:
+    """Delete ``path`` and everything under it like `_empty`; errors are ignored (best effort)."""
+    try:
+        _empty(path)
+        os.rmdir(path)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Scratch:
@@ -107,6 +150,34 @@ class Scratch:
                 return None
             return handle.read(max_bytes + 1)[:max_bytes]
 
+    def usage_problem(self, max_files: int, max_bytes: int) -> str:
+        """Why what the block left in out/ and work/ is over the limits; "" when it is not.
+
+        The walk is bounded: it stops at the first entry over either limit, never follows a link, and
+        fails closed (a tree it cannot read is a problem too). Disk use counts allocated blocks.
+
+        Args:
+            max_files (`int`): most files, folders and links (``sandbox.max_files``).
+            max_bytes (`int`): most bytes of disk (``sandbox.max_scratch_mb``).
+        """
+        count = used = 0
+        stack = [str(self.current / "out"), str(self.current / "work")]
+        while stack:
+            try:
+                with os.scandir(stack.pop()) as listing:
+                    for entry in listing:
+                        count += 1
+                        used += entry.stat(follow_symlinks=False).st_blocks * 512
+                        if count > max_files:
+                            return f"the block left more than {max_files} files and folders (sandbox.max_files)"
+                        if used > max_bytes:
+                            return f"the block left more than {max_bytes >> 20} MB of files (sandbox.max_scratch_mb)"
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+            except OSError as exc:
+                return f"the block left files the sandbox cannot inspect ({exc.strerror or exc})"
+        return ""
+
     def clear(self) -> None:
         """Empty in/, out/ and work/ and reset their modes, so nothing reaches the next block."""
         self._reset_modes()
@@ -115,7 +186,7 @@ class Scratch:
 
     def remove(self) -> None:
         """Delete the whole worker root."""
-        shutil.rmtree(self.root, ignore_errors=True)
+        remove_tree(self.root)
 
 
 ROOT_PREFIX = "thyme-sandbox-"
@@ -148,7 +219,7 @@ def sweep_stale(parent: Path) -> list[Path]:
         try:
             os.kill(int(owner), 0)
         except ProcessLookupError:
-            shutil.rmtree(entry, ignore_errors=True)
+            remove_tree(entry)
             removed.append(entry)
         except PermissionError:
             continue  # alive, someone else's

@@ -2,7 +2,11 @@
 
 The policy is a denylist of everything a Python image-processing block has no business doing: creating
 processes or sockets, executing binaries, tracing, namespaces, mounts, kernel keyrings, BPF, io_uring
-and friends. Threads stay allowed (``clone`` with ``CLONE_THREAD`` and no namespace flags) because numpy,
+and friends. It also denies every way to leave kernel state behind that outlives the block's process
+(a worker serves many trajectories, and at the reduced level there is no IPC namespace at all): SysV
+shared memory, semaphores and message queues, POSIX message queues, inotify and fanotify watches, and
+changing the scheduling, priority, I/O priority or rlimits of any process but itself (the zygote runs as
+the same uid, and every later block would inherit what a block set on it). Threads stay allowed (``clone`` with ``CLONE_THREAD`` and no namespace flags) because numpy,
 OpenCV and Pillow may use them. The compiled BPF bytes travel to the worker, which loads them into each
 block's process with one ``prctl`` and so needs no libseccomp of its own.
 """
@@ -27,7 +31,18 @@ DENIED_SYSCALLS = (
     "setdomainname", "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "vhangup",
     "lookup_dcookie", "migrate_pages", "move_pages", "mbind", "set_mempolicy", "memfd_secret",
     "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self", "seccomp",
+    # kernel objects that outlive the process: SysV IPC, POSIX message queues, filesystem watches
+    "ipc", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl", "msgget", "msgsnd",
+    "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+    "inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch", "fanotify_mark",
 )  # fmt: skip
+SELF_ONLY_SYSCALLS = (
+    ("setpriority", 1), ("sched_setaffinity", 0), ("sched_setscheduler", 0), ("sched_setparam", 0),
+    ("sched_setattr", 0), ("ioprio_set", 1), ("prlimit64", 0),
+)  # fmt: skip
+"""(syscall, index of its pid argument): allowed only on the calling process itself (pid 0)."""
+WHICH_PROCESS = (("setpriority", 0), ("ioprio_set", 1))
+"""(syscall, PRIO_PROCESS / IOPRIO_WHO_PROCESS): a process group or a whole uid would reach the zygote."""
 CLONE_THREAD = 0x00010000
 CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080)
 
@@ -52,6 +67,13 @@ def compile_policy() -> bytes:
     policy.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
     for flag in CLONE_NAMESPACE_FLAGS:
         policy.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    for name, arg in SELF_ONLY_SYSCALLS:
+        try:
+            policy.add_rule(deny, name, sc.Arg(arg, sc.NE, 0))
+        except (OSError, ValueError, RuntimeError):
+            continue
+    for name, which in WHICH_PROCESS:
+        policy.add_rule(deny, name, sc.Arg(0, sc.NE, which))
     policy.add_rule(deny, "ioctl", sc.Arg(1, sc.EQ, 0x5412))  # TIOCSTI: no typing into a terminal
     with tempfile.TemporaryFile() as handle:
         policy.export_bpf(handle)

@@ -270,9 +270,10 @@ def main() -> None:
     while True:
         try:
             request = read_frame(ctl_in, MAX_REQUEST)
-        except ProtocolError:
+        except ProtocolError:  # the supervisor closed the pipe: stop, leaving no process behind
             os.kill(child.pid, signal.SIGKILL)
-            return
+            os.waitpid(child.pid, 0)
+            os._exit(0)
         # Back-to-back blocks: fork the next child while this one runs. Blocks one at a time: answer
         # first and fork afterwards, so that the fork competes with nothing on the latency path.
         busy = time.monotonic() - answered < BACK_TO_BACK_S

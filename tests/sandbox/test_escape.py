@@ -283,3 +283,160 @@ def test_no_orphans_and_no_scratch_left_after_close(png: bytes) -> None:
     assert not root.exists()
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+# --- kernel state, image headers and scratch volume, at both isolation levels ---------------------------------
+
+LEVELS = {
+    "full-routed": {},
+    "full-zygote-only": {"light_zygote": False},
+    "reduced-routed": {"isolation": "reduced", "bwrap_path": "/nonexistent/bwrap"},
+    "reduced-zygote-only": {"isolation": "reduced", "bwrap_path": "/nonexistent/bwrap", "light_zygote": False},
+}
+IPC_KEY = 0x7E50 + os.getpid() % 0x100  # a SysV key no one else uses
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares ``width`` x ``height`` (a decompression bomb when large)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def _write_png(name: str, width: int, height: int) -> str:
+    path = f"/mnt/data/temp_processed_images/{name}"
+    return f"open({path!r}, 'wb').write({_png_header(width, height)!r})\nprint({path!r})"
+
+
+def _host_sysv_keys() -> set[int]:
+    keys = set()
+    for table in ("shm", "sem", "msg"):
+        for line in Path(f"/proc/sysvipc/{table}").read_text().splitlines()[1:]:
+            keys.add(int(line.split()[0]))
+    return keys
+
+
+@pytest.fixture(scope="module", params=list(LEVELS), ids=list(LEVELS))
+def level_sb(request):
+    with Sandbox(pool_config(workers=1, max_scratch_mb=32, **LEVELS[request.param])) as pool:
+        yield pool
+
+
+def _rejected_image(name: str, size: str) -> Check:
+    def check(r: ExecResult, h: Host) -> None:
+        assert r.status is ExecStatus.OUTPUT_LIMIT and r.images == [], r
+        assert name in r.error_message and size in r.error_message, r.error_message
+        assert r.feedback.startswith("Sandbox for "), r
+
+    return check
+
+
+def _no_host_ipc(r: ExecResult, h: Host) -> None:
+    _printed("-1 1")(r, h)
+    assert IPC_KEY not in _host_sysv_keys()
+
+
+def _scratch_limit(knob: str) -> Check:
+    def check(r: ExecResult, h: Host) -> None:
+        assert r.status is ExecStatus.OUTPUT_LIMIT and knob in r.error_message, r
+        after = h.sb.run("import os\nprint(os.listdir('.'), os.listdir('/mnt/data/temp_processed_images/'))")
+        assert after.stdout.strip() == "[] []", after
+
+    return check
+
+
+def _priority_kept(r: ExecResult, h: Host) -> None:
+    _denied(r, "PermissionError")
+    after = h.sb.run("import os\nprint(os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0) == "
+                     "os.sched_getaffinity(os.getppid()))")  # fmt: skip
+    assert after.stdout.strip() == "0 True", after
+
+
+STATE_PROBES = [
+    probe("output_image_bomb_header", _write_png("bomb.png", 50000, 50000), _rejected_image("bomb.png", "50000x50000")),
+    probe("output_image_aspect_ratio", _write_png("strip.png", 20000, 10), _rejected_image("strip.png", "20000x10")),
+    probe("sysv_shmget", _CTYPES + f"print(libc.shmget({IPC_KEY}, 1 << 20, 0o1666), ctypes.get_errno())", _no_host_ipc),
+    probe("sysv_semget", _CTYPES + f"print(libc.semget({IPC_KEY}, 1, 0o1666), ctypes.get_errno())", _no_host_ipc),
+    probe("sysv_msgget", _CTYPES + f"print(libc.msgget({IPC_KEY}, 0o1666), ctypes.get_errno())", _no_host_ipc),
+    probe("sysv_shmat_existing", _CTYPES + "print(libc.shmat(0, None, 0), ctypes.get_errno())", _printed("-1 1")),
+    probe("posix_mq_open", _CTYPES + f"print(libc.mq_open(b'/thyme-{TOKEN}', 0o102, 0o666, None), ctypes.get_errno())",
+          lambda r, h: (_printed("-1 1")(r, h), not os.path.exists(f"/dev/mqueue/thyme-{TOKEN}") or pytest.fail("mq"))),  # fmt: skip
+    probe("posix_shm_open", _CTYPES + f"print(libc.shm_open(b'/thyme-{TOKEN}', 0o102, 0o666) >= 0)",
+          lambda r, h: (_printed("False")(r, h), not os.path.exists(f"/dev/shm/thyme-{TOKEN}") or pytest.fail("shm"))),  # fmt: skip
+    probe("inotify_init1_host_folder", _CTYPES + "print(libc.inotify_init1(0), ctypes.get_errno())", _printed("-1 1")),
+    probe("inotify_init", _CTYPES + "print(libc.inotify_init(), ctypes.get_errno())", _printed("-1 1")),
+    probe("fanotify_init", _CTYPES + "print(libc.fanotify_init(0, 0), ctypes.get_errno())", _printed("-1 1")),
+    probe("renice_zygote", "import os\nos.setpriority(os.PRIO_PROCESS, os.getppid(), 19)", _priority_kept),
+    probe("renice_own_uid", "import os\nos.setpriority(os.PRIO_USER, 0, 19)", _priority_kept),
+    probe("pin_zygote", "import os\nos.sched_setaffinity(os.getppid(), {0})", _priority_kept),
+    probe("lower_zygote_rlimit", "import os, resource\nresource.prlimit(os.getppid(), resource.RLIMIT_NOFILE, (8, 8))",
+          _priority_kept),  # fmt: skip
+    probe("many_files", "for i in range(1100):\n    open(f'f{i}', 'w').close()", _scratch_limit("sandbox.max_files")),
+    probe("many_output_files", "for i in range(1100):\n    open(f'/mnt/data/temp_processed_images/{i}.png', 'w')",
+          _scratch_limit("sandbox.max_files")),  # fmt: skip
+    probe("deep_folders", "import os\nfor i in range(1500):\n    os.mkdir('d'); os.chdir('d')\nos.chmod('.', 0)",
+          _scratch_limit("sandbox.max_files")),  # fmt: skip
+    probe("folders_past_path_max", "import os\nfor i in range(40):\n    os.mkdir('d' * 250); os.chdir('d' * 250)\n"
+          "open('x', 'w').write('x')", _scratch_limit("cannot inspect")),  # fmt: skip
+    probe("scratch_volume", "for i in range(3):\n    open(f'b{i}', 'wb').write(b'x' * (15 << 20))",
+          _scratch_limit("sandbox.max_scratch_mb")),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize(("code", "check"), STATE_PROBES)
+def test_state_probe_is_contained(level_sb: Sandbox, code: str, check: Check) -> None:
+    result = level_sb.run(code, images=[b"\x89PNG fake"], image_name="in.png")
+    check(result, Host(level_sb, None, None, "", ""))  # type: ignore[arg-type]
+    assert level_sb.run("print('still serving')").stdout.strip() == "still serving"
+
+
+def test_sysv_segment_does_not_reach_the_next_block(level_sb: Sandbox) -> None:
+    plant = _CTYPES + f"sid = libc.shmget({IPC_KEY}, 4096, 0o1666)\nprint(sid)"
+    look = _CTYPES + f"print(libc.shmget({IPC_KEY}, 0, 0), ctypes.get_errno())"
+    assert level_sb.run(plant).stdout.strip() == "-1"
+    assert level_sb.run(look).stdout.strip() in ("-1 1", "-1 2")  # denied, or no such segment
+    assert IPC_KEY not in _host_sysv_keys()
+
+
+@pytest.mark.parametrize("level", ["full-routed", "reduced-routed"])
+def test_input_image_bomb_header_is_refused_undecoded(level: str) -> None:
+    with Sandbox(pool_config(workers=1, **LEVELS[level])) as pool:
+        with pool.session(images=[_png_header(50000, 50000)], image_name="bomb.png") as session:
+            r = session.run("print('ran')")
+        assert r.status is ExecStatus.REFUSED and r.stdout == "", r
+        assert "bomb.png" in r.error_message and "50000x50000" in r.error_message, r.error_message
+        assert pool.run("print(1)", images=[_png_header(64, 48)]).stdout == "1\n"
+
+
+def _family(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, stack = [], [root]
+    while stack:
+        for pid in children.get(stack.pop(), []):
+            found.append(pid)
+            stack.append(pid)
+    return found
+
+
+@pytest.mark.parametrize("level", ["full-routed", "reduced-routed"])
+def test_close_reaps_every_process_it_started(level: str) -> None:
+    before = set(_family(os.getpid()))
+    pool = Sandbox(pool_config(workers=1, **LEVELS[level]))
+    assert pool.run("print(1)").stdout == "1\n"
+    started = set(_family(os.getpid())) - before
+    assert started
+    pool.close()
+    left = [pid for pid in started if Path(f"/proc/{pid}").exists()]  # zombies included
+    assert left == [], left

@@ -211,8 +211,7 @@ def test_hung_worker_is_killed_and_replaced() -> None:
 
     with Sandbox(SandboxConfig(workers=1, timeout_s=0.5, hang_grace_s=0.5)) as pool:
         outer = pool.worker_pids(full=False)[0]  # the zygote that runs print(1)
-        init = int(Path(f"/proc/{outer}/task/{outer}/children").read_text().split()[0])
-        zygote = int(Path(f"/proc/{init}/task/{init}/children").read_text().split()[0])
+        zygote = int(Path(f"/proc/{outer}/task/{outer}/children").read_text().split()[0])  # pid 1 inside
         os.kill(zygote, signal.SIGSTOP)  # the worker stops answering
         r = pool.run("print(1)")
         assert r.status is ExecStatus.KILLED and r.error_type == "WorkerDied", r
