@@ -20,7 +20,6 @@ from pathlib import Path
 import apache_beam as beam
 
 from pipelines.build_sft import split_of
-from pipelines.config import PipelineConfig
 from pipelines.difficulty import difficulty_backend, solved_every_time
 from pipelines.manifest import build_manifest, write_json
 from pipelines.runner import local_workers, pipeline_options
@@ -28,6 +27,7 @@ from pipelines.sft import GenerateTasks, PlanTasks
 from pipelines.shards import WriteShards, promote_staging, rows_per_folder
 from pipelines.stages import RunStage, reject
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts
+from runconfig.root import PipelineConfig
 from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, Provenance, RlPrompt
 from synthesis.tasks import Task
 from validators.prompt import check_prompt

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import apache_beam as beam
 
-from pipelines.config import PipelineConfig, teacher_api_key
 from pipelines.manifest import build_manifest, write_json
 from pipelines.progress import Progress, mark_dead
 from pipelines.publish import publish_folder
@@ -54,6 +53,8 @@ from pipelines.stats import (
     record_facts,
     teacher_totals,
 )
+from runconfig.keys import api_key
+from runconfig.root import PipelineConfig
 from synthesis.import_common import row_groups
 from synthesis.openai_config import TeacherConfig
 from synthesis.records import DEAD_LETTER_SCHEMA, SFT_SCHEMA
@@ -136,7 +137,7 @@ def check_teacher(cfg: TeacherConfig) -> None:
     """Before any worker starts: does the endpoint answer, take the key and list the model? (No tokens.)"""
     from synthesis.openai_backend import OpenAIBackend
 
-    with OpenAIBackend(cfg, teacher_api_key(cfg)) as backend:
+    with OpenAIBackend(cfg, api_key(cfg.api_key_env)) as backend:
         backend.check_endpoint()
 
 

@@ -12,7 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
-from pipelines.config import DEFAULT_CONFIG, ConfigError, load_config
+from runconfig.root import DEFAULT_CONFIG, load_config
+from runconfig.typed import ConfigError, to_dict
 
 USAGE_EXAMPLE = "beam run pipelines/build_sft.py --config pipeline.yaml sandbox.workers=2 tasks.count=100"
 
@@ -65,8 +66,6 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(_config_path(args.config), args.overrides)
         if args.command == "check":
             import json
-
-            from pipelines.typed_config import to_dict
 
             print(json.dumps(to_dict(config), indent=2))
             return 0

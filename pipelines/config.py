@@ -1,32 +1,18 @@
-"""The typed configuration of a run: one dataclass per section of ``pipeline.yaml``.
+"""The pipelines' own sections of ``pipeline.yaml``: ``run``, ``runner``, ``sources``, ``teacher`` and ``rl``.
 
-Each package owns the config of its own component (``sandbox.config``, ``synthesis.tasks.config``, ...); this
-module composes them into :class:`PipelineConfig` and loads ``pipeline.yaml`` plus ``KEY=VALUE`` overrides
-strictly (see :mod:`pipelines.typed_config`).
+Each package owns the config of its own component (``sandbox.config``, ``synthesis.tasks.config``, ...);
+:mod:`runconfig.root` composes them all into :class:`~runconfig.root.PipelineConfig` and loads the file strictly.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
-import yaml
-
-from pipelines.typed_config import ConfigError, apply_override, build, to_dict
-from sandbox.config import SandboxConfig
 from synthesis.agent import AgentConfig
-from synthesis.openai_config import TeacherConfig, api_key
-from synthesis.tasks.config import TasksConfig
-from train.config import TrainConfig
-from validators.config import ValidatorsConfig
+from synthesis.openai_config import TeacherConfig
 
-__all__ = ["ConfigError", "PipelineConfig", "RunConfig", "RunnerConfig", "config_hash", "load_config"]
-
-DEFAULT_CONFIG = "pipeline.yaml"
+__all__ = ["DifficultyConfig", "RlConfig", "RunConfig", "RunnerConfig", "SourcesConfig", "TeacherSection"]
 
 
 @dataclass
@@ -131,11 +117,6 @@ class TeacherSection:
     batch: int = field(default=16, metadata={"help": "Tasks per batch handed to the concurrent rollout runner."})
 
 
-def teacher_api_key(cfg: TeacherConfig) -> str:
-    """The teacher's API key, read from the variable ``cfg.api_key_env`` names (never from the config file)."""
-    return api_key(cfg, os.environ)
-
-
 @dataclass
 class SourcesConfig:
     """Where build_sft's records come from; several sources can feed one run."""
@@ -149,66 +130,3 @@ class SourcesConfig:
         default_factory=list,
         metadata={"help": "Released Thyme SFT data (JSONL/Parquet): imported, re-executed in the sandbox, verified."},
     )
-
-
-@dataclass
-class PipelineConfig:
-    """Everything a pipeline run needs, one field per top-level section of ``pipeline.yaml``."""
-
-    run: RunConfig = field(default_factory=RunConfig, metadata={"help": "Output location and layout."})
-    runner: RunnerConfig = field(default_factory=RunnerConfig, metadata={"help": "Beam runner."})
-    sources: SourcesConfig = field(default_factory=SourcesConfig, metadata={"help": "Inputs of build_sft."})
-    teacher: TeacherSection = field(default_factory=TeacherSection, metadata={"help": "Who writes trajectories."})
-    tasks: TasksConfig = field(default_factory=TasksConfig, metadata={"help": "Known-answer task generators."})
-    sandbox: SandboxConfig = field(default_factory=SandboxConfig, metadata={"help": "The code sandbox."})
-    validators: ValidatorsConfig = field(default_factory=ValidatorsConfig, metadata={"help": "Record and shard checks."})
-    rl: RlConfig = field(default_factory=RlConfig, metadata={"help": "RL prompt set (build_rl)."})
-    train: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "train/run.py: SFT, GRPO-ATS, eval."})
-
-
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> PipelineConfig:
-    """Load ``pipeline.yaml`` (or defaults when ``path`` is None) and apply ``KEY=VALUE`` overrides.
-
-    Args:
-        path (`str | Path`, *optional*): the YAML file; None uses the defaults in code.
-        overrides (`list[str]`, *optional*): dotted ``KEY=VALUE`` strings applied after the file.
-
-    Raises:
-        ConfigError: one line naming the file and key, before any work starts.
-
-    Example:
-        >>> load_config(None, ["run.rows_per_shard=7"]).run.rows_per_shard
-        7
-    """
-    source = str(path) if path is not None else "defaults"
-    data: dict = {}
-    if path is not None:
-        try:
-            text = Path(path).read_text()
-        except OSError as err:
-            raise ConfigError(f"{source}: cannot read config: {err.strerror or err}") from None
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{source}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{source}: top level must be a mapping of sections, got {type(data).__name__}")
-    cfg = build(PipelineConfig, data, source=source)
-    if overrides:
-        for override in overrides:
-            apply_override(data, override)
-        cfg = build(PipelineConfig, data, source=f"override of {source}")
-    return cfg
-
-
-def config_hash(cfg: object) -> str:
-    """Stable short hash of a config (or any section), used to name and check run manifests.
-
-    Example:
-        >>> config_hash(RunConfig()) == config_hash(RunConfig())
-        True
-    """
-    blob = json.dumps(to_dict(cfg), sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]

@@ -7,20 +7,13 @@ fallback prompt, ``samples`` times with different seeds.
 
 from __future__ import annotations
 
+from runconfig.keys import api_key
 from synthesis import format as fmt
-from synthesis.agent import Backend, Conversation, Sampling
+from synthesis.agent import Backend, Sampling, no_tool_conversation
 from validators.answer import answers_match
 from validators.config import AnswerCheckConfig
 
-__all__ = ["NO_TOOL_SYSTEM", "difficulty_backend", "no_tool_conversation", "solved_every_time"]
-
-NO_TOOL_SYSTEM = "You are a helpful assistant."
-NO_TOOL_SUFFIX = "\nAnswer with the final answer only, inside <answer></answer>."
-
-
-def no_tool_conversation(row: dict) -> Conversation:
-    """The direct-answer conversation of an RL prompt row."""
-    return Conversation(NO_TOOL_SYSTEM, row["question"] + NO_TOOL_SUFFIX, (row["image"]["bytes"],))
+__all__ = ["difficulty_backend", "solved_every_time"]
 
 
 def _predicted(text: str) -> str:
@@ -55,10 +48,9 @@ def solved_every_time(backend: Backend, row: dict, samples: int, temperature: fl
 
 def difficulty_backend(cfg) -> Backend:
     """The no-tool model of :class:`~pipelines.config.DifficultyConfig` as an OpenAI-compatible backend."""
-    from pipelines.config import teacher_api_key
     from synthesis.openai_backend import OpenAIBackend
     from synthesis.openai_config import TeacherConfig
 
     teacher = TeacherConfig(base_url=cfg.base_url, model=cfg.model, api_key_env=cfg.api_key_env,
                             concurrency=cfg.concurrency, cache_path="")
-    return OpenAIBackend(teacher, teacher_api_key(teacher))
+    return OpenAIBackend(teacher, api_key(teacher.api_key_env))

@@ -15,8 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import PipelineConfig, config_hash
-from pipelines.typed_config import to_dict
+from runconfig.typed import config_hash, to_dict
 
 __all__ = ["PACKAGES", "build_manifest", "git_commit", "package_versions", "write_json"]
 
@@ -49,11 +48,11 @@ def git_commit(root: Path | None = None) -> str:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def build_manifest(cfg: PipelineConfig, pipeline: str, shards: list[Any], extra: dict[str, Any] | None = None) -> dict:
+def build_manifest(cfg: Any, pipeline: str, shards: list[Any], extra: dict[str, Any] | None = None) -> dict:
     """The manifest of one run.
 
     Args:
-        cfg (`PipelineConfig`): the resolved config.
+        cfg (`runconfig.root.PipelineConfig`): the resolved config (the pipeline file passes it in).
         pipeline (`str`): which pipeline ran (e.g. ``build_sft``).
         shards (`list`): :class:`~pipelines.shards.ShardInfo` of every written file.
         extra (`dict`, *optional*): more facts (e.g. seeds, sandbox isolation level).

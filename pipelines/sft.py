@@ -15,11 +15,12 @@ from pathlib import Path
 import apache_beam as beam
 
 from pipelines import shared_sandbox
-from pipelines.config import TeacherSection, teacher_api_key
+from pipelines.config import TeacherSection
 from pipelines.record_store import RecordStore
 from pipelines.stages import RunStage, reject
 from pipelines.stats import counter, distribution
 from pipelines.work_keys import import_key, task_key, teacher_identity, verified_key
+from runconfig.keys import api_key
 from sandbox import SandboxConfig
 from synthesis import format as fmt
 from synthesis.agent import Conversation
@@ -166,7 +167,7 @@ class _TeachWithModel(beam.DoFn):
         from synthesis.openai_backend import OpenAIBackend
 
         self._sandbox = shared_sandbox.acquire(self._sandbox_cfg)
-        self._backend = OpenAIBackend(self._section.openai, teacher_api_key(self._section.openai))
+        self._backend = OpenAIBackend(self._section.openai, api_key(self._section.openai.api_key_env))
 
     def process(self, batch: list):
         keys = {t.id: task_key(t, self._teacher, self._hash) for t in batch}

@@ -15,7 +15,7 @@ import json
 from dataclasses import fields
 from typing import Any
 
-from pipelines.typed_config import to_dict
+from runconfig.typed import to_dict
 
 __all__ = ["digest", "import_key", "task_key", "teacher_identity", "verified_key"]
 

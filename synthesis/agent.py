@@ -20,10 +20,12 @@ from typing import Literal, Protocol
 from sandbox import ExecResult
 from synthesis import format as fmt
 
-__all__ = ["AgentConfig", "Backend", "Conversation", "Executed", "Generation", "Piece", "Rollout", "Sampling",
-           "run_agent"]
+__all__ = ["NO_TOOL_SYSTEM", "AgentConfig", "Backend", "Conversation", "Executed", "Generation", "Piece", "Rollout",
+           "Sampling", "no_tool_conversation", "run_agent"]
 
 CODE_OPEN, CODE_CLOSE, ANSWER_CLOSE = "<code>", "</code>", "</answer>"
+NO_TOOL_SYSTEM = "You are a helpful assistant."
+NO_TOOL_SUFFIX = "\nAnswer with the final answer only, inside <answer></answer>."
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +184,18 @@ def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
     """Keep the text up to the first stop string (backends may overshoot); the stop itself is kept."""
     ends = [text.find(s) + len(s) for s in stops if s in text]
     return text[: min(ends)] if ends else text
+
+
+def no_tool_conversation(row: dict) -> Conversation:
+    """The direct-answer conversation of an RL prompt row: no tools, no code, one call (like the original's
+    no-tool fallback prompt). The difficulty filter and the "without tools" evaluation both ask it.
+
+    Example:
+        >>> c = no_tool_conversation({"question": "How many?", "image": {"bytes": b"png"}})
+        >>> c.system, c.images
+        ('You are a helpful assistant.', (b'png',))
+    """
+    return Conversation(NO_TOOL_SYSTEM, row["question"] + NO_TOOL_SUFFIX, (row["image"]["bytes"],))
 
 
 def run_agent(backend: Backend, session: Session, conversation: Conversation, cfg: AgentConfig) -> Rollout:

@@ -82,7 +82,7 @@ class OpenAIBackend:
     Args:
         cfg (`TeacherConfig`): endpoint, retry policy, cache and request shape.
         api_key (`str`, *optional*, defaults to `"none"`): the key; the pipeline reads it with
-            :func:`synthesis.openai_config.api_key` from the variable ``cfg.api_key_env`` names.
+            :func:`runconfig.keys.api_key` from the variable ``cfg.api_key_env`` names.
         sleep (`Callable[[float], None]`, *optional*, defaults to `time.sleep`): how backoff waits (tests pass a
             recorder).
     """

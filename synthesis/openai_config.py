@@ -5,17 +5,16 @@ Sampling is not configured here: every call takes it from the agent loop's :clas
 ``repetition_penalty`` are not OpenAI parameters; they are sent only when ``extended_sampling`` is on (vLLM and
 SGLang read them from the request body; OpenAI rejects them).
 
-The API key never lives in the file: ``api_key_env`` names the environment variable, and the pipeline passes
-``os.environ`` to :func:`api_key` when it builds the backend (library code reads no environment).
+The API key never lives in the file: ``api_key_env`` names the environment variable, and whoever builds the
+backend reads it with :func:`runconfig.keys.api_key` (library code reads no environment).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["NO_KEY", "TeacherConfig", "api_key"]
+__all__ = ["NO_KEY", "TeacherConfig"]
 
 NO_KEY = "none"  # what local servers (vLLM, SGLang, transformers serve) accept when no key is configured
 
@@ -105,18 +104,3 @@ def _cache_path_problem(path: str) -> str:
     if path and (path.endswith("/") or path.rsplit("/", 1)[-1] in (".", "..")):
         return "names a folder, not a file"
     return ""
-
-
-def api_key(cfg: TeacherConfig, environ: Mapping[str, str]) -> str:
-    """The key from the variable ``cfg.api_key_env`` names; ``"none"`` when unset (local servers need none).
-
-    Args:
-        cfg (`TeacherConfig`): names the variable.
-        environ (`Mapping[str, str]`): the environment, passed in (``os.environ``) so this module reads none itself.
-
-    Example:
-        >>> api_key(TeacherConfig(api_key_env="MY_KEY"), {"MY_KEY": "sk-1"}), api_key(TeacherConfig(), {})
-        ('sk-1', 'none')
-    """
-    value = environ[cfg.api_key_env] if cfg.api_key_env in environ else ""
-    return value or NO_KEY

@@ -15,9 +15,8 @@ from dataclasses import replace
 from statistics import mean
 from typing import Any
 
-from pipelines.difficulty import no_tool_conversation
 from synthesis import format as fmt
-from synthesis.agent import AgentConfig, Backend, Rollout, Sampling
+from synthesis.agent import AgentConfig, Backend, Rollout, Sampling, no_tool_conversation
 from synthesis.tasks import TasksConfig, generate_task, plan_tasks
 from train.config import EvalConfig
 from train.data import Prompt, prompt_from_task

@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # `python train/run.py` from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-from pipelines.typed_config import to_dict  # noqa: E402
+from runconfig.typed import ConfigError, to_dict  # noqa: E402
 from sandbox import Sandbox, SandboxConfig  # noqa: E402
 from synthesis.tasks import TasksConfig  # noqa: E402
 from train.chat import prompt_text  # noqa: E402
@@ -39,9 +39,9 @@ STAGES = ("sft", "compare", "grpo", "eval")
 def load(args) -> tuple[TrainConfig, SandboxConfig, TasksConfig]:
     """The ``train``, ``sandbox`` and ``tasks`` sections of the config file, with overrides and CLI flags.
 
-    The whole file goes through the pipelines' strict loader, so a bad key anywhere fails before any work.
+    The whole file goes through the root config's strict loader, so a bad key anywhere fails before any work.
     """
-    from pipelines.config import load_config
+    from runconfig.root import load_config
 
     overrides = list(args.overrides)
     for key, value in (("sft_data", args.sft_data), ("rl_data", args.rl_data), ("output_dir", args.output_dir)):
@@ -113,12 +113,12 @@ def run_eval(cfg: TrainConfig, out: Path, checkpoints: dict[str, Path], sandbox,
     backends = {name: (lambda p=path: LocalBackend(load_policy(p, cfg.model, trainable=False)))
                 for name, path in checkpoints.items()}
     if cfg.eval.endpoint:  # any served model, through the same OpenAI-compatible backend the teacher uses
-        from pipelines.config import teacher_api_key
+        from runconfig.keys import api_key
         from synthesis.openai_backend import OpenAIBackend
         from synthesis.openai_config import TeacherConfig
 
         endpoint = TeacherConfig(base_url=cfg.eval.endpoint, model=cfg.eval.endpoint_model, cache_path="")
-        backends["endpoint"] = lambda: OpenAIBackend(endpoint, teacher_api_key(endpoint))
+        backends["endpoint"] = lambda: OpenAIBackend(endpoint, api_key(endpoint.api_key_env))
     for i, (name, make) in enumerate(backends.items()):
         backend = make()
         for tools in (True, False) if cfg.eval.without_tools else (True,):
@@ -141,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {STAGES}")
     parser.add_argument("overrides", nargs="*", help="KEY=VALUE overrides, e.g. train.sft.steps=50")
     args = parser.parse_args(argv)
-    from pipelines.config import ConfigError
-
     try:
         cfg, sandbox_cfg, tasks = load(args)
     except ConfigError as err:

@@ -69,8 +69,8 @@ class OpenAIJudge:
 
     Args:
         cfg (`JudgeConfig`): endpoint, model and sampling.
-        api_key (`str`, *optional*, defaults to `"EMPTY"`): the key; the pipeline reads it from the variable named
-            by ``cfg.api_key_env`` (validators read no environment).
+        api_key (`str`, *optional*, defaults to `"EMPTY"`): the key; whoever builds the judge reads it with
+            ``runconfig.keys.api_key(cfg.api_key_env)`` (validators read no environment).
     """
 
     def __init__(self, cfg: JudgeConfig, api_key: str = "EMPTY") -> None:

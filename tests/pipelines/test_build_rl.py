@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from pipelines import build_rl
-from pipelines.config import DifficultyConfig, load_config
+from pipelines.config import DifficultyConfig
 from pipelines.difficulty import difficulty_backend, solved_every_time
+from runconfig.root import load_config
 from synthesis.records import DeadLetter, RlPrompt
 from validators.config import AnswerCheckConfig
 

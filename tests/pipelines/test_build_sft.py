@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import build_sft
-from pipelines.config import load_config
+from runconfig.root import load_config
 from synthesis import tasks as tasks_pkg
 from synthesis.records import DeadLetter
 from synthesis.teacher import plans

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from pipelines import build_sft
-from pipelines.config import load_config
+from runconfig.root import load_config
 from synthesis.records import DeadLetter, SftRecord
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import ConfigError, PipelineConfig, config_hash, load_config
 from pipelines.runner import beam_args
-from pipelines.typed_config import build
+from runconfig.root import PipelineConfig, load_config
+from runconfig.typed import ConfigError, build, config_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 

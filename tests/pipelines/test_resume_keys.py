@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from pipelines import build_sft
-from pipelines.config import load_config
 from pipelines.record_store import RecordStore
+from runconfig.root import load_config
 from synthesis.records import SftRecord
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from runconfig.keys import api_key
 from sandbox import ExecResult, Sandbox, SandboxConfig
 from sandbox.layout import INPUT_DIR
 from sandbox.result import ExecStatus
@@ -24,7 +25,7 @@ from synthesis import format as fmt
 from synthesis.agent import AgentConfig, Conversation, Piece, Sampling, run_agent
 from synthesis.batch import RolloutJob, run_many
 from synthesis.openai_backend import OpenAIBackend
-from synthesis.openai_config import TeacherConfig, api_key
+from synthesis.openai_config import TeacherConfig
 from synthesis.openai_messages import cut_at_stop, restore_stop, to_messages
 from synthesis.request_cache import CachedReply, RequestCache, request_key
 from synthesis.teacher_errors import FatalTeacherError
@@ -372,14 +373,14 @@ def test_api_key_comes_from_the_named_variable_and_never_reaches_the_cache(serve
     secret = "sk-test-9f8e7d6c5b4a"
     monkeypatch.setenv("THYME_TEACHER_KEY", secret)
     cfg = _cfg(server, api_key_env="THYME_TEACHER_KEY")
-    with OpenAIBackend(cfg, api_key(cfg, os.environ)) as backend:
+    with OpenAIBackend(cfg, api_key(cfg.api_key_env)) as backend:
         rollout = _run(backend, sandbox, "What is 6*7?")
     assert rollout.answer == "42" and server.auth == [f"Bearer {secret}"] * 2
     files = list((tmp_path / "cache").iterdir())
     assert files and all(secret.encode() not in f.read_bytes() for f in files)
     assert all(server.base_url.encode() not in f.read_bytes() for f in files)
     monkeypatch.delenv("THYME_TEACHER_KEY")
-    assert api_key(cfg, os.environ) == "none"
+    assert api_key(cfg.api_key_env) == ""  # the backend then sends NO_KEY
 
 
 def test_extended_sampling_sends_top_k_and_repetition_penalty(server):
@@ -577,7 +578,7 @@ def test_config_takes_absolute_cache_path_and_rejects_only_invalid_ones(server, 
 
 
 def test_config_builds_strictly_from_yaml_mapping():
-    from pipelines.typed_config import ConfigError, build
+    from runconfig.typed import ConfigError, build
 
     cfg = build(TeacherConfig, {"model": "m", "message_mode": "continue", "extra_body": {"top_k": 20}}, source="t")
     assert cfg.message_mode == "continue" and cfg.extra_body == {"top_k": 20}

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import yaml
 
-from pipelines.typed_config import ConfigError, build
+from runconfig.typed import ConfigError, build
 from validators.config import ShardChecksConfig, ValidatorsConfig
 
 YAML = """

@@ -4,18 +4,23 @@ Every component owns a dataclass with defaults in code; ``pipeline.yaml`` only o
 parsed YAML mapping into those dataclasses and refuses, before any work starts, anything it does not
 understand: an unknown key, a value of the wrong type, or a value a ``__post_init__`` rejects. Each error is one
 line that names the file and the dotted key, because a typo in a config should never cost a run.
+
+Generic machinery only: it imports nothing of this project, so every package but ``sandbox`` (which imports
+nothing of ours at all) may use it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
+import json
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Union
 
-__all__ = ["ConfigError", "build", "apply_override", "to_dict"]
+__all__ = ["ConfigError", "apply_override", "build", "config_hash", "to_dict"]
 
 
 class ConfigError(ValueError):
@@ -160,6 +165,21 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+def config_hash(cfg: object) -> str:
+    """Stable short hash of a config (or any section), used to name and check run manifests.
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class C:
+        ...     box: tuple = (1, 2)
+        >>> config_hash(C()) == config_hash(C()) != config_hash(C(box=(1, 3)))
+        True
+    """
+    blob = json.dumps(to_dict(cfg), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def _suggest(key: str, known: Mapping[str, Any]) -> str:
