@@ -1,14 +1,27 @@
 """The seccomp-bpf policy for untrusted blocks, compiled once in the trusted supervisor.
 
-The policy is a denylist of everything a Python image-processing block has no business doing: creating
-processes or sockets, executing binaries, tracing, namespaces, mounts, kernel keyrings, BPF, io_uring
-and friends. It also denies every way to leave kernel state behind that outlives the block's process
-(a worker serves many trajectories, and at the reduced level there is no IPC namespace at all): SysV
-shared memory, semaphores and message queues, POSIX message queues, inotify and fanotify watches, and
-changing the scheduling, priority, I/O priority or rlimits of any process but itself (the zygote runs as
-the same uid, and every later block would inherit what a block set on it). Threads stay allowed (``clone`` with ``CLONE_THREAD`` and no namespace flags) because numpy,
-OpenCV and Pillow may use them. The compiled BPF bytes travel to the worker, which loads them into each
-block's process with one ``prctl`` and so needs no libseccomp of its own.
+The policy is an ALLOWLIST: a block's process may make only the syscalls below, and every other one fails
+with EPERM (``clone3`` with ENOSYS, so that glibc falls back to ``clone``, whose flags the filter can see).
+
+* `MEASURED_SYSCALLS` are what CPython, Pillow, numpy and OpenCV actually call once the policy is loaded,
+  measured with ``tests/sandbox/measure_syscalls.py`` (``strace -ff`` over the image-stack blocks of
+  ``tests/sandbox/image_stack.py`` at both isolation levels, keeping only what each block process and its
+  threads call after ``PR_SET_SECCOMP``).
+* `GENERAL_SYSCALLS` are the variants glibc and CPython pick for the same operations in other calls (``fstat``
+  for ``newfstatat``, ``pread64`` for ``read``, ``mremap`` for a grown ``realloc``, ...), and read-only process
+  information. None creates a process, a socket or kernel state that outlives the block; files stay under
+  Landlock, sizes under the rlimits.
+* `CONDITIONAL_SYSCALLS` are allowed only with the listed argument values: ``clone`` only for a thread
+  (``CLONE_THREAD``, no namespace flag), ``ioctl`` only for a few harmless requests (never ``TIOCSTI``),
+  ``prctl`` only to name a thread, and scheduling, priority, I/O priority and rlimit changes only of the
+  calling process itself (the zygote runs as the same uid, and every later block would inherit what a block
+  set on it).
+
+`DENIED_SYSCALLS` documents what the earlier denylist refused and must stay refused (creating processes or
+sockets, executing, tracing, namespaces, mounts, keyrings, BPF, io_uring, SysV IPC, POSIX message queues,
+filesystem watches, privilege changes, ...); a test checks that none of it is allowed. The compiled BPF bytes
+travel to the worker, which loads them into each block's process with one ``prctl`` and so needs no
+libseccomp of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +31,52 @@ import errno
 import os
 import tempfile
 
+MEASURED_SYSCALLS = (
+    "access", "alarm", "brk", "chmod", "clock_nanosleep", "close", "exit", "exit_group", "fcntl", "flock", "fsync",
+    "futex", "getcwd", "getdents64", "getpid", "getpriority", "getrandom", "getrusage", "gettid", "listxattr",
+    "llistxattr", "lseek", "madvise", "mkdir", "mmap", "mprotect", "msync", "munmap", "newfstatat", "openat",
+    "pipe2", "pselect6", "read", "readlink", "rename", "rmdir", "rseq", "rt_sigaction", "rt_sigprocmask",
+    "rt_sigreturn", "sched_getaffinity", "sendfile", "set_robust_list", "setitimer", "statfs", "symlink",
+    "sysinfo", "tgkill", "times", "truncate", "uname", "unlink", "unlinkat", "utimensat", "write",
+)  # fmt: skip
+"""Measured (``tests/sandbox/measure_syscalls.py``); ``clone``, ``ioctl`` and ``prlimit64`` were measured too
+and are in `CONDITIONAL_SYSCALLS`, ``clone3`` gets ENOSYS."""
+GENERAL_SYSCALLS = (
+    # the same file operations through other entry points
+    "fstat", "lstat", "stat", "statx", "fstatfs", "faccessat", "faccessat2", "readlinkat", "pread64", "pwrite64",
+    "readv", "writev", "preadv", "pwritev", "preadv2", "pwritev2", "ftruncate", "fdatasync", "fallocate",
+    "copy_file_range", "dup", "dup2", "dup3", "pipe", "close_range", "chdir", "fchdir", "fchmod", "fchmodat",
+    "mkdirat", "renameat", "renameat2", "symlinkat", "getxattr", "lgetxattr", "fgetxattr", "flistxattr",
+    "poll", "ppoll", "select",
+    # memory, threads, signals and time
+    "mremap", "sched_yield", "sigaltstack", "restart_syscall", "rt_sigpending", "rt_sigtimedwait", "rt_sigsuspend",
+    "kill", "getitimer", "clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep",
+    # read-only facts about the process itself (umask only narrows what it creates)
+    "getppid", "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid", "getresgid", "getpgrp",
+    "getpgid", "getsid", "getcpu", "getrlimit", "sched_getparam", "sched_getscheduler", "sched_get_priority_max",
+    "sched_get_priority_min", "umask",
+)  # fmt: skip
+ALLOWED_SYSCALLS = MEASURED_SYSCALLS + GENERAL_SYSCALLS
+CLONE_THREAD = 0x00010000
+CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080)
+_CLONE_MASK = CLONE_THREAD | sum(CLONE_NAMESPACE_FLAGS)
+# ioctl requests a block may make: TCGETS (isatty), TIOCGWINSZ (terminal size), FIONREAD, FIONBIO, FIONCLEX, FIOCLEX
+IOCTL_REQUESTS = (0x5401, 0x5413, 0x541B, 0x5421, 0x5450, 0x5451)
+PR_SET_NAME, PR_GET_NAME = 15, 16
+_ALL = (1 << 64) - 1
+CONDITIONAL_SYSCALLS: tuple[tuple[str, tuple[tuple[int, int, int], ...]], ...] = (
+    ("clone", ((0, CLONE_THREAD, _CLONE_MASK),)),  # a thread, in no new namespace
+    *(("ioctl", ((1, request, 0xFFFFFFFF),)) for request in IOCTL_REQUESTS),  # the kernel reads 32 bits
+    *(("prctl", ((0, option, _ALL),)) for option in (PR_SET_NAME, PR_GET_NAME)),
+    ("setpriority", ((0, 0, _ALL), (1, 0, _ALL))),  # PRIO_PROCESS, pid 0: itself
+    ("ioprio_set", ((0, 1, _ALL), (1, 0, _ALL))),  # IOPRIO_WHO_PROCESS, pid 0
+    ("sched_setaffinity", ((0, 0, _ALL),)),
+    ("sched_setscheduler", ((0, 0, _ALL),)),
+    ("sched_setparam", ((0, 0, _ALL),)),
+    ("sched_setattr", ((0, 0, _ALL),)),
+    ("prlimit64", ((0, 0, _ALL),)),  # resource.setrlimit; rlimits can only be lowered
+)
+"""(syscall, ((argument index, value, mask), ...)): allowed when ``arg & mask == value`` for every condition."""
 DENIED_SYSCALLS = (
     "socket", "socketpair", "fork", "vfork", "execve", "execveat", "ptrace", "process_vm_readv",
     "process_vm_writev", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "bpf",
@@ -36,15 +95,7 @@ DENIED_SYSCALLS = (
     "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
     "inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch", "fanotify_mark",
 )  # fmt: skip
-SELF_ONLY_SYSCALLS = (
-    ("setpriority", 1), ("sched_setaffinity", 0), ("sched_setscheduler", 0), ("sched_setparam", 0),
-    ("sched_setattr", 0), ("ioprio_set", 1), ("prlimit64", 0),
-)  # fmt: skip
-"""(syscall, index of its pid argument): allowed only on the calling process itself (pid 0)."""
-WHICH_PROCESS = (("setpriority", 0), ("ioprio_set", 1))
-"""(syscall, PRIO_PROCESS / IOPRIO_WHO_PROCESS): a process group or a whole uid would reach the zygote."""
-CLONE_THREAD = 0x00010000
-CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080)
+"""Refused by the earlier denylist and still refused (not in any allowed list: checked by the tests)."""
 
 
 def compile_policy() -> bytes:
@@ -56,25 +107,19 @@ def compile_policy() -> bytes:
     """
     import pyseccomp as sc
 
-    policy = sc.SyscallFilter(sc.ALLOW)
-    deny = sc.ERRNO(errno.EPERM)
-    for name in DENIED_SYSCALLS:
+    policy = sc.SyscallFilter(sc.ERRNO(errno.EPERM))
+    for name in ALLOWED_SYSCALLS:
         try:
-            policy.add_rule(deny, name)
+            policy.add_rule(sc.ALLOW, name)
         except (OSError, ValueError, RuntimeError):
             continue  # not a syscall on this architecture
-    policy.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # glibc then falls back to clone, whose flags we see
-    policy.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
-    for flag in CLONE_NAMESPACE_FLAGS:
-        policy.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
-    for name, arg in SELF_ONLY_SYSCALLS:
+    for name, conditions in CONDITIONAL_SYSCALLS:
+        args = [sc.Arg(index, sc.MASKED_EQ, mask, value) for index, value, mask in conditions]
         try:
-            policy.add_rule(deny, name, sc.Arg(arg, sc.NE, 0))
+            policy.add_rule(sc.ALLOW, name, *args)
         except (OSError, ValueError, RuntimeError):
             continue
-    for name, which in WHICH_PROCESS:
-        policy.add_rule(deny, name, sc.Arg(0, sc.NE, which))
-    policy.add_rule(deny, "ioctl", sc.Arg(1, sc.EQ, 0x5412))  # TIOCSTI: no typing into a terminal
+    policy.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # glibc then falls back to clone, whose flags we see
     with tempfile.TemporaryFile() as handle:
         policy.export_bpf(handle)
         handle.seek(0)

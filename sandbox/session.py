@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from sandbox.config import SandboxConfig
 from sandbox.inputs import InputImages
 from sandbox.result import ExecResult
-
-if TYPE_CHECKING:
-    from sandbox.pool import Sandbox
 
 
 @dataclass(frozen=True)
@@ -42,18 +40,29 @@ class Block:
     item_id: str = "N/A"
 
 
+class BlockRunner(Protocol):
+    """What a session needs of the pool that runs its blocks (`sandbox.pool.Sandbox` is one); a protocol, so
+    that this module never imports the pool, which imports it."""
+
+    config: SandboxConfig
+
+    def execute(self, block: Block) -> tuple[ExecResult, str]:
+        """Run ``block``; return its result and the code to replay in the session's later blocks."""
+        ...
+
+
 class Session:
     """One trajectory's sequence of code blocks.
 
     Args:
-        sandbox (`Sandbox`): the pool that runs the blocks.
+        sandbox (`BlockRunner`): the pool that runs the blocks (a `Sandbox`).
         inputs (`InputImages`): the trajectory's input images.
         strict (`bool`): run code exactly as written (no fix-ups).
         item_id (`str`): the id named in error messages.
         seed (`int`): seed of ``random``/``numpy.random`` at the start of every replay.
     """
 
-    def __init__(self, sandbox: Sandbox, inputs: InputImages, strict: bool, item_id: str, seed: int) -> None:
+    def __init__(self, sandbox: BlockRunner, inputs: InputImages, strict: bool, item_id: str, seed: int) -> None:
         self.sandbox, self.inputs, self.strict, self.item_id, self.seed = sandbox, inputs, strict, item_id, seed
         self.cells: list[str] = []
         self._lock = threading.Lock()
