@@ -85,8 +85,10 @@ def trl_loop(model_dir, examples, steps: int, batch: int, lr: float, out: Path) 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sft-data", required=True)
-    parser.add_argument("--rl-data", required=True)
+    parser.add_argument("--sft-data", default="out/bench/thyme-sft/data",
+                        help="SFT shards (default: %(default)s, which `make bench` builds first)")
+    parser.add_argument("--rl-data", default="out/bench/thyme-rl/data",
+                        help="RL prompt shards (default: %(default)s, which `make bench` builds first)")
     parser.add_argument("--model", default=None, help="checkpoint folder (default: a fresh tiny model)")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch", type=int, default=4)
