@@ -8,9 +8,10 @@ import os
 from dataclasses import dataclass, field, fields
 
 ISOLATION_LEVELS = ("full", "reduced", "none")
+CEILING_MODES = ("auto", "cgroup", "watchdog", "off")
 OPERATIONAL_FIELDS = (
     "workers", "recycle_after", "start_timeout_s", "hang_grace_s", "scratch_dir", "bwrap_path", "pin_cpus",
-    "light_zygote",
+    "light_zygote", "memory_ceiling",
 )  # fmt: skip
 """Fields that change how the pool runs, never what a block produces (left out of :meth:`behaviour_hash`)."""
 
@@ -34,6 +35,22 @@ class SandboxConfig:
     timeout_s: float = field(default=10.0, metadata={"help": "Wall-clock limit per code block (Thyme: 10 s)."})
     memory_mb: int = field(
         default=1024, metadata={"help": "Address-space budget per block on top of the worker's own size."}
+    )
+    worker_memory_mb: int = field(
+        default=0,
+        metadata={
+            "help": "Memory ceiling of each worker's whole process tree (zygote and block), counting what RLIMIT_AS "
+            "does not see (tmpfs files, shared memory, page cache); 0 means 2 x memory_mb + 256. Over it the "
+            "block ends with status 'memory' (sandbox/memcap.py)."
+        },
+    )
+    memory_ceiling: str = field(
+        default="auto",
+        metadata={
+            "help": "How worker_memory_mb is enforced: 'auto' (a cgroup where one can be created, else the "
+            "watchdog), 'cgroup' (refuse to start without one), 'watchdog' (poll the tree's PSS every 100 ms) "
+            "or 'off'."
+        },
     )
     output_limit_bytes: int = field(
         default=1 << 20, metadata={"help": "Cap on stdout and on stderr; more stdout ends the block."}
@@ -118,6 +135,10 @@ class SandboxConfig:
             raise ValueError("sandbox.timeout_s must be > 0; Thyme uses 10")
         if self.memory_mb < 64:
             raise ValueError("sandbox.memory_mb must be >= 64: image blocks need room for decoded pixels")
+        if self.memory_ceiling not in CEILING_MODES:
+            raise ValueError(f"sandbox.memory_ceiling={self.memory_ceiling!r}: set one of {', '.join(CEILING_MODES)}")
+        if self.worker_memory_mb and self.worker_memory_mb < 128:
+            raise ValueError("sandbox.worker_memory_mb must be 0 (automatic) or >= 128: a worker alone needs ~80 MB")
         if self.output_limit_bytes < 1024:
             raise ValueError("sandbox.output_limit_bytes must be >= 1024")
         if self.max_threads < 4:

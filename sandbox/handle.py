@@ -20,6 +20,7 @@ from typing import Any
 from sandbox.config import SandboxConfig
 from sandbox.isolation import LaunchPlan, runtime_paths, worker_command
 from sandbox.layout import DEVICE_PATHS, SCRATCH_MOUNT
+from sandbox.memcap import CGROUP_PREFIX, CeilingPlan, Cgroup, Watch, scratch_folders
 from sandbox.protocol import ProtocolError, read_frame, write_frame
 from sandbox.scratch import Scratch
 
@@ -29,6 +30,10 @@ KILL_WAIT_S = 2.0  # how long to wait for killed processes to be reaped
 
 class WorkerDied(Exception):
     """The worker process is gone or unresponsive; its in-flight block is lost."""
+
+
+class CeilingHit(WorkerDied):
+    """The worker was killed by its memory ceiling while running a block (the message names the ceiling)."""
 
 
 def _init_message(config: SandboxConfig, launch: LaunchPlan, scratch: Scratch, preload: list[str],
@@ -72,15 +77,27 @@ class WorkerProcess:
             ``--die-with-parent`` fires when the *thread* that started it exits).
         preload (`list[str]`): modules the zygote imports once (empty for a light zygote).
         cpu (`int | None`): the CPU the zygote and its blocks are pinned to; None leaves them unpinned.
+        ceiling (`CeilingPlan | None`): the pool's memory ceiling (a cgroup for this worker, or the watchdog).
+        name (`str`): names its cgroup, ``thyme-sandbox-<pid>-<name>``.
     """
 
     def __init__(self, config: SandboxConfig, launch: LaunchPlan, scratch: Scratch,
                  spawn: Callable[[Callable[[], subprocess.Popen]], subprocess.Popen], preload: list[str],
-                 cpu: int | None) -> None:  # fmt: skip
+                 cpu: int | None, ceiling: CeilingPlan | None = None, name: str = "") -> None:  # fmt: skip
         self.config, self.launch, self.scratch = config, launch, scratch
         self.blocks = 0
+        self.spent = False  # its memory ceiling fired: replace it before the next block
+        self.ceiling = ceiling
         self._family: list[int] | None = None  # its processes, noted when it is stopped
         argv, env = worker_command(launch, str(scratch.root))
+        self.cgroup: Cgroup | None = None
+        if ceiling is not None and ceiling.base is not None:
+            cgroup_name = f"{CGROUP_PREFIX}{os.getpid()}-{name or os.urandom(4).hex()}"
+            try:
+                self.cgroup = Cgroup(ceiling.base, cgroup_name, ceiling.limit_mb << 20)
+            except OSError as exc:
+                raise WorkerDied(f"worker cgroup could not be created: {exc}") from exc
+            argv = self.cgroup.wrap(argv)
         try:
             self.proc = spawn(
                 lambda: subprocess.Popen(
@@ -89,6 +106,7 @@ class WorkerProcess:
                 )
             )  # fmt: skip
         except OSError as exc:
+            self._remove_cgroup()
             raise WorkerDied(f"worker could not be started: {exc}") from exc
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()  # type: ignore[union-attr]
         try:
@@ -112,14 +130,45 @@ class WorkerProcess:
         """Send one block and wait for its result; raises `WorkerDied` if the worker fails."""
         limit = float(request["timeout_s"]) + float(request["replay_timeout_s"])
         deadline = time.monotonic() + limit + self.config.hang_grace_s
+        kills = self.cgroup.oom_kills() if self.cgroup is not None else 0
+        watch = self._watch()
         try:
             write_frame(self._in, request)
             response = read_frame(self._out, max_response, deadline)
         except (OSError, ProtocolError) as exc:
+            hit = self._ceiling_fired(kills, watch)
             self.kill()
+            if hit and self.ceiling is not None:
+                self.spent = True
+                raise CeilingHit(self.ceiling.message()) from exc
             raise WorkerDied(str(exc)) from exc
+        finally:
+            if watch is not None and self.ceiling is not None and self.ceiling.watchdog is not None:
+                self.ceiling.watchdog.unwatch(watch)
         self.blocks += 1
+        if self._ceiling_fired(kills, watch) and self.ceiling is not None:
+            self.spent = True  # an OOM kill may have taken its prepared child too: the pool replaces it
+            response = {**response, "status": "memory", "error_type": "MemoryError",
+                        "error_message": self.ceiling.message()}  # fmt: skip
         return response
+
+    def _watch(self) -> Watch | None:
+        """Put the worker's tree under the watchdog for one block (watchdog mode only)."""
+        ceiling = self.ceiling
+        if ceiling is None or ceiling.watchdog is None:
+            return None
+        folders = scratch_folders(self.scratch.current) if ceiling.tmpfs_scratch else []
+        return ceiling.watchdog.watch(self.proc.pid, ceiling.limit_mb << 20, folders)
+
+    def _ceiling_fired(self, kills: int, watch: Watch | None) -> bool:
+        if watch is not None and watch.fired:
+            return True
+        return self.cgroup is not None and self.cgroup.oom_kills() > kills >= 0
+
+    def _remove_cgroup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
     def stop(self) -> None:
         """Ask the worker to exit (end of its control pipe): it kills and reaps its prepared child and exits,
@@ -165,6 +214,7 @@ class WorkerProcess:
             if stream is not None:
                 stream.close()
         _wait_gone(self._family, time.monotonic() + KILL_WAIT_S)
+        self._remove_cgroup()
 
     def close(self) -> None:
         """Stop the worker (gracefully, bounded), wait for every process it started, delete its scratch root."""

@@ -93,6 +93,13 @@ def lost_result(fixes: list[str], code: str, reason: str) -> ExecResult:
     )
 
 
+def ceiling_result(fixes: list[str], code: str, message: str) -> ExecResult:
+    """The block whose worker its memory ceiling killed (``message`` names the ceiling)."""
+    return ExecResult(
+        status=ExecStatus.MEMORY, error_type="MemoryError", error_message=message, fixes=fixes, code_as_run=code
+    )
+
+
 def present(result: ExecResult, item_id: str, table: Rewrites) -> ExecResult:
     """The result as the model may see it: every text redacted (host paths rewritten, protocol tags escaped),
     then the feedback worded from the redacted texts, so no text reaches ``<sandbox_output>`` unredacted.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import queue
 import threading
 import time
@@ -22,11 +23,12 @@ from pathlib import Path
 from sandbox.affinity import CpuClaim
 from sandbox.config import SandboxConfig
 from sandbox.fixups import FixContext, FixedCode, apply_fixups, remap_output_dir
-from sandbox.handle import WorkerDied, WorkerProcess, new_scratch
+from sandbox.handle import CeilingHit, WorkerDied, WorkerProcess, new_scratch
 from sandbox.inputs import ImageLike, InputImages, size_problem
 from sandbox.isolation import LaunchPlan, SandboxUnavailableError, detect, package_root, plan
 from sandbox.layout import INPUT_DIR, VIRTUAL_OUTPUT_DIR
-from sandbox.outcome import build_result, lost_result, present, refused_result
+from sandbox.memcap import CeilingPlan, CeilingUnavailableError, ceiling_mb, choose
+from sandbox.outcome import build_result, ceiling_result, lost_result, present, refused_result
 from sandbox.redact import Rewrites, rewrites, runtime_rewrites, scratch_rewrites
 from sandbox.result import ExecResult
 from sandbox.routing import needs_preload
@@ -72,6 +74,16 @@ class Sandbox:
             logger.warning(NO_ISOLATION_WARNING)
         self._root = make_root(self.config.scratch_dir or None)
         self._root.chmod(0o711)  # the sandbox uid must traverse it where no mount namespace hides it
+        try:
+            self.ceiling = choose(self.config.memory_ceiling,
+                                  ceiling_mb(self.config.worker_memory_mb, self.config.memory_mb), str(self._root))  # fmt: skip
+        except CeilingUnavailableError as exc:
+            remove_tree(self._root)
+            raise SandboxUnavailableError(str(exc)) from exc
+        if self.ceiling.mode == "watchdog":
+            logger.info("sandbox memory ceiling by watchdog (no cgroup: %s)", self.ceiling.reason)
+        self.plan = replace(self.plan, features=(*self.plan.features, self.ceiling.feature))
+        self._started, self._token = 0, os.urandom(3).hex()  # names this pool's cgroups among others of the process
         self._runtime_paths = runtime_rewrites(str(package_root()))  # what of the host its texts must not name
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawn")
         self._idle: queue.Queue[_Slot] = queue.Queue()
@@ -80,7 +92,7 @@ class Sandbox:
         kinds = (True, False) if self.config.light_zygote else (True,)
         self.respawns = 0
         self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _shutdown, self._slots, self._root, self._spawner)
+        self._finalizer = weakref.finalize(self, _shutdown, self._slots, self._root, self._spawner, self.ceiling)
         jobs = [(slot, kind) for slot in self._slots for kind in kinds]
         try:
             with ThreadPoolExecutor(max_workers=len(jobs)) as starter:
@@ -98,13 +110,22 @@ class Sandbox:
         """The isolation level actually in force: "full", "reduced" or "none"."""
         return self.plan.level
 
+    @property
+    def memory_ceiling(self) -> str:
+        """How each worker's memory ceiling is enforced: "cgroup2", "cgroup1", "watchdog" or "off"."""
+        return self.ceiling.mode
+
     def _start(self, slot: _Slot, full: bool) -> WorkerProcess:
         scratch = new_scratch(self._root, slot.index, self.plan.drop_uid)
         preload = list(self.config.preload) if full else []
         cpu = slot.cpu.cpu if slot.cpu is not None else None
+        with self._lock:
+            self._started += 1
+            name = f"{self._token}-{slot.index}-{'full' if full else 'light'}-{self._started}"
         try:
             return WorkerProcess(
-                self.config, self.plan, scratch, lambda make: self._spawner.submit(make).result(), preload, cpu
+                self.config, self.plan, scratch, lambda make: self._spawner.submit(make).result(), preload, cpu,
+                self.ceiling, name,
             )
         except BaseException:
             scratch.remove()
@@ -114,7 +135,7 @@ class Sandbox:
         """The slot's worker of that kind, replaced first if it died or has served ``recycle_after`` blocks."""
         worker = slot.workers.get(full)
         recycle = self.config.recycle_after
-        if worker is not None and worker.alive() and not (recycle and worker.blocks >= recycle):
+        if worker is not None and worker.alive() and not worker.spent and not (recycle and worker.blocks >= recycle):
             return worker
         if worker is not None:
             worker.close()
@@ -194,6 +215,8 @@ class Sandbox:
                 worker = self._ready_worker(slot, full)
                 table = self._host_paths(worker)
                 result = self._dispatch(worker, block, fixed)
+            except CeilingHit as exc:
+                result = ceiling_result(list(fixed.fixes), fixed.code, str(exc))
             except WorkerDied as exc:
                 result = lost_result(list(fixed.fixes), fixed.code, str(exc))
             finally:
@@ -258,7 +281,7 @@ class Sandbox:
         self.close()
 
 
-def _shutdown(slots: list[_Slot], root: Path, spawner: ThreadPoolExecutor) -> None:
+def _shutdown(slots: list[_Slot], root: Path, spawner: ThreadPoolExecutor, ceiling: CeilingPlan) -> None:
     for slot in slots:  # every worker stops at once; closing each then waits for its processes
         for worker in slot.workers.values():
             if worker is not None:
@@ -270,6 +293,7 @@ def _shutdown(slots: list[_Slot], root: Path, spawner: ThreadPoolExecutor) -> No
         if slot.cpu is not None:
             slot.cpu.release()
     spawner.shutdown(wait=True)
+    ceiling.close()
     remove_tree(root)
 
 
