@@ -1,7 +1,7 @@
 # ruff: noqa: E402
 """Teacher throughput: the OpenAI-compatible backend against a local scripted server with 50 ms of latency.
 
-Each rollout is the real agent loop through ``synthesis.batch.run_many`` and ``OpenAIBackend`` over HTTP (two
+Each rollout is the real agent loop through ``synthesis.endpoint.batch.run_many`` and ``OpenAIBackend`` over HTTP (two
 requests: code, then answer). The sandbox is a stand-in session that answers instantly, so the numbers measure
 the teacher path alone (HTTP, client, retries bookkeeping, message rendering, loop), not code execution. The
 ideal is ``concurrency / latency`` requests/s; the ratio says how much of it the client side keeps. The last
@@ -32,9 +32,9 @@ from PIL import Image
 from sandbox import ExecResult, ExecStatus
 from synthesis import format as fmt
 from synthesis.agent import AgentConfig, Conversation
-from synthesis.batch import RolloutJob, run_many
-from synthesis.openai_backend import OpenAIBackend
-from synthesis.openai_config import TeacherConfig
+from synthesis.endpoint.backend import OpenAIBackend
+from synthesis.endpoint.batch import RolloutJob, run_many
+from synthesis.endpoint.config import TeacherConfig
 
 
 class _InstantSession:

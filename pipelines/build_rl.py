@@ -19,12 +19,11 @@ from pathlib import Path
 
 import apache_beam as beam
 
-from pipelines.build_sft import split_of
 from pipelines.difficulty import difficulty_backend, solved_every_time
 from pipelines.manifest import build_manifest, write_json
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import GenerateTasks, PlanTasks
-from pipelines.shards import WriteShards, promote_staging, rows_per_folder
+from pipelines.shards import WriteShards, promote_staging, rows_per_folder, split_of
 from pipelines.stages import RunStage, reject
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts
 from runconfig.root import PipelineConfig

@@ -22,7 +22,6 @@ import logging
 import shutil
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import apache_beam as beam
@@ -43,7 +42,7 @@ from pipelines.sft import (
     WriteTrajectories,
     source_units,
 )
-from pipelines.shards import ShardInfo, WriteShards, promote_staging, rows_per_folder
+from pipelines.shards import ShardInfo, WriteShards, promote_staging, rows_per_folder, split_of
 from pipelines.stats import (
     CountFacts,
     check_invariant,
@@ -55,24 +54,13 @@ from pipelines.stats import (
 )
 from runconfig.keys import api_key
 from runconfig.root import PipelineConfig
-from synthesis.import_common import row_groups
-from synthesis.openai_config import TeacherConfig
+from synthesis.endpoint.config import TeacherConfig
+from synthesis.endpoint.errors import FatalTeacherError, find_fatal
+from synthesis.importers.common import row_groups
 from synthesis.records import DEAD_LETTER_SCHEMA, SFT_SCHEMA
-from synthesis.teacher_errors import FatalTeacherError, find_fatal
 from validators.shards import preload, validate_shards
 
 log = logging.getLogger("build_sft")
-
-
-def split_of(record_id: str, splits: dict[str, float]) -> int:
-    """Index of the split of ``record_id`` (a stable hash, so a record never changes split between runs)."""
-    total, names = sum(splits.values()), list(splits)
-    point = (zlib.crc32(record_id.encode()) % 1_000_000) / 1_000_000 * total
-    for index, name in enumerate(names):
-        point -= splits[name]
-        if point < 0:
-            return index
-    return len(names) - 1
 
 
 def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> None:
@@ -135,7 +123,7 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
 
 def check_teacher(cfg: TeacherConfig) -> None:
     """Before any worker starts: does the endpoint answer, take the key and list the model? (No tokens.)"""
-    from synthesis.openai_backend import OpenAIBackend
+    from synthesis.endpoint.backend import OpenAIBackend
 
     with OpenAIBackend(cfg, api_key(cfg.api_key_env)) as backend:
         backend.check_endpoint()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from synthesis.agent import AgentConfig
-from synthesis.openai_config import TeacherConfig
+from synthesis.endpoint.config import TeacherConfig
 
 __all__ = ["DifficultyConfig", "RlConfig", "RunConfig", "RunnerConfig", "SourcesConfig", "TeacherSection"]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import apache_beam as beam
 
-from pipelines import shared_sandbox
 from pipelines.config import TeacherSection
 from pipelines.record_store import RecordStore
+from pipelines.shared_sandbox import SandboxUser
 from pipelines.stages import RunStage, reject
 from pipelines.stats import counter, distribution
 from pipelines.work_keys import import_key, task_key, teacher_identity, verified_key
@@ -24,10 +24,10 @@ from runconfig.keys import api_key
 from sandbox import SandboxConfig
 from synthesis import format as fmt
 from synthesis.agent import Conversation
-from synthesis.batch import RolloutJob, run_many
-from synthesis.import_common import ImportFailure, read_row_group, row_groups
-from synthesis.import_tasks import task_from_row
-from synthesis.import_thyme import IMPORTER_VERSION, import_thyme_record, imported_id
+from synthesis.endpoint.batch import RolloutJob, run_many
+from synthesis.importers.common import ImportFailure, read_row_group, row_groups
+from synthesis.importers.tasks import task_from_row
+from synthesis.importers.thyme import IMPORTER_VERSION, import_thyme_record, imported_id
 from synthesis.records import Provenance
 from synthesis.rollout_record import record_from_rollout
 from synthesis.tasks import FAMILIES, TasksConfig, generate_task, plan_tasks
@@ -36,6 +36,7 @@ from validators.answer import read_answer
 from validators.config import DuplicatesCheckConfig, ValidatorsConfig
 from validators.duplicates import DuplicateIndex, dedupe_fingerprints, fingerprint
 from validators.fixup_policy import judge_with_policy
+from validators.judge import OpenAIJudge
 from validators.record import with_verdicts
 
 __all__ = ["Deduplicate", "GenerateTasks", "ImportThyme", "OneCopyPerId", "PlanTasks", "ReadTaskFiles", "VerifyTrajectories",
@@ -80,35 +81,27 @@ class _TaskFromRow(_PerRow):
         yield result
 
 
-class _ImportThyme(_PerRow):
+class _ImportThyme(SandboxUser, _PerRow):
     """Released Thyme records: re-run in the sandbox, compared with what they claim, stored as drafts."""
 
     def __init__(self, sandbox_cfg: SandboxConfig, store: RecordStore):
-        self._sandbox_cfg, self._store = sandbox_cfg, store
-        self._sandbox = None
-
-    def setup(self):
-        self._sandbox = shared_sandbox.acquire(self._sandbox_cfg)
+        self.sandbox_cfg, self._store = sandbox_cfg, store
 
     def row(self, item: dict):
-        path, strict = Path(item["path"]), not self._sandbox_cfg.fixups
-        key = import_key(item["raw"], IMPORTER_VERSION, self._sandbox_cfg.behaviour_hash(), strict)
+        path, strict = Path(item["path"]), not self.sandbox_cfg.fixups
+        key = import_key(item["raw"], IMPORTER_VERSION, self.sandbox_cfg.behaviour_hash(), strict)
         known = imported_id(item["raw"], path.parent)
         if self._store.has(known, key):
             counter("import_reused").inc()
             yield known
             return
-        result = import_thyme_record(item["raw"], item["index"], self._sandbox, strict, base_dir=path.parent,
-                                     source=path.name, sandbox_config_hash=self._sandbox_cfg.behaviour_hash(),
+        result = import_thyme_record(item["raw"], item["index"], self.sandbox(), strict, base_dir=path.parent,
+                                     source=path.name, sandbox_config_hash=self.sandbox_cfg.behaviour_hash(),
                                      read_answer=read_answer)
         if isinstance(result, ImportFailure):
             yield reject(result.id or item["id"], "import", result.reason, result.detail, item)
             return
         yield self._store.put(result, key)
-
-    def teardown(self):
-        shared_sandbox.release(self._sandbox)
-        self._sandbox = None
 
 
 class _GenerateTask(beam.DoFn):
@@ -119,12 +112,11 @@ class _GenerateTask(beam.DoFn):
         yield generate_task(item["family"], item["seed"], self._cfg)
 
 
-class _Teach(beam.DoFn):
+class _Teach(SandboxUser, beam.DoFn):
     """Programmatic teacher; runs its code in the process's shared sandbox pool."""
 
     def __init__(self, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str, teacher: dict):
-        self._sandbox_cfg, self._store, self._hash, self._teacher = sandbox_cfg, store, config_hash, teacher
-        self._sandbox = None
+        self.sandbox_cfg, self._store, self._hash, self._teacher = sandbox_cfg, store, config_hash, teacher
 
     def process(self, task):
         if task.family not in FAMILIES:  # e.g. "user" tasks from files: no known target, angle or expression
@@ -138,8 +130,7 @@ class _Teach(beam.DoFn):
             yield task.id
             return
         start = time.perf_counter()
-        self._sandbox = self._sandbox or shared_sandbox.acquire(self._sandbox_cfg)  # on first use
-        rollout = teach(task, self._sandbox)
+        rollout = teach(task, self.sandbox())
         distribution("teacher_ms").update(int(1000 * (time.perf_counter() - start)))
         distribution("sandbox_cpu_ms").update(int(1000 * sum(e.result.cpu_s for e in rollout.executions)))
         if rollout.finish != "answer":
@@ -149,24 +140,19 @@ class _Teach(beam.DoFn):
         provenance = Provenance("generated", TEACHER_NAME, TEACHER_VERSION, task.seed, self._hash)
         yield self._store.put(record_from_rollout(task, rollout, provenance), key)
 
-    def teardown(self):
-        shared_sandbox.release(self._sandbox)
-        self._sandbox = None
 
-
-class _TeachWithModel(beam.DoFn):
+class _TeachWithModel(SandboxUser, beam.DoFn):
     """An OpenAI-compatible teacher through the agent loop; batches of tasks run concurrently (HTTP-bound)."""
 
     def __init__(self, section: TeacherSection, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str,
                  teacher: dict):
-        self._section, self._sandbox_cfg, self._store, self._hash = section, sandbox_cfg, store, config_hash
+        self._section, self.sandbox_cfg, self._store, self._hash = section, sandbox_cfg, store, config_hash
         self._teacher = teacher
-        self._sandbox = self._backend = None
+        self._backend = None
 
     def setup(self):
-        from synthesis.openai_backend import OpenAIBackend
+        from synthesis.endpoint.backend import OpenAIBackend
 
-        self._sandbox = shared_sandbox.acquire(self._sandbox_cfg)
         self._backend = OpenAIBackend(self._section.openai, api_key(self._section.openai.api_key_env))
 
     def process(self, batch: list):
@@ -176,7 +162,7 @@ class _TeachWithModel(beam.DoFn):
         counter("teacher_reused").inc(len(done))
         yield from (t.id for t in done)
         jobs = [RolloutJob(Conversation(fmt.SYSTEM_PROMPT, user_prompt(t), (t.image,)),
-                           partial(self._sandbox.session, images=[t.image], image_name=image_name(t), item_id=t.id,
+                           partial(self.sandbox().session, images=[t.image], image_name=image_name(t), item_id=t.id,
                                    seed=t.seed), self._section.agent) for t in todo]
         generator = f"openai:{self._section.openai.model}"
         before = self._backend.stats.as_dict()
@@ -197,8 +183,8 @@ class _TeachWithModel(beam.DoFn):
     def teardown(self):
         if self._backend is not None:
             self._backend.close()
-        shared_sandbox.release(self._sandbox)
-        self._sandbox = self._backend = None
+        self._backend = None
+        SandboxUser.teardown(self)
 
 
 def count_teacher(before: dict, after: dict) -> None:
@@ -212,20 +198,25 @@ def count_teacher(before: dict, after: dict) -> None:
                 counter(f"teacher_{kind}/{reason}").inc(n - before[kind].get(reason, 0))
 
 
-class _Verify(beam.DoFn):
-    """Record checks; accepted records are stored again with their verdicts."""
+class _Verify(SandboxUser, beam.DoFn):
+    """Record checks; accepted records are stored again with their verdicts. With ``answer.use_judge`` or
+    ``consistency.use_judge`` on, the checks ask the judge endpoint of ``validators.judge``."""
 
     def __init__(self, cfg: ValidatorsConfig, sandbox_cfg: SandboxConfig, source: RecordStore, accepted: RecordStore):
-        self._cfg, self._sandbox_cfg, self._source, self._accepted = cfg, sandbox_cfg, source, accepted
-        self._sandbox = None
+        self._cfg, self.sandbox_cfg, self._source, self._accepted = cfg, sandbox_cfg, source, accepted
+        self._judge = None
+
+    def setup(self):
+        if self._cfg.answer.use_judge or self._cfg.consistency.use_judge:
+            self._judge = OpenAIJudge(self._cfg.judge, api_key(self._cfg.judge.api_key_env))
 
     def process(self, record_id: str):
         key = verified_key(self._source.key(record_id) or "", self._cfg)
         if self._accepted.has(record_id, key):
             yield record_id
             return
-        self._sandbox = self._sandbox or shared_sandbox.acquire(self._sandbox_cfg)  # on first use: a source may be empty
-        record, verdicts = judge_with_policy(self._source.get(record_id), self._cfg, sandbox=self._sandbox)
+        record, verdicts = judge_with_policy(self._source.get(record_id), self._cfg, sandbox=self.sandbox(),
+                                             judge=self._judge)
         judged = with_verdicts(record, verdicts)  # every verdict, passed or not, also in a dead letter's payload
         failed = [v for v in verdicts if not v.passed]
         if failed:
@@ -234,10 +225,6 @@ class _Verify(beam.DoFn):
                          judged.to_row())
             return
         yield self._accepted.put(judged, key)
-
-    def teardown(self):
-        shared_sandbox.release(self._sandbox)
-        self._sandbox = None
 
 
 class _OneCopy(beam.DoFn):
@@ -281,7 +268,7 @@ class _DropDuplicates(beam.DoFn):
 def _run_duplicates(fingerprints: list, cfg: DuplicatesCheckConfig) -> dict:
     reference = DuplicateIndex.from_parquet(cfg.reference, cfg.max_distance) if cfg.reference else None
     failed = dedupe_fingerprints(fingerprints, cfg.max_distance, reference)
-    return failed if cfg.within_run else {k: v for k, v in failed.items() if "reference" in v.detail}
+    return {k: d.verdict for k, d in failed.items() if cfg.within_run or d.of_reference}
 
 
 class Deduplicate(beam.PTransform):

@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from apache_beam.pvalue import AsSingleton
 from synthesis.records import to_table
 
 __all__ = ["ROWS_PER_GROUP", "ShardInfo", "WriteShards", "column_compression", "promote_staging", "rows_per_folder",
-           "shard_name", "write_shard"]
+           "shard_name", "split_of", "write_shard"]
 
 ROWS_PER_GROUP = 32
 """Default rows per Parquet row group: the most rows (and their images) a shard writer holds at once."""
@@ -265,3 +266,19 @@ def promote_staging(stage: Path, out: Path, folders: tuple[str, ...] = ("data", 
         if (stage / sub).exists():
             (stage / sub).rename(out / sub)
     return [ShardInfo(s["path"].replace(str(stage), str(out)), s["rows"], s["sha256"]) for s in listed]
+
+
+def split_of(record_id: str, splits: dict[str, float]) -> int:
+    """Index of the split of ``record_id`` (a stable hash, so a record never changes split between runs).
+
+    Example:
+        >>> split_of("crop-000001", {"train": 1.0}), {split_of(f"r{i}", {"a": 0.5, "b": 0.5}) for i in range(50)}
+        (0, {0, 1})
+    """
+    total, names = sum(splits.values()), list(splits)
+    point = (zlib.crc32(record_id.encode()) % 1_000_000) / 1_000_000 * total
+    for index, name in enumerate(names):
+        point -= splits[name]
+        if point < 0:
+            return index
+    return len(names) - 1

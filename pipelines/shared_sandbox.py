@@ -12,7 +12,7 @@ import threading
 
 from sandbox import Sandbox, SandboxConfig
 
-__all__ = ["acquire", "release", "users"]
+__all__ = ["SandboxUser", "acquire", "release", "users"]
 
 _lock = threading.Lock()
 _pools: dict[str, tuple[Sandbox, int]] = {}  # repr of the config -> (pool, users)
@@ -48,3 +48,22 @@ def users(cfg: SandboxConfig) -> int:
     """How many DoFns of this process hold the pool for ``cfg`` (0 when none is running)."""
     with _lock:
         return _pools.get(repr(cfg), (None, 0))[1]
+
+
+class SandboxUser:
+    """Mixin of a DoFn that runs code: its process's shared pool for ``sandbox_cfg``, acquired on first use (a
+    source may be empty: no pool is started for nothing) and released in ``teardown``."""
+
+    sandbox_cfg: SandboxConfig
+    _pool: Sandbox | None = None
+
+    def sandbox(self) -> Sandbox:
+        """The shared pool, started on first use (a method, not a property: Beam inspects a DoFn's attributes
+        while it builds the pipeline, and a property would start a pool in the launcher)."""
+        if self._pool is None:
+            self._pool = acquire(self.sandbox_cfg)
+        return self._pool
+
+    def teardown(self):
+        release(self._pool)
+        self._pool = None

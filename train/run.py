@@ -114,8 +114,8 @@ def run_eval(cfg: TrainConfig, out: Path, checkpoints: dict[str, Path], sandbox,
                 for name, path in checkpoints.items()}
     if cfg.eval.endpoint:  # any served model, through the same OpenAI-compatible backend the teacher uses
         from runconfig.keys import api_key
-        from synthesis.openai_backend import OpenAIBackend
-        from synthesis.openai_config import TeacherConfig
+        from synthesis.endpoint.backend import OpenAIBackend
+        from synthesis.endpoint.config import TeacherConfig
 
         endpoint = TeacherConfig(base_url=cfg.eval.endpoint, model=cfg.eval.endpoint_model, cache_path="")
         backends["endpoint"] = lambda: OpenAIBackend(endpoint, api_key(endpoint.api_key_env))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from synthesis.records import SftRecord
 from validators.text import normalize_question, normalize_text
 from validators.verdict import Verdict, fail, ok
 
-__all__ = ["DuplicateIndex", "dedupe", "dedupe_fingerprints", "dhash", "exact_key", "fingerprint", "hamming", "near_key",
+__all__ = ["Duplicate", "DuplicateIndex", "dedupe", "dedupe_fingerprints", "dhash", "exact_key", "fingerprint", "hamming", "near_key",
            "near_keys"]
 
 CHECK = "duplicates"
@@ -204,9 +205,17 @@ def fingerprint(record: SftRecord) -> tuple[str, str, str]:
     return record.id, exact_key(record), near_key(record)
 
 
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """Why a record of a run is dropped: its verdict, and whether it repeats the reference set or the run."""
+
+    verdict: Verdict
+    of_reference: bool
+
+
 def dedupe_fingerprints(fingerprints: Iterable[tuple[str, str, str]], max_distance: int = 6,
-                        reference: DuplicateIndex | None = None) -> dict[str, Verdict]:  # fmt: skip
-    """The failing verdicts of a whole run: duplicates of a reference set, then of a smaller id in the run.
+                        reference: DuplicateIndex | None = None) -> dict[str, Duplicate]:  # fmt: skip
+    """The duplicates of a whole run: of a reference set first, then of a smaller id in the run.
 
     Records are visited in id order, so of each set of duplicates the smallest id is kept, whatever the order
     the runner delivered them in.
@@ -218,16 +227,17 @@ def dedupe_fingerprints(fingerprints: Iterable[tuple[str, str, str]], max_distan
 
     Example:
         >>> fps = [("b", "k1", "0000000000000000:q"), ("a", "k1", "0000000000000000:q"), ("c", "k2", "ffffffffffffffff:q")]
-        >>> {k: v.reason for k, v in dedupe_fingerprints(fps).items()}
-        {'b': 'duplicates_exact'}
+        >>> {k: (d.verdict.reason, d.of_reference) for k, d in dedupe_fingerprints(fps).items()}
+        {'b': ('duplicates_exact', False)}
     """
     run, failed = DuplicateIndex(max_distance), {}
     for rid, key, near_id in sorted(fingerprints):
         value, question = int(near_id.split(":", 1)[0], 16), near_id.split(":", 1)[1]
-        verdict = (reference.match(key, value, question, "reference ") if reference is not None else None) \
-            or run.match(key, value, question)
-        if verdict is not None:
-            failed[rid] = verdict
+        seen = reference.match(key, value, question, "reference ") if reference is not None else None
+        if seen is not None:
+            failed[rid] = Duplicate(seen, of_reference=True)
+        elif (twin := run.match(key, value, question)) is not None:
+            failed[rid] = Duplicate(twin, of_reference=False)
         else:
             run.add_keys(rid, key, value, question)
     return failed

@@ -7,7 +7,7 @@ from typing import Any
 
 from PIL import Image
 
-from synthesis.tasks.encode import encode_image
+from synthesis.tasks.drawing.encode import encode_image
 from synthesis.tasks.task import Task, make_task_id
 
 __all__ = ["assemble"]

@@ -15,12 +15,12 @@ import re
 import numpy as np
 
 from synthesis.tasks.assemble import assemble
-from synthesis.tasks.charts import render_bar_chart, render_figure, render_table
 from synthesis.tasks.config import ComputeConfig
+from synthesis.tasks.drawing.charts import render_bar_chart, render_figure, render_table
+from synthesis.tasks.drawing.rand import make_rng, pick, randint, sample
+from synthesis.tasks.drawing.text import WORDS
 from synthesis.tasks.questions import format_number, format_open
-from synthesis.tasks.rand import make_rng, pick, randint, sample
 from synthesis.tasks.task import Task
-from synthesis.tasks.text import WORDS
 
 __all__ = ["evaluate", "generate", "literal"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from synthesis.tasks.backgrounds import BACKGROUND_KINDS
+from synthesis.tasks.drawing.backgrounds import BACKGROUND_KINDS
 
 __all__ = [
     "COMPUTE_KINDS", "COMPUTE_OPERATIONS", "CONTRAST_KINDS", "CROP_TARGET_KINDS", "FAMILIES", "MULTI_ROUND_MODES",

@@ -12,11 +12,11 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 from synthesis.tasks.assemble import assemble
-from synthesis.tasks.backgrounds import add_grain, make_background
 from synthesis.tasks.config import ContrastConfig
-from synthesis.tasks.documents import render_content
+from synthesis.tasks.drawing.backgrounds import add_grain, make_background
+from synthesis.tasks.drawing.documents import render_content
+from synthesis.tasks.drawing.rand import make_rng, pick, randint, uniform
 from synthesis.tasks.questions import format_open
-from synthesis.tasks.rand import make_rng, pick, randint, uniform
 from synthesis.tasks.task import Task
 
 __all__ = ["ENHANCERS", "apply_fix", "generate"]

@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from synthesis.tasks.assemble import assemble
-from synthesis.tasks.colors import TARGET_COLORS
 from synthesis.tasks.config import CropConfig
-from synthesis.tasks.geometry import area_fraction, crop_box_around, position_phrase
+from synthesis.tasks.drawing.colors import TARGET_COLORS
+from synthesis.tasks.drawing.geometry import area_fraction, crop_box_around, position_phrase
+from synthesis.tasks.drawing.rand import make_rng, sample
+from synthesis.tasks.drawing.scene import CropScene, build_scene
+from synthesis.tasks.drawing.shapes import SHAPES
 from synthesis.tasks.questions import LETTERS, format_choice, format_open
-from synthesis.tasks.rand import make_rng, sample
-from synthesis.tasks.scene import CropScene, build_scene
-from synthesis.tasks.shapes import SHAPES
 from synthesis.tasks.task import Task
 
 __all__ = ["generate", "question_for", "scene_params"]

@@ -13,9 +13,9 @@ import numpy as np
 from synthesis.tasks.assemble import assemble
 from synthesis.tasks.config import MultiRoundConfig
 from synthesis.tasks.crop import question_for, scene_params
-from synthesis.tasks.geometry import Box, area_fraction, crop_box_around, intersects
-from synthesis.tasks.rand import make_rng, pick, uniform
-from synthesis.tasks.scene import build_scene
+from synthesis.tasks.drawing.geometry import Box, area_fraction, crop_box_around, intersects
+from synthesis.tasks.drawing.rand import make_rng, pick, uniform
+from synthesis.tasks.drawing.scene import build_scene
 from synthesis.tasks.task import Task
 
 __all__ = ["generate", "wide_box"]
@@ -62,7 +62,7 @@ def wide_box(rng: np.random.Generator, target: Box, width: int, height: int, sca
         scale (`tuple[float, float]`): range of the side ratio to the target's crop box.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> b = wide_box(make_rng(0), (100, 100, 120, 110), 1000, 1000, (4.0, 4.0))
         >>> b[0] <= 100 and b[1] <= 100 and b[2] >= 120 and b[3] >= 110
         True

@@ -10,16 +10,16 @@ from __future__ import annotations
 from PIL import Image, ImageDraw
 
 from synthesis.tasks.assemble import assemble
-from synthesis.tasks.backgrounds import make_background
-from synthesis.tasks.colors import NAMED_COLORS, TARGET_COLORS, ink_for
 from synthesis.tasks.config import NoCodeConfig
-from synthesis.tasks.fonts import font_names, load_font
-from synthesis.tasks.geometry import find_free_spot
+from synthesis.tasks.drawing.backgrounds import make_background
+from synthesis.tasks.drawing.colors import NAMED_COLORS, TARGET_COLORS, ink_for
+from synthesis.tasks.drawing.fonts import font_names, load_font
+from synthesis.tasks.drawing.geometry import find_free_spot
+from synthesis.tasks.drawing.rand import chance, make_rng, pick, randint, sample
+from synthesis.tasks.drawing.shapes import SHAPES, draw_shape
+from synthesis.tasks.drawing.text import random_word
 from synthesis.tasks.questions import LETTERS, format_choice, format_open, format_yes_no
-from synthesis.tasks.rand import chance, make_rng, pick, randint, sample
-from synthesis.tasks.shapes import SHAPES, draw_shape
 from synthesis.tasks.task import Task
-from synthesis.tasks.text import random_word
 
 __all__ = ["generate"]
 

@@ -14,11 +14,11 @@ import numpy as np
 from PIL import Image
 
 from synthesis.tasks.assemble import assemble
-from synthesis.tasks.backgrounds import make_background
 from synthesis.tasks.config import RotateConfig
-from synthesis.tasks.documents import Content, render_content
+from synthesis.tasks.drawing.backgrounds import make_background
+from synthesis.tasks.drawing.documents import Content, render_content
+from synthesis.tasks.drawing.rand import chance, make_rng, pick, randint, uniform
 from synthesis.tasks.questions import LETTERS, format_choice, format_open
-from synthesis.tasks.rand import chance, make_rng, pick, randint, uniform
 from synthesis.tasks.task import Task
 
 __all__ = ["RotateScene", "draw_angle", "generate", "render"]

@@ -150,3 +150,65 @@ def test_bad_key_through_the_beam_command_on_worker_processes(tmp_path):
     assert done.returncode == 3 and len(stopped) == 1 and "authentication failed for " + server.base_url in stopped[0]
     assert received <= 4 and elapsed < 10, (received, elapsed)
     print(f"\nbad key, multi_process, beam run: exit {done.returncode} in {elapsed:.1f} s, {received} requests")
+
+
+class _Judge:
+    """An OpenAI-compatible judge on 127.0.0.1 that finds every answer correct and counts what it is asked."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        judge = self
+        self.asked: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                judge.asked.append(body["messages"][-1]["content"])
+                reply = {"id": "j", "object": "chat.completion", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": '{"Correctness": 1}'}}]}
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_validators_use_judge_asks_the_judge_endpoint(tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    buf = io.BytesIO()
+    Image.radial_gradient("L").resize((200, 150)).convert("RGB").save(buf, format="PNG")
+    image = base64.b64encode(buf.getvalue()).decode()
+    tasks.write_text(json.dumps({"id": "w", "image": image, "question": "How many? Answer in words. [calc:40 + 2]",
+                                 "answer": "forty-two", "answer_type": "text"}) + "\n")
+    with _teacher_class()(api_key=KEY) as server, _Judge() as judge:
+        plain = _config(tmp_path / "plain", tasks, server)
+        assert build_sft.run(plain) == 1  # nothing accepted
+        assert _outcome(tmp_path / "plain" / "thyme-sft")[1] == Counter({"answer_mismatch": 1})  # the rules alone
+        judged = _config(tmp_path / "judged", tasks, server, "validators.answer.use_judge=true",
+                         f"validators.judge.base_url={judge.base_url}")
+        assert build_sft.run(judged) == 0
+        stats, dead, [record] = _outcome(tmp_path / "judged" / "thyme-sft")
+    assert not dead and len(judge.asked) == 1 and "forty-two" in judge.asked[0]
+    assert next(c for c in record.checks if c.name == "answer").detail == "judge"

@@ -23,3 +23,20 @@ def test_one_pool_per_config_closed_by_the_last_release():
     assert again is not teacher and again.run("print(2)").stdout.strip() == "2"
     shared_sandbox.release(again)
     shared_sandbox.release(None)
+
+
+def test_sandbox_users_start_the_pool_on_first_use_and_share_it():
+    cfg = SandboxConfig(workers=1)
+
+    class User(shared_sandbox.SandboxUser):
+        sandbox_cfg = cfg
+
+    teacher, verifier = User(), User()
+    assert shared_sandbox.users(cfg) == 0  # nothing started for a DoFn that never runs code
+    assert teacher.sandbox() is verifier.sandbox() is teacher.sandbox() and shared_sandbox.users(cfg) == 2
+    pool = teacher.sandbox()
+    teacher.teardown()
+    assert shared_sandbox.users(cfg) == 1 and pool.worker_pids()
+    verifier.teardown()
+    verifier.teardown()  # a second teardown is harmless
+    assert shared_sandbox.users(cfg) == 0 and not pool.worker_pids()

@@ -10,8 +10,8 @@ from sandbox import ExecResult, Sandbox, SandboxConfig
 from sandbox.result import ExecStatus
 from synthesis import format as fmt
 from synthesis.agent import AgentConfig, Conversation, Generation, Piece, Sampling, run_agent
-from synthesis.batch import RolloutJob, run_many
-from synthesis.teacher_errors import FatalTeacherError, find_fatal
+from synthesis.endpoint.batch import RolloutJob, run_many
+from synthesis.endpoint.errors import FatalTeacherError, find_fatal
 
 
 def _png(size=(200, 120)) -> bytes:

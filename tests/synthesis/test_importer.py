@@ -18,7 +18,7 @@ from PIL import Image
 from sandbox import Sandbox, SandboxConfig
 from sandbox.layout import INPUT_DIR
 from synthesis import format as fmt
-from synthesis.importer import (
+from synthesis.importers import (
     IMPORT_REASONS,
     IMPORTER_VERSION,
     ImportFailure,

@@ -23,12 +23,12 @@ from sandbox.layout import INPUT_DIR
 from sandbox.result import ExecStatus
 from synthesis import format as fmt
 from synthesis.agent import AgentConfig, Conversation, Piece, Sampling, run_agent
-from synthesis.batch import RolloutJob, run_many
-from synthesis.openai_backend import OpenAIBackend
-from synthesis.openai_config import TeacherConfig
-from synthesis.openai_messages import cut_at_stop, restore_stop, to_messages
-from synthesis.request_cache import CachedReply, RequestCache, request_key
-from synthesis.teacher_errors import FatalTeacherError
+from synthesis.endpoint.backend import OpenAIBackend
+from synthesis.endpoint.batch import RolloutJob, run_many
+from synthesis.endpoint.cache import CachedReply, RequestCache, request_key
+from synthesis.endpoint.config import TeacherConfig
+from synthesis.endpoint.errors import FatalTeacherError
+from synthesis.endpoint.messages import cut_at_stop, restore_stop, to_messages
 
 sys.path.insert(0, str(Path(__file__).parent))
 from scripted_server import ScriptedTeacher  # noqa: E402

@@ -7,7 +7,7 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthesis.import_common import read_row_group, row_groups
+from synthesis.importers.common import read_row_group, row_groups
 
 ROWS_PER_GROUP, ROW_BYTES = 8, 400_000
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
-from synthesis.tasks.fonts import load_font
+from synthesis.tasks.drawing.fonts import load_font
 
 __all__ = ["Item", "Scene", "ell", "line", "octagon", "poly", "rect", "star", "text", "wedge"]
 

@@ -10,7 +10,7 @@ Verdicts are plain dicts (they go to a JSON sidecar as they are)::
     {"expect": "reject", "stage": "import" | "validate", "reason_prefix": "import_bad_format", "defect": "..."}
 
 ``reason_prefix`` is the reason code the row must be rejected with, matched by prefix (``import_...`` from
-:mod:`synthesis.import_thyme`, or a validator's ``<check>_...``).
+:mod:`synthesis.importers.thyme`, or a validator's ``<check>_...``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from synthesis.tasks.encode import decode_image
+from synthesis.tasks.drawing.encode import decode_image
 
 MODEL_SIDE = 448
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from synthesis.tasks.backgrounds import BACKGROUND_KINDS, make_background
-from synthesis.tasks.fonts import FontNotFoundError, font_names
-from synthesis.tasks.rand import make_rng
+from synthesis.tasks.drawing.backgrounds import BACKGROUND_KINDS, make_background
+from synthesis.tasks.drawing.fonts import FontNotFoundError, font_names
+from synthesis.tasks.drawing.rand import make_rng
 
 
 @pytest.mark.parametrize("kind", BACKGROUND_KINDS)

@@ -5,7 +5,7 @@ from tasks_measure import gray, region, robust_range
 
 from synthesis.tasks.config import ContrastConfig
 from synthesis.tasks.contrast import apply_fix, generate
-from synthesis.tasks.encode import decode_image
+from synthesis.tasks.drawing.encode import decode_image
 
 _task = functools.lru_cache(maxsize=None)(generate)  # read-only checks share one generation per seed
 

@@ -5,7 +5,7 @@ from tasks_measure import target_sizes
 
 from synthesis.tasks.config import CropConfig
 from synthesis.tasks.crop import generate
-from synthesis.tasks.geometry import area_fraction, intersects, position_phrase
+from synthesis.tasks.drawing.geometry import area_fraction, intersects, position_phrase
 
 _task = functools.lru_cache(maxsize=None)(generate)  # read-only checks share one generation per seed
 

@@ -4,7 +4,7 @@ import pytest
 from tasks_measure import target_sizes
 
 from synthesis.tasks.config import MultiRoundConfig
-from synthesis.tasks.geometry import intersects
+from synthesis.tasks.drawing.geometry import intersects
 from synthesis.tasks.multi_round import generate
 
 _task = functools.lru_cache(maxsize=None)(generate)  # read-only checks share one generation per seed

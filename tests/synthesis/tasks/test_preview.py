@@ -1,6 +1,6 @@
 from PIL import Image
 
-from synthesis.tasks.preview import main
+from synthesis.tasks.drawing.preview import main
 
 
 def test_preview_writes_a_grid(tmp_path):

@@ -6,8 +6,8 @@ from PIL import Image
 from tasks_measure import center_crop, correlation, gray
 
 from synthesis.tasks.config import RotateConfig
-from synthesis.tasks.encode import decode_image
-from synthesis.tasks.rand import make_rng
+from synthesis.tasks.drawing.encode import decode_image
+from synthesis.tasks.drawing.rand import make_rng
 from synthesis.tasks.rotate import draw_angle, generate, render
 
 _task = functools.lru_cache(maxsize=None)(generate)  # read-only checks share one generation per seed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthesis.tasks.rand import pick, randint
+from synthesis.tasks.drawing.rand import pick, randint
 
 __all__ = ["CODE_DIGITS", "CODE_LETTERS", "WORDS", "random_code", "random_name", "random_number", "random_word"]
 
@@ -45,7 +45,7 @@ def random_word(rng: np.random.Generator, case: str = "random") -> str:
         case (`str`, *optional*, defaults to `"random"`): ``"lower"``, ``"upper"``, ``"title"`` or ``"random"``.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> random_word(make_rng(0), "upper").isupper()
         True
     """
@@ -58,7 +58,7 @@ def random_code(rng: np.random.Generator) -> str:
     """A short serial-like code such as ``"KX-4739"`` made of unambiguous characters.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> "-" in random_code(make_rng(0))
         True
     """
@@ -76,7 +76,7 @@ def random_number(rng: np.random.Generator, min_digits: int = 2, max_digits: int
         max_digits (`int`, *optional*, defaults to `5`): most digits.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> s = random_number(make_rng(0), 3, 3); len(s), s[0] != "0"
         (3, True)
     """
@@ -88,7 +88,7 @@ def random_name(rng: np.random.Generator) -> str:
     """A first and last name for document-like cards.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> len(random_name(make_rng(0)).split())
         2
     """

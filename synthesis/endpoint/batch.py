@@ -5,7 +5,7 @@ The loop and the sandbox sessions are synchronous, so concurrency comes from a t
 requests in flight on its own) or on a sandbox worker. Nothing is lost: N jobs give N results in input order,
 and a job that raises an ``Exception`` comes back as a failed :class:`~synthesis.agent.Rollout` carrying the
 exception as its reason, never as a crash of the batch. What is not an ``Exception`` (a
-:class:`~synthesis.teacher_errors.FatalTeacherError`: the endpoint refuses every request; ``KeyboardInterrupt``)
+:class:`~synthesis.endpoint.errors.FatalTeacherError`: the endpoint refuses every request; ``KeyboardInterrupt``)
 ends the whole batch: no job starts after it, and it is raised to the caller. Jobs are not modified (each
 rollout continues a copy of its job's conversation), so the same jobs can be run again.
 """
@@ -69,7 +69,7 @@ def run_many(backend: Backend, jobs: Sequence[RolloutJob], concurrency: int) -> 
     """Run every job through :func:`~synthesis.agent.run_agent`, ``concurrency`` at a time, results in input order.
 
     Args:
-        backend (`Backend`): shared by all jobs; must be thread-safe (:class:`~synthesis.openai_backend.OpenAIBackend`
+        backend (`Backend`): shared by all jobs; must be thread-safe (:class:`~synthesis.endpoint.backend.OpenAIBackend`
             is).
         jobs (`Sequence[RolloutJob]`): independent rollouts.
         concurrency (`int`): rollouts in flight at once (use the backend's ``concurrency`` or more: a rollout

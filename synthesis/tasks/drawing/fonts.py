@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ImageFont
 
-from synthesis.tasks.rand import pick
+from synthesis.tasks.drawing.rand import pick
 
 __all__ = ["FONT_DIRS", "FONT_PACKAGES", "FontNotFoundError", "font_names", "load_font", "pick_font"]
 
@@ -89,7 +89,7 @@ def pick_font(rng: np.random.Generator, size: int, style: str = "") -> ImageFont
         style (`str`, *optional*, defaults to `""`): substring filter on the face name.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> pick_font(make_rng(0), 12).size
         12
     """

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from synthesis.tasks.colors import RGB, random_palette
-from synthesis.tasks.rand import chance, pick, randint, uniform
-from synthesis.tasks.shapes import SHAPES, draw_shape
+from synthesis.tasks.drawing.colors import RGB, random_palette
+from synthesis.tasks.drawing.rand import chance, pick, randint, uniform
+from synthesis.tasks.drawing.shapes import SHAPES, draw_shape
 
 __all__ = ["BACKGROUND_KINDS", "add_grain", "make_background"]
 
@@ -34,7 +34,7 @@ def make_background(rng: np.random.Generator, width: int, height: int, kind: str
         grain (`float`, *optional*, defaults to `3.0`): amplitude of the full-resolution grain (grey levels).
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> make_background(make_rng(0), 64, 48, "texture").size
         (64, 48)
     """
@@ -52,7 +52,7 @@ def add_grain(arr: np.ndarray, rng: np.random.Generator, amount: float) -> np.nd
     """Add monochrome uniform grain of +-``amount`` grey levels (sensor-like noise).
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> int(add_grain(np.zeros((2, 2, 3), np.uint8), make_rng(0), 0).sum())
         0
     """

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from synthesis.tasks.colors import ink_for, random_palette
-from synthesis.tasks.fonts import font_names, load_font
-from synthesis.tasks.rand import chance, pick, randint, sample
-from synthesis.tasks.text import WORDS, random_code, random_name, random_number, random_word
+from synthesis.tasks.drawing.colors import ink_for, random_palette
+from synthesis.tasks.drawing.fonts import font_names, load_font
+from synthesis.tasks.drawing.rand import chance, pick, randint, sample
+from synthesis.tasks.drawing.text import WORDS, random_code, random_name, random_number, random_word
 
 __all__ = ["Content", "render_content"]
 
@@ -38,7 +38,7 @@ def render_content(rng: np.random.Generator, kind: str, long_side: int) -> Conte
     """Render ``kind`` (``text_lines``, ``card`` or ``arrow``) with its long side ``long_side`` px.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> c = render_content(make_rng(0), "card", 600)
         >>> max(c.image.size), c.answer_type in ("text", "number")
         (600, True)

@@ -1,8 +1,8 @@
 """The OpenAI-compatible teacher: a :class:`~synthesis.agent.Backend` over any chat-completions endpoint.
 
 OpenAI, vLLM, SGLang and ``transformers serve`` all work through the ``openai`` client: images travel as data
-URLs, the conversation is rendered by :mod:`synthesis.openai_messages`, and replies are stored in a persistent
-:class:`~synthesis.request_cache.RequestCache` so a rerun makes no request twice and returns identical output.
+URLs, the conversation is rendered by :mod:`synthesis.endpoint.messages`, and replies are stored in a persistent
+:class:`~synthesis.endpoint.cache.RequestCache` so a rerun makes no request twice and returns identical output.
 
 Endpoint trouble never raises into the agent loop. 429, 5xx, timeouts, dropped connections and malformed
 replies (no choices, empty content, a body that is not JSON) are retried with exponential backoff and jitter
@@ -11,7 +11,7 @@ the call returns ``Generation(finish_reason="error", error="teacher_<reason>: <d
 as a recorded ``backend_error``. A reply cut at ``max_tokens`` is not an error: it comes back as ``"length"``.
 
 Trouble that fails every request alike is not per-record: it raises
-:class:`~synthesis.teacher_errors.FatalTeacherError` with one line naming the cause, either at the preflight (one
+:class:`~synthesis.endpoint.errors.FatalTeacherError` with one line naming the cause, either at the preflight (one
 uncached 1-token request before the first request the cache cannot answer, so a rerun served from the cache
 sends none) or after ``fatal_after`` identical non-retryable failures in a row (401/403, 404, the same 400).
 From then on every call raises it at once, so the rollouts still in flight stop without another request.
@@ -30,11 +30,11 @@ from functools import cache
 from typing import Any
 
 from synthesis.agent import ANSWER_CLOSE, CODE_CLOSE, Conversation, Generation, Sampling
-from synthesis.openai_config import NO_KEY, TeacherConfig
-from synthesis.openai_messages import CONTINUE_FLAGS, cut_at_stop, restore_stop, to_messages
-from synthesis.openai_replies import TeacherFailure, classify, parse_completion
-from synthesis.request_cache import CachedReply, RequestCache, request_key
-from synthesis.teacher_errors import FATAL_REASONS, FatalTeacherError, fatal_error
+from synthesis.endpoint.cache import CachedReply, RequestCache, request_key
+from synthesis.endpoint.config import NO_KEY, TeacherConfig
+from synthesis.endpoint.errors import FATAL_REASONS, FatalTeacherError, fatal_error
+from synthesis.endpoint.messages import CONTINUE_FLAGS, cut_at_stop, restore_stop, to_messages
+from synthesis.endpoint.replies import TeacherFailure, classify, parse_completion
 
 __all__ = ["OpenAIBackend", "TeacherStats"]
 
@@ -74,9 +74,9 @@ class TeacherStats:
 class OpenAIBackend:
     """Continue Thyme conversations through an OpenAI-compatible endpoint, with retries and a request cache.
 
-    Thread-safe: many rollouts may call :meth:`generate` at once (see :func:`synthesis.batch.run_many`); at most
+    Thread-safe: many rollouts may call :meth:`generate` at once (see :func:`synthesis.endpoint.batch.run_many`); at most
     ``cfg.concurrency`` requests are in flight through one backend. :meth:`generate` raises
-    :class:`~synthesis.teacher_errors.FatalTeacherError` (a ``BaseException``) when the endpoint refuses every
+    :class:`~synthesis.endpoint.errors.FatalTeacherError` (a ``BaseException``) when the endpoint refuses every
     request; any other trouble comes back as a failed :class:`~synthesis.agent.Generation`.
 
     Args:
@@ -162,7 +162,7 @@ class OpenAIBackend:
     def preflight(self) -> None:
         """Send one uncached 1-token request shaped like a real one; raise if the endpoint refuses every request.
 
-        Raises :class:`~synthesis.teacher_errors.FatalTeacherError` on a bad key (401/403), an unknown model (404),
+        Raises :class:`~synthesis.endpoint.errors.FatalTeacherError` on a bad key (401/403), an unknown model (404),
         nothing listening (connection refused, unknown host) or a 400 (the probe carries the configured extra
         fields, sampling fields, stop strings and an image, so a shape the server refuses is refused here too).
         A slow, overloaded or odd reply passes: the retries handle those per request. Runs once per backend; with
@@ -184,7 +184,7 @@ class OpenAIBackend:
     def check_endpoint(self, timeout_s: float = 5.0) -> None:
         """A free check before a run starts: ``GET /models`` (no tokens, nothing cached, nothing billed).
 
-        Raises :class:`~synthesis.teacher_errors.FatalTeacherError` when nothing listens, the key is refused, or
+        Raises :class:`~synthesis.endpoint.errors.FatalTeacherError` when nothing listens, the key is refused, or
         the server lists models and the configured one is not among them. Anything inconclusive (no ``/models``
         route, a 5xx, a timeout) passes: the preflight and the retries judge those. The launcher calls it, so a
         refused run ends before any worker starts; a rerun served from the record store sends nothing else.

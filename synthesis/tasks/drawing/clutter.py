@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from synthesis.tasks.colors import NAMED_COLORS, RGB, color_distance, random_palette
-from synthesis.tasks.fonts import pick_font
-from synthesis.tasks.geometry import Box, intersects
-from synthesis.tasks.rand import pick, randint
-from synthesis.tasks.shapes import SHAPES, draw_shape
-from synthesis.tasks.text import random_code, random_number, random_word
+from synthesis.tasks.drawing.colors import NAMED_COLORS, RGB, color_distance, random_palette
+from synthesis.tasks.drawing.fonts import pick_font
+from synthesis.tasks.drawing.geometry import Box, intersects
+from synthesis.tasks.drawing.rand import pick, randint
+from synthesis.tasks.drawing.shapes import SHAPES, draw_shape
+from synthesis.tasks.drawing.text import random_code, random_number, random_word
 
 __all__ = ["add_clutter"]
 
@@ -45,7 +45,7 @@ def add_clutter(
         shapes (`tuple[str, ...]`, *optional*, defaults to all shapes): shapes clutter may use.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> im = Image.new("RGB", (200, 200), "gray")
         >>> add_clutter(im, make_rng(0), 5, [], 0, (10, 20), (10, 30)) <= 5
         True

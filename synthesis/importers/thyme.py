@@ -3,8 +3,8 @@
 A released record is ``{"image": [original, processed_1, ...], "question": "<image>\\n...§2.3 block with the
 authors' absolute path...", "response": "<think>...</think> <answer>...</answer>"}``. Importing one:
 
-1. decode and normalise the images (:mod:`synthesis.import_common`), parse the question's path and size
-   block (:mod:`synthesis.import_text`), check the response's grammar (:func:`synthesis.format.check`);
+1. decode and normalise the images (:mod:`synthesis.importers.common`), parse the question's path and size
+   block (:mod:`synthesis.importers.text`), check the response's grammar (:func:`synthesis.format.check`);
 2. rewrite the authors' path: the input is served at ``INPUT_DIR + <its file name>`` (the base name is kept,
    so code that derives output names from it behaves as in the original); every occurrence of the path in
    the response, and every string literal in the code that ends with the file name, points there;
@@ -28,7 +28,7 @@ from pathlib import Path
 from sandbox.inputs import safe_name
 from sandbox.layout import INPUT_DIR
 from synthesis import format as fmt
-from synthesis.import_common import (
+from synthesis.importers.common import (
     ROW_ERROR,
     AnswerReader,
     ImportFailure,
@@ -40,7 +40,7 @@ from synthesis.import_common import (
     read_rows,
     stable_id,
 )
-from synthesis.import_text import outputs_agree, released_question, rewrite_paths
+from synthesis.importers.text import outputs_agree, released_question, rewrite_paths
 from synthesis.records import Execution, Provenance, SftRecord
 from synthesis.rollout_record import EXCERPT_CHARS
 
@@ -250,7 +250,7 @@ def read_thyme_file(path: str | os.PathLike) -> Iterator[dict]:
     """The records of a released-format JSONL or Parquet file, with ``images`` read as ``image``.
 
     RL records (``images``, ``question``, ``solution``) pass through; :func:`import_thyme_record` turns them
-    away and :func:`synthesis.import_tasks.read_task_source` reads them as task sources.
+    away and :func:`synthesis.importers.tasks.read_task_source` reads them as task sources.
 
     Args:
         path (`str | PathLike`): a ``.jsonl`` or ``.parquet`` file.

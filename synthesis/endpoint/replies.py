@@ -7,14 +7,14 @@ finish_reason, text that is not valid Unicode) are retried; ``teacher_auth_error
 ``teacher_model_not_found`` (404: no such model, or no chat-completions route at the URL), ``teacher_bad_request``
 (other 4xx), ``teacher_content_filter`` and ``teacher_unencodable_request`` (the conversation holds text no JSON
 body can carry) are not, since resending the same request cannot help. The first three, repeated, stop the run
-(:mod:`synthesis.teacher_errors`).
+(:mod:`synthesis.endpoint.errors`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from synthesis.request_cache import CachedReply
+from synthesis.endpoint.cache import CachedReply
 
 __all__ = ["TeacherFailure", "classify", "parse_completion"]
 

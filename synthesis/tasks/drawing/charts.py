@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
-from synthesis.tasks.colors import ink_for, random_palette
-from synthesis.tasks.fonts import font_names, load_font
-from synthesis.tasks.rand import chance, pick, randint
+from synthesis.tasks.drawing.colors import ink_for, random_palette
+from synthesis.tasks.drawing.fonts import font_names, load_font
+from synthesis.tasks.drawing.rand import chance, pick, randint
 
 __all__ = ["Rendered", "render_bar_chart", "render_figure", "render_table"]
 
@@ -40,7 +40,7 @@ def render_table(rng: np.random.Generator, long: int, labels: list[str], values:
     """A titled two-column table of ``labels`` and ``values``.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> render_table(make_rng(0), 800, ["A", "B"], [1, 2]).values
         {'A': 1, 'B': 2}
     """
@@ -76,7 +76,7 @@ def render_bar_chart(rng: np.random.Generator, long: int, labels: list[str], val
     """A vertical bar chart with the value printed above each bar.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> render_bar_chart(make_rng(0), 800, ["A", "B"], [1, 2]).box[0] >= 0
         True
     """
@@ -106,7 +106,7 @@ def render_figure(rng: np.random.Generator, long: int, op: str, value_range: tup
     """A rectangle, right triangle or circle with labelled dimensions, and an area/perimeter question.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> render_figure(make_rng(0), 800, "area", (2, 30)).formula in ("width * height", "width * height / 2", "math.pi * radius ** 2")
         True
     """

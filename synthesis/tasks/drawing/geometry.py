@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthesis.tasks.rand import randint
+from synthesis.tasks.drawing.rand import randint
 
 __all__ = ["Box", "area_fraction", "crop_box_around", "expand_box", "find_free_spot", "intersects", "position_phrase"]
 
@@ -69,7 +69,7 @@ def find_free_spot(
         The box, or ``None`` when no free spot was found.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> find_free_spot(make_rng(0), (10, 10), (10, 10), [], 0)
         (0, 0, 10, 10)
     """

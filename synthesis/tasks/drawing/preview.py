@@ -1,6 +1,6 @@
 """Render one sample of each family into a grid PNG, with its target box drawn, for eyeballing.
 
-Usage: ``python -m synthesis.tasks.preview OUT.png [--seed N] [--tile 512]``. Red is the target box; for
+Usage: ``python -m synthesis.tasks.drawing.preview OUT.png [--seed N] [--tile 512]``. Red is the target box; for
 multi-round tasks blue is the first (too wide or wrong) box.
 """
 
@@ -12,8 +12,8 @@ import textwrap
 from PIL import Image, ImageDraw
 
 from synthesis.tasks import FAMILIES, generate_task
-from synthesis.tasks.encode import decode_image
-from synthesis.tasks.fonts import load_font
+from synthesis.tasks.drawing.encode import decode_image
+from synthesis.tasks.drawing.fonts import load_font
 from synthesis.tasks.task import Task
 
 __all__ = ["main", "render_tile"]

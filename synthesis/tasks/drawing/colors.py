@@ -10,7 +10,7 @@ import colorsys
 
 import numpy as np
 
-from synthesis.tasks.rand import pick, uniform
+from synthesis.tasks.drawing.rand import pick, uniform
 
 __all__ = ["NAMED_COLORS", "TARGET_COLORS", "RGB", "color_distance", "farthest_color", "ink_for", "random_palette"]
 
@@ -88,7 +88,7 @@ def random_palette(rng: np.random.Generator, n: int, mood: str = "random") -> li
             ``"random"``.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> len(random_palette(make_rng(0), 3))
         3
     """

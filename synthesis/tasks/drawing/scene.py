@@ -15,15 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from synthesis.tasks.backgrounds import add_grain, make_background
-from synthesis.tasks.clutter import add_clutter
-from synthesis.tasks.colors import NAMED_COLORS, RGB, TARGET_COLORS, farthest_color, ink_for
 from synthesis.tasks.config import CropConfig
-from synthesis.tasks.fonts import font_names, load_font
-from synthesis.tasks.geometry import Box, area_fraction, find_free_spot
-from synthesis.tasks.rand import chance, pick, randint, sample, uniform
-from synthesis.tasks.shapes import SHAPES, draw_shape
-from synthesis.tasks.text import random_code, random_number, random_word
+from synthesis.tasks.drawing.backgrounds import add_grain, make_background
+from synthesis.tasks.drawing.clutter import add_clutter
+from synthesis.tasks.drawing.colors import NAMED_COLORS, RGB, TARGET_COLORS, farthest_color, ink_for
+from synthesis.tasks.drawing.fonts import font_names, load_font
+from synthesis.tasks.drawing.geometry import Box, area_fraction, find_free_spot
+from synthesis.tasks.drawing.rand import chance, pick, randint, sample, uniform
+from synthesis.tasks.drawing.shapes import SHAPES, draw_shape
+from synthesis.tasks.drawing.text import random_code, random_number, random_word
 
 __all__ = ["CropScene", "Item", "build_scene"]
 
@@ -63,7 +63,7 @@ def build_scene(rng: np.random.Generator, cfg: CropConfig) -> CropScene:
         cfg (`CropConfig`): sizes, kinds and clutter settings.
 
     Example:
-        >>> from synthesis.tasks.rand import make_rng
+        >>> from synthesis.tasks.drawing.rand import make_rng
         >>> s = build_scene(make_rng(0), CropConfig(long_side_range=(2048, 2048)))
         >>> max(s.image.size)
         2048

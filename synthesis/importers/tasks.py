@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from synthesis import format as fmt
-from synthesis.import_common import (
+from synthesis.importers.common import (
     ROW_ERROR,
     AnswerReader,
     ImportFailure,

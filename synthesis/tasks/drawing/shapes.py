@@ -6,7 +6,7 @@ import math
 
 from PIL import ImageDraw
 
-from synthesis.tasks.geometry import Box
+from synthesis.tasks.drawing.geometry import Box
 
 __all__ = ["SHAPES", "draw_shape", "shape_points"]
 
