@@ -27,19 +27,11 @@ from pipelines.shards import WriteShards, promote_staging, rows_per_folder, spli
 from pipelines.stages import RunStage, reject
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts
 from runconfig.root import PipelineConfig
-from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, Provenance, RlPrompt
+from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, RlPrompt
 from synthesis.tasks import Task
 from validators.prompt import check_prompt
 
-__all__ = ["prompt_from_task", "run"]
-
-
-def prompt_from_task(task: Task) -> RlPrompt:
-    """The RL prompt of a generated task (its params kept for analysis, not shown to the policy)."""
-    return RlPrompt(task.id, task.image, task.question, (task.width, task.height), task.answer, task.answer_type,
-                    task.family, float(task.difficulty), tuple(task.choices),
-                    {"params": task.params, "target": list(task.target) if task.target else None},
-                    Provenance("generated", f"tasks.{task.family}", "0.1.0", task.seed))
+__all__ = ["run"]
 
 
 class _CheckPrompt(beam.DoFn):
@@ -47,7 +39,7 @@ class _CheckPrompt(beam.DoFn):
         self._min_side = min_side
 
     def process(self, task: Task):
-        prompt = prompt_from_task(task)
+        prompt = RlPrompt.from_task(task)
         verdict = check_prompt(prompt, self._min_side)
         if not verdict.passed:
             yield reject(prompt.id, "prompt", verdict.reason, verdict.detail, prompt.to_row())

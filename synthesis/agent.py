@@ -21,9 +21,9 @@ from sandbox import ExecResult
 from synthesis import format as fmt
 
 __all__ = ["NO_TOOL_SYSTEM", "AgentConfig", "Backend", "Conversation", "Executed", "Generation", "Piece", "Rollout",
-           "Sampling", "no_tool_conversation", "run_agent"]
+           "Sampling", "cut_at_stop", "no_tool_conversation", "run_agent"]
 
-CODE_OPEN, CODE_CLOSE, ANSWER_CLOSE = "<code>", "</code>", "</answer>"
+CODE_OPEN, CODE_CLOSE, ANSWER_CLOSE = fmt.CODE_OPEN, fmt.CODE_CLOSE, fmt.ANSWER_CLOSE  # the protocol's, defined once
 NO_TOOL_SYSTEM = "You are a helpful assistant."
 NO_TOOL_SUFFIX = "\nAnswer with the final answer only, inside <answer></answer>."
 
@@ -180,10 +180,23 @@ def _next_sampling(cfg: AgentConfig, segment: str) -> tuple[Sampling, Literal["t
     return cfg.text, "text"
 
 
-def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
-    """Keep the text up to the first stop string (backends may overshoot); the stop itself is kept."""
-    ends = [text.find(s) + len(s) for s in stops if s in text]
-    return text[: min(ends)] if ends else text
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` just after the first stop string it contains (a backend may overshoot its stop, and an
+    endpoint without server-side stop strings stops nowhere); the stop itself is kept.
+
+    Args:
+        text (`str`): generated text.
+        stops (`Sequence[str]`): the stop strings of the call.
+
+    Returns:
+        The text up to and including the earliest stop, and whether one was found.
+
+    Example:
+        >>> cut_at_stop("a</code>b</answer>", ["</answer>", "</code>"])
+        ('a</code>', True)
+    """
+    ends = [text.find(s) + len(s) for s in stops if s and s in text]
+    return (text[: min(ends)], True) if ends else (text, False)
 
 
 def no_tool_conversation(row: dict) -> Conversation:
@@ -223,7 +236,7 @@ def run_agent(backend: Backend, session: Session, conversation: Conversation, cf
         if gen.finish_reason == "error":
             rollout.finish, rollout.error = "backend_error", gen.error
             return rollout
-        text = _cut_at_stop(gen.text, stops)
+        text, _ = cut_at_stop(gen.text, stops)
         piece = Piece("model", text, segment=segment, token_ids=gen.token_ids, logprobs=gen.logprobs)
         finish = _step(rollout, session, piece, cfg, truncated=gen.finish_reason == "length")
         if finish is not None:

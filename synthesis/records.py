@@ -133,6 +133,15 @@ class RlPrompt:
     task_params: dict[str, Any] = field(default_factory=dict)
     provenance: Provenance | None = None
 
+    @classmethod
+    def from_task(cls, task: Any) -> RlPrompt:
+        """The RL prompt of a generated :class:`~synthesis.tasks.Task` (its params kept for analysis, never shown
+        to the policy); the one mapping of a task to a prompt, which the trainer's held-out set reads too."""
+        return cls(task.id, task.image, task.question, (task.width, task.height), task.answer, task.answer_type,
+                   task.family, float(task.difficulty), tuple(task.choices),
+                   {"params": task.params, "target": list(task.target) if task.target else None},
+                   Provenance("generated", f"tasks.{task.family}", "0.1.0", task.seed))
+
     def to_row(self) -> dict[str, Any]:
         """The Parquet row of this prompt."""
         row = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sandbox.layout import INPUT_DIR
 from synthesis import format as fmt
 from synthesis.agent import Conversation
-from synthesis.records import SftRecord
+from synthesis.records import RlPrompt, SftRecord
 
 __all__ = [
     "Prompt", "image_name", "iter_rows", "prompt_from_record", "prompt_from_row", "prompt_from_task", "shard_files", "sft_records", "shuffled",
@@ -148,9 +148,9 @@ def prompt_from_record(record: SftRecord) -> Prompt:
 
 
 def prompt_from_task(task) -> Prompt:
-    """The :class:`Prompt` of a generated ``synthesis.tasks.Task`` (the held-out benchmark's source)."""
-    return Prompt(task.id, task.image, task.question, (task.width, task.height), task.answer, task.answer_type,
-                  task.family, tuple(task.choices))
+    """The :class:`Prompt` of a generated ``synthesis.tasks.Task`` (the held-out benchmark's source), read the
+    way a prompt written by ``build_rl`` is read."""
+    return prompt_from_row(RlPrompt.from_task(task).to_row())
 
 
 def prompt_from_row(row: dict[str, Any]) -> Prompt:

@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from synthesis.agent import ANSWER_CLOSE, CODE_CLOSE, Conversation, Generation, Sampling
+from synthesis.agent import Conversation, Generation, Sampling, cut_at_stop
 from synthesis.endpoint.cache import CachedReply, RequestCache, request_key
 from synthesis.endpoint.config import NO_KEY, TeacherConfig
 from synthesis.endpoint.errors import FATAL_REASONS, FatalTeacherError, fatal_error
-from synthesis.endpoint.messages import CONTINUE_FLAGS, cut_at_stop, restore_stop, to_messages
+from synthesis.endpoint.messages import CONTINUE_FLAGS, restore_stop, to_messages
 from synthesis.endpoint.replies import TeacherFailure, classify, parse_completion
+from synthesis.format import ANSWER_CLOSE, CODE_CLOSE
 
 __all__ = ["OpenAIBackend", "TeacherStats"]
 

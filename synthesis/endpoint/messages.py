@@ -25,7 +25,7 @@ from typing import Any
 from synthesis import format as fmt
 from synthesis.agent import Conversation, Piece
 
-__all__ = ["CONTINUE_FLAGS", "cut_at_stop", "image_part", "restore_stop", "to_messages"]
+__all__ = ["CONTINUE_FLAGS", "image_part", "restore_stop", "to_messages"]
 
 CONTINUE_FLAGS = {"continue_final_message": True, "add_generation_prompt": False}
 
@@ -110,24 +110,6 @@ def to_messages(conversation: Conversation, mode: str, detail: str = "") -> list
         return head
     tail = _turns if mode == "turns" else _continued
     return head + tail(conversation.pieces, detail)
-
-
-def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """Cut ``text`` just after the first stop string it contains (client-side stopping).
-
-    Args:
-        text (`str`): a reply generated without server-side stop strings.
-        stops (`Sequence[str]`): the stop strings of the call.
-
-    Returns:
-        The text up to and including the earliest stop, and whether one was found.
-
-    Example:
-        >>> cut_at_stop("a</code>b</answer>", ["</answer>", "</code>"])
-        ('a</code>', True)
-    """
-    ends = [text.find(s) + len(s) for s in stops if s and s in text]
-    return (text[: min(ends)], True) if ends else (text, False)
 
 
 def _unclosed(text: str, open_tag: str, close_tag: str) -> bool:

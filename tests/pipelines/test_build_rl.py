@@ -22,13 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_rl_prompts_are_written_checked_and_loadable(tmp_path, monkeypatch):
-    original = build_rl.prompt_from_task
+    original = RlPrompt.from_task
 
     def with_one_bad(task):  # a prompt whose ground truth is empty: no reward could ever be computed
         prompt = original(task)
         return replace(prompt, answer=" ") if task.seed == 3 else prompt
 
-    monkeypatch.setattr(build_rl, "prompt_from_task", with_one_bad)
+    monkeypatch.setattr(RlPrompt, "from_task", staticmethod(with_one_bad))
     cfg = load_config(ROOT / "pipeline.yaml", [f"run.output_dir={tmp_path}", "tasks.count=10", "runner.kind=in_process"])
     assert build_rl.run(cfg) == 0
     out = tmp_path / "thyme-rl"

@@ -22,13 +22,13 @@ from sandbox import ExecResult, Sandbox, SandboxConfig
 from sandbox.layout import INPUT_DIR
 from sandbox.result import ExecStatus
 from synthesis import format as fmt
-from synthesis.agent import AgentConfig, Conversation, Piece, Sampling, run_agent
+from synthesis.agent import AgentConfig, Conversation, Piece, Sampling, cut_at_stop, run_agent
 from synthesis.endpoint.backend import OpenAIBackend
 from synthesis.endpoint.batch import RolloutJob, run_many
 from synthesis.endpoint.cache import CachedReply, RequestCache, request_key
 from synthesis.endpoint.config import TeacherConfig
 from synthesis.endpoint.errors import FatalTeacherError
-from synthesis.endpoint.messages import cut_at_stop, restore_stop, to_messages
+from synthesis.endpoint.messages import restore_stop, to_messages
 
 sys.path.insert(0, str(Path(__file__).parent))
 from scripted_server import ScriptedTeacher  # noqa: E402

@@ -16,7 +16,7 @@ from synthesis.tasks.drawing.encode import decode_image
 from synthesis.tasks.drawing.fonts import load_font
 from synthesis.tasks.task import Task
 
-__all__ = ["main", "render_tile"]
+__all__ = ["fit", "grid", "main", "render_tile"]
 
 
 def render_tile(task: Task, tile: int) -> Image.Image:
@@ -28,11 +28,9 @@ def render_tile(task: Task, tile: int) -> Image.Image:
     """
     img = decode_image(task.image)
     s = tile / max(img.size)
-    small = img.resize((max(1, round(img.width * s)), max(1, round(img.height * s))), Image.Resampling.LANCZOS)
-    out = Image.new("RGB", (tile, tile + 80), "white")
-    out.paste(small, ((tile - small.width) // 2, 0))
+    out = fit(img, tile, tile + 80)
     draw = ImageDraw.Draw(out)
-    ox = (tile - small.width) // 2
+    ox = (tile - round(img.width * s)) // 2
     boxes = [(task.target, (255, 0, 0))] if task.target else []
     if "first_box" in task.params:
         boxes.append((task.params["first_box"], (0, 90, 255)))
@@ -47,6 +45,36 @@ def render_tile(task: Task, tile: int) -> Image.Image:
     return out
 
 
+def fit(img: Image.Image, tile: int, height: int | None = None) -> Image.Image:
+    """``img`` scaled to fit a ``tile``-wide square, centred at the top of a white ``tile`` x ``height`` canvas.
+
+    Example:
+        >>> fit(Image.new("RGB", (400, 100)), 100).size, fit(Image.new("RGB", (400, 100)), 100).getpixel((50, 10))
+        ((100, 100), (0, 0, 0))
+    """
+    s = tile / max(img.size)
+    small = img.convert("RGB").resize((max(1, round(img.width * s)), max(1, round(img.height * s))),
+                                      Image.Resampling.LANCZOS)
+    out = Image.new("RGB", (tile, height or tile), "white")
+    out.paste(small, ((tile - small.width) // 2, 0))
+    return out
+
+
+def grid(rows: list[list[Image.Image]]) -> Image.Image:
+    """Tiles of one size pasted row by row into one image.
+
+    Example:
+        >>> grid([[Image.new("RGB", (4, 3))] * 2] * 3).size
+        (8, 9)
+    """
+    tw, th = rows[0][0].size
+    out = Image.new("RGB", (tw * max(len(r) for r in rows), th * len(rows)), "white")
+    for r, row in enumerate(rows):
+        for c, tile in enumerate(row):
+            out.paste(tile, (c * tw, r * th))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the preview grid; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,12 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tile", type=int, default=512, help="tile side in pixels")
     args = parser.parse_args(argv)
     tiles = [[render_tile(generate_task(f, args.seed + r), args.tile) for f in FAMILIES] for r in range(args.rows)]
-    tw, th = tiles[0][0].size
-    grid = Image.new("RGB", (tw * len(FAMILIES), th * args.rows), "white")
-    for r, row in enumerate(tiles):
-        for c, tile in enumerate(row):
-            grid.paste(tile, (c * tw, r * th))
-    grid.save(args.out)
+    grid(tiles).save(args.out)
     return 0
 
 
