@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from synthesis.agent import AgentConfig
-from synthesis.endpoint.config import TeacherConfig
+from synthesis.endpoint.config import EndpointConfig, TeacherConfig, endpoint_default
 
 __all__ = ["DifficultyConfig", "RlConfig", "RunConfig", "RunnerConfig", "SourcesConfig", "TeacherSection"]
 
@@ -79,19 +79,19 @@ class RunnerConfig:
 
 
 @dataclass
-class DifficultyConfig:
-    """Drop RL prompts that a no-tool model already answers right at every sample (useless for GRPO)."""
+class DifficultyConfig(EndpointConfig):
+    """Drop RL prompts that a no-tool model (this endpoint) already answers right at every sample (useless for
+    GRPO)."""
 
+    model: str = endpoint_default("model", "Qwen2.5-VL-7B-Instruct")
     enabled: bool = field(default=False, metadata={"help": "Run the filter (needs an OpenAI-compatible endpoint)."})
-    base_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "Endpoint of the no-tool model."})
-    model: str = field(default="Qwen2.5-VL-7B-Instruct", metadata={"help": "Model name sent in requests."})
-    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the key."})
     samples: int = field(default=4, metadata={"help": "Answers sampled per prompt (GRPO's group size)."})
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of those answers."})
     max_tokens: int = field(default=256, metadata={"help": "Tokens per answer."})
     concurrency: int = field(default=8, metadata={"help": "Requests in flight per worker."})
 
     def __post_init__(self):
+        super().__post_init__()
         if self.samples < 1:
             raise ValueError(f"samples must be >= 1, got {self.samples}")
 

@@ -49,8 +49,7 @@ def solved_every_time(backend: Backend, row: dict, samples: int, temperature: fl
 def difficulty_backend(cfg) -> Backend:
     """The no-tool model of :class:`~pipelines.config.DifficultyConfig` as an OpenAI-compatible backend."""
     from synthesis.endpoint.backend import OpenAIBackend
-    from synthesis.endpoint.config import TeacherConfig
+    from synthesis.endpoint.config import TeacherConfig, endpoint_of
 
-    teacher = TeacherConfig(base_url=cfg.base_url, model=cfg.model, api_key_env=cfg.api_key_env,
-                            concurrency=cfg.concurrency, cache_path="")
+    teacher = TeacherConfig(**endpoint_of(cfg), concurrency=cfg.concurrency, cache_path="")
     return OpenAIBackend(teacher, api_key(teacher.api_key_env))

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from synthesis.endpoint.config import EndpointConfig, endpoint_default
+
 __all__ = [
     "AnswerCheckConfig", "ConsistencyCheckConfig", "DuplicatesCheckConfig", "ExecutionCheckConfig",
     "FormatCheckConfig", "HygieneCheckConfig", "ImagesCheckConfig", "JudgeConfig", "ShardChecksConfig",
@@ -53,21 +55,19 @@ class ExecutionCheckConfig:
 
 
 @dataclass
-class JudgeConfig:
-    """An OpenAI-compatible chat endpoint used as judge (the original's protocol); off by default."""
+class JudgeConfig(EndpointConfig):
+    """An OpenAI-compatible chat endpoint used as judge (the original's protocol); off by default. The pipeline
+    reads its key (validators read no environment)."""
 
-    base_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "Endpoint base URL."})
-    model: str = field(default="Qwen2.5-VL-72B-Instruct-AWQ", metadata={"help": "Model name sent in requests."})
-    api_key_env: str = field(
-        default="JUDGE_API_KEY",
-        metadata={"help": "Environment variable the pipeline reads the key from (validators read no environment)."},
-    )
+    model: str = endpoint_default("model", "Qwen2.5-VL-72B-Instruct-AWQ")
+    api_key_env: str = endpoint_default("api_key_env", "JUDGE_API_KEY")
+    timeout_s: float = endpoint_default("timeout_s", 60.0)
     temperature: float = field(default=0.1, metadata={"help": "Sampling temperature (original: 0.1)."})
     max_tokens: int = field(default=256, metadata={"help": "Tokens per judge reply (original: 256)."})
     attempts: int = field(default=3, metadata={"help": "Tries before the judge gives no verdict (original: 3)."})
-    timeout_s: float = field(default=60.0, metadata={"help": "HTTP timeout of one request."})
 
     def __post_init__(self):
+        super().__post_init__()
         if self.attempts < 1:
             raise ValueError("judge.attempts must be >= 1 (the original uses 3)")
 

@@ -11,17 +11,25 @@ backend reads it with :func:`runconfig.keys.api_key` (library code reads no envi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-__all__ = ["NO_KEY", "TeacherConfig"]
+__all__ = ["EndpointConfig", "endpoint_default", "endpoint_of", "NO_KEY", "TeacherConfig"]
 
 NO_KEY = "none"  # what local servers (vLLM, SGLang, transformers serve) accept when no key is configured
 
 
 @dataclass
-class TeacherConfig:
-    """Endpoint, retry policy, cache and request shape of the OpenAI-compatible teacher."""
+class EndpointConfig:
+    """An OpenAI-compatible endpoint, defined once for every section that talks to one (the teacher, the judge,
+    the difficulty filter): where it is, which model, which variable holds its key, how long a request may take.
+
+    Example:
+        >>> EndpointConfig(base_url="localhost:8000")
+        Traceback (most recent call last):
+        ...
+        ValueError: base_url must start with http:// or https://, got 'localhost:8000'
+    """
 
     base_url: str = field(
         default="http://127.0.0.1:8000/v1", metadata={"help": "OpenAI-compatible endpoint, ending in /v1."}
@@ -31,7 +39,42 @@ class TeacherConfig:
         default="OPENAI_API_KEY",
         metadata={"help": "Environment variable holding the key (never the key itself); unset means 'none'."},
     )
-    timeout_s: float = field(default=120.0, metadata={"help": "Per-request timeout; a timeout is retried."})
+    timeout_s: float = field(default=120.0, metadata={"help": "Per-request timeout."})
+
+    def __post_init__(self):
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        if not self.model:
+            raise ValueError("model must name the served model (see GET <base_url>/models)")
+        if self.timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+
+
+def endpoint_default(name: str, value: Any) -> Any:
+    """A section's own default for one :class:`EndpointConfig` field, the field's help kept (so the field is
+    still defined once).
+
+    Example:
+        >>> endpoint_default("model", "m").metadata["help"]
+        'Model name sent in every request.'
+    """
+    return field(default=value, metadata=EndpointConfig.__dataclass_fields__[name].metadata)
+
+
+def endpoint_of(cfg: EndpointConfig) -> dict[str, Any]:
+    """The :class:`EndpointConfig` fields of any section built on it, e.g. to build a :class:`TeacherConfig`.
+
+    Example:
+        >>> sorted(endpoint_of(TeacherConfig()))
+        ['api_key_env', 'base_url', 'model', 'timeout_s']
+    """
+    return {f.name: getattr(cfg, f.name) for f in fields(EndpointConfig)}
+
+
+@dataclass
+class TeacherConfig(EndpointConfig):
+    """Endpoint (a timeout is retried), retry policy, cache and request shape of the OpenAI-compatible teacher."""
+
     max_retries: int = field(
         default=5, metadata={"help": "Retries after the first attempt before the call is recorded as failed."}
     )
@@ -78,12 +121,9 @@ class TeacherConfig:
     )
 
     def __post_init__(self):
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
-        if not self.model:
-            raise ValueError("model must name the served model (see GET <base_url>/models)")
-        if self.timeout_s <= 0 or self.backoff_base_s < 0 or self.backoff_max_s < self.backoff_base_s:
-            raise ValueError("need timeout_s > 0 and 0 <= backoff_base_s <= backoff_max_s")
+        super().__post_init__()
+        if self.backoff_base_s < 0 or self.backoff_max_s < self.backoff_base_s:
+            raise ValueError("need 0 <= backoff_base_s <= backoff_max_s")
         if self.max_retries < 0 or self.concurrency < 1 or self.fatal_after < 0:
             raise ValueError("need max_retries >= 0, concurrency >= 1 and fatal_after >= 0, got "
                              f"{self.max_retries}, {self.concurrency}, {self.fatal_after}")
