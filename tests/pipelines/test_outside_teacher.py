@@ -23,11 +23,15 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-right"
 
 
-def _teacher_class():
+def _scripted(name: str):
     spec = importlib.util.spec_from_file_location("scripted_server", ROOT / "tests" / "synthesis" / "scripted_server.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.ScriptedTeacher
+    return getattr(module, name)
+
+
+def _teacher_class():
+    return _scripted("ScriptedTeacher")
 
 
 def _kinds(i: int) -> tuple[str, str, str, bool]:
@@ -152,49 +156,6 @@ def test_bad_key_through_the_beam_command_on_worker_processes(tmp_path):
     print(f"\nbad key, multi_process, beam run: exit {done.returncode} in {elapsed:.1f} s, {received} requests")
 
 
-class _Judge:
-    """An OpenAI-compatible judge on 127.0.0.1 that finds every answer correct and counts what it is asked."""
-
-    def __init__(self):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        judge = self
-        self.asked: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                judge.asked.append(body["messages"][-1]["content"])
-                reply = {"id": "j", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": '{"Correctness": 1}'}}]}
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def test_validators_use_judge_asks_the_judge_endpoint(tmp_path):
     tasks = tmp_path / "tasks.jsonl"
     buf = io.BytesIO()
@@ -202,7 +163,7 @@ def test_validators_use_judge_asks_the_judge_endpoint(tmp_path):
     image = base64.b64encode(buf.getvalue()).decode()
     tasks.write_text(json.dumps({"id": "w", "image": image, "question": "How many? Answer in words. [calc:40 + 2]",
                                  "answer": "forty-two", "answer_type": "text"}) + "\n")
-    with _teacher_class()(api_key=KEY) as server, _Judge() as judge:
+    with _teacher_class()(api_key=KEY) as server, _scripted("ScriptedJudge")() as judge:
         plain = _config(tmp_path / "plain", tasks, server)
         assert build_sft.run(plain) == 1  # nothing accepted
         assert _outcome(tmp_path / "plain" / "thyme-sft")[1] == Counter({"answer_mismatch": 1})  # the rules alone
@@ -210,5 +171,5 @@ def test_validators_use_judge_asks_the_judge_endpoint(tmp_path):
                          f"validators.judge.base_url={judge.base_url}")
         assert build_sft.run(judged) == 0
         stats, dead, [record] = _outcome(tmp_path / "judged" / "thyme-sft")
-    assert not dead and len(judge.asked) == 1 and "forty-two" in judge.asked[0]
+    assert not dead and len(judge.requests) == 1 and "forty-two" in judge.requests[0]["messages"][-1]["content"]
     assert next(c for c in record.checks if c.name == "answer").detail == "judge"

@@ -270,6 +270,61 @@ def _handler(server: ScriptedTeacher) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+
+class ScriptedJudge:
+    """An OpenAI-compatible judge on 127.0.0.1: ``replies`` served in order (the last one repeats; ``"HTTP500"``
+    answers 500), every request body kept in ``requests``. Use as ``with ScriptedJudge() as judge:``."""
+
+    def __init__(self, replies: list[str] | None = None):
+        self.replies: list[str] = replies or ['{"Correctness": 1}']
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        judge = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                reply = judge.next(body)
+                if reply == "HTTP500":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                payload = json.dumps({
+                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": reply}}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="scripted-judge", daemon=True)
+
+    def next(self, body: dict) -> str:
+        """Log a request; the reply to send."""
+        with self._lock:
+            self.requests.append(body)
+            return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> ScriptedJudge:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
 def main() -> None:
     """Serve in this process until stdin closes (the bench runs the server apart from the client's GIL)."""
     import argparse

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from synthesis.records import SftRecord
@@ -15,52 +11,21 @@ from validators.consistency import check_consistency
 from validators.judge import OpenAIJudge, parse_reply
 
 
-class _Script:
-    """Replies served in order (the last one repeats); every request body is kept."""
+def _scripted_judge():
+    import importlib.util
+    from pathlib import Path
 
-    def __init__(self):
-        self.replies: list[str] = ['{"Correctness": 1}']
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
-
-    def next(self, body: dict) -> str:
-        with self.lock:
-            self.requests.append(body)
-            return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+    path = Path(__file__).resolve().parents[1] / "synthesis" / "scripted_server.py"
+    spec = importlib.util.spec_from_file_location("scripted_server", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ScriptedJudge
 
 
 @pytest.fixture(scope="module")
 def server():
-    script = _Script()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's naming
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            reply = script.next(body)
-            if reply == "HTTP500":
-                self.send_response(500)
-                self.end_headers()
-                return
-            payload = json.dumps({
-                "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply}}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            }).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield script, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+    with _scripted_judge()() as script:
+        yield script, script.base_url
 
 
 @pytest.fixture
