@@ -102,6 +102,11 @@ def _leaks_answer(record: SftRecord) -> bool:
         return False
     answer = normalize_text(clean_answer(record.answer))
     question = normalize_text(_INSTRUCTION.sub(" ", question_stem(record.question)))
+    if record.answer_type == "number":  # operands, counts and "round to 2 decimal places" are no leak; a statement is
+        stem = _INSTRUCTION.sub(" ", question_stem(record.question)).lower()
+        value = re.escape(clean_answer(record.answer).lower())
+        return bool(value) and re.search(rf"\b(?:is|are|was|were|equals?|=)\s*{value}(?=\s*(?:[.,;:!?)]|$))",
+                                         stem) is not None
     return bool(answer) and re.search(rf"(?<!\S){re.escape(answer)}(?!\S)", question) is not None
 
 

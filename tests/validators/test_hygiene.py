@@ -98,3 +98,17 @@ def test_a_question_that_states_the_answer_outside_its_options_still_leaks():
         "hygiene_answer_leak"
     plain = "The sign reads **STOP**. What does it say?\nAnswer the question using a single word."
     assert check_hygiene(_record(question=plain, answer="**stop**", answer_type="text")).reason == "hygiene_answer_leak"
+
+
+@pytest.mark.parametrize("question, leaks", [
+    ("What is the ratio of the sales of Cobalt to that of Camera? Round to 2 decimal places.", False),
+    ("What is 2 + 3 - 3?", False),
+    ("In 2 of the 5 boxes there is a star. How many boxes hold no star?", False),
+    ("The total shown is 2. What is the total?", True),
+])
+def test_a_number_in_the_question_is_a_leak_only_when_stated_as_the_value(question, leaks):
+    from synthesis.records import SftRecord
+    from validators.hygiene import check_hygiene
+
+    record = SftRecord("n", (b"",), question, (1, 1), "<think>t</think> <answer>2</answer>", "2", "number", "compute")
+    assert (check_hygiene(record).reason == "hygiene_answer_leak") is leaks
