@@ -50,7 +50,15 @@ def _tree_rss_kb(root_pid: int) -> int:
 def run_build(overrides: list[str]) -> tuple[float, int]:
     """Run build_sft in a subprocess; returns (wall seconds, peak RSS of its process tree in MiB)."""
     with tempfile.TemporaryDirectory() as out:
-        cmd = [BEAM, "run", "pipelines/build_sft.py", "--config", "pipeline.yaml", f"run.output_dir={out}", *overrides]
+        cmd = [
+            BEAM,
+            "run",
+            "pipelines/build_sft.py",
+            "--config",
+            "pipeline.yaml",
+            f"run.output_dir={out}",
+            *overrides,
+        ]
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         peak = [0]
@@ -74,7 +82,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=300, help="records per throughput run (0 skips it)")
     parser.add_argument("--small", type=int, default=1000, help="records of the small memory run")
-    parser.add_argument("--large", type=int, default=10000, help="records of the large memory run (0 skips it)")
+    parser.add_argument(
+        "--large", type=int, default=10000, help="records of the large memory run (0 skips it)"
+    )
     parser.add_argument("--repeats", type=int, default=1, help="alternating repeats of the throughput runs")
     args = parser.parse_args()
 
@@ -90,7 +100,9 @@ def throughput(records: int, repeats: int) -> None:
     rates = {1: [], 2: []}
     for _ in range(repeats):
         for workers in (1, 2):
-            wall, _ = run_build([*common, f"runner.workers={workers}", f"tasks.base_seed={workers * 100_000}"])
+            wall, _ = run_build(
+                [*common, f"runner.workers={workers}", f"tasks.base_seed={workers * 100_000}"]
+            )
             rates[workers].append(records / wall)
     best = {w: max(r) for w, r in rates.items()}
     print(f"throughput, default mix, {records} records (best of {repeats}):")
@@ -99,11 +111,16 @@ def throughput(records: int, repeats: int) -> None:
     print(f"  ratio 2 workers / 1 worker: {best[2] / best[1]:.2f}x (target >= 1.7x)")
 
 
-
 def memory(small: int, large: int) -> None:
     """Peak RSS of the process tree at ``small`` and ``large`` records."""
-    mem_common = ["runner.kind=multi_process", "runner.workers=2", "sandbox.workers=1", "tasks.mix={compute: 1}",
-                  "validators.execution.reexecute=false", "run.publish=false"]
+    mem_common = [
+        "runner.kind=multi_process",
+        "runner.workers=2",
+        "sandbox.workers=1",
+        "tasks.mix={compute: 1}",
+        "validators.execution.reexecute=false",
+        "run.publish=false",
+    ]
     small_wall, small_rss = run_build([*mem_common, f"tasks.count={small}"])
     large_wall, large_rss = run_build([*mem_common, f"tasks.count={large}"])
     print("peak RSS of the whole process tree, compute-only mix, 2 workers:")

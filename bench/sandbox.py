@@ -48,7 +48,9 @@ def make_image(path: Path) -> None:
     """A 1000x1000 RGB PNG with a gradient plus noise (about 1.7 MB), like the reference measurements."""
     rng = np.random.default_rng(0)
     ramp = np.linspace(0, 255, 1000, dtype=np.float32)
-    pixels = np.stack([np.add.outer(ramp, ramp) / 2, np.tile(ramp, (1000, 1)), np.tile(ramp[:, None], (1, 1000))], -1)
+    pixels = np.stack(
+        [np.add.outer(ramp, ramp) / 2, np.tile(ramp, (1000, 1)), np.tile(ramp[:, None], (1, 1000))], -1
+    )
     pixels += rng.normal(0, 20, pixels.shape)
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
 
@@ -95,7 +97,10 @@ def timed(fn: Callable[[], None]) -> float:
 def latency(rounds: int, image: Path, out_dir: str) -> dict[tuple[str, str], list[float]]:
     """Interleaved per-block latencies in ms for every (variant, snippet)."""
     samples: dict[tuple[str, str], list[float]] = {}
-    with Sandbox(SandboxConfig(workers=1)) as sb, Sandbox(SandboxConfig(workers=1, light_zygote=False)) as full:
+    with (
+        Sandbox(SandboxConfig(workers=1)) as sb,
+        Sandbox(SandboxConfig(workers=1, light_zygote=False)) as full,
+    ):
         variants = {("sandbox-full", "trivial"): in_sandbox(full, SNIPPETS["trivial"], None)}
         for name, code in SNIPPETS.items():
             img = image if name == "pil_crop" else None
@@ -170,14 +175,20 @@ def p90(values: list[float]) -> float:
 def report(samples: dict[tuple[str, str], list[float]], rates: dict[tuple[int, bool], float]) -> None:
     print(f"{'variant':<12} {'snippet':<9} {'n':>4} {'median ms':>10} {'p90 ms':>9}")
     for (variant, snippet), values in sorted(samples.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        print(f"{variant:<12} {snippet:<9} {len(values):>4} {statistics.median(values):>10.2f} {p90(values):>9.2f}")
+        print(
+            f"{variant:<12} {snippet:<9} {len(values):>4} {statistics.median(values):>10.2f} {p90(values):>9.2f}"
+        )
     med = {key: statistics.median(v) for key, v in samples.items()}
     print()
-    print(f"sandbox trivial median: {med['sandbox', 'trivial']:.2f} ms (target <= 5 ms); "
-          f"forked from the full zygote: {med['sandbox-full', 'trivial']:.2f} ms")  # fmt: skip
+    print(
+        f"sandbox trivial median: {med['sandbox', 'trivial']:.2f} ms (target <= 5 ms); "
+        f"forked from the full zygote: {med['sandbox-full', 'trivial']:.2f} ms"
+    )
     for snippet in SNIPPETS:
         ratio = med["subprocess", snippet] / med["sandbox", snippet]
-        target = " (target >= 2.5x)" if snippet == "trivial" else " (end to end, ~100 ms of it the work itself)"
+        target = (
+            " (target >= 2.5x)" if snippet == "trivial" else " (end to end, ~100 ms of it the work itself)"
+        )
         print(f"fresh subprocess / sandbox, {snippet}: {ratio:.2f}x faster{target}")
     floor = med["in-process", "pil_crop"]
     overhead = (med["subprocess", "pil_crop"] - floor) / max(med["sandbox", "pil_crop"] - floor, 1e-9)
@@ -187,14 +198,18 @@ def report(samples: dict[tuple[str, str], list[float]], rates: dict[tuple[int, b
     for (workers, light), rate in rates.items():
         target = " (target >= 400)" if workers == 2 and light else ""
         zygote = "light zygote" if light else "full zygote only"
-        print(f"throughput, trivial, {workers} worker(s), {zygote}, best of trials: {rate:.0f} blocks/s{target}")
+        print(
+            f"throughput, trivial, {workers} worker(s), {zygote}, best of trials: {rate:.0f} blocks/s{target}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds per variant and snippet")
     parser.add_argument("--blocks", type=int, default=1200, help="trivial blocks per throughput run")
-    parser.add_argument("--trials", type=int, default=3, help="throughput runs per worker count (best is kept)")
+    parser.add_argument(
+        "--trials", type=int, default=3, help="throughput runs per worker count (best is kept)"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
@@ -208,8 +223,10 @@ def main() -> None:
             for workers in (1, 2)
         }
         floor = fork_floor()
-    print(f"machine: {os.cpu_count()} cores, load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after; "
-          f"python {sys.version.split()[0]}")  # fmt: skip
+    print(
+        f"machine: {os.cpu_count()} cores, load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after; "
+        f"python {sys.version.split()[0]}"
+    )
     report(samples, rates)
     print(f"context: bare fork+exit floor of 2 cv2-sized processes side by side: {floor:.0f}/s")
 

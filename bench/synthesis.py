@@ -49,8 +49,10 @@ def programmatic(n: int, workers: int, threads: int) -> None:
         stats[1] += gen_s
         stats[2] += teach_s
     ok = sum(r[3] for r in results)
-    print(f"programmatic path: {n} tasks, {workers} sandbox workers, {threads} threads: "
-          f"{n / wall:.2f} tasks+trajectories/s ({ok}/{n} answered)")
+    print(
+        f"programmatic path: {n} tasks, {workers} sandbox workers, {threads} threads: "
+        f"{n / wall:.2f} tasks+trajectories/s ({ok}/{n} answered)"
+    )
     print(f"  {'family':<12} {'n':>4} {'generate ms':>12} {'teach ms':>10}")
     for family, (count, gen_s, teach_s) in sorted(per_family.items()):
         print(f"  {family:<12} {count:>4} {1000 * gen_s / count:>12.0f} {1000 * teach_s / count:>10.0f}")
@@ -60,7 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=120)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--skip-teacher", action="store_true", help="skip the OpenAI-compatible teacher bench")
+    parser.add_argument(
+        "--skip-teacher", action="store_true", help="skip the OpenAI-compatible teacher bench"
+    )
     args = parser.parse_args()
     programmatic(args.tasks, 1, 1)
     programmatic(args.tasks, args.workers, 2 * args.workers)

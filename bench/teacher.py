@@ -55,9 +55,13 @@ def _jobs(n: int, tag: str) -> list[RolloutJob]:
     png = _png()
     jobs = []
     for i in range(n):
-        user = fmt.render_user_prompt(f"What is {i}+1? [calc:{i} + 1] {tag}", "/mnt/data/input/q.png", (64, 48))
+        user = fmt.render_user_prompt(
+            f"What is {i}+1? [calc:{i} + 1] {tag}", "/mnt/data/input/q.png", (64, 48)
+        )
         conversation = Conversation(fmt.SYSTEM_PROMPT, user, (png,))
-        jobs.append(RolloutJob(conversation, lambda: contextlib.nullcontext(_InstantSession()), AgentConfig()))
+        jobs.append(
+            RolloutJob(conversation, lambda: contextlib.nullcontext(_InstantSession()), AgentConfig())
+        )
     return jobs
 
 
@@ -65,8 +69,12 @@ def _jobs(n: int, tag: str) -> list[RolloutJob]:
 def scripted_server(latency_s: float):
     """The scripted server in its own process (so it does not share the client's GIL); yields its base URL."""
     script = ROOT / "tests" / "synthesis" / "scripted_server.py"
-    proc = subprocess.Popen([sys.executable, str(script), "--latency-s", str(latency_s)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--latency-s", str(latency_s)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         yield proc.stdout.readline().strip()
     finally:
@@ -80,16 +88,27 @@ def scripted_server(latency_s: float):
 
 def measure(base_url: str, concurrency: int, rollouts: int, cache_path: str, tag: str) -> dict:
     """Run ``rollouts`` rollouts ``concurrency`` at a time; returns counts and wall time."""
-    cfg = TeacherConfig(base_url=base_url, model="scripted-teacher", concurrency=concurrency,
-                        cache_path=cache_path, timeout_s=30.0)
+    cfg = TeacherConfig(
+        base_url=base_url,
+        model="scripted-teacher",
+        concurrency=concurrency,
+        cache_path=cache_path,
+        timeout_s=30.0,
+    )
     with OpenAIBackend(cfg) as backend:
         start = time.perf_counter()
         results = run_many(backend, _jobs(rollouts, tag), concurrency)
         wall = time.perf_counter() - start
         stats = backend.stats
     answered = sum(r.finish == "answer" for r in results)
-    return {"wall": wall, "rollouts": rollouts, "answered": answered, "calls": stats.calls,
-            "http": stats.requests, "hits": stats.cache_hits}
+    return {
+        "wall": wall,
+        "rollouts": rollouts,
+        "answered": answered,
+        "calls": stats.calls,
+        "http": stats.requests,
+        "hits": stats.cache_hits,
+    }
 
 
 def main() -> None:
@@ -98,16 +117,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="ideal duration of each row")
     args = parser.parse_args()
     latency = args.latency_ms / 1000
-    print(f"OpenAI-compatible teacher vs scripted server on 127.0.0.1, {args.latency_ms:.0f} ms latency per request,"
-          " 2 requests per rollout, instant stand-in sandbox")
-    print(f"{'concurrency':>11} {'rollouts':>8} {'answered':>8} {'requests':>8} {'rollouts/s':>10} {'requests/s':>10}"
-          f" {'ideal req/s':>11} {'ratio':>6}")
+    print(
+        f"OpenAI-compatible teacher vs scripted server on 127.0.0.1, {args.latency_ms:.0f} ms latency per request,"
+        " 2 requests per rollout, instant stand-in sandbox"
+    )
+    print(
+        f"{'concurrency':>11} {'rollouts':>8} {'answered':>8} {'requests':>8} {'rollouts/s':>10} {'requests/s':>10}"
+        f" {'ideal req/s':>11} {'ratio':>6}"
+    )
     with scripted_server(latency) as base_url, tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # the cache path is relative, as in pipeline.yaml
         rows = []
         for concurrency in (1, 8, 32):
             n = max(4, int(args.seconds * concurrency / (2 * latency)))
-            rows.append((str(concurrency), concurrency, measure(base_url, concurrency, n, "", f"c{concurrency}")))
+            rows.append(
+                (str(concurrency), concurrency, measure(base_url, concurrency, n, "", f"c{concurrency}"))
+            )
         n = rows[-1][2]["rollouts"]
         measure(base_url, 32, n, "cache.sqlite", "c32")
         rows.append(("32 cached", 32, measure(base_url, 32, n, "cache.sqlite", "c32")))
@@ -115,8 +140,10 @@ def main() -> None:
     for label, concurrency, r in rows:
         ideal = concurrency / latency
         rate = r["calls"] / r["wall"]
-        print(f"{label:>11} {r['rollouts']:>8} {r['answered']:>8} {r['http']:>8} {r['rollouts'] / r['wall']:>10.1f}"
-              f" {rate:>10.1f} {ideal:>11.1f} {rate / ideal:>6.2f}")
+        print(
+            f"{label:>11} {r['rollouts']:>8} {r['answered']:>8} {r['http']:>8} {r['rollouts'] / r['wall']:>10.1f}"
+            f" {rate:>10.1f} {ideal:>11.1f} {rate / ideal:>6.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def own_loop(model_dir, examples, steps: int, batch: int, lr: float) -> float:
     opt = torch.optim.AdamW(policy.model.parameters(), lr=lr)
     tokens, start = 0, time.perf_counter()
     for step in range(steps):
-        b = collate(examples[step * batch:(step + 1) * batch], policy.tokenizer.pad_token_id)
+        b = collate(examples[step * batch : (step + 1) * batch], policy.tokenizer.pad_token_id)
         loss, count = token_loss(policy.model, b, "cpu")
         (loss / count).backward()
         opt.step()
@@ -70,13 +70,30 @@ def trl_loop(model_dir, examples, steps: int, batch: int, lr: float, out: Path) 
         counted["tokens"] += int(b["attention_mask"].sum())
         return b
 
-    args = TrlSFTConfig(output_dir=str(out), per_device_train_batch_size=batch, max_steps=steps, learning_rate=lr,
-                        use_cpu=True, report_to="none", save_strategy="no", logging_steps=10**6, bf16=False,
-                        remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True},
-                        dataloader_num_workers=0, lr_scheduler_type="constant", warmup_steps=0)
+    args = TrlSFTConfig(
+        output_dir=str(out),
+        per_device_train_batch_size=batch,
+        max_steps=steps,
+        learning_rate=lr,
+        use_cpu=True,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=10**6,
+        bf16=False,
+        remove_unused_columns=False,
+        dataset_kwargs={"skip_prepare_dataset": True},
+        dataloader_num_workers=0,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+    )
     dataset = Dataset.from_list([{"idx": i} for i in range(steps * batch)])
-    trainer = SFTTrainer(model=policy.model, args=args, train_dataset=dataset, data_collator=collator,
-                         processing_class=policy.tokenizer)
+    trainer = SFTTrainer(
+        model=policy.model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=collator,
+        processing_class=policy.tokenizer,
+    )
     trainer.train_dataset = dataset
     start = time.perf_counter()
     trainer.train()
@@ -85,10 +102,16 @@ def trl_loop(model_dir, examples, steps: int, batch: int, lr: float, out: Path) 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sft-data", default="out/bench/thyme-sft/data",
-                        help="SFT shards (default: %(default)s, which `make bench` builds first)")
-    parser.add_argument("--rl-data", default="out/bench/thyme-rl/data",
-                        help="RL prompt shards (default: %(default)s, which `make bench` builds first)")
+    parser.add_argument(
+        "--sft-data",
+        default="out/bench/thyme-sft/data",
+        help="SFT shards (default: %(default)s, which `make bench` builds first)",
+    )
+    parser.add_argument(
+        "--rl-data",
+        default="out/bench/thyme-rl/data",
+        help="RL prompt shards (default: %(default)s, which `make bench` builds first)",
+    )
     parser.add_argument("--model", default=None, help="checkpoint folder (default: a fresh tiny model)")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch", type=int, default=4)
@@ -103,8 +126,10 @@ def main() -> int:
     examples = [next(stream) for _ in range(args.steps * args.batch)]
     own = own_loop(model_dir, examples, args.steps, args.batch, 1e-3)
     trl = trl_loop(model_dir, examples, args.steps, args.batch, 1e-3, work / "trl")
-    print(f"SFT tokens/s: own {own:.0f}, TRL SFTTrainer {trl:.0f}, ratio own/TRL {own / trl:.2f} "
-          f"({args.steps} steps x batch {args.batch}, same model, examples and collator)")
+    print(
+        f"SFT tokens/s: own {own:.0f}, TRL SFTTrainer {trl:.0f}, ratio own/TRL {own / trl:.2f} "
+        f"({args.steps} steps x batch {args.batch}, same model, examples and collator)"
+    )
     cfg = GrpoConfig(prompts_per_step=2, group_size=4)
     rows = iter_rows(args.rl_data, seed=0, shuffle_buffer=cfg.shuffle_buffer)  # shards are sorted by family
     prompts = [prompt_from_row(r) for r in itertools.islice(rows, args.grpo_steps * cfg.prompts_per_step)]
@@ -112,14 +137,16 @@ def main() -> int:
     optimizer = torch.optim.AdamW(policy.model.parameters(), lr=cfg.lr)
     with Sandbox(SandboxConfig(workers=2)) as sandbox:
         for step in range(args.grpo_steps):
-            batch = prompts[step * cfg.prompts_per_step:(step + 1) * cfg.prompts_per_step]
+            batch = prompts[step * cfg.prompts_per_step : (step + 1) * cfg.prompts_per_step]
             start = time.perf_counter()
             s = grpo_step(policy, reference, optimizer, sandbox, batch, cfg, seed=step)
             total = time.perf_counter() - start
-            print(f"GRPO step {step + 1} ({cfg.prompts_per_step} prompts x G={cfg.group_size}): total {total:.2f} s = "
-                  f"generation {s['generate_s']:.2f} + sandbox {s['sandbox_s']:.2f} + forward {s['forward_s']:.2f} + "
-                  f"backward {s['backward_s']:.2f} + other {total - s['generate_s'] - s['sandbox_s'] - s['forward_s'] - s['backward_s']:.2f}; "
-                  f"{s['completion_tokens']:.0f} completion tokens/rollout")
+            print(
+                f"GRPO step {step + 1} ({cfg.prompts_per_step} prompts x G={cfg.group_size}): total {total:.2f} s = "
+                f"generation {s['generate_s']:.2f} + sandbox {s['sandbox_s']:.2f} + forward {s['forward_s']:.2f} + "
+                f"backward {s['backward_s']:.2f} + other {total - s['generate_s'] - s['sandbox_s'] - s['forward_s'] - s['backward_s']:.2f}; "
+                f"{s['completion_tokens']:.0f} completion tokens/rollout"
+            )
     return 0
 
 

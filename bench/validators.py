@@ -33,7 +33,9 @@ from validators.record import CHECK_ORDER, _plan  # noqa: E402
 def build(sb: Sandbox, count: int, threads: int) -> list:
     def one(item):
         task = generate_task(*item)
-        return record_from_rollout(task, teach(task, sb), Provenance("generated", "programmatic", "bench", task.seed))
+        return record_from_rollout(
+            task, teach(task, sb), Provenance("generated", "programmatic", "bench", task.seed)
+        )
 
     with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(one, plan_tasks(TasksConfig(count=count, base_seed=5000))))
@@ -72,17 +74,23 @@ def main() -> None:
         records = build(sb, args.records, args.workers)
         built = time.perf_counter() - started
         run(records[:4], sb, True, 1)  # warm-up: imports, math-verify, cv2
-        print(f"# {len(records)} programmatic trajectories (built in {built:.1f} s), {args.workers} sandbox workers, "
-              f"isolation {sb.isolation}, {platform.python_implementation()} {platform.python_version()}, "
-              f"{len(__import__('os').sched_getaffinity(0))} CPUs")
+        print(
+            f"# {len(records)} programmatic trajectories (built in {built:.1f} s), {args.workers} sandbox workers, "
+            f"isolation {sb.isolation}, {platform.python_implementation()} {platform.python_version()}, "
+            f"{len(__import__('os').sched_getaffinity(0))} CPUs"
+        )
         print(f"{'threads':>8} | {'with strict re-execution':>26} | {'without (stored executions)':>28}")
         for threads in sorted({1, args.workers}):
             with_rate, with_ok = run(records, sb, True, threads)
             without_rate, without_ok = run(records, sb, False, threads)
-            print(f"{threads:>8} | {with_rate:>15.1f} records/s | {without_rate:>17.1f} records/s"
-                  f"   (accepted {with_ok}/{len(records)} and {without_ok}/{len(records)})")
-        print("mean ms per record and check (1 thread, re-execution on): "
-              + ", ".join(f"{k} {v:.1f}" for k, v in per_check(records, sb).items()))
+            print(
+                f"{threads:>8} | {with_rate:>15.1f} records/s | {without_rate:>17.1f} records/s"
+                f"   (accepted {with_ok}/{len(records)} and {without_ok}/{len(records)})"
+            )
+        print(
+            "mean ms per record and check (1 thread, re-execution on): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in per_check(records, sb).items())
+        )
 
 
 if __name__ == "__main__":

@@ -60,9 +60,16 @@ class _DropEasy(beam.DoFn):
 
     def process(self, row: dict):
         cfg = self._cfg
-        if solved_every_time(self._backend, row, cfg.samples, cfg.temperature, cfg.max_tokens, self._answer_cfg):
-            yield reject(row["id"], "difficulty", "difficulty_too_easy",
-                         f"a no-tool model answered all {self._cfg.samples} samples right", row)
+        if solved_every_time(
+            self._backend, row, cfg.samples, cfg.temperature, cfg.max_tokens, self._answer_cfg
+        ):
+            yield reject(
+                row["id"],
+                "difficulty",
+                "difficulty_too_easy",
+                f"a no-tool model answered all {self._cfg.samples} samples right",
+                row,
+            )
             return
         yield row
 
@@ -79,20 +86,50 @@ def build(p: beam.Pipeline, config: PipelineConfig, stage: Path) -> None:
     dead = dead | "AllDeadLetters" >> beam.Flatten()
     names = list(config.run.splits)
     parts = prompts | "Split" >> beam.Partition(lambda r, n: split_of(r["id"], config.run.splits), len(names))
-    shards = [part | f"Write_{n}" >> WriteShards(str(stage / "data"), n, RL_SCHEMA, config.run.rows_per_shard,
-                                                 rows_per_group=config.run.rows_per_group)
-              for n, part in zip(names, parts, strict=True)]
-    shards.append(dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
-                  | "WriteDeadLetters" >> WriteShards(str(stage / "dead_letter"), "dead_letter", DEAD_LETTER_SCHEMA,
-                                                      config.run.rows_per_shard,
-                                                      rows_per_group=config.run.rows_per_group))
-    _ = (shards | "AllShards" >> beam.Flatten() | "ShardList" >> beam.combiners.ToList()
-         | "SaveShards" >> beam.Map(lambda v, path=str(stage / "shards.json"):
-                                    write_json(Path(path), {"shards": [vars(i) for i in v]})))
-    facts = ((prompts | "AcceptedFacts" >> beam.FlatMap(lambda r: ["accepted", f"accepted/family/{r['family']}"]),
-              dead | "DeadFacts" >> beam.FlatMap(dead_letter_facts)) | "AllFacts" >> beam.Flatten())
-    _ = (facts | "CountFacts" >> CountFacts()
-         | "SaveCounts" >> beam.Map(lambda v, path=str(stage / "counts.json"): write_json(Path(path), v)))
+    shards = [
+        part
+        | f"Write_{n}"
+        >> WriteShards(
+            str(stage / "data"),
+            n,
+            RL_SCHEMA,
+            config.run.rows_per_shard,
+            rows_per_group=config.run.rows_per_group,
+        )
+        for n, part in zip(names, parts, strict=True)
+    ]
+    shards.append(
+        dead
+        | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
+        | "WriteDeadLetters"
+        >> WriteShards(
+            str(stage / "dead_letter"),
+            "dead_letter",
+            DEAD_LETTER_SCHEMA,
+            config.run.rows_per_shard,
+            rows_per_group=config.run.rows_per_group,
+        )
+    )
+    _ = (
+        shards
+        | "AllShards" >> beam.Flatten()
+        | "ShardList" >> beam.combiners.ToList()
+        | "SaveShards"
+        >> beam.Map(
+            lambda v, path=str(stage / "shards.json"): write_json(
+                Path(path), {"shards": [vars(i) for i in v]}
+            )
+        )
+    )
+    facts = (
+        prompts | "AcceptedFacts" >> beam.FlatMap(lambda r: ["accepted", f"accepted/family/{r['family']}"]),
+        dead | "DeadFacts" >> beam.FlatMap(dead_letter_facts),
+    ) | "AllFacts" >> beam.Flatten()
+    _ = (
+        facts
+        | "CountFacts" >> CountFacts()
+        | "SaveCounts" >> beam.Map(lambda v, path=str(stage / "counts.json"): write_json(Path(path), v))
+    )
 
 
 def run(config: PipelineConfig) -> int:
@@ -110,6 +147,8 @@ def run(config: PipelineConfig) -> int:
     elapsed = round(time.time() - started, 2)
     write_json(out / "stats.json", {**invariant, "counts": counts, "elapsed_s": elapsed})
     write_json(out / "manifest.json", build_manifest(config, "build_rl", shards))
-    sys.stderr.write(f"build_rl: {invariant['records_in']} in -> {invariant['accepted']} prompts + "
-                     f"{invariant['dead_lettered']} dead-lettered in {elapsed} s; {out}/\n")
+    sys.stderr.write(
+        f"build_rl: {invariant['records_in']} in -> {invariant['accepted']} prompts + "
+        f"{invariant['dead_lettered']} dead-lettered in {elapsed} s; {out}/\n"
+    )
     return 0 if invariant["holds"] else 1

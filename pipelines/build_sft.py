@@ -68,57 +68,116 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
     work = out / "work"
     drafts, accepted_store = RecordStore(work / "trajectories"), RecordStore(work / "accepted")
     sources = config.sources
-    planned = (p | "PlanTasks" >> PlanTasks(config.tasks, local_workers(config.runner)) if sources.generated
-               else p | "NoPlannedTasks" >> beam.Create([]))
+    planned = (
+        p | "PlanTasks" >> PlanTasks(config.tasks, local_workers(config.runner))
+        if sources.generated
+        else p | "NoPlannedTasks" >> beam.Create([])
+    )
     generated, dead_generate = planned | "GenerateTasks" >> GenerateTasks(config.tasks)
-    task_units = (p | "TaskFiles" >> beam.Create(sources.task_files) | "TaskFileSlices" >> beam.FlatMap(source_units)
-                  | "SpreadTaskSlices" >> beam.Reshuffle())
+    task_units = (
+        p
+        | "TaskFiles" >> beam.Create(sources.task_files)
+        | "TaskFileSlices" >> beam.FlatMap(source_units)
+        | "SpreadTaskSlices" >> beam.Reshuffle()
+    )
     user_tasks, dead_tasks = task_units | "TasksFromRows" >> ReadTaskFiles()
-    thyme_units = (p | "ThymeFiles" >> beam.Create(sources.thyme_files)
-                   | "ThymeFileSlices" >> beam.FlatMap(source_units) | "SpreadThymeSlices" >> beam.Reshuffle())
+    thyme_units = (
+        p
+        | "ThymeFiles" >> beam.Create(sources.thyme_files)
+        | "ThymeFileSlices" >> beam.FlatMap(source_units)
+        | "SpreadThymeSlices" >> beam.Reshuffle()
+    )
     imported, dead_import = thyme_units | "ImportThyme" >> ImportThyme(config.sandbox, drafts)
     # One teacher per task source, so generation and teaching fuse into one stage: a Flatten of tasks would make
     # the runner buffer every task (and its image) between the stages. Only ids are flattened.
     sandbox_hash = config.sandbox.behaviour_hash()
-    taught, dead_teacher = generated | "WriteTrajectories" >> WriteTrajectories(config.teacher, config.sandbox, drafts,
-                                                                                sandbox_hash)
+    taught, dead_teacher = generated | "WriteTrajectories" >> WriteTrajectories(
+        config.teacher, config.sandbox, drafts, sandbox_hash
+    )
     taught_user, dead_teacher_user = user_tasks | "TeachUserTasks" >> WriteTrajectories(
-        config.teacher, config.sandbox, drafts, sandbox_hash)
+        config.teacher, config.sandbox, drafts, sandbox_hash
+    )
     # Verified per source too: a Flatten before the checks would end the fused stage there, so every record would
     # wait for the slowest teacher before its checks began.
     verify = VerifyTrajectories(config.validators, config.sandbox, drafts, accepted_store)
-    judged = [ids | f"Verify{name}" >> verify
-              for name, ids in (("Generated", taught), ("UserTasks", taught_user), ("Imported", imported))]
+    judged = [
+        ids | f"Verify{name}" >> verify
+        for name, ids in (("Generated", taught), ("UserTasks", taught_user), ("Imported", imported))
+    ]
     verified = [ok for ok, _ in judged] | "AllVerified" >> beam.Flatten()
     dead_validate = [bad for _, bad in judged] | "AllRejectedByChecks" >> beam.Flatten()
     verified, dead_copies = verified | "OneCopyPerId" >> OneCopyPerId(accepted_store)
     if config.validators.duplicates.enabled:
-        accepted, dead_dupes = verified | "Deduplicate" >> Deduplicate(config.validators.duplicates, accepted_store)
+        accepted, dead_dupes = verified | "Deduplicate" >> Deduplicate(
+            config.validators.duplicates, accepted_store
+        )
     else:
         accepted, dead_dupes = verified, p | "NoDuplicates" >> beam.Create([])
-    dead = ((dead_generate, dead_tasks, dead_import, dead_teacher, dead_teacher_user, dead_validate, dead_copies,
-             dead_dupes) | "AllDeadLetters" >> beam.Flatten())
+    dead = (
+        dead_generate,
+        dead_tasks,
+        dead_import,
+        dead_teacher,
+        dead_teacher_user,
+        dead_validate,
+        dead_copies,
+        dead_dupes,
+    ) | "AllDeadLetters" >> beam.Flatten()
     _ = dead | "MarkDeadForProgress" >> beam.Map(mark_dead, str(work))
-    file_rows = ((task_units, thyme_units) | "AllFileSlices" >> beam.Flatten()
-                 | "RowsOfSlices" >> beam.FlatMap(lambda unit: ["in"] * unit["group"].rows))
-    records_in = ((planned | "PlannedFacts" >> beam.Map(lambda _: "in"), file_rows) | "AllInputs" >> beam.Flatten())
+    file_rows = (
+        (task_units, thyme_units)
+        | "AllFileSlices" >> beam.Flatten()
+        | "RowsOfSlices" >> beam.FlatMap(lambda unit: ["in"] * unit["group"].rows)
+    )
+    records_in = (
+        planned | "PlannedFacts" >> beam.Map(lambda _: "in"),
+        file_rows,
+    ) | "AllInputs" >> beam.Flatten()
 
     names = list(config.run.splits)
     parts = accepted | "Split" >> beam.Partition(lambda rid, n: split_of(rid, config.run.splits), len(names))
-    shards = [part | f"Write_{name}" >> WriteShards(str(stage / "data"), name, SFT_SCHEMA, config.run.rows_per_shard,
-                                                    load=accepted_store.table, rows_per_group=config.run.rows_per_group)
-              for name, part in zip(names, parts, strict=True)]
-    shards.append(dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
-                  | "WriteDeadLetters" >> WriteShards(str(stage / "dead_letter"), "dead_letter", DEAD_LETTER_SCHEMA,
-                                                      config.run.rows_per_shard,
-                                                      rows_per_group=config.run.rows_per_group))
-    _ = (shards | "AllShards" >> beam.Flatten() | "ShardList" >> beam.combiners.ToList()
-         | "ShardsJson" >> beam.Map(lambda infos: {"shards": [vars(i) for i in infos]})
-         | "SaveShards" >> beam.Map(lambda v, path=str(stage / "shards.json"): write_json(Path(path), v)))
-    accepted_facts = accepted | "AcceptedFacts" >> beam.FlatMap(lambda rid: record_facts(accepted_store.get(rid)))
+    shards = [
+        part
+        | f"Write_{name}"
+        >> WriteShards(
+            str(stage / "data"),
+            name,
+            SFT_SCHEMA,
+            config.run.rows_per_shard,
+            load=accepted_store.table,
+            rows_per_group=config.run.rows_per_group,
+        )
+        for name, part in zip(names, parts, strict=True)
+    ]
+    shards.append(
+        dead
+        | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
+        | "WriteDeadLetters"
+        >> WriteShards(
+            str(stage / "dead_letter"),
+            "dead_letter",
+            DEAD_LETTER_SCHEMA,
+            config.run.rows_per_shard,
+            rows_per_group=config.run.rows_per_group,
+        )
+    )
+    _ = (
+        shards
+        | "AllShards" >> beam.Flatten()
+        | "ShardList" >> beam.combiners.ToList()
+        | "ShardsJson" >> beam.Map(lambda infos: {"shards": [vars(i) for i in infos]})
+        | "SaveShards" >> beam.Map(lambda v, path=str(stage / "shards.json"): write_json(Path(path), v))
+    )
+    accepted_facts = accepted | "AcceptedFacts" >> beam.FlatMap(
+        lambda rid: record_facts(accepted_store.get(rid))
+    )
     dead_facts = dead | "DeadFacts" >> beam.FlatMap(dead_letter_facts)
-    _ = ((records_in, accepted_facts, dead_facts) | "AllFacts" >> beam.Flatten() | "CountFacts" >> CountFacts()
-         | "SaveCounts" >> beam.Map(lambda v, path=str(stage / "counts.json"): write_json(Path(path), v)))
+    _ = (
+        (records_in, accepted_facts, dead_facts)
+        | "AllFacts" >> beam.Flatten()
+        | "CountFacts" >> CountFacts()
+        | "SaveCounts" >> beam.Map(lambda v, path=str(stage / "counts.json"): write_json(Path(path), v))
+    )
 
 
 def check_teacher(cfg: TeacherConfig) -> None:
@@ -135,7 +194,9 @@ def run(config: PipelineConfig) -> int:
     out = Path(config.run.output_dir) / config.run.name
     stage = out / f".staging-{int(time.time())}"
     planned = config.tasks.count if config.sources.generated else 0
-    planned += sum(g.rows for f in (*config.sources.task_files, *config.sources.thyme_files) for g in row_groups(f))
+    planned += sum(
+        g.rows for f in (*config.sources.task_files, *config.sources.thyme_files) for g in row_groups(f)
+    )
     started = time.time()
     if config.teacher.kind == "openai" and config.sources.task_files and config.teacher.openai.preflight:
         try:
@@ -155,20 +216,32 @@ def run(config: PipelineConfig) -> int:
             fatal = find_fatal(err)
             if fatal is None:
                 raise
-            sys.stderr.write(f"\nbuild_sft: stopped: teacher: {fatal} (no shard written; finished records kept "
-                             f"under {out}/work/)\n")
+            sys.stderr.write(
+                f"\nbuild_sft: stopped: teacher: {fatal} (no shard written; finished records kept "
+                f"under {out}/work/)\n"
+            )
             return 3
     elapsed = time.time() - started
     counts = json.loads((stage / "counts.json").read_text())
     shards = promote_staging(stage, out)
     records_in = counts.get("in", 0)
     invariant = check_invariant(records_in, counts, rows_per_folder(shards))
-    report = (validate_shards(out / "data", config.validators.shards, out / "shard_checks") if invariant["accepted"]
-              else nothing_accepted(invariant["records_in"], counts, out))
+    report = (
+        validate_shards(out / "data", config.validators.shards, out / "shard_checks")
+        if invariant["accepted"]
+        else nothing_accepted(invariant["records_in"], counts, out)
+    )
     metrics = metric_totals(result)
-    stats = {**invariant, "counts": counts, "metrics": metrics, "teacher": teacher_totals(metrics),
-             "elapsed_s": round(elapsed, 2), "records_per_s": round(records_in / elapsed, 3) if elapsed else None,
-             "progress": progress.summary(), "shard_checks": {"passed": report.success, "failures": report.failures}}
+    stats = {
+        **invariant,
+        "counts": counts,
+        "metrics": metrics,
+        "teacher": teacher_totals(metrics),
+        "elapsed_s": round(elapsed, 2),
+        "records_per_s": round(records_in / elapsed, 3) if elapsed else None,
+        "progress": progress.summary(),
+        "shard_checks": {"passed": report.success, "failures": report.failures},
+    }
     write_json(out / "stats.json", stats)
     write_json(out / "manifest.json", build_manifest(config, "build_sft", shards))
     shutil.rmtree(stage, ignore_errors=True)
@@ -181,9 +254,11 @@ def run(config: PipelineConfig) -> int:
 
 def _summary(out: Path, stats: dict, shards: list[ShardInfo], checks: str, published: bool) -> None:
     c = stats["counts"]
-    lines = [f"build_sft: {stats['records_in']} in -> {stats['accepted']} accepted + {stats['dead_lettered']} "
-             f"dead-lettered ({'ok' if stats['holds'] else 'INVARIANT BROKEN'}) in {stats['elapsed_s']} s "
-             f"({stats['records_per_s']} records/s)"]
+    lines = [
+        f"build_sft: {stats['records_in']} in -> {stats['accepted']} accepted + {stats['dead_lettered']} "
+        f"dead-lettered ({'ok' if stats['holds'] else 'INVARIANT BROKEN'}) in {stats['elapsed_s']} s "
+        f"({stats['records_per_s']} records/s)"
+    ]
     fams = {k.split("/")[-1]: v for k, v in c.items() if k.startswith("accepted/family/")}
     lines.append("  accepted by family: " + ", ".join(f"{k} {v}" for k, v in sorted(fams.items())))
     reasons = {k.removeprefix("dead/reason/"): v for k, v in c.items() if k.startswith("dead/reason/")}
@@ -191,6 +266,8 @@ def _summary(out: Path, stats: dict, shards: list[ShardInfo], checks: str, publi
         lines.append("  dead letters: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
     lines.append(f"  {checks.splitlines()[0]} (report: {out}/shard_checks/)")
     lines += [f"    {line}" for line in checks.splitlines()[1:]]
-    lines.append(f"  {len(shards)} shards under {out}/ (data/, dead_letter/), stats.json, manifest.json"
-                 + (f"; Hub-ready folder {out}/hub/ (load_dataset('{out}/hub'))" if published else ""))
+    lines.append(
+        f"  {len(shards)} shards under {out}/ (data/, dead_letter/), stats.json, manifest.json"
+        + (f"; Hub-ready folder {out}/hub/ (load_dataset('{out}/hub'))" if published else "")
+    )
     sys.stderr.write("\n".join(lines) + "\n")

@@ -12,8 +12,12 @@ import yaml
 __all__ = ["card_yaml", "plot_bars", "render_card"]
 
 
-def card_yaml(splits: dict[str, int], features: dict[str, Any], license_id: str,
-              split_bytes: dict[str, int] | None = None) -> dict[str, Any]:  # fmt: skip
+def card_yaml(
+    splits: dict[str, int],
+    features: dict[str, Any],
+    license_id: str,
+    split_bytes: dict[str, int] | None = None,
+) -> dict[str, Any]:
     """The Hub YAML header: one default config whose splits point at the shards, plus the features.
 
     Example:
@@ -25,11 +29,19 @@ def card_yaml(splits: dict[str, int], features: dict[str, Any], license_id: str,
         "license": license_id,
         "task_categories": ["visual-question-answering", "image-text-to-text"],
         "tags": ["thyme", "code-augmented-reasoning", "tool-use", "synthetic"],
-        "configs": [{"config_name": "default",
-                     "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in sorted(splits)]}],
-        "dataset_info": {"features": features,
-                         "splits": [{"name": s, "num_bytes": split_bytes.get(s, 0), "num_examples": n}
-                                    for s, n in sorted(splits.items())]},
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in sorted(splits)],
+            }
+        ],
+        "dataset_info": {
+            "features": features,
+            "splits": [
+                {"name": s, "num_bytes": split_bytes.get(s, 0), "num_examples": n}
+                for s, n in sorted(splits.items())
+            ],
+        },
     }
 
 
@@ -58,8 +70,15 @@ def _table(counts: dict[str, int], header: tuple[str, str]) -> str:
     return "\n".join(rows) if counts else "_none_"
 
 
-def render_card(meta: dict[str, Any], name: str, splits: dict[str, int], families: dict[str, Counter],
-                reasons: dict[str, int], config: dict[str, Any], examples: list[str]) -> str:
+def render_card(
+    meta: dict[str, Any],
+    name: str,
+    splits: dict[str, int],
+    families: dict[str, Counter],
+    reasons: dict[str, int],
+    config: dict[str, Any],
+    examples: list[str],
+) -> str:
     """The README.md of the published folder.
 
     Args:
@@ -73,7 +92,9 @@ def render_card(meta: dict[str, Any], name: str, splits: dict[str, int], familie
     """
     fam_rows = ["| family | " + " | ".join(sorted(splits)) + " |", "|---|" + "---:|" * len(splits)]
     all_families = sorted({f for c in families.values() for f in c})
-    fam_rows += [f"| {f} | " + " | ".join(str(families[s][f]) for s in sorted(splits)) + " |" for f in all_families]
+    fam_rows += [
+        f"| {f} | " + " | ".join(str(families[s][f]) for s in sorted(splits)) + " |" for f in all_families
+    ]
     parts = [
         "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---",
         f"# {name}",
@@ -84,7 +105,8 @@ def render_card(meta: dict[str, Any], name: str, splits: dict[str, int], familie
         "## Splits\n\n" + _table(splits, ("split", "rows")),
         "## Families\n\n" + "\n".join(fam_rows) + "\n\n![family mix](family_mix.png)",
         "## Rejections\n\nRecords that did not make it, by stage and reason (their full payloads are in the "
-        "run's dead-letter shards).\n\n" + _table(reasons, ("stage/reason", "records"))
+        "run's dead-letter shards).\n\n"
+        + _table(reasons, ("stage/reason", "records"))
         + "\n\n![rejection reasons](rejection_reasons.png)",
         "## Example trajectories\n\n" + "\n\n".join(examples),
         "## Generating config\n\n```json\n" + json.dumps(config, indent=2, sort_keys=True) + "\n```",

@@ -19,14 +19,22 @@ USAGE_EXAMPLE = "beam run pipelines/build_sft.py --config pipeline.yaml sandbox.
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="beam", description="Run a pipeline of this project on Apache Beam.",
-                                     epilog=f"example: {USAGE_EXAMPLE}")
+    parser = argparse.ArgumentParser(
+        prog="beam",
+        description="Run a pipeline of this project on Apache Beam.",
+        epilog=f"example: {USAGE_EXAMPLE}",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the pipeline defined in PATH")
     run.add_argument("path", help="pipeline file defining run(config), e.g. pipelines/build_sft.py")
-    run.add_argument("--config", default=None,
-                     help=f"YAML config (default: ./{DEFAULT_CONFIG} if present, else the defaults in code)")
-    run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. tasks.count=100")
+    run.add_argument(
+        "--config",
+        default=None,
+        help=f"YAML config (default: ./{DEFAULT_CONFIG} if present, else the defaults in code)",
+    )
+    run.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. tasks.count=100"
+    )
     check = sub.add_parser("check", help="validate a config and print the resolved values")
     check.add_argument("--config", default=None)
     check.add_argument("overrides", nargs="*", metavar="KEY=VALUE")

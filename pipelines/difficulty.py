@@ -21,8 +21,14 @@ def _predicted(text: str) -> str:
     return (answer if answer is not None else text).strip()
 
 
-def solved_every_time(backend: Backend, row: dict, samples: int, temperature: float, max_tokens: int,
-                      answer_cfg: AnswerCheckConfig) -> bool:
+def solved_every_time(
+    backend: Backend,
+    row: dict,
+    samples: int,
+    temperature: float,
+    max_tokens: int,
+    answer_cfg: AnswerCheckConfig,
+) -> bool:
     """True when every one of ``samples`` direct answers matches the ground truth.
 
     Args:
@@ -35,12 +41,14 @@ def solved_every_time(backend: Backend, row: dict, samples: int, temperature: fl
     """
     conversation = no_tool_conversation(row)
     for seed in range(samples):
-        gen = backend.generate(conversation, Sampling(temperature=temperature, max_new_tokens=max_tokens, seed=seed),
-                               stop=[])
+        gen = backend.generate(
+            conversation, Sampling(temperature=temperature, max_new_tokens=max_tokens, seed=seed), stop=[]
+        )
         if gen.finish_reason == "error":
             return False  # unknown: keep the prompt rather than drop it on an endpoint failure
-        verdict = answers_match(_predicted(gen.text), row["answer"], row["answer_type"], tuple(row["choices"]),
-                                answer_cfg)
+        verdict = answers_match(
+            _predicted(gen.text), row["answer"], row["answer_type"], tuple(row["choices"]), answer_cfg
+        )
         if not verdict.passed:
             return False
     return True

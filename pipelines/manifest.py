@@ -19,8 +19,21 @@ from runconfig.typed import config_hash, to_dict
 
 __all__ = ["PACKAGES", "build_manifest", "git_commit", "package_versions", "write_json"]
 
-PACKAGES = ("apache-beam", "datasets", "pyarrow", "pillow", "numpy", "opencv-python-headless", "openai",
-            "great-expectations", "math-verify", "torch", "transformers", "trl", "thyme-data")
+PACKAGES = (
+    "apache-beam",
+    "datasets",
+    "pyarrow",
+    "pillow",
+    "numpy",
+    "opencv-python-headless",
+    "openai",
+    "great-expectations",
+    "math-verify",
+    "torch",
+    "transformers",
+    "trl",
+    "thyme-data",
+)
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
@@ -38,9 +51,16 @@ def git_commit(root: Path | None = None) -> str:
     """The commit of the checkout the code runs from, with ``-dirty`` when it has uncommitted changes."""
     root = root or Path(__file__).resolve().parents[1]
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     if head.returncode != 0:

@@ -42,8 +42,10 @@ class Progress:
 
     def counts(self) -> tuple[int, int, int]:
         """(trajectories written, records accepted, records rejected) so far; stores include earlier runs."""
-        stores = tuple(sum(1 for _ in (self.work / sub).glob("*/*.parquet")) if (self.work / sub).exists() else 0
-                       for sub in ("trajectories", "accepted"))
+        stores = tuple(
+            sum(1 for _ in (self.work / sub).glob("*/*.parquet")) if (self.work / sub).exists() else 0
+            for sub in ("trajectories", "accepted")
+        )
         rejected = sum(1 for _ in self.dead_dir.iterdir()) if self.dead_dir.exists() else 0
         return stores[0], stores[1], rejected
 
@@ -60,14 +62,20 @@ class Progress:
         rate = (drafted + rejected - self._base[0]) / elapsed
         left = max(self.total - drafted - rejected, 0)
         eta = f"{left / rate:.0f} s" if rate > 0 else "?"
-        return (f"[build] {done}/{self.total} done: {accepted} verified, {rejected} rejected, "
-                f"{drafted} trajectories, {rate:.1f} records/s, ETA {eta}")
+        return (
+            f"[build] {done}/{self.total} done: {accepted} verified, {rejected} rejected, "
+            f"{drafted} trajectories, {rate:.1f} records/s, ETA {eta}"
+        )
 
     def summary(self) -> dict:
         """Counts at the end, and how many trajectories were reused from an earlier run."""
         drafted, accepted, rejected = self.counts()
-        return {"trajectories": drafted, "accepted_in_store": accepted, "rejected": rejected,
-                "reused_trajectories": self._base[0]}
+        return {
+            "trajectories": drafted,
+            "accepted_in_store": accepted,
+            "rejected": rejected,
+            "reused_trajectories": self._base[0],
+        }
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -62,7 +62,9 @@ def _first_of_each_family(shards: list[Path], count: int) -> list[dict[str, Any]
         file = pq.ParquetFile(shard)
         for group in range(file.num_row_groups):
             new = []
-            for index, family in enumerate(file.read_row_group(group, columns=["family"]).column(0).to_pylist()):
+            for index, family in enumerate(
+                file.read_row_group(group, columns=["family"]).column(0).to_pylist()
+            ):
                 if family not in seen and len(picked) + len(new) < count:
                     seen.add(family)
                     new.append(index)
@@ -84,8 +86,11 @@ def _example(row: dict[str, Any], folder: Path) -> str:
         pic.thumbnail((512, 512))
         pic.save(folder / name)
         links.append(f"![image {k}]({name})")
-    return (f"### `{row['id']}` ({row['family']})\n\n**Question:** {row['question']}\n\n"
-            + " ".join(links) + f"\n\n```text\n{row['response']}\n```\n\n**Ground truth:** `{row['answer']}`")
+    return (
+        f"### `{row['id']}` ({row['family']})\n\n**Question:** {row['question']}\n\n"
+        + " ".join(links)
+        + f"\n\n```text\n{row['response']}\n```\n\n**Ground truth:** `{row['answer']}`"
+    )
 
 
 def publish_folder(run_dir: str | Path, out: str | Path | None = None, examples: int = 3) -> Path:
@@ -109,9 +114,13 @@ def publish_folder(run_dir: str | Path, out: str | Path | None = None, examples:
     splits = Counter()
     for shard in shards:
         splits[_split_of(shard)] += pq.ParquetFile(shard).metadata.num_rows
-    families = {split: _count_columns([s for s in shards if _split_of(s) == split], ["family"]) for split in splits}
+    families = {
+        split: _count_columns([s for s in shards if _split_of(s) == split], ["family"]) for split in splits
+    }
     reasons = _count_columns(sorted((run_dir / "dead_letter").glob("*.parquet")), ["stage", "reason"])
-    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").exists() else {}
+    manifest = (
+        json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").exists() else {}
+    )
     picked = [_example(row, folder) for row in _first_of_each_family(shards, examples)]
     total_families = sum(families.values(), Counter())
     plot_bars(dict(total_families), "Accepted records by family", folder / "family_mix.png")
@@ -120,8 +129,15 @@ def publish_folder(run_dir: str | Path, out: str | Path | None = None, examples:
     for shard in shards:
         split_bytes[_split_of(shard)] += shard.stat().st_size
     meta = card_yaml(dict(splits), SFT_FEATURES._to_yaml_list(), "apache-2.0", dict(split_bytes))
-    card = render_card(meta, manifest.get("config", {}).get("run", {}).get("name", run_dir.name), dict(splits),
-                       families, dict(reasons), manifest.get("config", {}), picked)
+    card = render_card(
+        meta,
+        manifest.get("config", {}).get("run", {}).get("name", run_dir.name),
+        dict(splits),
+        families,
+        dict(reasons),
+        manifest.get("config", {}),
+        picked,
+    )
     (folder / "README.md").write_text(card)
     return folder
 
@@ -140,8 +156,16 @@ def _transient(err: Exception) -> bool:
     return isinstance(err, ConnectionError | TimeoutError | OSError)
 
 
-def push_folder(folder: str | Path, repo_id: str, *, dry_run: bool = True, api: Any = None, retries: int = 5,
-                backoff_s: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> list[str]:
+def push_folder(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    dry_run: bool = True,
+    api: Any = None,
+    retries: int = 5,
+    backoff_s: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
     """Upload ``folder`` to the dataset repo ``repo_id``; returns the files (uploaded, or to upload on a dry run).
 
     Args:
@@ -164,8 +188,12 @@ def push_folder(folder: str | Path, repo_id: str, *, dry_run: bool = True, api: 
     for attempt in range(1, retries + 1):
         try:
             api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
-            api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="dataset",
-                              commit_message=f"Upload {len(files)} files from thyme-data")
+            api.upload_folder(
+                repo_id=repo_id,
+                folder_path=str(folder),
+                repo_type="dataset",
+                commit_message=f"Upload {len(files)} files from thyme-data",
+            )
             return files
         except Exception as err:  # noqa: BLE001 - classified just below; non-transient errors are re-raised
             if attempt == retries or not _transient(err):

@@ -34,10 +34,17 @@ def beam_args(cfg: RunnerConfig) -> list[str]:
     if cfg.kind == "in_process":
         args = ["--runner=FnApiRunner"]
     elif cfg.kind == "multi_process":
-        args = ["--runner=FnApiRunner", f"--direct_num_workers={local_workers(cfg)}", "--direct_running_mode=multi_processing"]
+        args = [
+            "--runner=FnApiRunner",
+            f"--direct_num_workers={local_workers(cfg)}",
+            "--direct_running_mode=multi_processing",
+        ]
     else:
-        args = ["--runner=PortableRunner", f"--job_endpoint={cfg.job_endpoint}",
-                f"--environment_type={cfg.environment_type}"]
+        args = [
+            "--runner=PortableRunner",
+            f"--job_endpoint={cfg.job_endpoint}",
+            f"--environment_type={cfg.environment_type}",
+        ]
         if cfg.environment_config:
             args.append(f"--environment_config={cfg.environment_config}")
     return args + list(cfg.extra_options)

@@ -39,8 +39,17 @@ from validators.fixup_policy import judge_with_policy
 from validators.judge import OpenAIJudge
 from validators.record import with_verdicts
 
-__all__ = ["Deduplicate", "GenerateTasks", "ImportThyme", "OneCopyPerId", "PlanTasks", "ReadTaskFiles", "VerifyTrajectories",
-           "WriteTrajectories", "source_units"]
+__all__ = [
+    "Deduplicate",
+    "GenerateTasks",
+    "ImportThyme",
+    "OneCopyPerId",
+    "PlanTasks",
+    "ReadTaskFiles",
+    "VerifyTrajectories",
+    "WriteTrajectories",
+    "source_units",
+]
 
 
 def source_units(path: str):
@@ -64,8 +73,13 @@ class _PerRow(beam.DoFn):
             try:
                 yield from self.row(item)
             except Exception as err:  # noqa: BLE001 - the row becomes a dead letter naming the cause
-                yield reject(item["id"], self.stage, f"exception_{type(err).__name__}",
-                             f"{name} row {index}: {type(err).__name__}: {err}"[:500], item)
+                yield reject(
+                    item["id"],
+                    self.stage,
+                    f"exception_{type(err).__name__}",
+                    f"{name} row {index}: {type(err).__name__}: {err}"[:500],
+                    item,
+                )
 
     def row(self, item: dict):
         raise NotImplementedError
@@ -95,9 +109,16 @@ class _ImportThyme(SandboxUser, _PerRow):
             counter("import_reused").inc()
             yield known
             return
-        result = import_thyme_record(item["raw"], item["index"], self.sandbox(), strict, base_dir=path.parent,
-                                     source=path.name, sandbox_config_hash=self.sandbox_cfg.behaviour_hash(),
-                                     read_answer=read_answer)
+        result = import_thyme_record(
+            item["raw"],
+            item["index"],
+            self.sandbox(),
+            strict,
+            base_dir=path.parent,
+            source=path.name,
+            sandbox_config_hash=self.sandbox_cfg.behaviour_hash(),
+            read_answer=read_answer,
+        )
         if isinstance(result, ImportFailure):
             yield reject(result.id or item["id"], "import", result.reason, result.detail, item)
             return
@@ -120,9 +141,14 @@ class _Teach(SandboxUser, beam.DoFn):
 
     def process(self, task):
         if task.family not in FAMILIES:  # e.g. "user" tasks from files: no known target, angle or expression
-            yield reject(task.id, "teacher", "teacher_unsupported_family",
-                         f"the programmatic teacher writes trajectories for {list(FAMILIES)}, not {task.family!r}; "
-                         "use an OpenAI-compatible teacher for these tasks", task.to_dict())
+            yield reject(
+                task.id,
+                "teacher",
+                "teacher_unsupported_family",
+                f"the programmatic teacher writes trajectories for {list(FAMILIES)}, not {task.family!r}; "
+                "use an OpenAI-compatible teacher for these tasks",
+                task.to_dict(),
+            )
             return
         key = task_key(task, self._teacher, self._hash)
         if self._store.has(task.id, key):
@@ -134,8 +160,13 @@ class _Teach(SandboxUser, beam.DoFn):
         distribution("teacher_ms").update(int(1000 * (time.perf_counter() - start)))
         distribution("sandbox_cpu_ms").update(int(1000 * sum(e.result.cpu_s for e in rollout.executions)))
         if rollout.finish != "answer":
-            yield reject(task.id, "teacher", f"teacher_{rollout.finish}", rollout.error or rollout.response[-300:],
-                         task.to_dict())
+            yield reject(
+                task.id,
+                "teacher",
+                f"teacher_{rollout.finish}",
+                rollout.error or rollout.response[-300:],
+                task.to_dict(),
+            )
             return
         provenance = Provenance("generated", TEACHER_NAME, TEACHER_VERSION, task.seed, self._hash)
         yield self._store.put(record_from_rollout(task, rollout, provenance), key)
@@ -144,8 +175,14 @@ class _Teach(SandboxUser, beam.DoFn):
 class _TeachWithModel(SandboxUser, beam.DoFn):
     """An OpenAI-compatible teacher through the agent loop; batches of tasks run concurrently (HTTP-bound)."""
 
-    def __init__(self, section: TeacherSection, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str,
-                 teacher: dict):
+    def __init__(
+        self,
+        section: TeacherSection,
+        sandbox_cfg: SandboxConfig,
+        store: RecordStore,
+        config_hash: str,
+        teacher: dict,
+    ):
         self._section, self.sandbox_cfg, self._store, self._hash = section, sandbox_cfg, store, config_hash
         self._teacher = teacher
         self._backend = None
@@ -161,9 +198,20 @@ class _TeachWithModel(SandboxUser, beam.DoFn):
         todo = [t for t in batch if t not in done]
         counter("teacher_reused").inc(len(done))
         yield from (t.id for t in done)
-        jobs = [RolloutJob(Conversation(fmt.SYSTEM_PROMPT, user_prompt(t), (t.image,)),
-                           partial(self.sandbox().session, images=[t.image], image_name=image_name(t), item_id=t.id,
-                                   seed=t.seed), self._section.agent) for t in todo]
+        jobs = [
+            RolloutJob(
+                Conversation(fmt.SYSTEM_PROMPT, user_prompt(t), (t.image,)),
+                partial(
+                    self.sandbox().session,
+                    images=[t.image],
+                    image_name=image_name(t),
+                    item_id=t.id,
+                    seed=t.seed,
+                ),
+                self._section.agent,
+            )
+            for t in todo
+        ]
         generator = f"openai:{self._section.openai.model}"
         before = self._backend.stats.as_dict()
         try:
@@ -174,8 +222,13 @@ class _TeachWithModel(SandboxUser, beam.DoFn):
             counter("teacher_prompt_tokens").inc(rollout.prompt_tokens)
             counter("teacher_completion_tokens").inc(rollout.completion_tokens)
             if rollout.finish != "answer":
-                yield reject(task.id, "teacher", f"teacher_{rollout.finish}", rollout.error or rollout.response[-300:],
-                             task.to_dict())
+                yield reject(
+                    task.id,
+                    "teacher",
+                    f"teacher_{rollout.finish}",
+                    rollout.error or rollout.response[-300:],
+                    task.to_dict(),
+                )
                 continue
             provenance = Provenance("generated", generator, TEACHER_VERSION, task.seed, self._hash)
             yield self._store.put(record_from_rollout(task, rollout, provenance), keys[task.id])
@@ -202,7 +255,9 @@ class _Verify(SandboxUser, beam.DoFn):
     """Record checks; accepted records are stored again with their verdicts. With ``answer.use_judge`` or
     ``consistency.use_judge`` on, the checks ask the judge endpoint of ``validators.judge``."""
 
-    def __init__(self, cfg: ValidatorsConfig, sandbox_cfg: SandboxConfig, source: RecordStore, accepted: RecordStore):
+    def __init__(
+        self, cfg: ValidatorsConfig, sandbox_cfg: SandboxConfig, source: RecordStore, accepted: RecordStore
+    ):
         self._cfg, self.sandbox_cfg, self._source, self._accepted = cfg, sandbox_cfg, source, accepted
         self._judge = None
 
@@ -215,14 +270,22 @@ class _Verify(SandboxUser, beam.DoFn):
         if self._accepted.has(record_id, key):
             yield record_id
             return
-        record, verdicts = judge_with_policy(self._source.get(record_id), self._cfg, sandbox=self.sandbox(),
-                                             judge=self._judge)
-        judged = with_verdicts(record, verdicts)  # every verdict, passed or not, also in a dead letter's payload
+        record, verdicts = judge_with_policy(
+            self._source.get(record_id), self._cfg, sandbox=self.sandbox(), judge=self._judge
+        )
+        judged = with_verdicts(
+            record, verdicts
+        )  # every verdict, passed or not, also in a dead letter's payload
         failed = [v for v in verdicts if not v.passed]
         if failed:
             first = failed[0]
-            yield reject(record_id, "validate", first.reason, "; ".join(f"{v.reason}: {v.detail}" for v in failed),
-                         judged.to_row())
+            yield reject(
+                record_id,
+                "validate",
+                first.reason,
+                "; ".join(f"{v.reason}: {v.detail}" for v in failed),
+                judged.to_row(),
+            )
             return
         yield self._accepted.put(judged, key)
 
@@ -235,9 +298,14 @@ class _OneCopy(beam.DoFn):
         record_id, copies = grouped[0], len(list(grouped[1]))
         yield record_id
         for copy in range(1, copies):
-            yield reject(record_id, "dedupe", "duplicates_same_record",
-                         f"copy {copy + 1} of {copies}: the same record (same content id) arrived {copies} times; "
-                         "one copy is kept", self._store.row(record_id))
+            yield reject(
+                record_id,
+                "dedupe",
+                "duplicates_same_record",
+                f"copy {copy + 1} of {copies}: the same record (same content id) arrived {copies} times; "
+                "one copy is kept",
+                self._store.row(record_id),
+            )
 
 
 class OneCopyPerId(beam.PTransform):
@@ -284,11 +352,15 @@ class Deduplicate(beam.PTransform):
 
     def expand(self, ids):
         store, cfg = self._store, self._cfg
-        failed = (ids
-                  | "Fingerprint" >> beam.Map(lambda rid: fingerprint(store.get(rid)))
-                  | "AllFingerprints" >> beam.combiners.ToList()
-                  | "FindDuplicates" >> beam.Map(_run_duplicates, cfg))
-        return ids | "Drop" >> RunStage("dedupe", _DropDuplicates(store), failed=beam.pvalue.AsSingleton(failed))
+        failed = (
+            ids
+            | "Fingerprint" >> beam.Map(lambda rid: fingerprint(store.get(rid)))
+            | "AllFingerprints" >> beam.combiners.ToList()
+            | "FindDuplicates" >> beam.Map(_run_duplicates, cfg)
+        )
+        return ids | "Drop" >> RunStage(
+            "dedupe", _DropDuplicates(store), failed=beam.pvalue.AsSingleton(failed)
+        )
 
 
 class PlanTasks(beam.PTransform):
@@ -314,8 +386,13 @@ class PlanTasks(beam.PTransform):
     def items(cfg: TasksConfig, workers: int = 1) -> list[dict]:
         """The planned items in the order they enter the pipeline."""
         rng = random.Random(cfg.base_seed)
-        grouped = sorted(({"id": f"{family}-{seed:06d}", "family": family, "seed": seed}
-                          for family, seed in plan_tasks(cfg)), key=lambda i: (FAMILIES.index(i["family"]), i["seed"]))
+        grouped = sorted(
+            (
+                {"id": f"{family}-{seed:06d}", "family": family, "seed": seed}
+                for family, seed in plan_tasks(cfg)
+            ),
+            key=lambda i: (FAMILIES.index(i["family"]), i["seed"]),
+        )
         shares = [grouped[w::workers] for w in range(workers)]  # lengths differ by at most one, longest first
         for share in shares:
             rng.shuffle(share)
@@ -339,12 +416,17 @@ class GenerateTasks(beam.PTransform):
 class WriteTrajectories(beam.PTransform):
     """Tasks -> ids of stored trajectories (and dead letters), through the configured teacher."""
 
-    def __init__(self, section: TeacherSection, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str):
+    def __init__(
+        self, section: TeacherSection, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str
+    ):
         super().__init__()
         self._section = section
         teacher = teacher_identity(section, TEACHER_VERSION)
-        self._dofn = (_Teach(sandbox_cfg, store, config_hash, teacher) if section.kind == "programmatic"
-                      else _TeachWithModel(section, sandbox_cfg, store, config_hash, teacher))
+        self._dofn = (
+            _Teach(sandbox_cfg, store, config_hash, teacher)
+            if section.kind == "programmatic"
+            else _TeachWithModel(section, sandbox_cfg, store, config_hash, teacher)
+        )
 
     def expand(self, tasks):
         if self._section.kind == "programmatic":
@@ -375,8 +457,9 @@ class ImportThyme(beam.PTransform):
 class VerifyTrajectories(beam.PTransform):
     """Ids of stored trajectories -> ids of accepted records (and dead letters with the failed checks)."""
 
-    def __init__(self, cfg: ValidatorsConfig, sandbox_cfg: SandboxConfig, source: RecordStore,
-                 accepted: RecordStore):
+    def __init__(
+        self, cfg: ValidatorsConfig, sandbox_cfg: SandboxConfig, source: RecordStore, accepted: RecordStore
+    ):
         super().__init__()
         self._dofn = _Verify(cfg, sandbox_cfg, source, accepted)
 

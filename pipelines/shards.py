@@ -34,8 +34,17 @@ from apache_beam.pvalue import AsSingleton
 
 from synthesis.records import to_table
 
-__all__ = ["ROWS_PER_GROUP", "ShardInfo", "WriteShards", "column_compression", "promote_staging", "rows_per_folder",
-           "shard_name", "split_of", "write_shard"]
+__all__ = [
+    "ROWS_PER_GROUP",
+    "ShardInfo",
+    "WriteShards",
+    "column_compression",
+    "promote_staging",
+    "rows_per_folder",
+    "shard_name",
+    "split_of",
+    "write_shard",
+]
 
 ROWS_PER_GROUP = 32
 """Default rows per Parquet row group: the most rows (and their images) a shard writer holds at once."""
@@ -60,8 +69,13 @@ def shard_name(prefix: str, index: int, count: int) -> str:
     return f"{prefix}-{index:05d}-of-{count:05d}.parquet"
 
 
-def write_shard(items: list, schema: pa.Schema, path: Path, load: Callable[[Any], dict | pa.Table] | None = None,
-                rows_per_group: int = ROWS_PER_GROUP) -> ShardInfo:  # fmt: skip
+def write_shard(
+    items: list,
+    schema: pa.Schema,
+    path: Path,
+    load: Callable[[Any], dict | pa.Table] | None = None,
+    rows_per_group: int = ROWS_PER_GROUP,
+) -> ShardInfo:
     """Write rows sorted by id to ``path`` atomically (temporary name, then rename) and describe the file.
 
     Args:
@@ -108,6 +122,7 @@ def column_compression(schema: pa.Schema) -> dict[str, str]:
         ...     ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())])))]))
         {'id': 'zstd', 'images.list.element.bytes': 'none', 'images.list.element.path': 'zstd'}
     """
+
     def leaves(name: str, kind: pa.DataType):
         if pa.types.is_struct(kind):
             for child in kind:
@@ -117,15 +132,22 @@ def column_compression(schema: pa.Schema) -> dict[str, str]:
         else:
             yield name, kind
 
-    return {path: "none" if path.split(".")[0] in ("image", "images") and pa.types.is_binary(kind) else "zstd"
-            for field in schema for path, kind in leaves(field.name, field.type)}
+    return {
+        path: "none" if path.split(".")[0] in ("image", "images") and pa.types.is_binary(kind) else "zstd"
+        for field in schema
+        for path, kind in leaves(field.name, field.type)
+    }
 
 
 def _plan(keys: list, rows_per_shard: int) -> dict[str, Any]:
     ordered = sorted(keys)
     count = max(1, math.ceil(len(ordered) / rows_per_shard))
     rows = [min(rows_per_shard, len(ordered) - k * rows_per_shard) for k in range(count)] if ordered else [0]
-    return {"count": count, "rows": rows, "shard_of": {key: k // rows_per_shard for k, key in enumerate(ordered)}}
+    return {
+        "count": count,
+        "rows": rows,
+        "shard_of": {key: k // rows_per_shard for k, key in enumerate(ordered)},
+    }
 
 
 class _StagedRows:
@@ -155,8 +177,14 @@ class _StagedRows:
 
 
 class _WriteShardFn(beam.DoFn):
-    def __init__(self, folder: str, prefix: str, schema: pa.Schema, load: Callable[[Any], dict | pa.Table] | None,
-                 rows_per_group: int):  # fmt: skip
+    def __init__(
+        self,
+        folder: str,
+        prefix: str,
+        schema: pa.Schema,
+        load: Callable[[Any], dict | pa.Table] | None,
+        rows_per_group: int,
+    ):
         self._folder, self._prefix, self._schema, self._load = folder, prefix, schema, load
         self._rows_per_group = rows_per_group
 
@@ -165,8 +193,10 @@ class _WriteShardFn(beam.DoFn):
         items = list(items)
         path = Path(self._folder) / shard_name(self._prefix, index, plan["count"])
         if len(items) != plan["rows"][index]:
-            raise RuntimeError(f"{path.name}: {len(items)} rows reached its writer but the plan gives it "
-                               f"{plan['rows'][index]}; rows were lost or duplicated upstream, nothing written")
+            raise RuntimeError(
+                f"{path.name}: {len(items)} rows reached its writer but the plan gives it "
+                f"{plan['rows'][index]}; rows were lost or duplicated upstream, nothing written"
+            )
         yield write_shard(items, self._schema, path, self._load, self._rows_per_group)
 
 
@@ -175,7 +205,9 @@ class _WriteEmptyShardFn(_WriteShardFn):
 
     def process(self, plan):
         if not plan["shard_of"]:
-            yield write_shard([], self._schema, Path(self._folder) / shard_name(self._prefix, 0, 1), self._load)
+            yield write_shard(
+                [], self._schema, Path(self._folder) / shard_name(self._prefix, 0, 1), self._load
+            )
 
 
 def _check_written(infos: list[ShardInfo], plan: dict, prefix: str, staged: str | None) -> list[ShardInfo]:
@@ -184,8 +216,10 @@ def _check_written(infos: list[ShardInfo], plan: dict, prefix: str, staged: str 
         shutil.rmtree(staged, ignore_errors=True)
     rows, planned = sum(i.rows for i in infos), sum(plan["rows"])
     if len(infos) != plan["count"] or rows != planned:
-        raise RuntimeError(f"WriteShards {prefix!r}: {rows} rows in {len(infos)} shards written, but {planned} rows "
-                           f"in {plan['count']} shards planned")
+        raise RuntimeError(
+            f"WriteShards {prefix!r}: {rows} rows in {len(infos)} shards written, but {planned} rows "
+            f"in {plan['count']} shards planned"
+        )
     return sorted(infos, key=lambda i: i.path)
 
 
@@ -206,11 +240,20 @@ class WriteShards(beam.PTransform):
     Returns a PCollection of :class:`ShardInfo`, one per written file, once every shard is written and checked.
     """
 
-    def __init__(self, folder: str, prefix: str, schema: pa.Schema, rows_per_shard: int,
-                 load: Callable[[str], dict | pa.Table] | None = None, rows_per_group: int = ROWS_PER_GROUP):  # fmt: skip
+    def __init__(
+        self,
+        folder: str,
+        prefix: str,
+        schema: pa.Schema,
+        rows_per_shard: int,
+        load: Callable[[str], dict | pa.Table] | None = None,
+        rows_per_group: int = ROWS_PER_GROUP,
+    ):
         super().__init__()
         if rows_per_shard < 1 or rows_per_group < 1:
-            raise ValueError(f"rows_per_shard and rows_per_group must be >= 1, got {rows_per_shard}, {rows_per_group}")
+            raise ValueError(
+                f"rows_per_shard and rows_per_group must be >= 1, got {rows_per_shard}, {rows_per_group}"
+            )
         self._folder, self._prefix, self._schema = folder, prefix, schema
         self._rows_per_shard, self._load, self._rows_per_group = rows_per_shard, load, rows_per_group
 
@@ -218,22 +261,33 @@ class WriteShards(beam.PTransform):
         if self._load is None:
             folder = Path(self._folder)
             staged = _StagedRows(str(folder.parent / f".{folder.name}-{self._prefix}-rows"), self._schema)
-            keys, load, staged_folder = rows | "StageRows" >> beam.Map(staged.put), staged.table, str(staged.folder)
+            keys, load, staged_folder = (
+                rows | "StageRows" >> beam.Map(staged.put),
+                staged.table,
+                str(staged.folder),
+            )
         else:
             keys, load, staged_folder = rows, self._load, None
-        plan = (keys
-                | "AllKeys" >> beam.combiners.ToList()
-                | "Plan" >> beam.Map(_plan, self._rows_per_shard))
+        plan = keys | "AllKeys" >> beam.combiners.ToList() | "Plan" >> beam.Map(_plan, self._rows_per_shard)
         plan_side = AsSingleton(plan)
-        written = (keys
-                   | "AssignShard" >> beam.Map(lambda k, p: (p["shard_of"][k], k), plan_side)
-                   | "GroupByShard" >> beam.GroupByKey()
-                   | "WriteShard" >> beam.ParDo(_WriteShardFn(self._folder, self._prefix, self._schema, load,
-                                                              self._rows_per_group), plan_side))
-        empty = plan | "WriteEmpty" >> beam.ParDo(_WriteEmptyShardFn(self._folder, self._prefix, self._schema, load,
-                                                                     self._rows_per_group))
-        return ((written, empty) | "AllShards" >> beam.Flatten() | "AllWritten" >> beam.combiners.ToList()
-                | "CheckWritten" >> beam.FlatMap(_check_written, plan_side, self._prefix, staged_folder))
+        written = (
+            keys
+            | "AssignShard" >> beam.Map(lambda k, p: (p["shard_of"][k], k), plan_side)
+            | "GroupByShard" >> beam.GroupByKey()
+            | "WriteShard"
+            >> beam.ParDo(
+                _WriteShardFn(self._folder, self._prefix, self._schema, load, self._rows_per_group), plan_side
+            )
+        )
+        empty = plan | "WriteEmpty" >> beam.ParDo(
+            _WriteEmptyShardFn(self._folder, self._prefix, self._schema, load, self._rows_per_group)
+        )
+        return (
+            (written, empty)
+            | "AllShards" >> beam.Flatten()
+            | "AllWritten" >> beam.combiners.ToList()
+            | "CheckWritten" >> beam.FlatMap(_check_written, plan_side, self._prefix, staged_folder)
+        )
 
 
 def rows_per_folder(shards: list[ShardInfo]) -> dict[str, int]:
@@ -251,7 +305,9 @@ def rows_per_folder(shards: list[ShardInfo]) -> dict[str, int]:
     return rows
 
 
-def promote_staging(stage: Path, out: Path, folders: tuple[str, ...] = ("data", "dead_letter")) -> list[ShardInfo]:
+def promote_staging(
+    stage: Path, out: Path, folders: tuple[str, ...] = ("data", "dead_letter")
+) -> list[ShardInfo]:
     """Move a finished run's shard folders from ``stage`` into ``out``, replacing the previous run's whole.
 
     Shards are written to a staging folder first, so a failed or killed run never leaves a mix of two runs'

@@ -61,8 +61,10 @@ def exception_letters(bad: tuple, stage: str) -> list[DeadLetter]:
     name = getattr(exc_type, "__name__", str(exc_type))
     tail = "".join(trace[-3:]) if isinstance(trace, list | tuple) else str(trace)
     items = element if isinstance(element, list) else [element]
-    return [DeadLetter(_record_id(item), stage, f"exception_{name}", exc_repr, {"input": item, "traceback": tail})
-            for item in items]
+    return [
+        DeadLetter(_record_id(item), stage, f"exception_{name}", exc_repr, {"input": item, "traceback": tail})
+        for item in items
+    ]
 
 
 class RunStage(beam.PTransform):
@@ -79,9 +81,10 @@ class RunStage(beam.PTransform):
         self._stage, self._dofn, self._side = stage, dofn, side_inputs
 
     def expand(self, pcoll):
-        apply = beam.ParDo(self._dofn, **self._side).with_outputs(REJECTED, main="ok").with_exception_handling()
+        apply = (
+            beam.ParDo(self._dofn, **self._side).with_outputs(REJECTED, main="ok").with_exception_handling()
+        )
         out = pcoll | "Apply" >> apply
         raised = out.bad | "ExceptionToDeadLetter" >> beam.FlatMap(exception_letters, self._stage)
         dead = (getattr(out, REJECTED), raised) | "AllDeadLetters" >> beam.Flatten()
         return out.ok, dead
-

@@ -15,8 +15,18 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
-__all__ = ["NAMESPACE", "CountFacts", "check_invariant", "counter", "dead_letter_facts", "distribution", "metric_totals",
-           "nothing_accepted", "record_facts", "teacher_totals"]
+__all__ = [
+    "NAMESPACE",
+    "CountFacts",
+    "check_invariant",
+    "counter",
+    "dead_letter_facts",
+    "distribution",
+    "metric_totals",
+    "nothing_accepted",
+    "record_facts",
+    "teacher_totals",
+]
 
 NAMESPACE = "thyme"
 
@@ -50,13 +60,17 @@ class CountFacts(beam.PTransform):
     """Count string facts into one ``{fact: count}`` dict (an empty input gives ``{}``)."""
 
     def expand(self, facts):
-        return (facts
-                | "Count" >> beam.combiners.Count.PerElement()
-                | "ToDict" >> beam.combiners.ToDict()
-                | "Sort" >> beam.Map(lambda d: dict(sorted(d.items()))))
+        return (
+            facts
+            | "Count" >> beam.combiners.Count.PerElement()
+            | "ToDict" >> beam.combiners.ToDict()
+            | "Sort" >> beam.Map(lambda d: dict(sorted(d.items())))
+        )
 
 
-def check_invariant(records_in: int, counts: dict[str, int], written: dict[str, int] | None = None) -> dict[str, Any]:
+def check_invariant(
+    records_in: int, counts: dict[str, int], written: dict[str, int] | None = None
+) -> dict[str, Any]:
     """The accounting invariant of a run: every record in is accepted or dead-lettered, exactly once, and, given
     the rows the shards hold per folder (``written``), the data and dead-letter shards hold exactly those rows.
 
@@ -67,7 +81,12 @@ def check_invariant(records_in: int, counts: dict[str, int], written: dict[str, 
         False
     """
     accepted, dead = counts.get("accepted", 0), counts.get("dead", 0)
-    out = {"records_in": records_in, "accepted": accepted, "dead_lettered": dead, "holds": records_in == accepted + dead}
+    out = {
+        "records_in": records_in,
+        "accepted": accepted,
+        "dead_lettered": dead,
+        "holds": records_in == accepted + dead,
+    }
     if written is not None:
         out["written"] = {"data": written.get("data", 0), "dead_letter": written.get("dead_letter", 0)}
         out["holds"] = out["holds"] and out["written"] == {"data": accepted, "dead_letter": dead}
@@ -92,10 +111,14 @@ def nothing_accepted(records_in: int, counts: dict[str, int], out) -> NothingAcc
         >>> nothing_accepted(4, {"dead/reason/teacher/teacher_auth_error": 4}, "out/x").failures
         ['0 of 4 records accepted; see out/x/dead_letter/ (teacher/teacher_auth_error 4)']
     """
-    reasons = sorted(((v, k.removeprefix("dead/reason/")) for k, v in counts.items()
-                      if k.startswith("dead/reason/")), reverse=True)
+    reasons = sorted(
+        ((v, k.removeprefix("dead/reason/")) for k, v in counts.items() if k.startswith("dead/reason/")),
+        reverse=True,
+    )
     top = ", ".join(f"{name} {n}" for n, name in reasons[:3])
-    return NothingAccepted(False, [f"0 of {records_in} records accepted; see {out}/dead_letter/" + (f" ({top})" if top else "")])
+    return NothingAccepted(
+        False, [f"0 of {records_in} records accepted; see {out}/dead_letter/" + (f" ({top})" if top else "")]
+    )
 
 
 def teacher_totals(metrics: dict[str, float]) -> dict[str, Any]:
@@ -106,14 +129,21 @@ def teacher_totals(metrics: dict[str, float]) -> dict[str, Any]:
         >>> totals["requests"], totals["failures"], totals["cache_hits"]
         (5, {'teacher_auth_error': 2}, 0)
     """
+
     def get(name: str) -> int:
         return int(metrics.get(f"teacher_{name}", 0))
 
     def by_reason(kind: str) -> dict[str, int]:
         return {k.split("/", 1)[1]: int(v) for k, v in metrics.items() if k.startswith(f"teacher_{kind}/")}
 
-    return {"requests": get("requests"), "preflight_requests": get("preflight_requests"), "retries": by_reason("retries"),
-            "failures": by_reason("failures"), "cache_hits": get("cache_hits"), "reused_records": get("reused")}
+    return {
+        "requests": get("requests"),
+        "preflight_requests": get("preflight_requests"),
+        "retries": by_reason("retries"),
+        "failures": by_reason("failures"),
+        "cache_hits": get("cache_hits"),
+        "reused_records": get("reused"),
+    }
 
 
 def metric_totals(result) -> dict[str, float]:

@@ -19,8 +19,18 @@ from runconfig.typed import to_dict
 
 __all__ = ["digest", "import_key", "task_key", "teacher_identity", "verified_key"]
 
-_RUN_KNOBS = frozenset({"base_url", "api_key_env", "timeout_s", "max_retries", "backoff_base_s", "backoff_max_s",
-                        "concurrency", "cache_path"})
+_RUN_KNOBS = frozenset(
+    {
+        "base_url",
+        "api_key_env",
+        "timeout_s",
+        "max_retries",
+        "backoff_base_s",
+        "backoff_max_s",
+        "concurrency",
+        "cache_path",
+    }
+)
 
 
 def digest(*parts: Any) -> str:
@@ -52,13 +62,22 @@ def teacher_identity(section: Any, version: str) -> dict:
     request layout and agent loop (never its endpoint URL, concurrency, timeouts or cache)."""
     if section.kind == "programmatic":
         return {"kind": "programmatic", "version": version}
-    endpoint = {f.name: getattr(section.openai, f.name) for f in fields(section.openai) if f.name not in _RUN_KNOBS}
-    return {"kind": section.kind, "version": version, "endpoint": to_dict(endpoint), "agent": to_dict(section.agent)}
+    endpoint = {
+        f.name: getattr(section.openai, f.name) for f in fields(section.openai) if f.name not in _RUN_KNOBS
+    }
+    return {
+        "kind": section.kind,
+        "version": version,
+        "endpoint": to_dict(endpoint),
+        "agent": to_dict(section.agent),
+    }
 
 
 def task_key(task: Any, teacher: dict, sandbox_hash: str) -> str:
     """Key of the trajectory written for ``task`` (a :class:`~synthesis.tasks.Task`)."""
-    return digest(task.image, {k: v for k, v in task.to_dict().items() if k != "image"}, teacher, sandbox_hash)
+    return digest(
+        task.image, {k: v for k, v in task.to_dict().items() if k != "image"}, teacher, sandbox_hash
+    )
 
 
 def import_key(raw: dict, importer_version: str, sandbox_hash: str, strict: bool) -> str:

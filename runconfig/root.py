@@ -33,12 +33,20 @@ class PipelineConfig:
     run: RunConfig = field(default_factory=RunConfig, metadata={"help": "Output location and layout."})
     runner: RunnerConfig = field(default_factory=RunnerConfig, metadata={"help": "Beam runner."})
     sources: SourcesConfig = field(default_factory=SourcesConfig, metadata={"help": "Inputs of build_sft."})
-    teacher: TeacherSection = field(default_factory=TeacherSection, metadata={"help": "Who writes trajectories."})
-    tasks: TasksConfig = field(default_factory=TasksConfig, metadata={"help": "Known-answer task generators."})
+    teacher: TeacherSection = field(
+        default_factory=TeacherSection, metadata={"help": "Who writes trajectories."}
+    )
+    tasks: TasksConfig = field(
+        default_factory=TasksConfig, metadata={"help": "Known-answer task generators."}
+    )
     sandbox: SandboxConfig = field(default_factory=SandboxConfig, metadata={"help": "The code sandbox."})
-    validators: ValidatorsConfig = field(default_factory=ValidatorsConfig, metadata={"help": "Record and shard checks."})
+    validators: ValidatorsConfig = field(
+        default_factory=ValidatorsConfig, metadata={"help": "Record and shard checks."}
+    )
     rl: RlConfig = field(default_factory=RlConfig, metadata={"help": "RL prompt set (build_rl)."})
-    train: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "train/run.py: SFT, GRPO-ATS, eval."})
+    train: TrainConfig = field(
+        default_factory=TrainConfig, metadata={"help": "train/run.py: SFT, GRPO-ATS, eval."}
+    )
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> PipelineConfig:

@@ -47,7 +47,9 @@ def build(cls: type, data: Any, *, source: str, prefix: str = "") -> Any:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: '{prefix.rstrip('.') or '<root>'}' must be a mapping, got {_kind(data)}")
+        raise ConfigError(
+            f"{source}: '{prefix.rstrip('.') or '<root>'}' must be a mapping, got {_kind(data)}"
+        )
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
     for key in data:
@@ -75,7 +77,9 @@ def _convert(tp: Any, value: Any, source: str, key: str) -> Any:
                 return _convert(arg, value, source, key)
             except ConfigError as err:
                 errors.append(str(err))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{source}: '{key}' must be {_name(tp)}, got {_kind(value)}")
+        raise ConfigError(
+            errors[0] if len(errors) == 1 else f"{source}: '{key}' must be {_name(tp)}, got {_kind(value)}"
+        )
     if origin is Literal:
         if value in args:
             return value
@@ -86,7 +90,10 @@ def _convert(tp: Any, value: Any, source: str, key: str) -> Any:
         if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
             if len(value) != len(args):
                 raise ConfigError(f"{source}: '{key}' must have {len(args)} items, got {len(value)}")
-            return tuple(_convert(a, v, source, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
+            return tuple(
+                _convert(a, v, source, f"{key}[{i}]")
+                for i, (a, v) in enumerate(zip(args, value, strict=True))
+            )
         item = args[0] if args else Any
         items = [_convert(item, v, source, f"{key}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
@@ -94,7 +101,10 @@ def _convert(tp: Any, value: Any, source: str, key: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source}: '{key}' must be a mapping, got {_kind(value)}")
         ktp, vtp = args or (Any, Any)
-        return {_convert(ktp, k, source, f"{key}.{k}"): _convert(vtp, v, source, f"{key}.{k}") for k, v in value.items()}
+        return {
+            _convert(ktp, k, source, f"{key}.{k}"): _convert(vtp, v, source, f"{key}.{k}")
+            for k, v in value.items()
+        }
     return _scalar(tp, value, source, key)
 
 

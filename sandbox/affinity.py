@@ -33,7 +33,9 @@ class CpuClaim:
         folder = Path(lock_dir or tempfile.gettempdir())
         for cpu in sorted(os.sched_getaffinity(0)):
             try:
-                fd = os.open(folder / f"{LOCK_PREFIX}{cpu}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                fd = os.open(
+                    folder / f"{LOCK_PREFIX}{cpu}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+                )
             except OSError:
                 continue  # another user's claim file: theirs
             try:

@@ -69,7 +69,9 @@ def printed_outputs(stdout: str, prefixes: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(rel for _, rel in sorted(hits)))
 
 
-def select_images(stdout: str, processed_path: str | None, prefixes: tuple[str, ...], files: Mapping[str, object]) -> Selection:
+def select_images(
+    stdout: str, processed_path: str | None, prefixes: tuple[str, ...], files: Mapping[str, object]
+) -> Selection:
     """Thyme's capture rules over the printed text, ``processed_path`` and the output listing.
 
     Args:

@@ -70,7 +70,9 @@ class _Discard(io.TextIOBase):
         return len(text)
 
 
-def _redirect_fds(request_fd: int, stdout_fd: int, stderr_fd: int, result_fd: int, keep: tuple[int, ...]) -> None:
+def _redirect_fds(
+    request_fd: int, stdout_fd: int, stderr_fd: int, result_fd: int, keep: tuple[int, ...]
+) -> None:
     """Move the pipes to fixed numbers (0 is /dev/null) and close every other inherited descriptor."""
     # Out of the way first (above every fixed number), then into place; the copies are closed below.
     moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in (request_fd, stdout_fd, stderr_fd, result_fd)]
@@ -151,7 +153,8 @@ def _describe(exc: BaseException) -> dict[str, Any]:
         message = "<unprintable exception>"
     # OpenCV reports a failed allocation as cv2.error ("Insufficient memory", "Failed to allocate").
     out_of_memory = isinstance(exc, MemoryError) or (
-        type(exc).__module__ == "cv2" and ("Insufficient memory" in message or "Failed to allocate" in message)
+        type(exc).__module__ == "cv2"
+        and ("Insufficient memory" in message or "Failed to allocate" in message)
     )
     kind = "memory" if out_of_memory else "exception"
     return {"kind": kind, "error_type": type(exc).__name__, "error_message": message}
@@ -183,7 +186,9 @@ def _run_cells(request: dict[str, Any], namespace: dict[str, Any]) -> dict[str, 
             pass
     sys.stdout, sys.stderr = real_stdout, real_stderr
     if request["prelude"]:
-        os.write(RESULT_FD, b" ")  # tells the worker the replay is over: the block's own time limit starts now
+        os.write(
+            RESULT_FD, b" "
+        )  # tells the worker the replay is over: the block's own time limit starts now
     before = namespace.get("processed_path")
     try:
         exec(_compile(request["code"], BLOCK_FILE), namespace)

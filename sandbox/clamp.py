@@ -45,7 +45,9 @@ def _clamp_axis(a: float, b: float, size: int, min_side: int) -> tuple[int, int]
     return round(lo), round(hi)
 
 
-def clamp_box(box: tuple[float, float, float, float], size: tuple[int, int], min_side: int = 64) -> tuple[int, ...]:
+def clamp_box(
+    box: tuple[float, float, float, float], size: tuple[int, int], min_side: int = 64
+) -> tuple[int, ...]:
     """Order, clip and widen a crop box (x1, y1, x2, y2) so it lies inside a (width, height) image.
 
     Args:

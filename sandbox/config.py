@@ -32,7 +32,9 @@ class SandboxConfig:
             "kernel offers, at least seccomp) or 'none' (no isolation at all; warns loudly on every start)."
         },
     )
-    timeout_s: float = field(default=10.0, metadata={"help": "Wall-clock limit per code block (Thyme: 10 s)."})
+    timeout_s: float = field(
+        default=10.0, metadata={"help": "Wall-clock limit per code block (Thyme: 10 s)."}
+    )
     memory_mb: int = field(
         default=1024, metadata={"help": "Address-space budget per block on top of the worker's own size."}
     )
@@ -76,18 +78,27 @@ class SandboxConfig:
         },
     )
     max_image_aspect_ratio: float = field(
-        default=200.0, metadata={"help": "Longest side over shortest side of any image (Thyme: 200); sides >= 1."}
+        default=200.0,
+        metadata={"help": "Longest side over shortest side of any image (Thyme: 200); sides >= 1."},
     )
     max_files: int = field(
         default=1000,
-        metadata={"help": "Most files and folders a block may leave in its output and work folders (else output-limit)."},
+        metadata={
+            "help": "Most files and folders a block may leave in its output and work folders (else output-limit)."
+        },
     )
     max_scratch_mb: int = field(
-        default=256, metadata={"help": "Most disk a block may leave used in its output and work folders (else output-limit)."}
+        default=256,
+        metadata={
+            "help": "Most disk a block may leave used in its output and work folders (else output-limit)."
+        },
     )
-    min_crop_side: int = field(default=64, metadata={"help": "Minimum side of a clamped crop box (Thyme: 64)."})
+    min_crop_side: int = field(
+        default=64, metadata={"help": "Minimum side of a clamped crop box (Thyme: 64)."}
+    )
     fixups: bool = field(
-        default=True, metadata={"help": "Apply Thyme's code fix-ups; False is strict mode (code runs as written)."}
+        default=True,
+        metadata={"help": "Apply Thyme's code fix-ups; False is strict mode (code runs as written)."},
     )
     recycle_after: int = field(
         default=5000, metadata={"help": "Respawn a worker after this many blocks (0 = never)."}
@@ -96,15 +107,19 @@ class SandboxConfig:
         default=16, metadata={"help": "Most earlier cells a session replays; older state is dropped."}
     )
     sandbox_uid: int = field(
-        default=65534, metadata={"help": "Unprivileged uid/gid the untrusted code runs as when started as root."}
+        default=65534,
+        metadata={"help": "Unprivileged uid/gid the untrusted code runs as when started as root."},
     )
     bwrap_path: str = field(default="bwrap", metadata={"help": "bubblewrap executable (name or path)."})
     scratch_dir: str = field(
-        default="", metadata={"help": "Host directory for per-block scratch; empty means the system temp dir."}
+        default="",
+        metadata={"help": "Host directory for per-block scratch; empty means the system temp dir."},
     )
     hang_grace_s: float = field(
         default=5.0,
-        metadata={"help": "Extra time a worker gets beyond a block's limit before it is presumed hung and killed."},
+        metadata={
+            "help": "Extra time a worker gets beyond a block's limit before it is presumed hung and killed."
+        },
     )
     start_timeout_s: float = field(default=60.0, metadata={"help": "Longest a worker may take to start."})
     pin_cpus: bool = field(
@@ -128,7 +143,9 @@ class SandboxConfig:
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_LEVELS:
-            raise ValueError(f"sandbox.isolation={self.isolation!r}: set one of {', '.join(ISOLATION_LEVELS)}")
+            raise ValueError(
+                f"sandbox.isolation={self.isolation!r}: set one of {', '.join(ISOLATION_LEVELS)}"
+            )
         if self.workers < 0:
             raise ValueError("sandbox.workers must be >= 0 (0 = one per core)")
         if self.timeout_s <= 0:
@@ -136,9 +153,13 @@ class SandboxConfig:
         if self.memory_mb < 64:
             raise ValueError("sandbox.memory_mb must be >= 64: image blocks need room for decoded pixels")
         if self.memory_ceiling not in CEILING_MODES:
-            raise ValueError(f"sandbox.memory_ceiling={self.memory_ceiling!r}: set one of {', '.join(CEILING_MODES)}")
+            raise ValueError(
+                f"sandbox.memory_ceiling={self.memory_ceiling!r}: set one of {', '.join(CEILING_MODES)}"
+            )
         if self.worker_memory_mb and self.worker_memory_mb < 128:
-            raise ValueError("sandbox.worker_memory_mb must be 0 (automatic) or >= 128: a worker alone needs ~80 MB")
+            raise ValueError(
+                "sandbox.worker_memory_mb must be 0 (automatic) or >= 128: a worker alone needs ~80 MB"
+            )
         if self.output_limit_bytes < 1024:
             raise ValueError("sandbox.output_limit_bytes must be >= 1024")
         if self.max_threads < 4:

@@ -178,7 +178,9 @@ def fix_cv_aliases(code: str) -> str:
     edits: list[tuple[ast.AST, str]] = [
         (node.value, "cv2")
         for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in CV_ALIASES
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in CV_ALIASES
     ]
     return edit_spans(code, edits)
 

@@ -36,8 +36,9 @@ class CeilingHit(WorkerDied):
     """The worker was killed by its memory ceiling while running a block (the message names the ceiling)."""
 
 
-def _init_message(config: SandboxConfig, launch: LaunchPlan, scratch: Scratch, preload: list[str],
-                  cpu: int | None) -> dict[str, Any]:  # fmt: skip
+def _init_message(
+    config: SandboxConfig, launch: LaunchPlan, scratch: Scratch, preload: list[str], cpu: int | None
+) -> dict[str, Any]:
     """Everything the zygote needs to confine its children, sent once at start."""
     rlimits = [
         (resource.RLIMIT_FSIZE, config.file_size_mb << 20),
@@ -81,9 +82,17 @@ class WorkerProcess:
         name (`str`): names its cgroup, ``thyme-sandbox-<pid>-<name>``.
     """
 
-    def __init__(self, config: SandboxConfig, launch: LaunchPlan, scratch: Scratch,
-                 spawn: Callable[[Callable[[], subprocess.Popen]], subprocess.Popen], preload: list[str],
-                 cpu: int | None, ceiling: CeilingPlan | None = None, name: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: SandboxConfig,
+        launch: LaunchPlan,
+        scratch: Scratch,
+        spawn: Callable[[Callable[[], subprocess.Popen]], subprocess.Popen],
+        preload: list[str],
+        cpu: int | None,
+        ceiling: CeilingPlan | None = None,
+        name: str = "",
+    ) -> None:
         self.config, self.launch, self.scratch = config, launch, scratch
         self.blocks = 0
         self.spent = False  # its memory ceiling fired: replace it before the next block
@@ -148,8 +157,12 @@ class WorkerProcess:
         self.blocks += 1
         if self._ceiling_fired(kills, watch) and self.ceiling is not None:
             self.spent = True  # an OOM kill may have taken its prepared child too: the pool replaces it
-            response = {**response, "status": "memory", "error_type": "MemoryError",
-                        "error_message": self.ceiling.message()}  # fmt: skip
+            response = {
+                **response,
+                "status": "memory",
+                "error_type": "MemoryError",
+                "error_message": self.ceiling.message(),
+            }
         return response
 
     def _watch(self) -> Watch | None:
@@ -199,7 +212,9 @@ class WorkerProcess:
         if self.proc.poll() is None:
             # At the full level SIGKILL bubblewrap's pid-namespace init: the kernel ends everything inside
             # and the init reaps it, then the outer bubblewrap reaps the init and exits by itself.
-            inner = [pid for pid in self._family if _parent(pid) == self.proc.pid] if self.launch.bwrap else []
+            inner = (
+                [pid for pid in self._family if _parent(pid) == self.proc.pid] if self.launch.bwrap else []
+            )
             for pid in inner or [self.proc.pid]:
                 try:
                     os.kill(pid, signal.SIGKILL)

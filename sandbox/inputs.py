@@ -108,12 +108,18 @@ class InputImages:
         return self.sizes[0] if self.sizes else None
 
     @classmethod
-    def load(cls, images: list[ImageLike] | tuple[ImageLike, ...], image_name: str | None = None) -> InputImages:
+    def load(
+        cls, images: list[ImageLike] | tuple[ImageLike, ...], image_name: str | None = None
+    ) -> InputImages:
         """Read paths, keep bytes, and name every image uniquely (``image_name`` names the first)."""
         files: list[tuple[str, bytes]] = []
         for index, item in enumerate(images):
             data = item if isinstance(item, bytes) else Path(item).read_bytes()
-            hint = image_name if index == 0 and image_name else ("" if isinstance(item, bytes) else os.fspath(item))
+            hint = (
+                image_name
+                if index == 0 and image_name
+                else ("" if isinstance(item, bytes) else os.fspath(item))
+            )
             name = safe_name(str(hint), data, index)
             while name in {n for n, _ in files}:
                 name = f"{index}_{name}"

@@ -95,7 +95,11 @@ def _probe_bwrap(path: str, is_root: bool) -> str:
     except OSError as exc:
         return f"bubblewrap at {path!r} cannot run ({exc}); install it: apt-get install bubblewrap"
     if done.returncode != 0:
-        hint = "" if is_root else " (enable unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1)"
+        hint = (
+            ""
+            if is_root
+            else " (enable unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1)"
+        )
         return f"bubblewrap cannot create namespaces: {done.stderr.decode(errors='replace').strip()}{hint}"
     return ""
 
@@ -125,7 +129,9 @@ def detect(config: SandboxConfig) -> Capabilities:
     except (ImportError, OSError) as exc:
         problems.append(f"seccomp unavailable ({exc}): pip install pyseccomp; apt-get install libseccomp2")
         bpf = b""
-    return Capabilities(bwrap=bwrap, landlock_abi=abi, seccomp_bpf=bpf, is_root=is_root, problems=tuple(problems))
+    return Capabilities(
+        bwrap=bwrap, landlock_abi=abi, seccomp_bpf=bpf, is_root=is_root, problems=tuple(problems)
+    )
 
 
 def plan(config: SandboxConfig, caps: Capabilities) -> LaunchPlan:
@@ -189,7 +195,15 @@ def _root_links() -> list[str]:
 
 def _system_binds() -> list[str]:
     """The smallest root in which a dynamically linked system binary runs (used to probe bwrap)."""
-    return ["--ro-bind", SYSTEM_PATHS[0], SYSTEM_PATHS[0], *_root_links(), "--setenv", "PATH", WORKER_PATH_ENV]
+    return [
+        "--ro-bind",
+        SYSTEM_PATHS[0],
+        SYSTEM_PATHS[0],
+        *_root_links(),
+        "--setenv",
+        "PATH",
+        WORKER_PATH_ENV,
+    ]
 
 
 def _parents(paths: list[str]) -> list[str]:

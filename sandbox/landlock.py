@@ -75,12 +75,16 @@ def build_ruleset(abi: int, rules: list[tuple[int, int]]) -> int:
     handled = fs_rights(abi)
     attr = _RulesetAttr(handled, _NET_TCP if abi >= 4 else 0, _SCOPE_ALL if abi >= 6 else 0)
     size = ctypes.sizeof(attr) if abi >= 6 else (16 if abi >= 4 else 8)
-    ruleset = _check(_libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0), "create")
+    ruleset = _check(
+        _libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0), "create"
+    )
     for fd, rights in rules:
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             rights &= FILE_RIGHTS  # directory rights on a file are invalid
         beneath = _PathBeneath(rights & handled, fd)
-        _check(_libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(beneath), 0), "add_rule")
+        _check(
+            _libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(beneath), 0), "add_rule"
+        )
     return ruleset
 
 

@@ -77,7 +77,7 @@ def _candidates(mount: str, root: str, own: str | None) -> list[str]:
     """The supervisor's own cgroup in this hierarchy first, then the hierarchy's root."""
     found = []
     if own is not None:
-        rel = own[len(root):] if root != "/" and own.startswith(root) else own
+        rel = own[len(root) :] if root != "/" and own.startswith(root) else own
         found.append(os.path.normpath(mount + "/" + rel.lstrip("/")))
     found.append(mount)
     return list(dict.fromkeys(p for p in found if os.path.isdir(p)))
@@ -223,7 +223,7 @@ def sweep_stale_cgroups(base: CgroupBase) -> list[str]:
         for entry in os.scandir(base.path):
             if not entry.name.startswith(CGROUP_PREFIX) or not entry.is_dir(follow_symlinks=False):
                 continue
-            owner = entry.name[len(CGROUP_PREFIX):].split("-", 1)[0]
+            owner = entry.name[len(CGROUP_PREFIX) :].split("-", 1)[0]
             if owner.isdigit() and int(owner) != os.getpid() and not os.path.exists(f"/proc/{owner}"):
                 with contextlib.suppress(OSError):
                     os.rmdir(entry.path)
@@ -321,7 +321,9 @@ class Watchdog:
         with self._lock:
             self._by_id[id(item)] = item
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="sandbox-memory-watchdog", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, name="sandbox-memory-watchdog", daemon=True
+                )
                 self._thread.start()
         self._wake.set()
         return item
@@ -359,7 +361,9 @@ class Watchdog:
         item.scan_s = max(item.scan_s, time.monotonic() - started)
         if usage > item.limit:
             item.fired, item.fired_at, item.pids = True, time.monotonic(), pids
-            for pid in reversed(pids):  # the zygote (a pid namespace's init at the full level) takes the rest down
+            for pid in reversed(
+                pids
+            ):  # the zygote (a pid namespace's init at the full level) takes the rest down
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
         return usage
@@ -367,7 +371,11 @@ class Watchdog:
 
 def ceiling_message(mb: int, mode: str) -> str:
     """The error message of a block stopped by the ceiling."""
-    how = {"cgroup2": "cgroup v2 memory.max", "cgroup1": "cgroup v1 memory limit", "watchdog": "memory watchdog"}
+    how = {
+        "cgroup2": "cgroup v2 memory.max",
+        "cgroup1": "cgroup v1 memory limit",
+        "watchdog": "memory watchdog",
+    }
     return (
         f"the block's worker exceeded its memory ceiling of {mb} MB (sandbox.worker_memory_mb, "
         f"enforced by the {how.get(mode, mode)}) and the block was killed"

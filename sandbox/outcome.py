@@ -18,8 +18,14 @@ from sandbox.result import ExecResult, ExecStatus
 from sandbox.scratch import Scratch
 
 
-def build_result(config: SandboxConfig, scratch: Scratch, response: dict[str, Any], code: str, fixes: list[str],
-                 prefixes: tuple[str, ...]) -> ExecResult:  # fmt: skip
+def build_result(
+    config: SandboxConfig,
+    scratch: Scratch,
+    response: dict[str, Any],
+    code: str,
+    fixes: list[str],
+    prefixes: tuple[str, ...],
+) -> ExecResult:
     """Turn a worker's JSON answer into an `ExecResult` with raw texts and no feedback yet (see `present`),
     applying Thyme's output capture.
 
@@ -58,11 +64,18 @@ def build_result(config: SandboxConfig, scratch: Scratch, response: dict[str, An
             if data is None:
                 continue
             size = image_size(data)  # the header only: the first consumer to decode it must not blow up
-            problem = size_problem(size, name, config.max_image_pixels, config.max_image_aspect_ratio) if size else ""
+            problem = (
+                size_problem(size, name, config.max_image_pixels, config.max_image_aspect_ratio)
+                if size
+                else ""
+            )
             if size is None or problem:
                 images, names = [], []
-                status, error_type = (ExecStatus.ERROR, "OutputError") if size is None else (ExecStatus.OUTPUT_LIMIT,
-                                                                                             "OutputImageRejected")
+                status, error_type = (
+                    (ExecStatus.ERROR, "OutputError")
+                    if size is None
+                    else (ExecStatus.OUTPUT_LIMIT, "OutputImageRejected")
+                )
                 message = f"output {problem or f'image {name!r} is not a readable image'}"
                 break
             images.append(data)
@@ -96,7 +109,11 @@ def lost_result(fixes: list[str], code: str, reason: str) -> ExecResult:
 def ceiling_result(fixes: list[str], code: str, message: str) -> ExecResult:
     """The block whose worker its memory ceiling killed (``message`` names the ceiling)."""
     return ExecResult(
-        status=ExecStatus.MEMORY, error_type="MemoryError", error_message=message, fixes=fixes, code_as_run=code
+        status=ExecStatus.MEMORY,
+        error_type="MemoryError",
+        error_message=message,
+        fixes=fixes,
+        code_as_run=code,
     )
 
 
@@ -109,7 +126,9 @@ def present(result: ExecResult, item_id: str, table: Rewrites) -> ExecResult:
         item_id (`str`): the id named in error messages.
         table (`Rewrites`): host prefixes and their sandbox-side spellings (`sandbox.redact`).
     """
-    texts = {f: redact(getattr(result, f), table) for f in ("stdout", "stderr", "error_type", "error_message")}
+    texts = {
+        f: redact(getattr(result, f), table) for f in ("stdout", "stderr", "error_type", "error_message")
+    }
     shown = replace(result, **texts)
     return replace(shown, feedback=_feedback(shown, item_id))
 

@@ -75,24 +75,36 @@ class Sandbox:
         self._root = make_root(self.config.scratch_dir or None)
         self._root.chmod(0o711)  # the sandbox uid must traverse it where no mount namespace hides it
         try:
-            self.ceiling = choose(self.config.memory_ceiling,
-                                  ceiling_mb(self.config.worker_memory_mb, self.config.memory_mb), str(self._root))  # fmt: skip
+            self.ceiling = choose(
+                self.config.memory_ceiling,
+                ceiling_mb(self.config.worker_memory_mb, self.config.memory_mb),
+                str(self._root),
+            )
         except CeilingUnavailableError as exc:
             remove_tree(self._root)
             raise SandboxUnavailableError(str(exc)) from exc
         if self.ceiling.mode == "watchdog":
             logger.info("sandbox memory ceiling by watchdog (no cgroup: %s)", self.ceiling.reason)
         self.plan = replace(self.plan, features=(*self.plan.features, self.ceiling.feature))
-        self._started, self._token = 0, os.urandom(3).hex()  # names this pool's cgroups among others of the process
-        self._runtime_paths = runtime_rewrites(str(package_root()))  # what of the host its texts must not name
+        self._started, self._token = (
+            0,
+            os.urandom(3).hex(),
+        )  # names this pool's cgroups among others of the process
+        self._runtime_paths = runtime_rewrites(
+            str(package_root())
+        )  # what of the host its texts must not name
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawn")
         self._idle: queue.Queue[_Slot] = queue.Queue()
-        claim = (lambda: CpuClaim(self.config.scratch_dir or None)) if self.config.pin_cpus else (lambda: None)
+        claim = (
+            (lambda: CpuClaim(self.config.scratch_dir or None)) if self.config.pin_cpus else (lambda: None)
+        )
         self._slots = [_Slot(i, claim()) for i in range(self.config.worker_count)]
         kinds = (True, False) if self.config.light_zygote else (True,)
         self.respawns = 0
         self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _shutdown, self._slots, self._root, self._spawner, self.ceiling)
+        self._finalizer = weakref.finalize(
+            self, _shutdown, self._slots, self._root, self._spawner, self.ceiling
+        )
         jobs = [(slot, kind) for slot in self._slots for kind in kinds]
         try:
             with ThreadPoolExecutor(max_workers=len(jobs)) as starter:
@@ -124,8 +136,14 @@ class Sandbox:
             name = f"{self._token}-{slot.index}-{'full' if full else 'light'}-{self._started}"
         try:
             return WorkerProcess(
-                self.config, self.plan, scratch, lambda make: self._spawner.submit(make).result(), preload, cpu,
-                self.ceiling, name,
+                self.config,
+                self.plan,
+                scratch,
+                lambda make: self._spawner.submit(make).result(),
+                preload,
+                cpu,
+                self.ceiling,
+                name,
             )
         except BaseException:
             scratch.remove()
@@ -135,7 +153,12 @@ class Sandbox:
         """The slot's worker of that kind, replaced first if it died or has served ``recycle_after`` blocks."""
         worker = slot.workers.get(full)
         recycle = self.config.recycle_after
-        if worker is not None and worker.alive() and not worker.spent and not (recycle and worker.blocks >= recycle):
+        if (
+            worker is not None
+            and worker.alive()
+            and not worker.spent
+            and not (recycle and worker.blocks >= recycle)
+        ):
             return worker
         if worker is not None:
             worker.close()
@@ -155,8 +178,14 @@ class Sandbox:
             if w is not None and w.alive() and full in (None, kind)
         ]
 
-    def session(self, images: list[ImageLike] | tuple[ImageLike, ...] = (), image_name: str | None = None,
-                strict: bool | None = None, item_id: str = "N/A", seed: int = 0) -> Session:  # fmt: skip
+    def session(
+        self,
+        images: list[ImageLike] | tuple[ImageLike, ...] = (),
+        image_name: str | None = None,
+        strict: bool | None = None,
+        item_id: str = "N/A",
+        seed: int = 0,
+    ) -> Session:
         """Open a trajectory session: later blocks see the variables of earlier successful ones.
 
         Args:
@@ -169,8 +198,15 @@ class Sandbox:
         mode = (not self.config.fixups) if strict is None else strict
         return Session(self, InputImages.load(images, image_name), mode, item_id, seed)
 
-    def run(self, code: str, images: list[ImageLike] | tuple[ImageLike, ...] = (), image_name: str | None = None,
-            strict: bool | None = None, item_id: str = "N/A", seed: int = 0) -> ExecResult:  # fmt: skip
+    def run(
+        self,
+        code: str,
+        images: list[ImageLike] | tuple[ImageLike, ...] = (),
+        image_name: str | None = None,
+        strict: bool | None = None,
+        item_id: str = "N/A",
+        seed: int = 0,
+    ) -> ExecResult:
         """Run one block with no earlier state (a one-block session); see `session` for the arguments."""
         return self.session(images, image_name, strict, item_id, seed).run(code)
 
@@ -183,7 +219,9 @@ class Sandbox:
             return f"more than {self.config.max_images} input images"
         limits = (self.config.max_image_pixels, self.config.max_image_aspect_ratio)
         for (name, _), size in zip(block.inputs.files, block.inputs.sizes, strict=True):
-            problem = size_problem(size, name, *limits) if size is not None else ""  # unreadable: the block's affair
+            problem = (
+                size_problem(size, name, *limits) if size is not None else ""
+            )  # unreadable: the block's affair
             if problem:  # judged from the header when loaded: an oversized image is never decoded
                 return f"input {problem}"
         return ""
@@ -253,7 +291,9 @@ class Sandbox:
         fixes = list(fixed.fixes) + (["fix_output_dir"] if code != fixed.code else [])
         worker.scratch.prepare(list(block.inputs.files), fixed.output_subdirs)
         view = worker.scratch_view
-        in_dir, out_dir = (INPUT_DIR, VIRTUAL_OUTPUT_DIR) if worker.launch.bwrap else (f"{view}/in/", f"{view}/out/")
+        in_dir, out_dir = (
+            (INPUT_DIR, VIRTUAL_OUTPUT_DIR) if worker.launch.bwrap else (f"{view}/in/", f"{view}/out/")
+        )
         first = block.inputs.files[0][0] if block.inputs.files else ""
         request = {
             "code": code,

@@ -27,7 +27,9 @@ SHOWN_STDLIB = f"{SHOWN_PREFIX}/lib/{_VERSION}"
 SHOWN_SITE_PACKAGES = f"{SHOWN_STDLIB}/site-packages"
 SHOWN_PROJECT = "/opt/thyme"  # the checkout that holds the ``sandbox`` package
 _TAG_RE = re.compile("|".join(re.escape(tag) for tag in PROTOCOL_TAGS))
-_PATH_END = r"(?![\w.\-])"  # a prefix ends at a separator, not inside a longer name ("/a/b" is not in "/a/bc")
+_PATH_END = (
+    r"(?![\w.\-])"  # a prefix ends at a separator, not inside a longer name ("/a/b" is not in "/a/bc")
+)
 
 Rewrites = tuple[tuple[str, str], ...]  # (host prefix, sandbox-side spelling), longest host prefix first
 

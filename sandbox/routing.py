@@ -55,7 +55,9 @@ def _uses_preload(code: str) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and (node.id in PRESET_NAMES or node.id in DYNAMIC_NAMES):
             return True
-        if isinstance(node, ast.Attribute) and (node.attr.startswith("__") or node.attr in INTROSPECTION_ATTRIBUTES):
+        if isinstance(node, ast.Attribute) and (
+            node.attr.startswith("__") or node.attr in INTROSPECTION_ATTRIBUTES
+        ):
             return True
         if isinstance(node, ast.Import) and any(_heavy_module(alias.name) for alias in node.names):
             return True

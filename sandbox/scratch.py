@@ -169,7 +169,9 @@ class Scratch:
                         count += 1
                         used += entry.stat(follow_symlinks=False).st_blocks * 512
                         if count > max_files:
-                            return f"the block left more than {max_files} files and folders (sandbox.max_files)"
+                            return (
+                                f"the block left more than {max_files} files and folders (sandbox.max_files)"
+                            )
                         if used > max_bytes:
                             return f"the block left more than {max_bytes >> 20} MB of files (sandbox.max_scratch_mb)"
                         if entry.is_dir(follow_symlinks=False):

@@ -62,8 +62,16 @@ class Session:
         seed (`int`): seed of ``random``/``numpy.random`` at the start of every replay.
     """
 
-    def __init__(self, sandbox: BlockRunner, inputs: InputImages, strict: bool, item_id: str, seed: int) -> None:
-        self.sandbox, self.inputs, self.strict, self.item_id, self.seed = sandbox, inputs, strict, item_id, seed
+    def __init__(
+        self, sandbox: BlockRunner, inputs: InputImages, strict: bool, item_id: str, seed: int
+    ) -> None:
+        self.sandbox, self.inputs, self.strict, self.item_id, self.seed = (
+            sandbox,
+            inputs,
+            strict,
+            item_id,
+            seed,
+        )
         self.cells: list[str] = []
         self._lock = threading.Lock()
 

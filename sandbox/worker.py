@@ -216,8 +216,9 @@ def prefork(conf: Confinement, address_space: int) -> _Prepared:
     return _Prepared(pid, pipes[0][1], {"stdout": pipes[1][0], "stderr": pipes[2][0], "report": pipes[3][0]})
 
 
-def execute(request: dict[str, Any], child: _Prepared,
-            make_next: Callable[[], _Prepared] | None = None) -> tuple[dict[str, Any], _Prepared | None]:  # fmt: skip
+def execute(
+    request: dict[str, Any], child: _Prepared, make_next: Callable[[], _Prepared] | None = None
+) -> tuple[dict[str, Any], _Prepared | None]:
     """Hand one block to a prepared child and describe the outcome; with ``make_next``, also prepare
     the next child while the block runs (returned second).
 
@@ -233,7 +234,9 @@ def execute(request: dict[str, Any], child: _Prepared,
     following = make_next() if make_next is not None else None
     cap = int(request["output_limit"])
     reader = _Reader(child.fds, {"stdout": cap, "stderr": cap, "report": MAX_REPORT})
-    cause, status, usage = _supervise(child.pid, reader, float(request["timeout_s"]), float(request["replay_timeout_s"]))
+    cause, status, usage = _supervise(
+        child.pid, reader, float(request["timeout_s"]), float(request["replay_timeout_s"])
+    )
     try:
         report = json.loads(bytes(reader.data["report"]) or b"{}")
     except ValueError:
@@ -277,10 +280,13 @@ def main() -> None:
         # Back-to-back blocks: fork the next child while this one runs. Blocks one at a time: answer
         # first and fork afterwards, so that the fork competes with nothing on the latency path.
         busy = time.monotonic() - answered < BACK_TO_BACK_S
-        response, following = execute(request, child, (lambda: prefork(conf, address_space)) if busy else None)
+        response, following = execute(
+            request, child, (lambda: prefork(conf, address_space)) if busy else None
+        )
         write_frame(ctl_out, response)
         answered = time.monotonic()
         child = following or prefork(conf, address_space)
+
 
 if __name__ == "__main__":
     main()

@@ -20,10 +20,26 @@ from typing import Literal, Protocol
 from sandbox import ExecResult
 from synthesis import format as fmt
 
-__all__ = ["NO_TOOL_SYSTEM", "AgentConfig", "Backend", "Conversation", "Executed", "Generation", "Piece", "Rollout",
-           "Sampling", "cut_at_stop", "no_tool_conversation", "run_agent"]
+__all__ = [
+    "NO_TOOL_SYSTEM",
+    "AgentConfig",
+    "Backend",
+    "Conversation",
+    "Executed",
+    "Generation",
+    "Piece",
+    "Rollout",
+    "Sampling",
+    "cut_at_stop",
+    "no_tool_conversation",
+    "run_agent",
+]
 
-CODE_OPEN, CODE_CLOSE, ANSWER_CLOSE = fmt.CODE_OPEN, fmt.CODE_CLOSE, fmt.ANSWER_CLOSE  # the protocol's, defined once
+CODE_OPEN, CODE_CLOSE, ANSWER_CLOSE = (
+    fmt.CODE_OPEN,
+    fmt.CODE_CLOSE,
+    fmt.ANSWER_CLOSE,
+)  # the protocol's, defined once
 NO_TOOL_SYSTEM = "You are a helpful assistant."
 NO_TOOL_SUFFIX = "\nAnswer with the final answer only, inside <answer></answer>."
 
@@ -37,7 +53,9 @@ class Sampling:
     top_k: int = field(default=0, metadata={"help": "Top-k cut-off; 0 disables it."})
     repetition_penalty: float = field(default=1.0, metadata={"help": "1.0 disables it."})
     max_new_tokens: int = field(default=2048, metadata={"help": "Tokens per generation call."})
-    seed: int | None = field(default=None, metadata={"help": "Per-request seed where the backend supports it."})
+    seed: int | None = field(
+        default=None, metadata={"help": "Per-request seed where the backend supports it."}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +64,21 @@ class AgentConfig:
 
     max_calls: int = field(default=5, metadata={"help": "Generation calls per rollout (Thyme: 5)."})
     max_images: int = field(default=10, metadata={"help": "Images per rollout, the input image included."})
-    max_total_tokens: int = field(default=10240, metadata={"help": "Model tokens per rollout, all calls together."})
+    max_total_tokens: int = field(
+        default=10240, metadata={"help": "Model tokens per rollout, all calls together."}
+    )
     text: Sampling = field(default_factory=Sampling, metadata={"help": "Sampling of reasoning text."})
     code: Sampling | None = field(
         default=None,
-        metadata={"help": "Sampling of code segments (GRPO-ATS: temperature 0). None samples code like text."},
+        metadata={
+            "help": "Sampling of code segments (GRPO-ATS: temperature 0). None samples code like text."
+        },
     )
     show_errors: bool = field(
         default=True,
-        metadata={"help": "Show a failed block's error to the model (RL); False discards the segment (eval)."},
+        metadata={
+            "help": "Show a failed block's error to the model (RL); False discards the segment (eval)."
+        },
     )
 
     def __post_init__(self):
@@ -249,11 +273,19 @@ def run_agent(backend: Backend, session: Session, conversation: Conversation, cf
 def _with_budget(sampling: Sampling, budget: int) -> Sampling:
     if sampling.max_new_tokens <= budget:
         return sampling
-    return Sampling(sampling.temperature, sampling.top_p, sampling.top_k, sampling.repetition_penalty, budget,
-                    sampling.seed)
+    return Sampling(
+        sampling.temperature,
+        sampling.top_p,
+        sampling.top_k,
+        sampling.repetition_penalty,
+        budget,
+        sampling.seed,
+    )
 
 
-def _step(rollout: Rollout, session: Session, piece: Piece, cfg: AgentConfig, truncated: bool) -> Finish | None:
+def _step(
+    rollout: Rollout, session: Session, piece: Piece, cfg: AgentConfig, truncated: bool
+) -> Finish | None:
     """Append one model piece and act on it; returns how the rollout ends, or None to continue."""
     conversation = rollout.conversation
     conversation.pieces.append(piece)

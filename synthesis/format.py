@@ -31,13 +31,44 @@ from typing import TypeVar
 from sandbox.layout import VIRTUAL_OUTPUT_DIR
 
 __all__ = [
-    "ANSWER_CLOSE", "ANSWER_OPEN", "CODE_CLOSE", "CODE_OPEN", "IMAGE_PLACEHOLDER", "IMAGE_SIZE_UNKNOWN",
-    "NO_ANSWER", "OUTPUT_CLOSE", "OUTPUT_OPEN", "SYSTEM_PROMPT", "TAGS", "THINK_CLOSE", "THINK_OPEN",
-    "VIOLATION_CODES", "VIRTUAL_OUTPUT_DIR",
-    "Code", "FormatError", "ImageCountError", "SandboxOutput", "Segment", "Text", "Trajectory", "UserPrompt",
+    "ANSWER_CLOSE",
+    "ANSWER_OPEN",
+    "CODE_CLOSE",
+    "CODE_OPEN",
+    "IMAGE_PLACEHOLDER",
+    "IMAGE_SIZE_UNKNOWN",
+    "NO_ANSWER",
+    "OUTPUT_CLOSE",
+    "OUTPUT_OPEN",
+    "SYSTEM_PROMPT",
+    "TAGS",
+    "THINK_CLOSE",
+    "THINK_OPEN",
+    "VIOLATION_CODES",
+    "VIRTUAL_OUTPUT_DIR",
+    "Code",
+    "FormatError",
+    "ImageCountError",
+    "SandboxOutput",
+    "Segment",
+    "Text",
+    "Trajectory",
+    "UserPrompt",
     "Violation",
-    "check", "code_blocks", "count_images", "ends_with_code", "extract_answer", "has_answer", "image_slots",
-    "last_code_block", "line_col", "parse", "parse_user_prompt", "render", "render_code", "render_sandbox_output",
+    "check",
+    "code_blocks",
+    "count_images",
+    "ends_with_code",
+    "extract_answer",
+    "has_answer",
+    "image_slots",
+    "last_code_block",
+    "line_col",
+    "parse",
+    "parse_user_prompt",
+    "render",
+    "render_code",
+    "render_sandbox_output",
     "render_user_prompt",
 ]
 
@@ -46,21 +77,49 @@ CODE_OPEN, CODE_CLOSE = "<code>", "</code>"
 OUTPUT_OPEN, OUTPUT_CLOSE = "<sandbox_output>", "</sandbox_output>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 IMAGE_PLACEHOLDER = "<image>"
-TAGS = (THINK_OPEN, THINK_CLOSE, CODE_OPEN, CODE_CLOSE, OUTPUT_OPEN, OUTPUT_CLOSE, ANSWER_OPEN, ANSWER_CLOSE,
-        IMAGE_PLACEHOLDER)
+TAGS = (
+    THINK_OPEN,
+    THINK_CLOSE,
+    CODE_OPEN,
+    CODE_CLOSE,
+    OUTPUT_OPEN,
+    OUTPUT_CLOSE,
+    ANSWER_OPEN,
+    ANSWER_CLOSE,
+    IMAGE_PLACEHOLDER,
+)
 NO_ANSWER = "No answer tag found in the final output."
 IMAGE_SIZE_UNKNOWN = "Unable to determine (error reading image)"
 VIOLATION_CODES = (  # every reason code check() can return
-    "format_missing_think_open", "format_missing_think_close", "format_missing_answer_open",
-    "format_missing_answer_close", "format_duplicate_think_open", "format_duplicate_think_close",
-    "format_duplicate_answer_open", "format_duplicate_answer_close", "format_text_before_think", "format_tag_order",
-    "format_text_between_think_and_answer", "format_separator_not_single_whitespace", "format_empty_answer",
-    "format_text_after_answer", "format_tag_outside_think", "format_unmatched_code_close",
-    "format_unmatched_sandbox_output_close", "format_image_outside_sandbox_output",
-    "format_sandbox_output_without_code", "format_code_not_followed_by_sandbox_output",
-    "format_whitespace_before_sandbox_output", "format_nested_tag", "format_unclosed_code",
-    "format_unclosed_sandbox_output", "format_empty_code", "format_code_without_fence", "format_bad_fence_language",
-    "format_code_missing_closing_fence", "format_mixed_images_and_text_in_output",
+    "format_missing_think_open",
+    "format_missing_think_close",
+    "format_missing_answer_open",
+    "format_missing_answer_close",
+    "format_duplicate_think_open",
+    "format_duplicate_think_close",
+    "format_duplicate_answer_open",
+    "format_duplicate_answer_close",
+    "format_text_before_think",
+    "format_tag_order",
+    "format_text_between_think_and_answer",
+    "format_separator_not_single_whitespace",
+    "format_empty_answer",
+    "format_text_after_answer",
+    "format_tag_outside_think",
+    "format_unmatched_code_close",
+    "format_unmatched_sandbox_output_close",
+    "format_image_outside_sandbox_output",
+    "format_sandbox_output_without_code",
+    "format_code_not_followed_by_sandbox_output",
+    "format_whitespace_before_sandbox_output",
+    "format_nested_tag",
+    "format_unclosed_code",
+    "format_unclosed_sandbox_output",
+    "format_empty_code",
+    "format_code_without_fence",
+    "format_bad_fence_language",
+    "format_code_missing_closing_fence",
+    "format_mixed_images_and_text_in_output",
 )
 
 SYSTEM_PROMPT = (
@@ -92,8 +151,10 @@ _USER_TEMPLATE = (
     "<answer>Your final answer to the user's question goes here.</answer>\n"
 )
 _USER_RE = re.compile(
-    re.escape(_USER_TEMPLATE).replace(r"\{question\}", "(?P<question>.*)")
-    .replace(r"\{path\}", "(?P<path>[^\n]*)").replace(r"\{size\}", "(?P<size>[^\n]*)"),
+    re.escape(_USER_TEMPLATE)
+    .replace(r"\{question\}", "(?P<question>.*)")
+    .replace(r"\{path\}", "(?P<path>[^\n]*)")
+    .replace(r"\{size\}", "(?P<size>[^\n]*)"),
     re.DOTALL,
 )
 _TAG_RE = re.compile("|".join(re.escape(t) for t in TAGS))
@@ -382,8 +443,10 @@ def image_slots(traj: Trajectory, images: Sequence[_T], input_images: int = 1) -
     """
     expected = input_images + count_images(traj)
     if len(images) != expected:
-        raise ImageCountError(f"trajectory has {count_images(traj)} <image> placeholders plus {input_images} "
-                              f"input image(s), so {expected} images are needed; got {len(images)}")
+        raise ImageCountError(
+            f"trajectory has {count_images(traj)} <image> placeholders plus {input_images} "
+            f"input image(s), so {expected} images are needed; got {len(images)}"
+        )
     text, offsets = render(traj), []
     position = text.find(IMAGE_PLACEHOLDER)
     while position != -1:
@@ -409,7 +472,7 @@ def last_code_block(text: str, strict: bool = False) -> str | None:
     start = text.rfind(CODE_OPEN, 0, close) if close != -1 else -1
     if start == -1:
         return None
-    content = text[start + len(CODE_OPEN):close]
+    content = text[start + len(CODE_OPEN) : close]
     match = _FENCED_RE.fullmatch(content)
     if match is not None or strict:
         return match[2] if match is not None and match[2] and match[2].strip() else None
@@ -476,7 +539,9 @@ def extract_answer(text: str) -> str | None:
 # --- the scanner: tokens, envelope, think body, code content ------------------------------------------------
 
 _ENVELOPE = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
-_ENVELOPE_NAMES = dict(zip(_ENVELOPE, ("think_open", "think_close", "answer_open", "answer_close"), strict=True))
+_ENVELOPE_NAMES = dict(
+    zip(_ENVELOPE, ("think_open", "think_close", "answer_open", "answer_close"), strict=True)
+)
 
 
 @dataclass(slots=True)
@@ -512,8 +577,12 @@ def _scan_envelope(text: str, tokens: list[tuple[int, str]], out: list[Violation
     t0, t1, a0, a1 = (first.get(tag) for tag in _ENVELOPE)
     start = 0 if t0 is None else t0 + len(THINK_OPEN)
     end = min((p for p in (t1, a0, a1) if p is not None and p >= start), default=len(text))
-    missing = {THINK_OPEN: 0, THINK_CLOSE: a0 if a0 is not None else len(text),
-               ANSWER_OPEN: len(text) if t1 is None else t1 + len(THINK_CLOSE), ANSWER_CLOSE: len(text)}
+    missing = {
+        THINK_OPEN: 0,
+        THINK_CLOSE: a0 if a0 is not None else len(text),
+        ANSWER_OPEN: len(text) if t1 is None else t1 + len(THINK_CLOSE),
+        ANSWER_CLOSE: len(text),
+    }
     for tag, pos in missing.items():
         if tag not in first:
             out.append(Violation(f"format_missing_{_ENVELOPE_NAMES[tag]}", f"no {tag}", pos))
@@ -522,20 +591,32 @@ def _scan_envelope(text: str, tokens: list[tuple[int, str]], out: list[Violation
     present = [(first[tag], tag) for tag in _ENVELOPE if tag in first]
     disordered = [(p, tag) for (q, _), (p, tag) in pairwise(present) if p < q]
     for pos, tag in disordered:
-        out.append(Violation("format_tag_order", f"{tag} out of order (<think></think><answer></answer>)", pos))
+        out.append(
+            Violation("format_tag_order", f"{tag} out of order (<think></think><answer></answer>)", pos)
+        )
     if len(present) < 4 or disordered:
         return _Envelope((start, end), None, None)
-    return _Envelope((start, end), _check_separator(text, t1 + len(THINK_CLOSE), a0, out),
-                     _check_answer(text, a0 + len(ANSWER_OPEN), a1, out))
+    return _Envelope(
+        (start, end),
+        _check_separator(text, t1 + len(THINK_CLOSE), a0, out),
+        _check_answer(text, a0 + len(ANSWER_OPEN), a1, out),
+    )
 
 
 def _check_separator(text: str, start: int, end: int, out: list[Violation]) -> str:
     separator = text[start:end]
     if not _WS_RE.fullmatch(separator):
-        out.append(Violation("format_text_between_think_and_answer", "text between </think> and <answer>", start))
+        out.append(
+            Violation("format_text_between_think_and_answer", "text between </think> and <answer>", start)
+        )
     elif not _WS1_RE.fullmatch(separator):
-        out.append(Violation("format_separator_not_single_whitespace",
-                             f"</think> and <answer> must be separated by one whitespace, got {separator!r}", start))
+        out.append(
+            Violation(
+                "format_separator_not_single_whitespace",
+                f"</think> and <answer> must be separated by one whitespace, got {separator!r}",
+                start,
+            )
+        )
     return separator
 
 
@@ -555,8 +636,9 @@ _STRAY = {
 }
 
 
-def _scan_body(text: str, tokens: list[tuple[int, str]], start: int, end: int,
-               out: list[Violation]) -> list[Segment]:
+def _scan_body(
+    text: str, tokens: list[tuple[int, str]], start: int, end: int, out: list[Violation]
+) -> list[Segment]:
     """Walk the body's tags: text, then code blocks each directly followed by a sandbox output."""
     segments: list[Segment] = []
     cursor, i = start, 0
@@ -569,7 +651,9 @@ def _scan_body(text: str, tokens: list[tuple[int, str]], start: int, end: int,
         if pos > cursor:
             segments.append(Text(text[cursor:pos]))
         if tag == OUTPUT_OPEN:
-            out.append(Violation("format_sandbox_output_without_code", "<sandbox_output> not after </code>", pos))
+            out.append(
+                Violation("format_sandbox_output_without_code", "<sandbox_output> not after </code>", pos)
+            )
         else:
             i, closed = _scan_code(text, tokens, i, out, segments)
             if closed is None and i == len(tokens):  # unclosed up to the end of the body
@@ -585,25 +669,42 @@ def _scan_body(text: str, tokens: list[tuple[int, str]], start: int, end: int,
     return segments
 
 
-def _followed_by_output(text: str, tokens: list[tuple[int, str]], i: int, cursor: int,
-                        out: list[Violation]) -> bool:
+def _followed_by_output(
+    text: str, tokens: list[tuple[int, str]], i: int, cursor: int, out: list[Violation]
+) -> bool:
     """Whether ``tokens[i]`` is the ``<sandbox_output>`` of the code block ending at ``cursor``."""
     if i == len(tokens) or tokens[i][1] != OUTPUT_OPEN:
-        out.append(Violation("format_code_not_followed_by_sandbox_output",
-                             "</code> must be directly followed by <sandbox_output>", cursor))
+        out.append(
+            Violation(
+                "format_code_not_followed_by_sandbox_output",
+                "</code> must be directly followed by <sandbox_output>",
+                cursor,
+            )
+        )
         return False
-    gap = text[cursor:tokens[i][0]]
+    gap = text[cursor : tokens[i][0]]
     if gap.isspace():
-        out.append(Violation("format_whitespace_before_sandbox_output",
-                             f"{gap!r} between </code> and <sandbox_output>", cursor))
+        out.append(
+            Violation(
+                "format_whitespace_before_sandbox_output",
+                f"{gap!r} between </code> and <sandbox_output>",
+                cursor,
+            )
+        )
     elif gap:
-        out.append(Violation("format_code_not_followed_by_sandbox_output",
-                             "text between </code> and <sandbox_output>", cursor))
+        out.append(
+            Violation(
+                "format_code_not_followed_by_sandbox_output",
+                "text between </code> and <sandbox_output>",
+                cursor,
+            )
+        )
     return True
 
 
-def _container(tokens: list[tuple[int, str]], i: int, close: str, stop: str,
-               out: list[Violation]) -> tuple[int, int | None]:
+def _container(
+    tokens: list[tuple[int, str]], i: int, close: str, stop: str, out: list[Violation]
+) -> tuple[int, int | None]:
     """Index and offset of the tag closing the container opened at ``tokens[i]``.
 
     Any other tag inside is nested, except ``<image>`` in a sandbox output; reaching ``stop`` (the opening
@@ -620,8 +721,9 @@ def _container(tokens: list[tuple[int, str]], i: int, close: str, stop: str,
     return len(tokens), None
 
 
-def _scan_code(text: str, tokens: list[tuple[int, str]], i: int, out: list[Violation],
-               segments: list[Segment]) -> tuple[int, int | None]:
+def _scan_code(
+    text: str, tokens: list[tuple[int, str]], i: int, out: list[Violation], segments: list[Segment]
+) -> tuple[int, int | None]:
     """A ``<code>`` block: returns (index of the next token, offset after ``</code>`` or None if unclosed)."""
     open_pos = tokens[i][0]
     j, close_pos = _container(tokens, i, CODE_CLOSE, OUTPUT_OPEN, out)
@@ -644,33 +746,48 @@ def _fenced(content: str, at: int, out: list[Violation]) -> Code | None:
     if match is not None or not content.strip():
         out.append(Violation("format_empty_code", "the code block holds no code", at + lead))
     elif not content.startswith("```", lead):
-        out.append(Violation("format_code_without_fence", "code must be wrapped in ```python ... ```", at + lead))
+        out.append(
+            Violation("format_code_without_fence", "code must be wrapped in ```python ... ```", at + lead)
+        )
     elif not content.startswith("```python\n", lead):
         line = content[lead:].split("\n", 1)[0]
-        out.append(Violation("format_bad_fence_language", f"opening fence must be ```python, got {line!r}",
-                             at + lead + 3))
+        out.append(
+            Violation(
+                "format_bad_fence_language", f"opening fence must be ```python, got {line!r}", at + lead + 3
+            )
+        )
     else:
-        out.append(Violation("format_code_missing_closing_fence", "no closing ``` line before </code>",
-                             at + len(content)))
+        out.append(
+            Violation(
+                "format_code_missing_closing_fence", "no closing ``` line before </code>", at + len(content)
+            )
+        )
     return None
 
 
-def _scan_output(text: str, tokens: list[tuple[int, str]], i: int, end: int, out: list[Violation],
-                 segments: list[Segment]) -> tuple[int, int]:
+def _scan_output(
+    text: str, tokens: list[tuple[int, str]], i: int, end: int, out: list[Violation], segments: list[Segment]
+) -> tuple[int, int]:
     """A ``<sandbox_output>``: only placeholders or only text; returns (next token index, offset after it)."""
     open_pos = tokens[i][0]
     j, close_pos = _container(tokens, i, OUTPUT_CLOSE, CODE_OPEN, out)
     if close_pos is None:
-        out.append(Violation("format_unclosed_sandbox_output", "<sandbox_output> without </sandbox_output>",
-                             open_pos))
+        out.append(
+            Violation(
+                "format_unclosed_sandbox_output", "<sandbox_output> without </sandbox_output>", open_pos
+            )
+        )
         return j, end if j == len(tokens) else tokens[j][0]
     start = open_pos + len(OUTPUT_OPEN)
-    images = [pos for pos, tag in tokens[i + 1:j] if tag == IMAGE_PLACEHOLDER]
+    images = [pos for pos, tag in tokens[i + 1 : j] if tag == IMAGE_PLACEHOLDER]
     bounds = [start, *(b for p in images for b in (p, p + len(IMAGE_PLACEHOLDER))), close_pos]
     stray = [a for a, b in zip(bounds[::2], bounds[1::2], strict=True) if b > a]
     if images and stray:
-        out.append(Violation("format_mixed_images_and_text_in_output", "<image> placeholders mixed with text",
-                             stray[0]))
+        out.append(
+            Violation(
+                "format_mixed_images_and_text_in_output", "<image> placeholders mixed with text", stray[0]
+            )
+        )
     else:
         segments.append(SandboxOutput(len(images), "" if images else text[start:close_pos]))
     return j + 1, close_pos + len(OUTPUT_CLOSE)

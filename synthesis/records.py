@@ -19,8 +19,18 @@ import datasets
 import pyarrow as pa
 
 __all__ = [
-    "Check", "DeadLetter", "Execution", "Provenance", "RlPrompt", "SftRecord",
-    "DEAD_LETTER_SCHEMA", "RL_SCHEMA", "SFT_SCHEMA", "decode_payload", "encode_payload", "to_table",
+    "Check",
+    "DeadLetter",
+    "Execution",
+    "Provenance",
+    "RlPrompt",
+    "SftRecord",
+    "DEAD_LETTER_SCHEMA",
+    "RL_SCHEMA",
+    "SFT_SCHEMA",
+    "decode_payload",
+    "encode_payload",
+    "to_table",
 ]
 
 _str, _bool, _i32, _i64, _f64 = (datasets.Value(t) for t in ("string", "bool", "int32", "int64", "float64"))
@@ -38,8 +48,12 @@ class Execution:
     error_type: str = ""  # exception type name as the model saw it, "" when ok
     error_message: str = ""
     fixes: tuple[str, ...] = ()  # fix-ups `code` needs to run as recorded, e.g. ("fix_crop_clamp",)
-    image_indices: tuple[int, ...] = ()  # positions in the record's `images` of the images this block produced
-    fixes_rewritten: tuple[str, ...] = ()  # fix-ups folded into `code` (the `rewrite` policy): it needs none now
+    image_indices: tuple[
+        int, ...
+    ] = ()  # positions in the record's `images` of the images this block produced
+    fixes_rewritten: tuple[
+        str, ...
+    ] = ()  # fix-ups folded into `code` (the `rewrite` policy): it needs none now
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +151,19 @@ class RlPrompt:
     def from_task(cls, task: Any) -> RlPrompt:
         """The RL prompt of a generated :class:`~synthesis.tasks.Task` (its params kept for analysis, never shown
         to the policy); the one mapping of a task to a prompt, which the trainer's held-out set reads too."""
-        return cls(task.id, task.image, task.question, (task.width, task.height), task.answer, task.answer_type,
-                   task.family, float(task.difficulty), tuple(task.choices),
-                   {"params": task.params, "target": list(task.target) if task.target else None},
-                   Provenance("generated", f"tasks.{task.family}", "0.1.0", task.seed))
+        return cls(
+            task.id,
+            task.image,
+            task.question,
+            (task.width, task.height),
+            task.answer,
+            task.answer_type,
+            task.family,
+            float(task.difficulty),
+            tuple(task.choices),
+            {"params": task.params, "target": list(task.target) if task.target else None},
+            Provenance("generated", f"tasks.{task.family}", "0.1.0", task.seed),
+        )
 
     def to_row(self) -> dict[str, Any]:
         """The Parquet row of this prompt."""
@@ -166,38 +189,90 @@ class DeadLetter:
     def to_row(self) -> dict[str, Any]:
         """The Parquet row: the payload as JSON text, with its bytes values moved to ``payload_blobs``."""
         text, blobs = encode_payload(self.payload)
-        return {"id": self.id, "stage": self.stage, "reason": self.reason, "detail": self.detail,
-                "payload": text, "payload_blobs": blobs}
+        return {
+            "id": self.id,
+            "stage": self.stage,
+            "reason": self.reason,
+            "detail": self.detail,
+            "payload": text,
+            "payload_blobs": blobs,
+        }
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> DeadLetter:
         """Inverse of :meth:`to_row`; the payload comes back with its bytes restored, ready for replay."""
-        return cls(row["id"], row["stage"], row["reason"], row["detail"],
-                   decode_payload(row["payload"], row["payload_blobs"]))
+        return cls(
+            row["id"],
+            row["stage"],
+            row["reason"],
+            row["detail"],
+            decode_payload(row["payload"], row["payload_blobs"]),
+        )
 
 
-_EXECUTION = {"code": _str, "code_as_run": _str, "status": _str, "stdout": _str, "stderr": _str,
-              "error_type": _str, "error_message": _str, "fixes": datasets.List(_str),
-              "image_indices": datasets.List(_i32), "fixes_rewritten": datasets.List(_str)}
+_EXECUTION = {
+    "code": _str,
+    "code_as_run": _str,
+    "status": _str,
+    "stdout": _str,
+    "stderr": _str,
+    "error_type": _str,
+    "error_message": _str,
+    "fixes": datasets.List(_str),
+    "image_indices": datasets.List(_i32),
+    "fixes_rewritten": datasets.List(_str),
+}
 _CHECK = {"name": _str, "passed": _bool, "reason": _str, "detail": _str}
-_PROVENANCE = {"source": _str, "generator": _str, "generator_version": _str, "seed": _i64,
-               "sandbox_config_hash": _str}
+_PROVENANCE = {
+    "source": _str,
+    "generator": _str,
+    "generator_version": _str,
+    "seed": _i64,
+    "sandbox_config_hash": _str,
+}
 _SIZE = {"width": _i32, "height": _i32}
 
-SFT_FEATURES = datasets.Features({
-    "id": _str, "images": datasets.List(datasets.Image()), "question": _str, "image_size": _SIZE,
-    "response": _str, "answer": _str, "answer_type": _str, "family": _str, "task_params": _str,
-    "executions": datasets.List(_EXECUTION), "checks": datasets.List(_CHECK), "provenance": _PROVENANCE,
-})
-RL_FEATURES = datasets.Features({
-    "id": _str, "image": datasets.Image(), "question": _str, "image_size": _SIZE, "answer": _str,
-    "answer_type": _str, "family": _str, "difficulty": _f64, "choices": datasets.List(_str),
-    "task_params": _str, "provenance": _PROVENANCE,
-})
-DEAD_LETTER_FEATURES = datasets.Features({
-    "id": _str, "stage": _str, "reason": _str, "detail": _str, "payload": _str,
-    "payload_blobs": datasets.List(datasets.Value("binary")),
-})
+SFT_FEATURES = datasets.Features(
+    {
+        "id": _str,
+        "images": datasets.List(datasets.Image()),
+        "question": _str,
+        "image_size": _SIZE,
+        "response": _str,
+        "answer": _str,
+        "answer_type": _str,
+        "family": _str,
+        "task_params": _str,
+        "executions": datasets.List(_EXECUTION),
+        "checks": datasets.List(_CHECK),
+        "provenance": _PROVENANCE,
+    }
+)
+RL_FEATURES = datasets.Features(
+    {
+        "id": _str,
+        "image": datasets.Image(),
+        "question": _str,
+        "image_size": _SIZE,
+        "answer": _str,
+        "answer_type": _str,
+        "family": _str,
+        "difficulty": _f64,
+        "choices": datasets.List(_str),
+        "task_params": _str,
+        "provenance": _PROVENANCE,
+    }
+)
+DEAD_LETTER_FEATURES = datasets.Features(
+    {
+        "id": _str,
+        "stage": _str,
+        "reason": _str,
+        "detail": _str,
+        "payload": _str,
+        "payload_blobs": datasets.List(datasets.Value("binary")),
+    }
+)
 
 SFT_SCHEMA: pa.Schema = SFT_FEATURES.arrow_schema
 RL_SCHEMA: pa.Schema = RL_FEATURES.arrow_schema
@@ -278,4 +353,3 @@ def _plain(obj: Any) -> dict[str, Any]:
 def _build(cls: type, row: dict[str, Any]) -> Any:
     kwargs = {f.name: row[f.name] for f in fields(cls) if f.name in row}
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
-

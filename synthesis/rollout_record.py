@@ -19,12 +19,19 @@ def _executions(rollout: Rollout) -> tuple[Execution, ...]:
         result = step.result
         piece = next(shown, None) if step.shown else None
         count = len(piece.images) if piece is not None else 0
-        executions.append(Execution(
-            code=step.code, code_as_run=result.code_as_run, status=result.status.value,
-            stdout=result.stdout[:EXCERPT_CHARS], stderr=result.stderr[-EXCERPT_CHARS:],
-            error_type=result.error_type, error_message=result.error_message[:EXCERPT_CHARS],
-            fixes=tuple(result.fixes), image_indices=tuple(range(next_image, next_image + count)),
-        ))
+        executions.append(
+            Execution(
+                code=step.code,
+                code_as_run=result.code_as_run,
+                status=result.status.value,
+                stdout=result.stdout[:EXCERPT_CHARS],
+                stderr=result.stderr[-EXCERPT_CHARS:],
+                error_type=result.error_type,
+                error_message=result.error_message[:EXCERPT_CHARS],
+                fixes=tuple(result.fixes),
+                image_indices=tuple(range(next_image, next_image + count)),
+            )
+        )
         next_image += count
     return tuple(executions)
 
@@ -46,8 +53,12 @@ def record_from_rollout(task: Task, rollout: Rollout, provenance: Provenance) ->
         answer=task.answer,
         answer_type=task.answer_type,
         family=task.family,
-        task_params={"params": task.params, "choices": list(task.choices),
-                     "target": list(task.target) if task.target else None, "difficulty": task.difficulty},
+        task_params={
+            "params": task.params,
+            "choices": list(task.choices),
+            "target": list(task.target) if task.target else None,
+            "difficulty": task.difficulty,
+        },
         executions=_executions(rollout),
         provenance=provenance,
     )

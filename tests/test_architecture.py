@@ -144,7 +144,9 @@ def _graph() -> dict[str, set[str]]:
     for package in PACKAGES:
         for path in _modules(package):
             rel = _rel(path)
-            graph[rel] = set().union(*(_targets(rel, n) for n in _statement_imports(_tree(path).body))) - {rel}
+            graph[rel] = set().union(*(_targets(rel, n) for n in _statement_imports(_tree(path).body))) - {
+                rel
+            }
     return graph
 
 
@@ -201,8 +203,13 @@ def test_root_config_is_imported_only_by_entry_points():
     for package in PACKAGES:
         for path in _modules(package):
             rel = _rel(path)
-            loads = set().union(*(_targets(rel, n) for n in ast.walk(_tree(path))
-                                  if isinstance(n, ast.Import | ast.ImportFrom)))
+            loads = set().union(
+                *(
+                    _targets(rel, n)
+                    for n in ast.walk(_tree(path))
+                    if isinstance(n, ast.Import | ast.ImportFrom)
+                )
+            )
             if ROOT_CONFIG in loads and rel not in ENTRY_POINTS:
                 offenders.append(rel)
     assert not offenders, f"only entry points may import {ROOT_CONFIG}: {offenders}"
@@ -225,8 +232,12 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-LIBRARY_MODULES = [_module_name(p) for pkg in PACKAGES for p in _modules(pkg)
-                   if not (pkg == "pipelines" and p.name.startswith("build_")) and p.name != "run.py"]
+LIBRARY_MODULES = [
+    _module_name(p)
+    for pkg in PACKAGES
+    for p in _modules(pkg)
+    if not (pkg == "pipelines" and p.name.startswith("build_")) and p.name != "run.py"
+]
 
 
 @pytest.mark.parametrize("name", LIBRARY_MODULES)
@@ -245,7 +256,9 @@ def test_no_environment_reads_outside_config_modules():
     for pkg in PACKAGES:
         for path in _modules(pkg):
             text = path.read_text()
-            reads = "os.environ[" in text or "getenv(" in text or "environ.get(" in text or "os.environ)" in text
+            reads = (
+                "os.environ[" in text or "getenv(" in text or "environ.get(" in text or "os.environ)" in text
+            )
             if reads and _rel(path) not in {"pipelines/runner.py", "runconfig/keys.py"}:
                 offenders.append(_rel(path))
     assert not offenders, f"environment read outside config modules: {offenders}"

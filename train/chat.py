@@ -55,8 +55,9 @@ def prompt_text(system: str, user: str) -> str:
     return f"{IM_START}system\n{system}{EOS}\n{IM_START}user\n{user}{EOS}\n{IM_START}assistant\n"
 
 
-def response_chunks(response: str, images: Sequence[bytes] = (), last_round_only: bool = False,
-                    end: str = EOS) -> list[Chunk]:  # fmt: skip
+def response_chunks(
+    response: str, images: Sequence[bytes] = (), last_round_only: bool = False, end: str = EOS
+) -> list[Chunk]:
     """Cut an assistant message into trained model text and untrained sandbox outputs.
 
     Args:
@@ -77,7 +78,7 @@ def response_chunks(response: str, images: Sequence[bytes] = (), last_round_only
     frozen_until = outputs[-2].end() if last_round_only and len(outputs) >= 2 else 0
     for match in outputs:
         if match.start() > cursor:
-            chunks.append(Chunk(response[cursor:match.start()], match.start() > frozen_until))
+            chunks.append(Chunk(response[cursor : match.start()], match.start() > frozen_until))
         count = match[0].count(fmt.IMAGE_PLACEHOLDER)
         chunks.append(Chunk(match[0], False, tuple(queue[:count])))
         del queue[:count]

@@ -18,7 +18,9 @@ STATE_FILE = "trainer_state.pt"
 LATEST = "latest"
 
 
-def save_checkpoint(stage_dir: str | Path, step: int, policy, optimizer, scheduler, extra: dict[str, Any]) -> Path:
+def save_checkpoint(
+    stage_dir: str | Path, step: int, policy, optimizer, scheduler, extra: dict[str, Any]
+) -> Path:
     """Write a checkpoint of ``policy`` and the trainer state, then mark it as the latest.
 
     Args:
@@ -37,10 +39,13 @@ def save_checkpoint(stage_dir: str | Path, step: int, policy, optimizer, schedul
     policy.model.save_pretrained(folder)
     policy.tokenizer.save_pretrained(folder)
     policy.vision.image_processor.save_pretrained(folder)
-    state = {"step": step, "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict() if scheduler is not None else None,
-             "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
-             "extra": extra}
+    state = {
+        "step": step,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+        "extra": extra,
+    }
     torch.save(state, folder / STATE_FILE)
     tmp = Path(stage_dir) / f".{LATEST}.tmp"
     tmp.write_text(folder.name)

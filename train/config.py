@@ -22,18 +22,27 @@ FIXED_STEM = "image"  # input_name=fixed: every prompt and session names its inp
 class ModelConfig:
     """Which policy to train: the offline tiny VLM, or a Hugging Face checkpoint (path or hub id)."""
 
-    name: str = field(default="tiny", metadata={"help": "'tiny' builds a random-init LLaVA offline; else a path/id."})
-    image_size: int = field(default=64, metadata={"help": "Side in px the model sees; the sandbox keeps originals."})
+    name: str = field(
+        default="tiny", metadata={"help": "'tiny' builds a random-init LLaVA offline; else a path/id."}
+    )
+    image_size: int = field(
+        default=64, metadata={"help": "Side in px the model sees; the sandbox keeps originals."}
+    )
     vocab_size: int = field(
-        default=4096, metadata={"help": "Tiny model: BPE vocabulary (>= 1566: 1266 number and hex-pair tokens)."}
+        default=4096,
+        metadata={"help": "Tiny model: BPE vocabulary (>= 1566: 1266 number and hex-pair tokens)."},
     )
     hidden_size: int = field(default=192, metadata={"help": "Tiny model: text hidden size."})
     layers: int = field(default=4, metadata={"help": "Tiny model: text decoder layers."})
     heads: int = field(default=4, metadata={"help": "Tiny model: attention heads (KV heads = heads // 2)."})
     vision_hidden: int = field(default=64, metadata={"help": "Tiny model: SigLIP hidden size."})
     vision_layers: int = field(default=2, metadata={"help": "Tiny model: SigLIP layers."})
-    patch_size: int = field(default=16, metadata={"help": "Tiny model: patch side; (image_size/patch)^2 tokens."})
-    lora_rank: int = field(default=0, metadata={"help": "LoRA rank for a real checkpoint; 0 trains all weights."})
+    patch_size: int = field(
+        default=16, metadata={"help": "Tiny model: patch side; (image_size/patch)^2 tokens."}
+    )
+    lora_rank: int = field(
+        default=0, metadata={"help": "LoRA rank for a real checkpoint; 0 trains all weights."}
+    )
     device: str = field(default="auto", metadata={"help": "'auto' (cuda when available), 'cpu' or 'cuda'."})
 
     def __post_init__(self):
@@ -48,11 +57,18 @@ class SftConfig:
     """Supervised fine-tuning on the accepted trajectories (thyme.md §5)."""
 
     steps: int = field(default=2000, metadata={"help": "Optimizer steps (the shards are cycled)."})
-    lr: float = field(default=3e-3, metadata={"help": "Peak learning rate: linear warmup, kept through the copy drills, cosine over the SFT steps."})
+    lr: float = field(
+        default=3e-3,
+        metadata={
+            "help": "Peak learning rate: linear warmup, kept through the copy drills, cosine over the SFT steps."
+        },
+    )
     warmup_steps: int = field(default=20, metadata={"help": "Linear warmup steps."})
     batch_size: int = field(default=4, metadata={"help": "Sequences per micro-batch."})
     grad_accum: int = field(default=1, metadata={"help": "Micro-batches per optimizer step."})
-    max_len: int = field(default=1024, metadata={"help": "Longer sequences are truncated (their tail is lost)."})
+    max_len: int = field(
+        default=1024, metadata={"help": "Longer sequences are truncated (their tail is lost)."}
+    )
     last_round_only: bool = field(
         default=False, metadata={"help": "Thyme's option: mask every round but the last code round."}
     )
@@ -63,10 +79,12 @@ class SftConfig:
     )
     cache_examples: int = field(default=4096, metadata={"help": "Records whose image inputs stay in memory."})
     randomize_ids: bool = field(
-        default=True, metadata={"help": "Fresh item id per example in the prompt's path and the code (learn to copy)."}
+        default=True,
+        metadata={"help": "Fresh item id per example in the prompt's path and the code (learn to copy)."},
     )
     copy_weight: int = field(
-        default=1, metadata={"help": "Loss weight of the code's tokens that copy the prompt's item id (1 = plain)."}
+        default=1,
+        metadata={"help": "Loss weight of the code's tokens that copy the prompt's item id (1 = plain)."},
     )
     copy_drill_steps: int = field(
         default=0, metadata={"help": "Steps of copy drills (train/copy_drills.py) before the SFT steps."}
@@ -74,10 +92,22 @@ class SftConfig:
     copy_drill_batch: int = field(default=16, metadata={"help": "Drills per copy-drill step."})
 
     def __post_init__(self):
-        if min(self.steps, self.batch_size, self.grad_accum, self.save_every, self.log_every, self.copy_weight,
-               self.copy_drill_batch) < 1:
-            raise ValueError("sft.steps, batch_size, grad_accum, save_every, log_every, copy_weight and "
-                             "copy_drill_batch must be >= 1")
+        if (
+            min(
+                self.steps,
+                self.batch_size,
+                self.grad_accum,
+                self.save_every,
+                self.log_every,
+                self.copy_weight,
+                self.copy_drill_batch,
+            )
+            < 1
+        ):
+            raise ValueError(
+                "sft.steps, batch_size, grad_accum, save_every, log_every, copy_weight and "
+                "copy_drill_batch must be >= 1"
+            )
         if self.copy_drill_steps < 0:
             raise ValueError("sft.copy_drill_steps must be >= 0")
 
@@ -95,12 +125,18 @@ class GrpoConfig:
     prompts_per_step: int = field(default=4, metadata={"help": "Prompts per step (each gets G rollouts)."})
     group_size: int = field(default=4, metadata={"help": "G, rollouts per prompt (Thyme: 4)."})
     lr: float = field(default=2e-4, metadata={"help": "Learning rate (constant)."})
-    beta: float = field(default=0.01, metadata={"help": "k3 KL coefficient to the reference policy (Thyme: 0.01)."})
+    beta: float = field(
+        default=0.01, metadata={"help": "k3 KL coefficient to the reference policy (Thyme: 0.01)."}
+    )
     epsilon: float = field(default=0.2, metadata={"help": "PPO clip range, low side."})
     epsilon_high: float = field(default=0.2, metadata={"help": "PPO clip range, high side (DAPO: 0.28)."})
-    inner_epochs: int = field(default=1, metadata={"help": "Optimizer passes per batch (>1 activates clipping)."})
+    inner_epochs: int = field(
+        default=1, metadata={"help": "Optimizer passes per batch (>1 activates clipping)."}
+    )
     text_temperature: float = field(default=1.0, metadata={"help": "Temperature of reasoning text."})
-    code_temperature: float = field(default=0.0, metadata={"help": "Temperature of code under ATS (0 = greedy)."})
+    code_temperature: float = field(
+        default=0.0, metadata={"help": "Temperature of code under ATS (0 = greedy)."}
+    )
     top_p: float = field(default=1.0, metadata={"help": "Nucleus mass of sampled text."})
     ats: Literal["segments", "logits_processor", "off"] = field(
         default="segments",
@@ -111,22 +147,29 @@ class GrpoConfig:
     max_total_tokens: int = field(default=640, metadata={"help": "Model tokens per rollout."})
     mask_truncated: bool = field(
         default=False,
-        metadata={"help": "Exclude rollouts without an answer from the loss (Mini-o3, DAPO) instead of scoring "
-                          "them like Thyme, whose overlong filter never triggers."},
+        metadata={
+            "help": "Exclude rollouts without an answer from the loss (Mini-o3, DAPO) instead of scoring "
+            "them like Thyme, whose overlong filter never triggers."
+        },
     )
     strict: bool = field(
         default=True,
-        metadata={"help": "Run rollout code without Thyme's fix-ups (which repair a wrong path or crop box), so "
-                          "code that would fail the strict evaluation fails here too; false = Thyme's RL."},
+        metadata={
+            "help": "Run rollout code without Thyme's fix-ups (which repair a wrong path or crop box), so "
+            "code that would fail the strict evaluation fails here too; false = Thyme's RL."
+        },
     )
     weights: dict[str, float] = field(
         default_factory=lambda: {"accuracy": 1.0, "format": 0.5, "consistency": 0.5},
         metadata={"help": "Reward weights; consistency counts only when the answer is right."},
     )
     save_every: int = field(default=5, metadata={"help": "Checkpoint period in steps."})
-    compare_prompts: int = field(default=12, metadata={"help": "Prompts for the ATS vs T=1 code-failure comparison."})
+    compare_prompts: int = field(
+        default=12, metadata={"help": "Prompts for the ATS vs T=1 code-failure comparison."}
+    )
     shuffle_buffer: int = field(
-        default=512, metadata={"help": "Shuffle buffer of RL prompts (full images); shards are sorted by family."}
+        default=512,
+        metadata={"help": "Shuffle buffer of RL prompts (full images); shards are sorted by family."},
     )
 
     def __post_init__(self):
@@ -142,17 +185,29 @@ class GrpoConfig:
 class EvalConfig:
     """The held-out benchmark and the evaluator."""
 
-    count: int = field(default=60, metadata={"help": "Held-out tasks (training family mix); the same set for every checkpoint."})
-    base_seed: int = field(default=1_000_000, metadata={"help": "Seed of task 0; far from the training seeds."})
+    count: int = field(
+        default=60,
+        metadata={"help": "Held-out tasks (training family mix); the same set for every checkpoint."},
+    )
+    base_seed: int = field(
+        default=1_000_000, metadata={"help": "Seed of task 0; far from the training seeds."}
+    )
     long_side_range: tuple[int, int] = field(
-        default=(3584, 4096), metadata={"help": "Crop-family image sizes, above the training range (held-out)."}
+        default=(3584, 4096),
+        metadata={"help": "Crop-family image sizes, above the training range (held-out)."},
     )
     max_calls: int = field(default=5, metadata={"help": "Generation calls per rollout with tools."})
     max_new_tokens: int = field(default=320, metadata={"help": "Tokens per generation call."})
     max_total_tokens: int = field(default=640, metadata={"help": "Model tokens per rollout."})
-    without_tools: bool = field(default=True, metadata={"help": "Also run the no-tool setting (one call, no code)."})
-    strict: bool = field(default=True, metadata={"help": "Run the policy's code in strict mode (no fix-ups)."})
-    endpoint: str = field(default="", metadata={"help": "Also evaluate an OpenAI-compatible endpoint (base URL)."})
+    without_tools: bool = field(
+        default=True, metadata={"help": "Also run the no-tool setting (one call, no code)."}
+    )
+    strict: bool = field(
+        default=True, metadata={"help": "Run the policy's code in strict mode (no fix-ups)."}
+    )
+    endpoint: str = field(
+        default="", metadata={"help": "Also evaluate an OpenAI-compatible endpoint (base URL)."}
+    )
     endpoint_model: str = field(default="", metadata={"help": "Model name served at the endpoint."})
 
 
@@ -162,14 +217,20 @@ class TrainConfig:
 
     output_dir: str = field(default="out/train", metadata={"help": "Checkpoints, metrics.jsonl and curves."})
     sft_data: str = field(default="out/thyme-sft/data", metadata={"help": "Folder of SFT Parquet shards."})
-    rl_data: str = field(default="out/thyme-rl/data", metadata={"help": "Folder of RL prompt Parquet shards."})
+    rl_data: str = field(
+        default="out/thyme-rl/data", metadata={"help": "Folder of RL prompt Parquet shards."}
+    )
     seed: int = field(default=0, metadata={"help": "Seed of initialisation, shuffling and sampling."})
-    threads: int = field(default=1, metadata={"help": "torch intra-op threads on CPU (1 is fastest for the tiny model)."})
+    threads: int = field(
+        default=1, metadata={"help": "torch intra-op threads on CPU (1 is fastest for the tiny model)."}
+    )
     input_name: Literal["auto", "record", "fixed"] = field(
         default="auto",
-        metadata={"help": "Input file name in the prompts and sandbox sessions of every stage: 'record' = the "
-                          "record id (SFT: a fresh id per example), 'fixed' = image.<ext>, 'auto' = fixed for "
-                          "the tiny model, record for a checkpoint."},
+        metadata={
+            "help": "Input file name in the prompts and sandbox sessions of every stage: 'record' = the "
+            "record id (SFT: a fresh id per example), 'fixed' = image.<ext>, 'auto' = fixed for "
+            "the tiny model, record for a checkpoint."
+        },
     )
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "The policy."})
     sft: SftConfig = field(default_factory=SftConfig, metadata={"help": "SFT stage."})

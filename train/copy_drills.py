@@ -115,19 +115,27 @@ def drill_templates(folder: str | Path) -> list[DrillTemplate]:
             end = row["response"].index("\n", at) + 1
             extension = row["response"][at + len(_LOAD) + len(row["id"]) : end].split('"', 1)[0]
             size = (row["image_size"]["width"], row["image_size"]["height"])
-            templates.append(DrillTemplate(row["id"], row["question"], size, row["response"][:end], extension))
+            templates.append(
+                DrillTemplate(row["id"], row["question"], size, row["response"][:end], extension)
+            )
     return templates
 
 
-def drill_batch(templates: list[DrillTemplate], count: int, rng: random.Random, tokenizer, vision,
-                weight: int) -> list[Encoded]:  # fmt: skip
+def drill_batch(
+    templates: list[DrillTemplate], count: int, rng: random.Random, tokenizer, vision, weight: int
+) -> list[Encoded]:
     """``count`` drills drawn with ``rng``, each with a fresh id, the id's trained tokens weighted by ``weight``."""
     batch = []
     for template in (rng.choice(templates) for _ in range(count)):
         item = random_id(template.id, rng)
         path = INPUT_DIR + item + template.extension
-        user = fmt.render_user_prompt(template.question, path, template.size).replace(fmt.IMAGE_PLACEHOLDER + "\n", "")
-        chunks = [Chunk(prompt_text(fmt.SYSTEM_PROMPT, user), False), Chunk(template.prefix.replace(template.id, item), True)]
+        user = fmt.render_user_prompt(template.question, path, template.size).replace(
+            fmt.IMAGE_PLACEHOLDER + "\n", ""
+        )
+        chunks = [
+            Chunk(prompt_text(fmt.SYSTEM_PROMPT, user), False),
+            Chunk(template.prefix.replace(template.id, item), True),
+        ]
         encoded = encode(chunks, tokenizer, vision)
         batch.append(copy_weighted(encoded, tokenizer, item, weight))
     return batch

@@ -50,11 +50,16 @@ class CopyReport:
         self.prompts += 1
 
     def as_dict(self) -> dict:
-        return {"prompts": self.prompts, "whole_id_rate": self.whole / self.prompts if self.prompts else 0.0,
-                "per_token": [f"{r}/{t}" for r, t in zip(self.right, self.total, strict=True)]}
+        return {
+            "prompts": self.prompts,
+            "whole_id_rate": self.whole / self.prompts if self.prompts else 0.0,
+            "per_token": [f"{r}/{t}" for r, t in zip(self.right, self.total, strict=True)],
+        }
 
 
-def probe(policy, prompts: list[Prompt], templates: list[DrillTemplate], fresh_ids: bool = False) -> CopyReport:
+def probe(
+    policy, prompts: list[Prompt], templates: list[DrillTemplate], fresh_ids: bool = False
+) -> CopyReport:
     """Teacher-forced accuracy of each id token in the code's ``image_path`` line, over ``prompts``.
 
     Args:
@@ -82,7 +87,11 @@ def probe(policy, prompts: list[Prompt], templates: list[DrillTemplate], fresh_i
         ids = torch.tensor([encoded.ids], device=policy.device)
         pixels = {k: v.to(policy.device) for k, v in encoded.pixels.items()}
         with torch.no_grad():
-            predicted = policy.model(input_ids=ids, attention_mask=torch.ones_like(ids), **pixels).logits[0].argmax(-1)
+            predicted = (
+                policy.model(input_ids=ids, attention_mask=torch.ones_like(ids), **pixels)
+                .logits[0]
+                .argmax(-1)
+            )
         pieces = [tok.decode([i]) for i in encoded.ids]
         code_start = len("".join(pieces)) - len(code)
         line = code.rindex('image_path = "' + INPUT_DIR) + code_start
@@ -95,8 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="a policy folder (sft/step-N, grpo/step-N)")
     parser.add_argument("--count", type=int, default=60, help="held-out prompts (the evaluation's benchmark)")
-    parser.add_argument("--sft-data", default="out/thyme-sft/data", help="SFT shards the response templates come from")
-    parser.add_argument("--fresh-ids", action="store_true", help="random training-shaped ids instead of held-out ones")
+    parser.add_argument(
+        "--sft-data", default="out/thyme-sft/data", help="SFT shards the response templates come from"
+    )
+    parser.add_argument(
+        "--fresh-ids", action="store_true", help="random training-shaped ids instead of held-out ones"
+    )
     args = parser.parse_args(argv)
 
     import torch

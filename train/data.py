@@ -20,7 +20,15 @@ from synthesis.agent import Conversation
 from synthesis.records import RlPrompt, SftRecord
 
 __all__ = [
-    "Prompt", "image_name", "iter_rows", "prompt_from_record", "prompt_from_row", "prompt_from_task", "shard_files", "sft_records", "shuffled",
+    "Prompt",
+    "image_name",
+    "iter_rows",
+    "prompt_from_record",
+    "prompt_from_row",
+    "prompt_from_task",
+    "shard_files",
+    "sft_records",
+    "shuffled",
 ]
 
 T = TypeVar("T")
@@ -76,7 +84,9 @@ def shard_files(folder: str | Path) -> list[Path]:
     """The Parquet shards of a folder, sorted (a missing or empty folder is an error worth a clear message)."""
     files = sorted(Path(folder).glob("*.parquet"))
     if not files:
-        raise FileNotFoundError(f"no Parquet shards in {folder}: build them with pipelines/build_sft.py or build_rl.py")
+        raise FileNotFoundError(
+            f"no Parquet shards in {folder}: build them with pipelines/build_sft.py or build_rl.py"
+        )
     return files
 
 
@@ -104,8 +114,9 @@ def shuffled(items: Iterable[T], buffer_size: int, rng: random.Random) -> Iterat
     yield from buffer
 
 
-def iter_rows(folder: str | Path, seed: int = 0, shuffle_buffer: int = 0, loop: bool = False,
-              batch_rows: int = 16) -> Iterator[dict[str, Any]]:  # fmt: skip
+def iter_rows(
+    folder: str | Path, seed: int = 0, shuffle_buffer: int = 0, loop: bool = False, batch_rows: int = 16
+) -> Iterator[dict[str, Any]]:
     """Rows of every shard in ``folder``, streamed; shuffled through a buffer when ``shuffle_buffer`` > 0.
 
     Args:
@@ -119,7 +130,9 @@ def iter_rows(folder: str | Path, seed: int = 0, shuffle_buffer: int = 0, loop: 
     return shuffled(_rows(files, rng if shuffle_buffer else None, loop, batch_rows), shuffle_buffer, rng)
 
 
-def _rows(files: list[Path], rng: random.Random | None, loop: bool, batch_rows: int) -> Iterator[dict[str, Any]]:
+def _rows(
+    files: list[Path], rng: random.Random | None, loop: bool, batch_rows: int
+) -> Iterator[dict[str, Any]]:
     import pyarrow.parquet as pq
 
     while True:
@@ -133,7 +146,9 @@ def _rows(files: list[Path], rng: random.Random | None, loop: bool, batch_rows: 
             return
 
 
-def sft_records(folder: str | Path, seed: int = 0, shuffle_buffer: int = 0, loop: bool = False) -> Iterator[SftRecord]:
+def sft_records(
+    folder: str | Path, seed: int = 0, shuffle_buffer: int = 0, loop: bool = False
+) -> Iterator[SftRecord]:
     """SFT records streamed from the shards of ``folder`` (see :func:`iter_rows`)."""
     for row in iter_rows(folder, seed, shuffle_buffer, loop):
         yield SftRecord.from_row(row)
@@ -143,8 +158,16 @@ def prompt_from_record(record: SftRecord) -> Prompt:
     """The :class:`Prompt` of an SFT record (its input image, question and ground truth)."""
     from validators.answer import record_choices
 
-    return Prompt(record.id, record.images[0], record.question, record.image_size, record.answer,
-                  record.answer_type, record.family, record_choices(record))
+    return Prompt(
+        record.id,
+        record.images[0],
+        record.question,
+        record.image_size,
+        record.answer,
+        record.answer_type,
+        record.family,
+        record_choices(record),
+    )
 
 
 def prompt_from_task(task) -> Prompt:
@@ -156,5 +179,13 @@ def prompt_from_task(task) -> Prompt:
 def prompt_from_row(row: dict[str, Any]) -> Prompt:
     """The :class:`Prompt` of an RL prompt row (``RlPrompt.to_row()`` or read back from a shard)."""
     size = row["image_size"]
-    return Prompt(row["id"], row["image"]["bytes"], row["question"], (size["width"], size["height"]),
-                  row["answer"], row["answer_type"], row["family"], tuple(row.get("choices") or ()))
+    return Prompt(
+        row["id"],
+        row["image"]["bytes"],
+        row["question"],
+        (size["width"], size["height"]),
+        row["answer"],
+        row["answer_type"],
+        row["family"],
+        tuple(row.get("choices") or ()),
+    )

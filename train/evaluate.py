@@ -36,20 +36,36 @@ def build_benchmark(cfg: EvalConfig, tasks: TasksConfig | None = None) -> list[P
     """
     tasks = tasks or TasksConfig()
     crop = replace(tasks.crop, long_side_range=tuple(cfg.long_side_range))
-    held_out = replace(tasks, count=cfg.count, base_seed=cfg.base_seed, crop=crop,
-                       multi_round=replace(tasks.multi_round, crop=replace(tasks.multi_round.crop,
-                                                                           long_side_range=crop.long_side_range)))
+    held_out = replace(
+        tasks,
+        count=cfg.count,
+        base_seed=cfg.base_seed,
+        crop=crop,
+        multi_round=replace(
+            tasks.multi_round, crop=replace(tasks.multi_round.crop, long_side_range=crop.long_side_range)
+        ),
+    )
     return [prompt_from_task(generate_task(family, seed, held_out)) for family, seed in plan_tasks(held_out)]
 
 
 def _config(cfg: EvalConfig, tools: bool) -> AgentConfig:
     greedy = Sampling(temperature=0.0, max_new_tokens=cfg.max_new_tokens)
-    return AgentConfig(max_calls=cfg.max_calls if tools else 1, max_total_tokens=cfg.max_total_tokens,
-                       text=greedy, show_errors=False)
+    return AgentConfig(
+        max_calls=cfg.max_calls if tools else 1,
+        max_total_tokens=cfg.max_total_tokens,
+        text=greedy,
+        show_errors=False,
+    )
 
 
-def evaluate(backend: Backend, prompts: Sequence[Prompt], sandbox, cfg: EvalConfig, tools: bool = True,
-             weights: dict[str, float] | None = None) -> tuple[dict[str, Any], list[Rollout]]:  # fmt: skip
+def evaluate(
+    backend: Backend,
+    prompts: Sequence[Prompt],
+    sandbox,
+    cfg: EvalConfig,
+    tools: bool = True,
+    weights: dict[str, float] | None = None,
+) -> tuple[dict[str, Any], list[Rollout]]:
     """Run ``backend`` on every prompt and summarise.
 
     Args:
@@ -62,21 +78,41 @@ def evaluate(backend: Backend, prompts: Sequence[Prompt], sandbox, cfg: EvalConf
     """
     timer, rollouts = Timer(), []
     for i, prompt in enumerate(prompts):
-        conversation = None if tools else no_tool_conversation({"question": prompt.question,
-                                                                "image": {"bytes": prompt.image}})
-        rollouts.append(rollout(backend, sandbox, prompt, _config(cfg, tools), cfg.strict, seed=i, timer=timer,
-                                conversation=conversation))
+        conversation = (
+            None
+            if tools
+            else no_tool_conversation({"question": prompt.question, "image": {"bytes": prompt.image}})
+        )
+        rollouts.append(
+            rollout(
+                backend,
+                sandbox,
+                prompt,
+                _config(cfg, tools),
+                cfg.strict,
+                seed=i,
+                timer=timer,
+                conversation=conversation,
+            )
+        )
     report = summarize(prompts, rollouts, weights or {"accuracy": 1.0, "format": 0.5, "consistency": 0.5})
     report.update(tools=tools, generate_s=timer.generate_s, sandbox_s=timer.sandbox_s)
     return report, rollouts
 
 
-def summarize(prompts: Sequence[Prompt], rollouts: Sequence[Rollout], weights: dict[str, float]) -> dict[str, Any]:
+def summarize(
+    prompts: Sequence[Prompt], rollouts: Sequence[Rollout], weights: dict[str, float]
+) -> dict[str, Any]:
     """Accuracy (overall and per family), format validity, code rates and errors by type, turns and mean reward."""
     completions = [r.response for r in rollouts]
-    rewards, parts = score(completions, weights, answer=[p.answer for p in prompts],
-                           answer_type=[p.answer_type for p in prompts], choices=[p.choices for p in prompts],
-                           question=[p.question for p in prompts])
+    rewards, parts = score(
+        completions,
+        weights,
+        answer=[p.answer for p in prompts],
+        answer_type=[p.answer_type for p in prompts],
+        choices=[p.choices for p in prompts],
+        question=[p.question for p in prompts],
+    )
     accuracy = parts.get("accuracy", [0.0] * len(prompts))
     per_family: dict[str, list[float]] = defaultdict(list)
     for prompt, acc in zip(prompts, accuracy, strict=True):

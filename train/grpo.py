@@ -32,8 +32,16 @@ from train.sft import collate, token_logprobs
 __all__ = ["collect_groups", "compare_ats", "grpo_step", "train_grpo"]
 
 
-def collect_groups(policy, sandbox, prompts: Sequence[Prompt], cfg: GrpoConfig, ats: str | None = None,
-                   timer: Timer | None = None, seed: int = 0, backend: Backend | None = None) -> list[Rollout]:  # fmt: skip
+def collect_groups(
+    policy,
+    sandbox,
+    prompts: Sequence[Prompt],
+    cfg: GrpoConfig,
+    ats: str | None = None,
+    timer: Timer | None = None,
+    seed: int = 0,
+    backend: Backend | None = None,
+) -> list[Rollout]:
     """``cfg.group_size`` rollouts per prompt, laid out group after group, sampled under ``ats`` (default cfg's).
 
     The code runs with Thyme's fix-ups unless ``cfg.strict``. ``backend`` replaces the policy's own (any
@@ -43,35 +51,68 @@ def collect_groups(policy, sandbox, prompts: Sequence[Prompt], cfg: GrpoConfig, 
     if backend is None:
         backend = LocalBackend(policy, ats_logits=ats == "logits_processor")
         policy.model.eval()
-    agent = ats_agent_config(ats, cfg.text_temperature, cfg.code_temperature, cfg.max_calls, cfg.max_new_tokens,
-                             cfg.max_total_tokens, cfg.top_p)
+    agent = ats_agent_config(
+        ats,
+        cfg.text_temperature,
+        cfg.code_temperature,
+        cfg.max_calls,
+        cfg.max_new_tokens,
+        cfg.max_total_tokens,
+        cfg.top_p,
+    )
     out = []
     for p, prompt in enumerate(prompts):
         for g in range(cfg.group_size):
-            out.append(rollout(backend, sandbox, prompt, agent, strict=cfg.strict, seed=seed + p * cfg.group_size + g,
-                               timer=timer))
+            out.append(
+                rollout(
+                    backend,
+                    sandbox,
+                    prompt,
+                    agent,
+                    strict=cfg.strict,
+                    seed=seed + p * cfg.group_size + g,
+                    timer=timer,
+                )
+            )
     return out
 
 
 def _rewards(prompts: Sequence[Prompt], rollouts: Sequence[Rollout], cfg: GrpoConfig):
     group = [p for p in prompts for _ in range(cfg.group_size)]
-    return score([r.response for r in rollouts], cfg.weights, answer=[p.answer for p in group],
-                 answer_type=[p.answer_type for p in group], choices=[p.choices for p in group],
-                 question=[p.question for p in group])
+    return score(
+        [r.response for r in rollouts],
+        cfg.weights,
+        answer=[p.answer for p in group],
+        answer_type=[p.answer_type for p in group],
+        choices=[p.choices for p in group],
+        question=[p.question for p in group],
+    )
 
 
 def _micro_batches(policy, rollouts: Sequence[Rollout], keep: Sequence[bool], size: int) -> list[tuple]:
-    examples = [encode(conversation_chunks(r.conversation), policy.tokenizer, policy.vision) for r in rollouts]
+    examples = [
+        encode(conversation_chunks(r.conversation), policy.tokenizer, policy.vision) for r in rollouts
+    ]
     out = []
     for start in range(0, len(examples), size):
-        batch = collate(examples[start:start + size], policy.tokenizer.pad_token_id)
-        alive = [keep[i] and sum(examples[i].mask) > 0 for i in range(start, min(start + size, len(examples)))]
+        batch = collate(examples[start : start + size], policy.tokenizer.pad_token_id)
+        alive = [
+            keep[i] and sum(examples[i].mask) > 0 for i in range(start, min(start + size, len(examples)))
+        ]
         out.append((batch, alive, slice(start, start + len(alive))))
     return out
 
 
-def grpo_step(policy, reference, optimizer, sandbox, prompts: Sequence[Prompt], cfg: GrpoConfig, seed: int = 0,
-              micro_batch: int = 8) -> dict[str, Any]:  # fmt: skip
+def grpo_step(
+    policy,
+    reference,
+    optimizer,
+    sandbox,
+    prompts: Sequence[Prompt],
+    cfg: GrpoConfig,
+    seed: int = 0,
+    micro_batch: int = 8,
+) -> dict[str, Any]:
     """One GRPO step: rollouts, rewards, advantages, ``inner_epochs`` clipped updates; returns its metrics."""
     import torch
 
@@ -85,7 +126,9 @@ def grpo_step(policy, reference, optimizer, sandbox, prompts: Sequence[Prompt], 
     device, fwd_s, bwd_s = policy.device, 0.0, 0.0
     with torch.no_grad():
         refs = [token_logprobs(reference.model, b, device) if cfg.beta else None for b, _, _ in batches]
-        olds = [token_logprobs(policy.model, b, device) if cfg.inner_epochs > 1 else None for b, _, _ in batches]
+        olds = [
+            token_logprobs(policy.model, b, device) if cfg.inner_epochs > 1 else None for b, _, _ in batches
+        ]
     policy.model.train()
     losses, kls, clips = [], [], []
     for _ in range(cfg.inner_epochs):
@@ -96,8 +139,16 @@ def grpo_step(policy, reference, optimizer, sandbox, prompts: Sequence[Prompt], 
             logp = token_logprobs(policy.model, batch, device)
             mask = batch["loss_mask"][:, 1:].to(device) * torch.tensor(alive, device=device).unsqueeze(1)
             old = logp.detach() if old is None else old
-            loss, kl, clip = grpo_loss(logp, old, ref if ref is not None else logp.detach(), adv[rows].to(device),
-                                       mask, cfg.beta, cfg.epsilon, cfg.epsilon_high)
+            loss, kl, clip = grpo_loss(
+                logp,
+                old,
+                ref if ref is not None else logp.detach(),
+                adv[rows].to(device),
+                mask,
+                cfg.beta,
+                cfg.epsilon,
+                cfg.epsilon_high,
+            )
             fwd_s += time.perf_counter() - start
             start = time.perf_counter()
             (loss * sum(alive) / alive_total).backward()
@@ -110,12 +161,19 @@ def grpo_step(policy, reference, optimizer, sandbox, prompts: Sequence[Prompt], 
         optimizer.zero_grad(set_to_none=True)
     grouped = torch.tensor(rewards).view(-1, cfg.group_size)
     return {
-        "reward": mean(rewards), **{f"reward_{k}": mean(v or 0.0 for v in vals) for k, vals in parts.items()},
-        "loss": mean(losses) if losses else 0.0, "kl": mean(kls) if kls else 0.0,
+        "reward": mean(rewards),
+        **{f"reward_{k}": mean(v or 0.0 for v in vals) for k, vals in parts.items()},
+        "loss": mean(losses) if losses else 0.0,
+        "kl": mean(kls) if kls else 0.0,
         "clip_frac": mean(clips) if clips else 0.0,
-        "frac_zero_std": float((grouped.std(dim=1) == 0).float().mean()), "answered": mean(keep),
-        "completion_tokens": mean(r.completion_tokens for r in rollouts), **code_stats(rollouts),
-        "generate_s": timer.generate_s, "sandbox_s": timer.sandbox_s, "forward_s": fwd_s, "backward_s": bwd_s,
+        "frac_zero_std": float((grouped.std(dim=1) == 0).float().mean()),
+        "answered": mean(keep),
+        "completion_tokens": mean(r.completion_tokens for r in rollouts),
+        **code_stats(rollouts),
+        "generate_s": timer.generate_s,
+        "sandbox_s": timer.sandbox_s,
+        "forward_s": fwd_s,
+        "backward_s": bwd_s,
     }
 
 
@@ -126,8 +184,17 @@ def _prompts(rl_dir: str | Path, seed: int, skip: int, buffer: int, stem: str) -
             yield prompt_from_row(row).served(stem)
 
 
-def train_grpo(policy, reference, sandbox, cfg: GrpoConfig, rl_dir: str | Path, stage_dir: str | Path, seed: int,
-               log: MetricsLog, input_stem: str = "") -> Path:  # fmt: skip
+def train_grpo(
+    policy,
+    reference,
+    sandbox,
+    cfg: GrpoConfig,
+    rl_dir: str | Path,
+    stage_dir: str | Path,
+    seed: int,
+    log: MetricsLog,
+    input_stem: str = "",
+) -> Path:
     """GRPO-ATS up to ``cfg.steps``, resuming from the stage's latest checkpoint; returns the final checkpoint.
 
     Args:
@@ -143,8 +210,9 @@ def train_grpo(policy, reference, sandbox, cfg: GrpoConfig, rl_dir: str | Path, 
     """
     import torch
 
-    optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad], lr=cfg.lr,
-                                  weight_decay=0.0)
+    optimizer = torch.optim.AdamW(
+        [p for p in policy.model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.0
+    )
     step, consumed = 0, 0
     last = latest_checkpoint(stage_dir)
     if last is not None:

@@ -68,8 +68,9 @@ def clipped_surrogate(logp, old_logp, advantages, eps_low: float = 0.2, eps_high
     return -torch.min(unclipped, clipped), clipped < unclipped
 
 
-def grpo_loss(logp, old_logp, ref_logp, advantages, mask, beta: float = 0.0, eps_low: float = 0.2,
-              eps_high: float = 0.2) -> tuple:  # fmt: skip
+def grpo_loss(
+    logp, old_logp, ref_logp, advantages, mask, beta: float = 0.0, eps_low: float = 0.2, eps_high: float = 0.2
+) -> tuple:
     """The GRPO loss and its diagnostics (mean KL, clip fraction) over the masked-in tokens.
 
     Args:
@@ -99,5 +100,8 @@ def grpo_loss(logp, old_logp, ref_logp, advantages, mask, beta: float = 0.0, eps
         return zero, zero.detach(), zero.detach()
     per_seq = (per_token * mask).sum(dim=1)[alive] / counts[alive]
     tokens = mask.sum()
-    return (per_seq.mean(), ((kl * mask).sum() / tokens).detach(),
-            ((clipped.float() * mask).sum() / tokens).detach())
+    return (
+        per_seq.mean(),
+        ((kl * mask).sum() / tokens).detach(),
+        ((clipped.float() * mask).sum() / tokens).detach(),
+    )

@@ -78,7 +78,7 @@ def plot_curves(metrics_path: str | Path, out_dir: str | Path) -> list[Path]:
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="." if len(points) < 30 else None)
             ax.set_title(name, fontsize=9)
             ax.set_xlabel("step", fontsize=8)
-        for ax in list(axes.flat)[len(names):]:
+        for ax in list(axes.flat)[len(names) :]:
             ax.axis("off")
         fig.suptitle(stage)
         fig.tight_layout()

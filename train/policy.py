@@ -65,10 +65,18 @@ class VisionAdapter:
         pil = [decode_image(b, self.side) for b in images]
         out = self.image_processor(images=pil, return_tensors="pt")
         if self.kind == "llava":
-            return [[self.token_ids["image"]] * self.tokens_per_image for _ in pil], {"pixel_values": out["pixel_values"]}
-        merge = self.image_processor.merge_size ** 2
-        blocks = [[self.token_ids["start"], *[self.token_ids["image"]] * (int(t * h * w) // merge), self.token_ids["end"]]
-                  for t, h, w in out["image_grid_thw"].tolist()]
+            return [[self.token_ids["image"]] * self.tokens_per_image for _ in pil], {
+                "pixel_values": out["pixel_values"]
+            }
+        merge = self.image_processor.merge_size**2
+        blocks = [
+            [
+                self.token_ids["start"],
+                *[self.token_ids["image"]] * (int(t * h * w) // merge),
+                self.token_ids["end"],
+            ]
+            for t, h, w in out["image_grid_thw"].tolist()
+        ]
         return blocks, {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"]}
 
 
@@ -97,13 +105,18 @@ def _adapter(model, tok, path: str, side: int) -> VisionAdapter:
         vision = config.vision_config
         processor = SiglipImageProcessorPil(size={"height": vision.image_size, "width": vision.image_size})
         per_image = (vision.image_size // vision.patch_size) ** 2
-        return VisionAdapter("llava", processor, vision.image_size, {"image": config.image_token_index}, per_image)
+        return VisionAdapter(
+            "llava", processor, vision.image_size, {"image": config.image_token_index}, per_image
+        )
     if config.model_type in ("qwen2_vl", "qwen2_5_vl"):
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
         processor = Qwen2VLImageProcessorPil.from_pretrained(path, max_pixels=side * side, min_pixels=56 * 56)
-        ids = {"image": config.image_token_id, "start": config.vision_start_token_id,
-               "end": config.vision_end_token_id}
+        ids = {
+            "image": config.image_token_id,
+            "start": config.vision_start_token_id,
+            "end": config.vision_end_token_id,
+        }
         return VisionAdapter("qwen2_vl", processor, side, ids)
     raise ValueError(f"unsupported model type {config.model_type!r}: use a LLaVA or Qwen2(.5)-VL checkpoint")
 
@@ -128,10 +141,15 @@ def load_policy(path: str | Path, cfg: ModelConfig, trainable: bool = True) -> P
     if trainable and cfg.lora_rank and not Path(path, "adapter_config.json").exists():
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(model, LoraConfig(r=cfg.lora_rank, lora_alpha=2 * cfg.lora_rank,
-                                                 target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=cfg.lora_rank,
+                lora_alpha=2 * cfg.lora_rank,
+                target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+            ),
+        )
     model.train(trainable)
     if not trainable:
         model.requires_grad_(False)
     return Policy(model, tok, _adapter(model, tok, str(path), cfg.image_size), device)
-

@@ -61,17 +61,32 @@ def cut_at_stop(tokenizer, ids: list[int], stops: Sequence[str]) -> tuple[list[i
 class _Processors:
     """Logits processors and a stopping criterion built per call (bans, per-token ATS, stop strings)."""
 
-    def __init__(self, tokenizer, prompt_len: int, banned: list[int], stops: Sequence[str], ats_logits: bool,
-                 before: str = ""):  # fmt: skip
-        self.tok, self.prompt_len, self.banned, self.stops, self.ats = tokenizer, prompt_len, banned, stops, ats_logits
+    def __init__(
+        self,
+        tokenizer,
+        prompt_len: int,
+        banned: list[int],
+        stops: Sequence[str],
+        ats_logits: bool,
+        before: str = "",
+    ):
+        self.tok, self.prompt_len, self.banned, self.stops, self.ats = (
+            tokenizer,
+            prompt_len,
+            banned,
+            stops,
+            ats_logits,
+        )
         self.before = before  # the assistant text so far: a block may already be open when the call starts
 
     def process(self, input_ids, scores):
-        scores = scores.clone()  # generate() keeps the raw logits tensor for output_logits: never edit it in place
+        scores = (
+            scores.clone()
+        )  # generate() keeps the raw logits tensor for output_logits: never edit it in place
         scores[:, self.banned] = -float("inf")
         if self.ats:
             for row in range(scores.shape[0]):
-                generated = self.tok.decode(input_ids[row, self.prompt_len:], skip_special_tokens=False)
+                generated = self.tok.decode(input_ids[row, self.prompt_len :], skip_special_tokens=False)
                 if in_open_code(self.before + generated):
                     best = scores[row].argmax()
                     keep = scores[row, best].clone()
@@ -82,8 +97,9 @@ class _Processors:
     def stop(self, input_ids, scores, **kwargs):
         import torch
 
-        tail = self.tok.decode(input_ids[0, max(self.prompt_len, input_ids.shape[1] - _TAIL_TOKENS):],
-                               skip_special_tokens=False)
+        tail = self.tok.decode(
+            input_ids[0, max(self.prompt_len, input_ids.shape[1] - _TAIL_TOKENS) :], skip_special_tokens=False
+        )
         done = any(s in tail for s in self.stops)
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
@@ -100,10 +116,19 @@ class LocalBackend:
     def __init__(self, policy, ats_logits: bool = False, max_context: int = 4096):
         self.policy, self.ats_logits, self.max_context = policy, ats_logits, max_context
         tok = policy.tokenizer
-        specials = [IM_START, PAD, fmt.IMAGE_PLACEHOLDER, "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
-                    "<|video_pad|>"]
+        specials = [
+            IM_START,
+            PAD,
+            fmt.IMAGE_PLACEHOLDER,
+            "<|vision_start|>",
+            "<|vision_end|>",
+            "<|image_pad|>",
+            "<|video_pad|>",
+        ]
         ids = {tok.convert_tokens_to_ids(t) for t in specials} | set(policy.vision.token_ids.values())
-        self.banned = sorted(i for i in ids if i is not None and i != tok.unk_token_id and i != tok.eos_token_id)
+        self.banned = sorted(
+            i for i in ids if i is not None and i != tok.unk_token_id and i != tok.eos_token_id
+        )
 
     def generate(self, conversation: Conversation, sampling: Sampling, stop: Sequence[str]) -> Generation:
         """One generation call: ``conversation.assistant`` continued until a stop string, EOS or the budget."""
@@ -115,32 +140,52 @@ class LocalBackend:
         budget = min(sampling.max_new_tokens, self.max_context - len(enc.ids))
         if budget <= 0:
             return Generation("", "length", prompt_tokens=len(enc.ids))
-        inputs = {"input_ids": torch.tensor([enc.ids], device=policy.device),
-                  "attention_mask": torch.ones(1, len(enc.ids), dtype=torch.long, device=policy.device),
-                  **{k: v.to(policy.device) for k, v in enc.pixels.items()}}
+        inputs = {
+            "input_ids": torch.tensor([enc.ids], device=policy.device),
+            "attention_mask": torch.ones(1, len(enc.ids), dtype=torch.long, device=policy.device),
+            **{k: v.to(policy.device) for k, v in enc.pixels.items()},
+        }
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(policy.model.dtype)
-        procs = _Processors(tok, len(enc.ids), self.banned, stop, self.ats_logits, conversation.assistant[-2000:])
+        procs = _Processors(
+            tok, len(enc.ids), self.banned, stop, self.ats_logits, conversation.assistant[-2000:]
+        )
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
         greedy = sampling.temperature <= 0
         with torch.no_grad():
             out = policy.model.generate(
-                **inputs, max_new_tokens=budget, do_sample=not greedy,
-                temperature=None if greedy else sampling.temperature, top_p=None if greedy else sampling.top_p,
+                **inputs,
+                max_new_tokens=budget,
+                do_sample=not greedy,
+                temperature=None if greedy else sampling.temperature,
+                top_p=None if greedy else sampling.top_p,
                 top_k=None if greedy or not sampling.top_k else sampling.top_k,
-                repetition_penalty=sampling.repetition_penalty if sampling.repetition_penalty != 1.0 else None,
+                repetition_penalty=sampling.repetition_penalty
+                if sampling.repetition_penalty != 1.0
+                else None,
                 logits_processor=LogitsProcessorList([procs.process]),
                 stopping_criteria=StoppingCriteriaList([procs.stop]),
-                eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                return_dict_in_generate=True, output_logits=True)
-        new = out.sequences[0, len(enc.ids):].tolist()
+                eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id,
+                return_dict_in_generate=True,
+                output_logits=True,
+            )
+        new = out.sequences[0, len(enc.ids) :].tolist()
         raw = torch.stack(out.logits, dim=1)[0].float()
         ids, stopped = cut_at_stop(tok, new, stop)
         ended = bool(ids) and ids[-1] == tok.eos_token_id
         if ended:
             ids = ids[:-1]
-        logprobs = torch.log_softmax(raw[: len(ids)], dim=-1).gather(-1, torch.tensor(ids).view(-1, 1)).view(-1)
+        logprobs = (
+            torch.log_softmax(raw[: len(ids)], dim=-1).gather(-1, torch.tensor(ids).view(-1, 1)).view(-1)
+        )
         finish = "stop" if stopped or ended else "length"
-        return Generation(tok.decode(ids, skip_special_tokens=False), finish, tuple(ids), tuple(logprobs.tolist()),
-                          prompt_tokens=len(enc.ids), completion_tokens=len(ids))
+        return Generation(
+            tok.decode(ids, skip_special_tokens=False),
+            finish,
+            tuple(ids),
+            tuple(logprobs.tolist()),
+            prompt_tokens=len(enc.ids),
+            completion_tokens=len(ids),
+        )

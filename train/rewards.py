@@ -18,8 +18,13 @@ from validators.consistency import check_consistency
 __all__ = ["REWARDS", "accuracy_reward", "combine", "consistency_reward", "format_reward", "score"]
 
 
-def accuracy_reward(completions: Sequence[str], answer: Sequence[str], answer_type: Sequence[str],
-                    choices: Sequence[Sequence[str]] | None = None, **kwargs) -> list[float | None]:  # fmt: skip
+def accuracy_reward(
+    completions: Sequence[str],
+    answer: Sequence[str],
+    answer_type: Sequence[str],
+    choices: Sequence[Sequence[str]] | None = None,
+    **kwargs,
+) -> list[float | None]:
     """1.0 when the extracted ``<answer>`` matches the ground truth (``validators.answer.answers_match``).
 
     Example:
@@ -31,7 +36,9 @@ def accuracy_reward(completions: Sequence[str], answer: Sequence[str], answer_ty
     out: list[float | None] = []
     for text, truth, kind, options in zip(completions, answer, answer_type, choices, strict=True):
         predicted = fmt.extract_answer(text)
-        out.append(float(predicted is not None and answers_match(predicted, truth, kind, tuple(options)).passed))
+        out.append(
+            float(predicted is not None and answers_match(predicted, truth, kind, tuple(options)).passed)
+        )
     return out
 
 
@@ -45,9 +52,14 @@ def format_reward(completions: Sequence[str], **kwargs) -> list[float | None]:
     return [float(not fmt.check(text)) for text in completions]
 
 
-def consistency_reward(completions: Sequence[str], answer: Sequence[str], answer_type: Sequence[str],
-                       choices: Sequence[Sequence[str]] | None = None, question: Sequence[str] | None = None,
-                       **kwargs) -> list[float | None]:  # fmt: skip
+def consistency_reward(
+    completions: Sequence[str],
+    answer: Sequence[str],
+    answer_type: Sequence[str],
+    choices: Sequence[Sequence[str]] | None = None,
+    question: Sequence[str] | None = None,
+    **kwargs,
+) -> list[float | None]:
     """1.0 when the reasoning's conclusion and printed results agree with the answer (rule-based consistency).
 
     A message that is not format-valid has no well-defined reasoning, so it scores 0.0.
@@ -59,7 +71,9 @@ def consistency_reward(completions: Sequence[str], answer: Sequence[str], answer
     choices = choices or [()] * len(completions)
     question = question or [""] * len(completions)
     out: list[float | None] = []
-    for text, truth, kind, options, q in zip(completions, answer, answer_type, choices, question, strict=True):
+    for text, truth, kind, options, q in zip(
+        completions, answer, answer_type, choices, question, strict=True
+    ):
         if fmt.check(text):
             out.append(0.0)
             continue
@@ -69,7 +83,9 @@ def consistency_reward(completions: Sequence[str], answer: Sequence[str], answer
 
 
 REWARDS: dict[str, Callable[..., list[float | None]]] = {
-    "accuracy": accuracy_reward, "format": format_reward, "consistency": consistency_reward,
+    "accuracy": accuracy_reward,
+    "format": format_reward,
+    "consistency": consistency_reward,
 }
 GATED = ("consistency",)  # counted only when the answer is right
 
@@ -93,7 +109,9 @@ def combine(components: dict[str, list[float | None]], weights: dict[str, float]
     return total
 
 
-def score(completions: Sequence[str], weights: dict[str, float], **columns) -> tuple[list[float], dict[str, list]]:
+def score(
+    completions: Sequence[str], weights: dict[str, float], **columns
+) -> tuple[list[float], dict[str, list]]:
     """Every reward of :data:`REWARDS` with a non-zero weight, and their gated weighted sum."""
     components = {name: fn(completions, **columns) for name, fn in REWARDS.items() if weights.get(name)}
     return combine(components, weights), components

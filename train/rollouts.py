@@ -55,9 +55,17 @@ class _TimedSession:
             self.timer.blocks += 1
 
 
-def ats_agent_config(ats: str, text_temperature: float, code_temperature: float, max_calls: int,
-                     max_new_tokens: int, max_total_tokens: int, top_p: float = 1.0, seed: int | None = None,
-                     show_errors: bool = True) -> AgentConfig:  # fmt: skip
+def ats_agent_config(
+    ats: str,
+    text_temperature: float,
+    code_temperature: float,
+    max_calls: int,
+    max_new_tokens: int,
+    max_total_tokens: int,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    show_errors: bool = True,
+) -> AgentConfig:
     """The loop's settings for a sampling scheme.
 
     ``segments`` stops text at ``<code>`` and samples the block with ``code_temperature`` (Thyme's ATS);
@@ -70,13 +78,26 @@ def ats_agent_config(ats: str, text_temperature: float, code_temperature: float,
         True
     """
     text = Sampling(temperature=text_temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)
-    code = Sampling(temperature=code_temperature, max_new_tokens=max_new_tokens, seed=seed) if ats == "segments" else None
-    return AgentConfig(max_calls=max_calls, max_total_tokens=max_total_tokens, text=text, code=code,
-                       show_errors=show_errors)
+    code = (
+        Sampling(temperature=code_temperature, max_new_tokens=max_new_tokens, seed=seed)
+        if ats == "segments"
+        else None
+    )
+    return AgentConfig(
+        max_calls=max_calls, max_total_tokens=max_total_tokens, text=text, code=code, show_errors=show_errors
+    )
 
 
-def rollout(backend: Backend, sandbox, prompt: Prompt, cfg: AgentConfig, strict: bool = True, seed: int = 0,
-            timer: Timer | None = None, conversation: Conversation | None = None) -> Rollout:  # fmt: skip
+def rollout(
+    backend: Backend,
+    sandbox,
+    prompt: Prompt,
+    cfg: AgentConfig,
+    strict: bool = True,
+    seed: int = 0,
+    timer: Timer | None = None,
+    conversation: Conversation | None = None,
+) -> Rollout:
     """One trajectory of ``backend`` on ``prompt`` in a fresh sandbox session.
 
     Args:
@@ -91,8 +112,9 @@ def rollout(backend: Backend, sandbox, prompt: Prompt, cfg: AgentConfig, strict:
     """
     timer = timer or Timer()
     conv = conversation or prompt.conversation()
-    with sandbox.session(images=[prompt.image], image_name=prompt.image_file, strict=strict,
-                         item_id=prompt.id, seed=seed) as session:
+    with sandbox.session(
+        images=[prompt.image], image_name=prompt.image_file, strict=strict, item_id=prompt.id, seed=seed
+    ) as session:
         return run_agent(_TimedBackend(backend, timer), _TimedSession(session, timer), conv, cfg)
 
 
@@ -123,8 +145,12 @@ def code_errors(rollouts: Sequence[Rollout]) -> dict[str, int]:
         >>> code_errors([Rollout(Conversation("s", "u", ()))])
         {}
     """
-    counts = Counter(e.result.error_type or e.result.status.value for r in rollouts for e in r.executions
-                     if not e.result.ok)
+    counts = Counter(
+        e.result.error_type or e.result.status.value
+        for r in rollouts
+        for e in r.executions
+        if not e.result.ok
+    )
     counts["unclosed"] += sum(1 for r in rollouts if dangling_code(r))
     return {kind: n for kind, n in counts.most_common() if n}
 
@@ -140,7 +166,11 @@ def code_stats(rollouts: Sequence[Rollout]) -> dict[str, float]:
     dangling = sum(1 for r in rollouts if dangling_code(r))
     attempts = len(blocks) + dangling
     failed = sum(1 for e in blocks if not e.result.ok) + dangling
-    return {"code_attempts": attempts, "code_failure_rate": failed / attempts if attempts else 0.0,
-            "code_exec_rate": (attempts - failed) / attempts if attempts else 0.0,
-            "code_use_rate": sum(1 for r in rollouts if r.executions or dangling_code(r)) / len(rollouts)
-            if rollouts else 0.0}
+    return {
+        "code_attempts": attempts,
+        "code_failure_rate": failed / attempts if attempts else 0.0,
+        "code_exec_rate": (attempts - failed) / attempts if attempts else 0.0,
+        "code_use_rate": sum(1 for r in rollouts if r.executions or dangling_code(r)) / len(rollouts)
+        if rollouts
+        else 0.0,
+    }

@@ -44,7 +44,11 @@ def load(args) -> tuple[TrainConfig, SandboxConfig, TasksConfig]:
     from runconfig.root import load_config
 
     overrides = list(args.overrides)
-    for key, value in (("sft_data", args.sft_data), ("rl_data", args.rl_data), ("output_dir", args.output_dir)):
+    for key, value in (
+        ("sft_data", args.sft_data),
+        ("rl_data", args.rl_data),
+        ("output_dir", args.output_dir),
+    ):
         if value:
             overrides.append(f"train.{key}={value}")
     if args.model:
@@ -95,23 +99,30 @@ def run_grpo(cfg: TrainConfig, out: Path, start: Path, sandbox, log: MetricsLog)
 def run_compare(cfg: TrainConfig, out: Path, start: Path, sandbox) -> dict:
     from train.grpo import compare_ats
 
-    rows = iter_rows(cfg.rl_data, seed=cfg.seed + 1, shuffle_buffer=cfg.grpo.shuffle_buffer)  # shards are sorted
-    prompts = [prompt_from_row(r).served(cfg.input_stem) for r in itertools.islice(rows, cfg.grpo.compare_prompts)]
+    rows = iter_rows(
+        cfg.rl_data, seed=cfg.seed + 1, shuffle_buffer=cfg.grpo.shuffle_buffer
+    )  # shards are sorted
+    prompts = [
+        prompt_from_row(r).served(cfg.input_stem) for r in itertools.islice(rows, cfg.grpo.compare_prompts)
+    ]
     policy = load_policy(start, cfg.model, trainable=False)
     result = compare_ats(policy, sandbox, prompts, cfg.grpo, seed=cfg.seed)
     (out / "ats_vs_t1.json").write_text(json.dumps(result, indent=2))
     return result
 
 
-def run_eval(cfg: TrainConfig, out: Path, checkpoints: dict[str, Path], sandbox, tasks: TasksConfig,
-             log: MetricsLog) -> dict:  # fmt: skip
+def run_eval(
+    cfg: TrainConfig, out: Path, checkpoints: dict[str, Path], sandbox, tasks: TasksConfig, log: MetricsLog
+) -> dict:
     from train.evaluate import build_benchmark, evaluate
     from train.policy_backend import LocalBackend
 
     prompts = [p.served(cfg.input_stem) for p in build_benchmark(cfg.eval, tasks)]
     reports = {}
-    backends = {name: (lambda p=path: LocalBackend(load_policy(p, cfg.model, trainable=False)))
-                for name, path in checkpoints.items()}
+    backends = {
+        name: (lambda p=path: LocalBackend(load_policy(p, cfg.model, trainable=False)))
+        for name, path in checkpoints.items()
+    }
     if cfg.eval.endpoint:  # any served model, through the same OpenAI-compatible backend the teacher uses
         from runconfig.keys import api_key
         from synthesis.endpoint.backend import OpenAIBackend
@@ -181,9 +192,11 @@ def main(argv: list[str] | None = None) -> int:
             summary["eval"] = run_eval(cfg, out, checkpoints, sandbox, tasks, log)
             timings["eval_s"] = time.perf_counter() - t
             for key, report in summary["eval"].items():
-                print(f"eval {key}: accuracy {report['accuracy']:.3f} format {report['format_valid_rate']:.3f} "
-                      f"exec {report['code_exec_rate']:.3f} use {report['code_use_rate']:.3f} "
-                      f"reward {report['mean_reward']:.3f} turns {report['mean_turns']:.2f}")
+                print(
+                    f"eval {key}: accuracy {report['accuracy']:.3f} format {report['format_valid_rate']:.3f} "
+                    f"exec {report['code_exec_rate']:.3f} use {report['code_use_rate']:.3f} "
+                    f"reward {report['mean_reward']:.3f} turns {report['mean_turns']:.2f}"
+                )
     summary["timings"] = {**timings, "total_s": time.perf_counter() - started}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     curves = plot_curves(out / "metrics.jsonl", out)

@@ -28,7 +28,15 @@ from train.copy_drills import copy_weighted, drill_batch, drill_templates, rando
 from train.data import prompt_from_record, sft_records, shuffled
 from train.metrics import MetricsLog
 
-__all__ = ["collate", "lr_factor", "record_chunks", "sft_examples", "shrink_images", "token_loss", "train_sft"]
+__all__ = [
+    "collate",
+    "lr_factor",
+    "record_chunks",
+    "sft_examples",
+    "shrink_images",
+    "token_loss",
+    "train_sft",
+]
 
 
 def record_chunks(record: SftRecord, last_round_only: bool = False, rename: str | None = None) -> list[Chunk]:
@@ -99,8 +107,9 @@ def _shrunk_records(folder: str | Path, side: int, cache: int) -> Iterator[SftRe
         yield from kept if len(kept) <= cache else (shrink_images(r, side) for r in sft_records(folder))
 
 
-def sft_examples(policy, folder: str | Path, cfg: SftConfig, seed: int, skip: int = 0,
-                 input_stem: str = "") -> Iterator[Encoded]:  # fmt: skip
+def sft_examples(
+    policy, folder: str | Path, cfg: SftConfig, seed: int, skip: int = 0, input_stem: str = ""
+) -> Iterator[Encoded]:
     """Encoded examples streamed forever from ``folder``; the first ``skip`` examples are passed over (resume).
 
     Records are read in file order, shrunk (:func:`shrink_images`) and shuffled through ``cfg.shuffle_buffer``,
@@ -115,7 +124,9 @@ def sft_examples(policy, folder: str | Path, cfg: SftConfig, seed: int, skip: in
     vision = _CachedVision(policy.vision, cfg.cache_examples)
     tokenizer = policy.tokenizer
     for index, record in enumerate(itertools.islice(records, skip, None), start=skip):
-        rename = input_stem or (random_id(record.id, random.Random(f"{seed}:{index}")) if cfg.randomize_ids else None)
+        rename = input_stem or (
+            random_id(record.id, random.Random(f"{seed}:{index}")) if cfg.randomize_ids else None
+        )
         encoded = encode(record_chunks(record, cfg.last_round_only, rename), tokenizer, vision, cfg.max_len)
         yield copy_weighted(encoded, tokenizer, rename or record.id, cfg.copy_weight)
 
@@ -166,8 +177,14 @@ def _weighted_nll(model, batch: dict[str, Any], device: str) -> dict[str, Any]:
     nll = -token_logprobs(model, batch, device)
     weights = batch["loss_mask"][:, 1:].to(device).float()
     trained, copied = (weights > 0).float(), (weights > 1).float()
-    return {"weighted": (nll * weights).sum(), "weight": weights.sum(), "plain": (nll * trained).sum().detach(),
-            "tokens": trained.sum(), "copy": (nll * copied).sum().detach(), "copy_tokens": copied.sum()}
+    return {
+        "weighted": (nll * weights).sum(),
+        "weight": weights.sum(),
+        "plain": (nll * trained).sum().detach(),
+        "tokens": trained.sum(),
+        "copy": (nll * copied).sum().detach(),
+        "copy_tokens": copied.sum(),
+    }
 
 
 def lr_factor(cfg: SftConfig, step: int) -> float:
@@ -190,8 +207,15 @@ def lr_factor(cfg: SftConfig, step: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Path, seed: int,
-              log: MetricsLog, input_stem: str = "") -> Path:  # fmt: skip
+def train_sft(
+    policy,
+    cfg: SftConfig,
+    data_dir: str | Path,
+    stage_dir: str | Path,
+    seed: int,
+    log: MetricsLog,
+    input_stem: str = "",
+) -> Path:
     """Run the copy drills and SFT up to ``cfg.total_steps`` (resuming from the latest checkpoint); returns the last one.
 
     The policy must come from ``resume_from(stage_dir, base)``: the latest checkpoint when there is one, whose
@@ -226,10 +250,18 @@ def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Pat
     while step < cfg.total_steps:
         if step < cfg.copy_drill_steps:  # drills are drawn by step, so a resume draws the same ones
             rng = random.Random(f"{seed}:drill:{step}")
-            micro = [collate(drill_batch(templates, cfg.copy_drill_batch, rng, policy.tokenizer, policy.vision,
-                                         cfg.copy_weight), pad)]
+            micro = [
+                collate(
+                    drill_batch(
+                        templates, cfg.copy_drill_batch, rng, policy.tokenizer, policy.vision, cfg.copy_weight
+                    ),
+                    pad,
+                )
+            ]
         else:
-            micro = [collate([next(examples) for _ in range(cfg.batch_size)], pad) for _ in range(cfg.grad_accum)]
+            micro = [
+                collate([next(examples) for _ in range(cfg.batch_size)], pad) for _ in range(cfg.grad_accum)
+            ]
             consumed += cfg.batch_size * cfg.grad_accum
         total = sum(int(b["loss_mask"][:, 1:].sum()) for b in micro)
         for batch in micro:
@@ -246,10 +278,16 @@ def train_sft(policy, cfg: SftConfig, data_dir: str | Path, stage_dir: str | Pat
         if step % cfg.log_every == 0 or step == cfg.total_steps:
             elapsed = time.perf_counter() - started
             copy = {"copy_loss": sums["copy"] / sums["copy_tokens"]} if sums["copy_tokens"] else {}
-            log.log("sft", step, loss=sums["plain"] / max(sums["tokens"], 1), lr=scheduler.get_last_lr()[0],
-                    tokens_per_s=tokens / elapsed, drills=step <= cfg.copy_drill_steps, **copy)
+            log.log(
+                "sft",
+                step,
+                loss=sums["plain"] / max(sums["tokens"], 1),
+                lr=scheduler.get_last_lr()[0],
+                tokens_per_s=tokens / elapsed,
+                drills=step <= cfg.copy_drill_steps,
+                **copy,
+            )
             sums = dict.fromkeys(sums, 0.0)
         if step % cfg.save_every == 0 or step == cfg.total_steps:
             save_checkpoint(stage_dir, step, policy, optimizer, scheduler, {"consumed": consumed})
     return latest_checkpoint(stage_dir)
-

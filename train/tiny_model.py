@@ -27,8 +27,10 @@ _HEX = "[0-9a-f]"
 # The 8 hex digits that end an item id (before the extension), in pairs; every other number in runs of up to
 # three digits. Copying the prompt's path into the code is then a copy of ~8 tokens that rarely repeat within
 # an id (with one token per digit, "1000012" is a run of zeros whose length an induction head cannot see).
-ID_PATTERN = (rf"(?<=-){_HEX}{{2}}(?={_HEX}{{6}}\.)|(?<=-{_HEX}{{2}}){_HEX}{{2}}(?={_HEX}{{4}}\.)"
-              rf"|(?<=-{_HEX}{{4}}){_HEX}{{2}}(?={_HEX}{{2}}\.)|(?<=-{_HEX}{{6}}){_HEX}{{2}}(?=\.)|\d{{1,3}}")
+ID_PATTERN = (
+    rf"(?<=-){_HEX}{{2}}(?={_HEX}{{6}}\.)|(?<=-{_HEX}{{2}}){_HEX}{{2}}(?={_HEX}{{4}}\.)"
+    rf"|(?<=-{_HEX}{{4}}){_HEX}{{2}}(?={_HEX}{{2}}\.)|(?<=-{_HEX}{{6}}){_HEX}{{2}}(?=\.)|\d{{1,3}}"
+)
 
 
 def number_tokens() -> list[str]:
@@ -85,19 +87,29 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int):
 
     pieces = number_tokens()
     if vocab_size < len(pieces) + 300:
-        raise ValueError(f"vocab_size {vocab_size} leaves no room for merges: use at least {len(pieces) + 300}")
+        raise ValueError(
+            f"vocab_size {vocab_size} leaves no room for merges: use at least {len(pieces) + 300}"
+        )
     backend = Tokenizer(models.BPE())
     # No word splitting, so the fixed prompt and the code templates merge into few tokens; numbers and ids are
     # cut by ID_PATTERN into pieces that are always one token, so a path is copied token for token.
-    backend.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(ID_PATTERN), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(ID_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size - len(pieces), special_tokens=[*CHAT_TOKENS, *PROTOCOL_TOKENS],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size - len(pieces),
+        special_tokens=[*CHAT_TOKENS, *PROTOCOL_TOKENS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     backend.train_from_iterator(texts, trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=_with_pieces(backend, pieces), eos_token=EOS, pad_token=PAD)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=_with_pieces(backend, pieces), eos_token=EOS, pad_token=PAD
+    )
     tok.add_tokens(list(PROTOCOL_TOKENS))  # split the text at tags, like the special tokens
     return tok
 
@@ -122,25 +134,47 @@ def build_tiny(cfg: ModelConfig, texts: Iterable[str], out_dir: str | Path, seed
     from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 
     tok = build_tokenizer(texts, cfg.vocab_size)
-    text = Qwen2Config(vocab_size=len(tok), hidden_size=cfg.hidden_size, intermediate_size=4 * cfg.hidden_size,
-                       num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
-                       num_key_value_heads=max(1, cfg.heads // 2), max_position_embeddings=4096,
-                       tie_word_embeddings=True, bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id,
-                       pad_token_id=tok.pad_token_id)
-    vision = SiglipVisionConfig(hidden_size=cfg.vision_hidden, intermediate_size=4 * cfg.vision_hidden,
-                                num_hidden_layers=cfg.vision_layers, num_attention_heads=4,
-                                image_size=cfg.image_size, patch_size=cfg.patch_size)
-    config = LlavaConfig(text_config=text, vision_config=vision, vision_feature_select_strategy="full",
-                         vision_feature_layer=-1, image_token_index=tok.convert_tokens_to_ids(fmt.IMAGE_PLACEHOLDER),
-                         tie_word_embeddings=True)
+    text = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=4 * cfg.hidden_size,
+        num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        num_key_value_heads=max(1, cfg.heads // 2),
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=tok.eos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    vision = SiglipVisionConfig(
+        hidden_size=cfg.vision_hidden,
+        intermediate_size=4 * cfg.vision_hidden,
+        num_hidden_layers=cfg.vision_layers,
+        num_attention_heads=4,
+        image_size=cfg.image_size,
+        patch_size=cfg.patch_size,
+    )
+    config = LlavaConfig(
+        text_config=text,
+        vision_config=vision,
+        vision_feature_select_strategy="full",
+        vision_feature_layer=-1,
+        image_token_index=tok.convert_tokens_to_ids(fmt.IMAGE_PLACEHOLDER),
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(config)
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
-    processor = LlavaProcessor(image_processor=SiglipImageProcessorPil(size={"height": cfg.image_size,
-                                                                             "width": cfg.image_size}),
-                               tokenizer=tok, patch_size=cfg.patch_size, vision_feature_select_strategy="full",
-                               image_token=fmt.IMAGE_PLACEHOLDER, num_additional_image_tokens=0)
+    processor = LlavaProcessor(
+        image_processor=SiglipImageProcessorPil(size={"height": cfg.image_size, "width": cfg.image_size}),
+        tokenizer=tok,
+        patch_size=cfg.patch_size,
+        vision_feature_select_strategy="full",
+        image_token=fmt.IMAGE_PLACEHOLDER,
+        num_additional_image_tokens=0,
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

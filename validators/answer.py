@@ -23,13 +23,22 @@ from validators.judge import Judge
 from validators.text import LETTERS, choices_from_question, clean_answer, normalize_text
 from validators.verdict import Verdict, fail, ok
 
-__all__ = ["AnswerSpec", "answers_match", "check_answer", "choice_letter", "read_answer", "record_choices",
-           "to_number"]
+__all__ = [
+    "AnswerSpec",
+    "answers_match",
+    "check_answer",
+    "choice_letter",
+    "read_answer",
+    "record_choices",
+    "to_number",
+]
 
 CHECK = "answer"
 _YES, _NO = {"yes", "y", "true", "correct"}, {"no", "n", "false", "incorrect"}
-_LETTER = re.compile(r"^((?:option|choice|选项)\s*)?([(\[]?)([A-Ha-h])([)\]]?)(?=$|[\s.:),、\]])([\s.:),、\]]*)(.*)$",
-                     re.IGNORECASE | re.DOTALL)
+_LETTER = re.compile(
+    r"^((?:option|choice|选项)\s*)?([(\[]?)([A-Ha-h])([)\]]?)(?=$|[\s.:),、\]])([\s.:),、\]]*)(.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
 # a sentence's conclusion: "the answer is C", "B is correct", "I choose (D)", "答案是C"
 _CONCLUDES = re.compile(
     r"(?i:answer|option|choice)\s*(?i:is|would be|should be|must be|will be|=|:)\s*(?i:option\s*|choice\s*)?"
@@ -41,10 +50,13 @@ _CONCLUDES = re.compile(
 )
 _ALSO = re.compile(r"[)\]]?\s*(?:or|and|/|,)\s*(?i:option\s*)?[(\[]?([A-H])\b(?!\s*(?i:is)\b)")
 _NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:\s*/\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+))?$")
-_UNIT = re.compile(r"\s*(?:%|°\s*[CF]?|degrees?(?:\s+[CF])?|[a-zA-Zµ]{1,12}(?:\^?[23²³])?(?:\s*/\s*[a-zA-Z]{1,6}"
-                   r"(?:\^?[23²³])?)?)\s*$")
-_YES_NO_QUESTION = re.compile(r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b",
-                              re.IGNORECASE)
+_UNIT = re.compile(
+    r"\s*(?:%|°\s*[CF]?|degrees?(?:\s+[CF])?|[a-zA-Zµ]{1,12}(?:\^?[23²³])?(?:\s*/\s*[a-zA-Z]{1,6}"
+    r"(?:\^?[23²³])?)?)\s*$"
+)
+_YES_NO_QUESTION = re.compile(
+    r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +87,9 @@ def _agrees(rest: str, index: int, options: list[str]) -> bool | None:
     """
     mine = options[index]
     names_mine = rest == mine or _contains(rest, mine) or _contains(mine, rest)
-    names_other = any(_contains(rest, o) for i, o in enumerate(options) if i != index and not _contains(mine, o))
+    names_other = any(
+        _contains(rest, o) for i, o in enumerate(options) if i != index and not _contains(mine, o)
+    )
     if names_other and not (names_mine and len(rest.split()) > len(mine.split()) + 3):
         return False
     return True if names_mine else None
@@ -118,7 +132,9 @@ def choice_letter(answer: str, choices: tuple[str, ...] | list[str]) -> str | No
             return None
         if not rest:
             return letter
-        marked = bool(named or opened or closed or gap.strip())  # "B. ...", "(B) ...", "Option B ...", not "A cat"
+        marked = bool(
+            named or opened or closed or gap.strip()
+        )  # "B. ...", "(B) ...", "Option B ...", not "A cat"
         agrees = _agrees(rest, LETTERS.index(letter), options) if choices else None
         if agrees is False and marked:
             return None
@@ -170,8 +186,9 @@ def _stated_yes_no(question: str, text: str) -> str | None:
     return head.group(1).lower()
 
 
-def read_answer(question: str, answer_text: str, given: str | None = None, *,
-                choices: Sequence[str] | None = None) -> AnswerSpec:  # fmt: skip
+def read_answer(
+    question: str, answer_text: str, given: str | None = None, *, choices: Sequence[str] | None = None
+) -> AnswerSpec:
     """The ground truth of a question: its type, its canonical answer and its options.
 
     ``choice`` when the question lists options (any layout) and the answer selects one (by letter, by text or in
@@ -227,8 +244,13 @@ def _math_verify(pred: str, truth: str) -> bool:
     return bool(gold and guess and verify(gold, guess, timeout_seconds=None))
 
 
-def answers_match(predicted: str, truth: str, answer_type: str, choices: tuple[str, ...] | list[str] = (),
-                  cfg: AnswerCheckConfig | None = None) -> Verdict:  # fmt: skip
+def answers_match(
+    predicted: str,
+    truth: str,
+    answer_type: str,
+    choices: tuple[str, ...] | list[str] = (),
+    cfg: AnswerCheckConfig | None = None,
+) -> Verdict:
     """Whether ``predicted`` is a correct answer given ``truth`` (rules only; no judge).
 
     Args:
@@ -285,7 +307,9 @@ def record_choices(record: SftRecord) -> tuple[str, ...]:
     return tuple(given) if given else choices_from_question(record.question)
 
 
-def check_answer(record: SftRecord, cfg: AnswerCheckConfig | None = None, judge: Judge | None = None) -> Verdict:
+def check_answer(
+    record: SftRecord, cfg: AnswerCheckConfig | None = None, judge: Judge | None = None
+) -> Verdict:
     """Answer check of a record: rules, then (for text answers, when enabled) the LLM judge.
 
     Args:

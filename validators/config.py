@@ -18,8 +18,15 @@ from typing import Literal
 from synthesis.endpoint.config import EndpointConfig, endpoint_default
 
 __all__ = [
-    "AnswerCheckConfig", "ConsistencyCheckConfig", "DuplicatesCheckConfig", "ExecutionCheckConfig",
-    "FormatCheckConfig", "HygieneCheckConfig", "ImagesCheckConfig", "JudgeConfig", "ShardChecksConfig",
+    "AnswerCheckConfig",
+    "ConsistencyCheckConfig",
+    "DuplicatesCheckConfig",
+    "ExecutionCheckConfig",
+    "FormatCheckConfig",
+    "HygieneCheckConfig",
+    "ImagesCheckConfig",
+    "JudgeConfig",
+    "ShardChecksConfig",
     "ValidatorsConfig",
 ]
 
@@ -41,12 +48,15 @@ class ExecutionCheckConfig:
     )
     fixups: Literal["reject", "accept", "rewrite"] = field(
         default="rewrite",
-        metadata={"help": "Blocks that ran only thanks to Thyme's fix-ups: reject the record; accept it (re-run with "
-                          "the fix-ups, every fix recorded); or rewrite its code into the code as run when a strict "
-                          "re-run of that reproduces every output exactly (otherwise accept)."},
+        metadata={
+            "help": "Blocks that ran only thanks to Thyme's fix-ups: reject the record; accept it (re-run with "
+            "the fix-ups, every fix recorded); or rewrite its code into the code as run when a strict "
+            "re-run of that reproduces every output exactly (otherwise accept)."
+        },
     )
     max_pixel_diff: float = field(
-        default=2.0, metadata={"help": "Largest mean absolute pixel difference (0-255) of a reproduced image."}
+        default=2.0,
+        metadata={"help": "Largest mean absolute pixel difference (0-255) of a reproduced image."},
     )
 
     def __post_init__(self):
@@ -64,7 +74,9 @@ class JudgeConfig(EndpointConfig):
     timeout_s: float = endpoint_default("timeout_s", 60.0)
     temperature: float = field(default=0.1, metadata={"help": "Sampling temperature (original: 0.1)."})
     max_tokens: int = field(default=256, metadata={"help": "Tokens per judge reply (original: 256)."})
-    attempts: int = field(default=3, metadata={"help": "Tries before the judge gives no verdict (original: 3)."})
+    attempts: int = field(
+        default=3, metadata={"help": "Tries before the judge gives no verdict (original: 3)."}
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -80,7 +92,8 @@ class AnswerCheckConfig:
     abs_tol: float = field(default=1e-6, metadata={"help": "Absolute tolerance for numeric answers."})
     rel_tol: float = field(default=1e-4, metadata={"help": "Relative tolerance for numeric answers."})
     use_math_verify: bool = field(
-        default=True, metadata={"help": "Fall back to math-verify (timeouts disabled) for numbers and expressions."}
+        default=True,
+        metadata={"help": "Fall back to math-verify (timeouts disabled) for numbers and expressions."},
     )
     use_judge: bool = field(
         default=False, metadata={"help": "Ask the LLM judge when the rules reject a free-form (text) answer."}
@@ -92,14 +105,19 @@ class ImagesCheckConfig:
     """Every produced image is sound and changed the way its family needs."""
 
     enabled: bool = field(default=True, metadata={"help": "Run the images check."})
-    min_side: int = field(default=64, metadata={"help": "Smallest allowed side of a produced image (Thyme: 64)."})
+    min_side: int = field(
+        default=64, metadata={"help": "Smallest allowed side of a produced image (Thyme: 64)."}
+    )
     max_side: int = field(default=16384, metadata={"help": "Largest allowed side of a produced image."})
-    max_aspect: float = field(default=200.0, metadata={"help": "Largest long/short side ratio (Thyme RL: 200)."})
+    max_aspect: float = field(
+        default=200.0, metadata={"help": "Largest long/short side ratio (Thyme RL: 200)."}
+    )
     min_target_coverage: float = field(
         default=0.9, metadata={"help": "Fraction of the target box a crop must contain."}
     )
     min_match_score: float = field(
-        default=0.6, metadata={"help": "Template-match score below which a crop counts as not found in the input."}
+        default=0.6,
+        metadata={"help": "Template-match score below which a crop counts as not found in the input."},
     )
     min_contrast_gain: float = field(
         default=0.1, metadata={"help": "Relative RMS-contrast increase an enhancement must reach."}
@@ -120,7 +138,9 @@ class ConsistencyCheckConfig:
     """The final answer agrees with the reasoning and the printed results before it."""
 
     enabled: bool = field(default=True, metadata={"help": "Run the consistency check."})
-    tail_chars: int = field(default=500, metadata={"help": "Reasoning characters judged (original: last 500)."})
+    tail_chars: int = field(
+        default=500, metadata={"help": "Reasoning characters judged (original: last 500)."}
+    )
     use_judge: bool = field(default=False, metadata={"help": "Also ask the LLM judge (original's cst_orm)."})
 
 
@@ -130,19 +150,28 @@ class HygieneCheckConfig:
 
     enabled: bool = field(default=True, metadata={"help": "Run the hygiene check."})
     max_chars: int = field(default=16000, metadata={"help": "Longest response in characters."})
-    max_images: int = field(default=10, metadata={"help": "Most images per record, the input included (Thyme: 10)."})
-    repetition_threshold: float = field(
-        default=0.3, metadata={"help": "Share of the window one repeated substring may cover (original: 0.3)."}
+    max_images: int = field(
+        default=10, metadata={"help": "Most images per record, the input included (Thyme: 10)."}
     )
-    repetition_window: int = field(default=1000, metadata={"help": "Characters scanned at each segment's end."})
+    repetition_threshold: float = field(
+        default=0.3,
+        metadata={"help": "Share of the window one repeated substring may cover (original: 0.3)."},
+    )
+    repetition_window: int = field(
+        default=1000, metadata={"help": "Characters scanned at each segment's end."}
+    )
     repetition_min_chars: int = field(default=50, metadata={"help": "Shorter segments are not scanned."})
     repetition_min_repeats: int = field(
-        default=3, metadata={"help": "Occurrences of one substring that make a loop (2 = the original's rule)."}
+        default=3,
+        metadata={"help": "Occurrences of one substring that make a loop (2 = the original's rule)."},
     )
     allowed_path_prefixes: list[str] = field(
-        default_factory=lambda: ["/mnt/data/"], metadata={"help": "Absolute paths allowed in text (protocol paths)."}
+        default_factory=lambda: ["/mnt/data/"],
+        metadata={"help": "Absolute paths allowed in text (protocol paths)."},
     )
-    check_answer_leak: bool = field(default=True, metadata={"help": "Reject questions that contain the answer."})
+    check_answer_leak: bool = field(
+        default=True, metadata={"help": "Reject questions that contain the answer."}
+    )
 
     def __post_init__(self):
         if not 0 < self.repetition_threshold < 1:
@@ -157,11 +186,17 @@ class DuplicatesCheckConfig:
 
     enabled: bool = field(default=True, metadata={"help": "Run the duplicates check against a given index."})
     max_distance: int = field(
-        default=6, metadata={"help": "Largest Hamming distance of two 64-bit image hashes that still counts as near."}
+        default=6,
+        metadata={"help": "Largest Hamming distance of two 64-bit image hashes that still counts as near."},
     )
-    within_run: bool = field(default=True, metadata={"help": "Drop later duplicates of a record of the same run."})
+    within_run: bool = field(
+        default=True, metadata={"help": "Drop later duplicates of a record of the same run."}
+    )
     reference: str = field(
-        default="", metadata={"help": "Folder of Parquet shards (SFT or RL) whose records must not reappear, e.g. an eval set."}
+        default="",
+        metadata={
+            "help": "Folder of Parquet shards (SFT or RL) whose records must not reappear, e.g. an eval set."
+        },
     )
 
     def __post_init__(self):
@@ -174,14 +209,25 @@ class ShardChecksConfig:
     """Expectations over the written Parquet shards (great-expectations)."""
 
     families: list[str] = field(
-        default_factory=lambda: ["crop", "rotate", "contrast", "compute", "multi_round", "no_code", "imported", "user"],
+        default_factory=lambda: [
+            "crop",
+            "rotate",
+            "contrast",
+            "compute",
+            "multi_round",
+            "no_code",
+            "imported",
+            "user",
+        ],
         metadata={"help": "Allowed values of the family column."},
     )
     answer_types: list[str] = field(
-        default_factory=lambda: ["choice", "number", "text", "yes_no"], metadata={"help": "Allowed answer types."}
+        default_factory=lambda: ["choice", "number", "text", "yes_no"],
+        metadata={"help": "Allowed answer types."},
     )
     family_bounds: dict[str, tuple[float, float]] = field(
-        default_factory=dict, metadata={"help": "family -> [min, max] share of rows, e.g. {crop: [0.2, 0.6]}."}
+        default_factory=dict,
+        metadata={"help": "family -> [min, max] share of rows, e.g. {crop: [0.2, 0.6]}."},
     )
     max_response_chars: int = field(default=16000, metadata={"help": "Largest response length."})
     max_images: int = field(default=10, metadata={"help": "Most images per row."})
@@ -190,7 +236,9 @@ class ShardChecksConfig:
     def __post_init__(self):
         for family, (lo, hi) in self.family_bounds.items():
             if not 0 <= lo <= hi <= 1:
-                raise ValueError(f"shards.family_bounds.{family} must be [min, max] with 0 <= min <= max <= 1")
+                raise ValueError(
+                    f"shards.family_bounds.{family} must be [min, max] with 0 <= min <= max <= 1"
+                )
 
 
 @dataclass
@@ -198,12 +246,21 @@ class ValidatorsConfig:
     """Every record and shard check; the ``validators:`` section of ``pipeline.yaml``."""
 
     fail_fast: bool = field(
-        default=True, metadata={"help": "Stop at the first failing check (saves sandbox time on bad records)."}
+        default=True,
+        metadata={"help": "Stop at the first failing check (saves sandbox time on bad records)."},
     )
-    format: FormatCheckConfig = field(default_factory=FormatCheckConfig, metadata={"help": "Trajectory grammar."})
-    hygiene: HygieneCheckConfig = field(default_factory=HygieneCheckConfig, metadata={"help": "Text hygiene."})
-    answer: AnswerCheckConfig = field(default_factory=AnswerCheckConfig, metadata={"help": "Answer correctness."})
-    images: ImagesCheckConfig = field(default_factory=ImagesCheckConfig, metadata={"help": "Produced images."})
+    format: FormatCheckConfig = field(
+        default_factory=FormatCheckConfig, metadata={"help": "Trajectory grammar."}
+    )
+    hygiene: HygieneCheckConfig = field(
+        default_factory=HygieneCheckConfig, metadata={"help": "Text hygiene."}
+    )
+    answer: AnswerCheckConfig = field(
+        default_factory=AnswerCheckConfig, metadata={"help": "Answer correctness."}
+    )
+    images: ImagesCheckConfig = field(
+        default_factory=ImagesCheckConfig, metadata={"help": "Produced images."}
+    )
     execution: ExecutionCheckConfig = field(
         default_factory=ExecutionCheckConfig, metadata={"help": "Strict re-execution."}
     )
@@ -214,4 +271,6 @@ class ValidatorsConfig:
         default_factory=DuplicatesCheckConfig, metadata={"help": "Exact and near duplicates."}
     )
     judge: JudgeConfig = field(default_factory=JudgeConfig, metadata={"help": "Optional LLM judge endpoint."})
-    shards: ShardChecksConfig = field(default_factory=ShardChecksConfig, metadata={"help": "Shard expectations."})
+    shards: ShardChecksConfig = field(
+        default_factory=ShardChecksConfig, metadata={"help": "Shard expectations."}
+    )

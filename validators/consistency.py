@@ -22,8 +22,9 @@ from validators.verdict import Verdict, fail, ok
 __all__ = ["check_consistency", "last_conclusion", "reasoning_tail"]
 
 CHECK = "consistency"
-_CONCLUSION = re.compile(r"(?:answer|option)\s+(?:is|would be|should be)\s*:?\s*(.+?)\s*(?:\.(?=\s|$)|\n|$)",
-                         re.IGNORECASE)
+_CONCLUSION = re.compile(
+    r"(?:answer|option)\s+(?:is|would be|should be)\s*:?\s*(.+?)\s*(?:\.(?=\s|$)|\n|$)", re.IGNORECASE
+)
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
 _HARNESS = re.compile(r"<image>|</?sandbox_output>")
 
@@ -66,7 +67,9 @@ def _kind(record: SftRecord, answer: str, choices: tuple[str, ...]) -> str:
     """How to compare a conclusion with the answer: by option when the answer selects one ("so the answer is C"
     against ``**C. a red umbrella**``), by yes/no when it says so, else as the record's answer type."""
     read = read_answer(record.question, answer, choices=choices).answer_type
-    return read if read in ("choice", "yes_no") and record.answer_type in (read, "text") else record.answer_type
+    return (
+        read if read in ("choice", "yes_no") and record.answer_type in (read, "text") else record.answer_type
+    )
 
 
 def rounds_to(printed: str, answer: str) -> bool:
@@ -85,8 +88,9 @@ def rounds_to(printed: str, answer: str) -> bool:
     return abs(round(value, digits) - said) < 10 ** -(digits + 6)
 
 
-def check_consistency(record: SftRecord, cfg: ConsistencyCheckConfig | None = None,
-                      judge: Judge | None = None) -> Verdict:  # fmt: skip
+def check_consistency(
+    record: SftRecord, cfg: ConsistencyCheckConfig | None = None, judge: Judge | None = None
+) -> Verdict:
     """Consistency check of a record that passed the format check.
 
     Args:
@@ -105,16 +109,25 @@ def check_consistency(record: SftRecord, cfg: ConsistencyCheckConfig | None = No
     choices = record_choices(record)
     tail = reasoning_tail(record.response, cfg.tail_chars)
     stated = last_conclusion(tail)
-    if stated is not None and not answers_match(stated, answer, _kind(record, answer, choices), choices).passed:
-        return fail(CHECK, "reasoning_contradicted", f"reasoning concludes {stated[:60]!r}, answer is {answer[:60]!r}")
+    if (
+        stated is not None
+        and not answers_match(stated, answer, _kind(record, answer, choices), choices).passed
+    ):
+        return fail(
+            CHECK, "reasoning_contradicted", f"reasoning concludes {stated[:60]!r}, answer is {answer[:60]!r}"
+        )
     printed = _last_printed(record.response)
     if record.answer_type == "number" and printed and to_number(printed) is not None:
         if not answers_match(answer, printed, "number").passed and not rounds_to(printed, answer):
-            return fail(CHECK, "output_contradicted", f"the code printed {printed[:60]!r}, answer is {answer[:60]!r}")
+            return fail(
+                CHECK, "output_contradicted", f"the code printed {printed[:60]!r}, answer is {answer[:60]!r}"
+            )
     if cfg.use_judge and judge is not None:
         decision = judge.consistent(tail, answer)
         if decision is None:
             return fail(CHECK, "judge_error", "the judge gave no usable verdict")
         if not decision:
-            return fail(CHECK, "judge_rejected", f"the judge found the reasoning inconsistent with {answer[:60]!r}")
+            return fail(
+                CHECK, "judge_rejected", f"the judge found the reasoning inconsistent with {answer[:60]!r}"
+            )
     return ok(CHECK)

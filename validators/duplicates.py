@@ -26,8 +26,18 @@ from synthesis.records import SftRecord
 from validators.text import normalize_question, normalize_text
 from validators.verdict import Verdict, fail, ok
 
-__all__ = ["Duplicate", "DuplicateIndex", "dedupe", "dedupe_fingerprints", "dhash", "exact_key", "fingerprint", "hamming", "near_key",
-           "near_keys"]
+__all__ = [
+    "Duplicate",
+    "DuplicateIndex",
+    "dedupe",
+    "dedupe_fingerprints",
+    "dhash",
+    "exact_key",
+    "fingerprint",
+    "hamming",
+    "near_key",
+    "near_keys",
+]
 
 CHECK = "duplicates"
 
@@ -62,7 +72,9 @@ def _question_hash(question: str) -> str:
 
 def _task_hash(question: str, answer: str) -> str:
     """Hash of the normalised question and answer: the near key's text half."""
-    return hashlib.sha256(f"{normalize_question(question)}\0{normalize_text(answer)}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{normalize_question(question)}\0{normalize_text(answer)}".encode()).hexdigest()[
+        :16
+    ]
 
 
 def exact_key(record: SftRecord) -> str:
@@ -102,8 +114,10 @@ def near_keys(record: SftRecord, max_distance: int = 6) -> list[str]:
     value, bands = dhash(record.images[0]), max_distance + 1
     edges = [round(64 * i / bands) for i in range(bands + 1)]
     question = _task_hash(record.question, record.answer)
-    return [f"{i}:{(value >> lo) & ((1 << (hi - lo)) - 1):x}:{question}"
-            for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False))]
+    return [
+        f"{i}:{(value >> lo) & ((1 << (hi - lo)) - 1):x}:{question}"
+        for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False))
+    ]
 
 
 class DuplicateIndex:
@@ -130,7 +144,9 @@ class DuplicateIndex:
 
     def add(self, record: SftRecord) -> None:
         """Add a record's keys (first id wins for reporting)."""
-        self.add_keys(record.id, exact_key(record), dhash(record.images[0]), _task_hash(record.question, record.answer))
+        self.add_keys(
+            record.id, exact_key(record), dhash(record.images[0]), _task_hash(record.question, record.answer)
+        )
 
     def seen(self, record: SftRecord) -> Verdict:
         """``duplicates_exact`` / ``duplicates_near`` when the reference holds this record, else passed."""
@@ -144,7 +160,9 @@ class DuplicateIndex:
             return fail(CHECK, "exact", f"same image and question as {label}{other}")
         for ref, ref_id in self._near.get(question, ()):
             if hamming(value, ref) <= self.max_distance:
-                detail = f"image within {hamming(value, ref)} bits of {label}{ref_id}, same question and answer"
+                detail = (
+                    f"image within {hamming(value, ref)} bits of {label}{ref_id}, same question and answer"
+                )
                 return fail(CHECK, "near", detail)
         return None
 
@@ -172,7 +190,11 @@ class DuplicateIndex:
             image_col = "images" if "images" in table.column_names else "image"
             for row in table.select(["id", "question", "answer", image_col]).to_pylist():
                 image = row[image_col][0] if image_col == "images" else row[image_col]
-                index.add(SftRecord(row["id"], (image["bytes"],), row["question"], (0, 0), "", row["answer"], "text", ""))
+                index.add(
+                    SftRecord(
+                        row["id"], (image["bytes"],), row["question"], (0, 0), "", row["answer"], "text", ""
+                    )
+                )
         return index
 
 
@@ -213,8 +235,11 @@ class Duplicate:
     of_reference: bool
 
 
-def dedupe_fingerprints(fingerprints: Iterable[tuple[str, str, str]], max_distance: int = 6,
-                        reference: DuplicateIndex | None = None) -> dict[str, Duplicate]:  # fmt: skip
+def dedupe_fingerprints(
+    fingerprints: Iterable[tuple[str, str, str]],
+    max_distance: int = 6,
+    reference: DuplicateIndex | None = None,
+) -> dict[str, Duplicate]:
     """The duplicates of a whole run: of a reference set first, then of a smaller id in the run.
 
     Records are visited in id order, so of each set of duplicates the smallest id is kept, whatever the order

@@ -25,10 +25,18 @@ from validators.verdict import Verdict, fail, ok
 __all__ = ["code_fixes", "compare_execution", "input_image_name", "needs_fixups", "pixel_diff", "reexecute"]
 
 CHECK = "exec"
-_STATUS = {"error": "error", "timeout": "timeout", "memory": "memory", "output-limit": "output_limit",
-           "killed": "killed", "refused": "refused"}
+_STATUS = {
+    "error": "error",
+    "timeout": "timeout",
+    "memory": "memory",
+    "output-limit": "output_limit",
+    "killed": "killed",
+    "refused": "refused",
+}
 _JPEG = b"\xff\xd8"
-_TRANSPORT_FIXES = frozenset({"fix_output_dir"})  # the supervisor's own path mapping, not a change to the code
+_TRANSPORT_FIXES = frozenset(
+    {"fix_output_dir"}
+)  # the supervisor's own path mapping, not a change to the code
 _INPUT = re.compile(re.escape(INPUT_DIR) + r"([\w.-]+)")
 
 
@@ -73,8 +81,11 @@ def _is_reordering(claimed: Sequence[bytes], got: Sequence[bytes], limit: float)
 def _compare_images(claimed: Sequence[bytes], got: Sequence[bytes], limit: float) -> Verdict | None:
     """All produced images of the trajectory against all of the re-run's, in order."""
     if len(claimed) != len(got):
-        return fail(CHECK, "image_count_mismatch", f"the trajectory holds {len(claimed)} produced images, "
-                                                   f"the re-run produced {len(got)}")
+        return fail(
+            CHECK,
+            "image_count_mismatch",
+            f"the trajectory holds {len(claimed)} produced images, the re-run produced {len(got)}",
+        )
     for k, (c, g) in enumerate(zip(claimed, got, strict=True)):
         diff = pixel_diff(c, g)
         if diff is not None and diff <= limit:
@@ -87,17 +98,25 @@ def _compare_images(claimed: Sequence[bytes], got: Sequence[bytes], limit: float
     return None
 
 
-def _stored(record: SftRecord, codes: list[str], outputs: list[fmt.SandboxOutput],
-            cfg: ExecutionCheckConfig) -> Verdict | None:  # fmt: skip
+def _stored(
+    record: SftRecord, codes: list[str], outputs: list[fmt.SandboxOutput], cfg: ExecutionCheckConfig
+) -> Verdict | None:
     """The stored executions agree with the blocks and report clean, unfixed runs."""
     if len(record.executions) != len(codes):
-        return fail(CHECK, "block_count_mismatch",
-                    f"{len(codes)} code blocks but {len(record.executions)} stored executions")
+        return fail(
+            CHECK,
+            "block_count_mismatch",
+            f"{len(codes)} code blocks but {len(record.executions)} stored executions",
+        )
     for i, (code, out, run) in enumerate(zip(codes, outputs, record.executions, strict=True)):
         if run.code.strip() != code.strip():
             return fail(CHECK, "code_mismatch", f"block {i}: stored code differs from the trajectory's")
         if run.status != "ok":
-            return fail(CHECK, _STATUS.get(run.status, "error"), f"block {i}: {run.error_type} {run.error_message}"[:200])
+            return fail(
+                CHECK,
+                _STATUS.get(run.status, "error"),
+                f"block {i}: {run.error_type} {run.error_message}"[:200],
+            )
         if out.text.startswith("Sandbox for "):
             return fail(CHECK, "error", f"block {i}: the trajectory shows an error: {out.text[:150]}")
         if cfg.fixups == "reject" and code_fixes(run.fixes):
@@ -105,8 +124,9 @@ def _stored(record: SftRecord, codes: list[str], outputs: list[fmt.SandboxOutput
     return None
 
 
-def compare_execution(record: SftRecord, reproduced: Sequence[ExecResult] | None,
-                      cfg: ExecutionCheckConfig | None = None) -> Verdict:  # fmt: skip
+def compare_execution(
+    record: SftRecord, reproduced: Sequence[ExecResult] | None, cfg: ExecutionCheckConfig | None = None
+) -> Verdict:
     """Compare what the trajectory claims with the stored executions and, when given, a strict re-run.
 
     Args:
@@ -129,19 +149,32 @@ def compare_execution(record: SftRecord, reproduced: Sequence[ExecResult] | None
     if bad is not None or reproduced is None:
         return bad or ok(CHECK, "stored executions only")
     if len(reproduced) != len(codes):
-        return fail(CHECK, "block_count_mismatch", f"{len(codes)} blocks but {len(reproduced)} re-run results")
+        return fail(
+            CHECK, "block_count_mismatch", f"{len(codes)} blocks but {len(reproduced)} re-run results"
+        )
     with_fixups = cfg.fixups != "reject" and needs_fixups(record)  # the re-run applied the fix-ups too
     for i, (out, got, run) in enumerate(zip(outputs, reproduced, record.executions, strict=True)):
         if not got.ok:
-            return fail(CHECK, _STATUS.get(got.status.value, "error"),
-                        f"block {i} {'re-run' if with_fixups else 'strict re-run'}: {got.error_type} "
-                        f"{got.error_message}"[:200])
+            return fail(
+                CHECK,
+                _STATUS.get(got.status.value, "error"),
+                f"block {i} {'re-run' if with_fixups else 'strict re-run'}: {got.error_type} "
+                f"{got.error_message}"[:200],
+            )
         if with_fixups and code_fixes(got.fixes) != code_fixes(run.fixes):
-            return fail(CHECK, "fixups_mismatch", f"block {i}: the record claims fix-ups {list(code_fixes(run.fixes))}, "
-                                                  f"the re-run needed {list(code_fixes(got.fixes))}")
+            return fail(
+                CHECK,
+                "fixups_mismatch",
+                f"block {i}: the record claims fix-ups {list(code_fixes(run.fixes))}, "
+                f"the re-run needed {list(code_fixes(got.fixes))}",
+            )
         if out.images == 0 and (got.images or got.feedback.strip() != out.text.strip()):
             shown = "<image>" * len(got.images) or got.feedback.strip()
-            return fail(CHECK, "output_mismatch", f"block {i}: claims {out.text.strip()[:60]!r}, re-run printed {shown[:60]!r}")
+            return fail(
+                CHECK,
+                "output_mismatch",
+                f"block {i}: claims {out.text.strip()[:60]!r}, re-run printed {shown[:60]!r}",
+            )
     rerun_images = [image for got in reproduced for image in got.images]
     bad = _compare_images(record.images[1:], rerun_images, cfg.max_pixel_diff)
     if bad is not None:
@@ -201,6 +234,11 @@ def reexecute(record: SftRecord, sandbox, seed: int | None = None, strict: bool 
         return []
     if seed is None:
         seed = record.provenance.seed if record.provenance is not None else 0
-    with sandbox.session(images=[record.images[0]], image_name=input_image_name(record), strict=strict,
-                         item_id=record.id, seed=seed) as session:
+    with sandbox.session(
+        images=[record.images[0]],
+        image_name=input_image_name(record),
+        strict=strict,
+        item_id=record.id,
+        seed=seed,
+    ) as session:
         return [session.run(code) for code in codes]

@@ -51,7 +51,9 @@ def rewrite_fixups(record: SftRecord, min_crop_side: int = 64) -> SftRecord | No
     if not needs_fixups(record):
         return None
     name = INPUT_DIR + input_image_name(record)
-    ctx = FixContext(image_path=name, input_paths=(name,), image_size=record.image_size, min_crop_side=min_crop_side)
+    ctx = FixContext(
+        image_path=name, input_paths=(name,), image_size=record.image_size, min_crop_side=min_crop_side
+    )
     traj = fmt.parse(record.response)
     segments, runs, block = list(traj.segments), list(record.executions), 0
     for at, segment in enumerate(segments):
@@ -61,15 +63,17 @@ def rewrite_fixups(record: SftRecord, min_crop_side: int = 64) -> SftRecord | No
         if code_fixes(fixed.fixes) != code_fixes(run.fixes) or "fix_output_subdirs" in fixed.fixes:
             return None  # not what ran, or a fix that is no edit of the code (folders the sandbox made)
         segments[at] = replace(segment, code=fixed.code)
-        runs[block] = replace(run, code=fixed.code, code_as_run=fixed.code, fixes=(),
-                              fixes_rewritten=code_fixes(run.fixes))
+        runs[block] = replace(
+            run, code=fixed.code, code_as_run=fixed.code, fixes=(), fixes_rewritten=code_fixes(run.fixes)
+        )
         block += 1
     response = fmt.render(fmt.Trajectory(tuple(segments), traj.separator, traj.answer))
     return replace(record, response=response, executions=tuple(runs))
 
 
-def judge_with_policy(record: SftRecord, cfg: ValidatorsConfig, *, sandbox=None,
-                      **checks) -> tuple[SftRecord, list[Verdict]]:  # fmt: skip
+def judge_with_policy(
+    record: SftRecord, cfg: ValidatorsConfig, *, sandbox=None, **checks
+) -> tuple[SftRecord, list[Verdict]]:
     """Apply the fix-up policy and judge: the record to keep (rewritten or as given) and its verdicts.
 
     Args:
@@ -80,8 +84,11 @@ def judge_with_policy(record: SftRecord, cfg: ValidatorsConfig, *, sandbox=None,
     """
     if cfg.execution.fixups == "rewrite" and cfg.format.enabled and not fmt.check(record.response):
         min_side = getattr(getattr(sandbox, "config", None), "min_crop_side", 64)
-        rewritten = rewrite_fixups(record, min_side) if len(fmt.code_blocks(fmt.parse(record.response))) == len(
-            record.executions) else None
+        rewritten = (
+            rewrite_fixups(record, min_side)
+            if len(fmt.code_blocks(fmt.parse(record.response))) == len(record.executions)
+            else None
+        )
         if rewritten is not None:
             exact = replace(cfg, execution=replace(cfg.execution, max_pixel_diff=0.0))
             verdicts = judge_record(rewritten, exact, sandbox=sandbox, **checks)

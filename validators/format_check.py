@@ -36,6 +36,9 @@ def check_format(record: SftRecord, cfg: FormatCheckConfig | None = None) -> Ver
         return Verdict(CHECK, False, first.code, f"{first.describe(record.response)}{more}"[:300])
     placeholders = fmt.count_images(fmt.parse(record.response))
     if placeholders != len(record.images) - 1:
-        return fail(CHECK, "image_count_mismatch",
-                    f"{placeholders} <image> placeholders but {len(record.images) - 1} produced images")
+        return fail(
+            CHECK,
+            "image_count_mismatch",
+            f"{placeholders} <image> placeholders but {len(record.images) - 1} produced images",
+        )
     return ok(CHECK)

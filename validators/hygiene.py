@@ -24,12 +24,17 @@ __all__ = ["check_hygiene", "is_repetitive", "leaked_paths", "model_text_segment
 CHECK = "hygiene"
 _BLOCKS = re.compile(r"<code>.*?</code>|<sandbox_output>.*?</sandbox_output>", re.DOTALL)
 _TAGS = re.compile(r"</?(?:think|answer)>")
-_PATH = re.compile(r"(?<![\w/.:~\\])(/[\w.-]+(?:/[\w.-]*)+)|(?<![\w])([A-Za-z]:\\[\w .-]+(?:\\[\w .-]*)*)|(~/[\w.-]+)")
-_INSTRUCTION = re.compile(r"(?:^|\n|(?<=[.?!。？]) ?)(?:Please |Answer (?:the|with|using)\b|请)[^\n]*", re.IGNORECASE)
+_PATH = re.compile(
+    r"(?<![\w/.:~\\])(/[\w.-]+(?:/[\w.-]*)+)|(?<![\w])([A-Za-z]:\\[\w .-]+(?:\\[\w .-]*)*)|(~/[\w.-]+)"
+)
+_INSTRUCTION = re.compile(
+    r"(?:^|\n|(?<=[.?!。？]) ?)(?:Please |Answer (?:the|with|using)\b|请)[^\n]*", re.IGNORECASE
+)
 
 
-def is_repetitive(text: str, threshold: float = 0.3, window: int = 1000, min_chars: int = 50,
-                  min_repeats: int = 3) -> bool:  # fmt: skip
+def is_repetitive(
+    text: str, threshold: float = 0.3, window: int = 1000, min_chars: int = 50, min_repeats: int = 3
+) -> bool:
     """True when the last ``window`` characters of ``text`` are a repetition loop.
 
     Args:
@@ -56,7 +61,7 @@ def is_repetitive(text: str, threshold: float = 0.3, window: int = 1000, min_cha
         return False
     counts: dict[str, int] = {}
     for start in range(n - length + 1):
-        piece = tail[start:start + length]
+        piece = tail[start : start + length]
         counts[piece] = counts.get(piece, 0) + 1
         if counts[piece] >= min_repeats:
             return True
@@ -102,11 +107,16 @@ def _leaks_answer(record: SftRecord) -> bool:
         return False
     answer = normalize_text(clean_answer(record.answer))
     question = normalize_text(_INSTRUCTION.sub(" ", question_stem(record.question)))
-    if record.answer_type == "number":  # operands, counts and "round to 2 decimal places" are no leak; a statement is
+    if (
+        record.answer_type == "number"
+    ):  # operands, counts and "round to 2 decimal places" are no leak; a statement is
         stem = _INSTRUCTION.sub(" ", question_stem(record.question)).lower()
         value = re.escape(clean_answer(record.answer).lower())
-        return bool(value) and re.search(rf"\b(?:is|are|was|were|equals?|=)\s*{value}(?=\s*(?:[.,;:!?)]|$))",
-                                         stem) is not None
+        return (
+            bool(value)
+            and re.search(rf"\b(?:is|are|was|were|equals?|=)\s*{value}(?=\s*(?:[.,;:!?)]|$))", stem)
+            is not None
+        )
     return bool(answer) and re.search(rf"(?<!\S){re.escape(answer)}(?!\S)", question) is not None
 
 
@@ -129,8 +139,13 @@ def check_hygiene(record: SftRecord, cfg: HygieneCheckConfig | None = None) -> V
     if len(record.images) > cfg.max_images:
         return fail(CHECK, "too_many_images", f"{len(record.images)} > {cfg.max_images} images")
     for index, segment in enumerate(model_text_segments(record.response)):
-        if is_repetitive(segment, cfg.repetition_threshold, cfg.repetition_window, cfg.repetition_min_chars,
-                         cfg.repetition_min_repeats):
+        if is_repetitive(
+            segment,
+            cfg.repetition_threshold,
+            cfg.repetition_window,
+            cfg.repetition_min_chars,
+            cfg.repetition_min_repeats,
+        ):
             return fail(CHECK, "repetition", f"text segment {index} ends in a repetition loop")
     paths = leaked_paths(record.question + "\n" + record.response, cfg.allowed_path_prefixes)
     if paths:

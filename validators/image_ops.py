@@ -63,8 +63,12 @@ def _gray(image: Image.Image, scale: float = 1.0) -> np.ndarray:
     return np.asarray(gray, np.float32)
 
 
-def locate_crop(original: Image.Image, crop: Image.Image, zooms: tuple[float, ...] = (1, 1.5, 2, 3, 4),
-                max_side: int = 1600) -> tuple[Box, float]:  # fmt: skip
+def locate_crop(
+    original: Image.Image,
+    crop: Image.Image,
+    zooms: tuple[float, ...] = (1, 1.5, 2, 3, 4),
+    max_side: int = 1600,
+) -> tuple[Box, float]:
     """Where ``crop`` (possibly enlarged by an unknown zoom) lies in ``original``: (box, match score in [-1, 1]).
 
     Template matching (normalised cross-correlation) at each candidate zoom, on copies scaled so the original's
@@ -87,7 +91,9 @@ def locate_crop(original: Image.Image, crop: Image.Image, zooms: tuple[float, ..
         w, h = crop.width / zoom * scale, crop.height / zoom * scale
         if w < 8 or h < 8 or w > haystack.shape[1] or h > haystack.shape[0]:
             continue
-        needle = np.asarray(crop.convert("L").resize((round(w), round(h)), Image.Resampling.BILINEAR), np.float32)
+        needle = np.asarray(
+            crop.convert("L").resize((round(w), round(h)), Image.Resampling.BILINEAR), np.float32
+        )
         scores = cv2.matchTemplate(haystack, needle, cv2.TM_CCOEFF_NORMED)
         _, score, _, (x, y) = cv2.minMaxLoc(scores)
         if score > best[0]:
@@ -100,8 +106,9 @@ def _mad(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).mean())
 
 
-def upright_angle(original: Image.Image, produced: Image.Image, candidates: tuple[int, ...],
-                  side: int = 160) -> int:  # fmt: skip
+def upright_angle(
+    original: Image.Image, produced: Image.Image, candidates: tuple[int, ...], side: int = 160
+) -> int:
     """The candidate counter-clockwise angle whose rotation of ``original`` looks most like ``produced``.
 
     Each candidate rotation (PIL convention, canvas expanded unless ``produced`` kept the original's size, white
@@ -113,13 +120,17 @@ def upright_angle(original: Image.Image, produced: Image.Image, candidates: tupl
         90
     """
     scale = min(1.0, side / max(original.size))
-    small = original.convert("RGB").resize((max(1, round(original.width * scale)), max(1, round(original.height * scale))))
+    small = original.convert("RGB").resize(
+        (max(1, round(original.width * scale)), max(1, round(original.height * scale)))
+    )
     expand = produced.size != original.size
     target_size = (max(1, round(produced.width * scale)), max(1, round(produced.height * scale)))
     target = _gray(produced.resize(target_size, Image.Resampling.BILINEAR))
     scores = {}
     for angle in candidates:
-        turned = small.rotate(angle % 360, resample=Image.Resampling.BILINEAR, expand=expand, fillcolor=_WHITE)
+        turned = small.rotate(
+            angle % 360, resample=Image.Resampling.BILINEAR, expand=expand, fillcolor=_WHITE
+        )
         scores[angle] = _mad(_gray(turned.resize(target_size, Image.Resampling.BILINEAR)), target)
     return min(scores, key=lambda a: (scores[a], candidates.index(a)))
 

@@ -65,8 +65,9 @@ def _sound(index: int, image: Image.Image, cfg: ImagesCheckConfig) -> Verdict | 
     return None
 
 
-def _crop(record: SftRecord, blocks: list[tuple[str, list[int]]], images: list[Image.Image],
-          cfg: ImagesCheckConfig) -> Verdict:  # fmt: skip
+def _crop(
+    record: SftRecord, blocks: list[tuple[str, list[int]]], images: list[Image.Image], cfg: ImagesCheckConfig
+) -> Verdict:
     width, height = record.image_size
     for i, (code, indices) in enumerate(blocks):
         box = crop_box_from_code(code) if indices else None
@@ -80,15 +81,18 @@ def _crop(record: SftRecord, blocks: list[tuple[str, list[int]]], images: list[I
     if box is None:
         box, score = locate_crop(images[0], images[indices[-1]])
         if score < cfg.min_match_score:
-            return fail(CHECK, "crop_not_found", f"the last crop matches nowhere in the input (score {score:.2f})")
+            return fail(
+                CHECK, "crop_not_found", f"the last crop matches nowhere in the input (score {score:.2f})"
+            )
     share = coverage(box, tuple(target))
     if share < cfg.min_target_coverage:
         return fail(CHECK, "crop_misses_target", f"crop {box} holds {share:.0%} of target {tuple(target)}")
     return ok(CHECK)
 
 
-def _family(record: SftRecord, blocks: list[tuple[str, list[int]]], images: list[Image.Image],
-            cfg: ImagesCheckConfig) -> Verdict:  # fmt: skip
+def _family(
+    record: SftRecord, blocks: list[tuple[str, list[int]]], images: list[Image.Image], cfg: ImagesCheckConfig
+) -> Verdict:
     params = record.task_params.get("params") or {}
     last = images[[b for b in blocks if b[1]][-1][1][-1]]
     if record.family in ("crop", "multi_round"):

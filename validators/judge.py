@@ -78,15 +78,18 @@ class OpenAIJudge:
 
         self.cfg = cfg
         self._errors = (openai.OpenAIError, ValueError, KeyError, IndexError, TypeError)
-        self._client = openai.OpenAI(base_url=cfg.base_url, api_key=api_key or "EMPTY",
-                                     timeout=cfg.timeout_s, max_retries=0)
+        self._client = openai.OpenAI(
+            base_url=cfg.base_url, api_key=api_key or "EMPTY", timeout=cfg.timeout_s, max_retries=0
+        )
 
     def _ask(self, prompt: str, key: str) -> bool | None:
         for _ in range(self.cfg.attempts):
             try:
                 reply = self._client.chat.completions.create(
-                    model=self.cfg.model, messages=[{"role": "user", "content": prompt}],
-                    temperature=self.cfg.temperature, max_tokens=self.cfg.max_tokens,
+                    model=self.cfg.model,
+                    messages=[{"role": "user", "content": prompt}],
+                    temperature=self.cfg.temperature,
+                    max_tokens=self.cfg.max_tokens,
                 )
                 decision = parse_reply(reply.choices[0].message.content or "", key)
             except self._errors:
@@ -97,8 +100,9 @@ class OpenAIJudge:
 
     def correct(self, question: str, predicted: str, truth: str) -> bool | None:
         """Ask whether ``predicted`` answers ``question`` correctly given the reference ``truth``."""
-        return self._ask(CORRECTNESS_PROMPT.format(question=question, predicted=predicted, truth=truth),
-                         "Correctness")
+        return self._ask(
+            CORRECTNESS_PROMPT.format(question=question, predicted=predicted, truth=truth), "Correctness"
+        )
 
     def consistent(self, reasoning: str, answer: str) -> bool | None:
         """Ask whether the reasoning tail reaches the same conclusion as ``answer``."""

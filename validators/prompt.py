@@ -27,7 +27,9 @@ def _image_verdict(data: bytes, min_side: int) -> Verdict:
     except (UnidentifiedImageError, OSError, ValueError) as err:
         return Verdict("prompt", False, "prompt_bad_image", f"image does not decode: {err}")
     if min(size) < min_side:
-        return Verdict("prompt", False, "prompt_image_too_small", f"image is {size[0]}x{size[1]}, min side {min_side}")
+        return Verdict(
+            "prompt", False, "prompt_image_too_small", f"image is {size[0]}x{size[1]}, min side {min_side}"
+        )
     return Verdict("prompt", True)
 
 
@@ -58,8 +60,14 @@ def check_prompt(prompt: RlPrompt, min_side: int = 64) -> Verdict:
     if not prompt.answer.strip():
         return Verdict("prompt", False, "prompt_empty_answer", "the ground-truth answer is empty")
     if prompt.answer_type == "choice" and prompt.answer not in _LETTERS[: len(prompt.choices)]:
-        return Verdict("prompt", False, "prompt_bad_choice",
-                       f"answer {prompt.answer!r} is not a letter of the {len(prompt.choices)} options")
+        return Verdict(
+            "prompt",
+            False,
+            "prompt_bad_choice",
+            f"answer {prompt.answer!r} is not a letter of the {len(prompt.choices)} options",
+        )
     if _leaks(prompt.question, prompt.answer, prompt.answer_type):
-        return Verdict("prompt", False, "prompt_answer_leak", f"the question contains the answer {prompt.answer!r}")
+        return Verdict(
+            "prompt", False, "prompt_answer_leak", f"the question contains the answer {prompt.answer!r}"
+        )
     return Verdict("prompt", True)

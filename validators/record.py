@@ -29,8 +29,9 @@ __all__ = ["CHECK_ORDER", "judge_record", "tally", "with_verdicts"]
 CHECK_ORDER = ("format", "hygiene", "answer", "images", "exec", "consistency", "duplicates")
 
 
-def _plan(record: SftRecord, cfg: ValidatorsConfig, sandbox, judge: Judge | None,
-          index: DuplicateIndex | None) -> list[tuple[bool, Callable[[], Verdict]]]:  # fmt: skip
+def _plan(
+    record: SftRecord, cfg: ValidatorsConfig, sandbox, judge: Judge | None, index: DuplicateIndex | None
+) -> list[tuple[bool, Callable[[], Verdict]]]:
     def execution() -> Verdict:
         strict = cfg.execution.fixups == "reject" or not needs_fixups(record)
         reproduced = reexecute(record, sandbox, strict=strict) if cfg.execution.reexecute else None
@@ -47,8 +48,14 @@ def _plan(record: SftRecord, cfg: ValidatorsConfig, sandbox, judge: Judge | None
     ]
 
 
-def judge_record(record: SftRecord, cfg: ValidatorsConfig | None = None, *, sandbox=None,
-                 judge: Judge | None = None, index: DuplicateIndex | None = None) -> list[Verdict]:  # fmt: skip
+def judge_record(
+    record: SftRecord,
+    cfg: ValidatorsConfig | None = None,
+    *,
+    sandbox=None,
+    judge: Judge | None = None,
+    index: DuplicateIndex | None = None,
+) -> list[Verdict]:
     """Run every enabled check on ``record`` in :data:`CHECK_ORDER`.
 
     Args:
@@ -70,8 +77,10 @@ def judge_record(record: SftRecord, cfg: ValidatorsConfig | None = None, *, sand
     """
     cfg = cfg or ValidatorsConfig()
     if cfg.execution.enabled and cfg.execution.reexecute and sandbox is None:
-        raise ValueError("execution.reexecute is on but no sandbox was given: pass sandbox=... or set "
-                         "validators.execution.reexecute: false")
+        raise ValueError(
+            "execution.reexecute is on but no sandbox was given: pass sandbox=... or set "
+            "validators.execution.reexecute: false"
+        )
     verdicts: list[Verdict] = []
     for enabled, run in _plan(record, cfg, sandbox, judge, index):
         if not enabled:

@@ -16,10 +16,32 @@ from validators.config import ShardChecksConfig
 
 __all__ = ["DERIVED", "derive_columns", "expectations"]
 
-DERIVED = ["id", "question", "response", "answer", "family", "answer_type", "n_images", "image_width",
-           "image_height", "response_chars", "n_checks", "all_checks_passed", "shard"]
-NOT_NULL = ["id", "question", "response", "answer", "family", "answer_type", "n_images", "image_width",
-            "image_height"]
+DERIVED = [
+    "id",
+    "question",
+    "response",
+    "answer",
+    "family",
+    "answer_type",
+    "n_images",
+    "image_width",
+    "image_height",
+    "response_chars",
+    "n_checks",
+    "all_checks_passed",
+    "shard",
+]
+NOT_NULL = [
+    "id",
+    "question",
+    "response",
+    "answer",
+    "family",
+    "answer_type",
+    "n_images",
+    "image_width",
+    "image_height",
+]
 
 
 def _size(value: Any, key: str) -> float | None:
@@ -82,14 +104,21 @@ def expectations(cfg: ShardChecksConfig) -> list[tuple[str, dict[str, Any]]]:
         ("ExpectColumnValueLengthsToBeBetween", {"column": "id", "min_value": 1}),
         ("ExpectColumnValuesToBeInSet", {"column": "family", "value_set": list(cfg.families)}),
         ("ExpectColumnValuesToBeInSet", {"column": "answer_type", "value_set": list(cfg.answer_types)}),
-        ("ExpectColumnValuesToBeBetween", {"column": "n_images", "min_value": 1, "max_value": cfg.max_images}),
+        (
+            "ExpectColumnValuesToBeBetween",
+            {"column": "n_images", "min_value": 1, "max_value": cfg.max_images},
+        ),
         ("ExpectColumnValuesToBeBetween", {"column": "image_width", "min_value": 1}),
         ("ExpectColumnValuesToBeBetween", {"column": "image_height", "min_value": 1}),
-        ("ExpectColumnValuesToBeBetween",
-         {"column": "response_chars", "min_value": 1, "max_value": cfg.max_response_chars}),
+        (
+            "ExpectColumnValuesToBeBetween",
+            {"column": "response_chars", "min_value": 1, "max_value": cfg.max_response_chars},
+        ),
         ("ExpectColumnValuesToBeBetween", {"column": "n_checks", "min_value": 1}),
         ("ExpectColumnValuesToBeInSet", {"column": "all_checks_passed", "value_set": [True]}),
     ]
     for family, (lo, hi) in sorted(cfg.family_bounds.items()):
-        suite.append(("ExpectColumnMeanToBeBetween", {"column": f"is_{family}", "min_value": lo, "max_value": hi}))
+        suite.append(
+            ("ExpectColumnMeanToBeBetween", {"column": f"is_{family}", "min_value": lo, "max_value": hi})
+        )
     return suite

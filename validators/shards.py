@@ -31,7 +31,11 @@ from validators.shard_suite import DERIVED, derive_columns, expectations
 __all__ = ["ShardReport", "main", "preload", "read_shards", "validate_shards"]
 
 log = logging.getLogger(__name__)
-_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["shard"], "partial_unexpected_count": 5}
+_FORMAT = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": ["shard"],
+    "partial_unexpected_count": 5,
+}
 _SOURCE = ["id", "question", "response", "answer", "family", "answer_type", "images", "image_size", "checks"]
 
 
@@ -66,8 +70,13 @@ def read_shards(folder: str | Path, pattern: str = "**/*.parquet") -> tuple[pd.D
     paths = sorted(p for p in Path(folder).glob(pattern) if not p.name.startswith("."))
     want = SFT_SCHEMA.remove_metadata()
     schemas = {p: pq.read_schema(p).remove_metadata() for p in paths}
-    files = pd.DataFrame({"shard": [p.name for p in paths], "rows": [pq.ParquetFile(p).metadata.num_rows for p in paths],
-                          "schema_ok": [schemas[p].equals(want) for p in paths]})
+    files = pd.DataFrame(
+        {
+            "shard": [p.name for p in paths],
+            "rows": [pq.ParquetFile(p).metadata.num_rows for p in paths],
+            "schema_ok": [schemas[p].equals(want) for p in paths],
+        }
+    )
     good = [str(p) for p in paths if schemas[p].equals(want)]
     if not good:
         return files, pd.DataFrame({name: pd.Series(dtype=object) for name in DERIVED})
@@ -115,7 +124,9 @@ def _run(gx, gxe, context, name: str, frame: pd.DataFrame, suite_spec: list[tupl
     suite = context.suites.add(gx.ExpectationSuite(name=f"thyme_{name}"))
     for cls_name, kwargs in suite_spec:
         suite.add_expectation(getattr(gxe, cls_name)(**kwargs))
-    validation = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=definition, suite=suite))
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=definition, suite=suite)
+    )
     return validation.run(batch_parameters={"dataframe": frame}, result_format=_FORMAT)
 
 
@@ -134,8 +145,12 @@ def _failure_line(batch: str, result) -> str:
     return f"  {batch}: {config.type}({column}) {bounds or ''} -> {got}".replace(" {} ", " ")
 
 
-def validate_shards(folder: str | Path, cfg: ShardChecksConfig | None = None, out: str | Path | None = None,
-                    pattern: str = "**/*.parquet") -> ShardReport:  # fmt: skip
+def validate_shards(
+    folder: str | Path,
+    cfg: ShardChecksConfig | None = None,
+    out: str | Path | None = None,
+    pattern: str = "**/*.parquet",
+) -> ShardReport:
     """Run the shard suite on the shards under ``folder``; write ``result.json`` and Data Docs into ``out``.
 
     Args:
@@ -149,15 +164,22 @@ def validate_shards(folder: str | Path, cfg: ShardChecksConfig | None = None, ou
     for family in cfg.family_bounds:
         rows[f"is_{family}"] = (rows["family"] == family).astype(float)
     gx, gxe, context = _gx()
-    files_spec = [("ExpectTableRowCountToBeBetween", {"min_value": 1}),
-                  ("ExpectColumnValuesToBeInSet", {"column": "schema_ok", "value_set": [True]})]
+    files_spec = [
+        ("ExpectTableRowCountToBeBetween", {"min_value": 1}),
+        ("ExpectColumnValuesToBeInSet", {"column": "schema_ok", "value_set": [True]}),
+    ]
     row_spec = [spec for spec in expectations(cfg) if spec[1].get("column") != "schema_ok"]
-    runs = {"files": _run(gx, gxe, context, "files", files, files_spec),
-            "rows": _run(gx, gxe, context, "rows", rows, row_spec)}
+    runs = {
+        "files": _run(gx, gxe, context, "files", files, files_spec),
+        "rows": _run(gx, gxe, context, "rows", rows, row_spec),
+    }
     failures = [_failure_line(name, r) for name, run in runs.items() for r in run.results if not r.success]
-    report = ShardReport(all(run.success for run in runs.values()), failures,
-                         {name: run.to_json_dict() for name, run in runs.items()},
-                         sum(len(run.results) for run in runs.values()))
+    report = ShardReport(
+        all(run.success for run in runs.values()),
+        failures,
+        {name: run.to_json_dict() for name, run in runs.items()},
+        sum(len(run.results) for run in runs.values()),
+    )
     if out is not None:
         _write(Path(out), report, runs)
     return report
@@ -178,15 +200,19 @@ def _write(out: Path, report: ShardReport, runs: dict[str, Any]) -> None:
     (out / "result.json").write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
     links = []
     for name, run in runs.items():
-        for result in run.results:  # GX's renderer cannot format numpy scalars (numpy 2 repr): make them plain
+        for (
+            result
+        ) in run.results:  # GX's renderer cannot format numpy scalars (numpy 2 repr): make them plain
             value = (result.result or {}).get("observed_value")
             if hasattr(value, "item"):
                 result.result["observed_value"] = value.item()
         html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(run))
         (docs / f"{name}.html").write_text(html)
         links.append(f'<li><a href="{name}.html">{name}</a>: {"passed" if run.success else "FAILED"}</li>')
-    (docs / "index.html").write_text(f"<html><body><h1>Shard suite</h1><ul>{''.join(links)}</ul>"
-                                     f"<pre>{report.summary()}</pre></body></html>")
+    (docs / "index.html").write_text(
+        f"<html><body><h1>Shard suite</h1><ul>{''.join(links)}</ul>"
+        f"<pre>{report.summary()}</pre></body></html>"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

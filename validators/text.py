@@ -12,8 +12,14 @@ import re
 import string
 import unicodedata
 
-__all__ = ["choices_from_question", "clean_answer", "normalize_question", "normalize_text", "question_stem",
-           "strip_answer_prefix"]
+__all__ = [
+    "choices_from_question",
+    "clean_answer",
+    "normalize_question",
+    "normalize_text",
+    "question_stem",
+    "strip_answer_prefix",
+]
 
 LETTERS = "ABCDEFGH"
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -29,12 +35,22 @@ _ANSWER_TAGS = re.compile(r"</?answer>", re.IGNORECASE)
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _LATEX_TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])|(?<!\w)__?(?=\S)(.+?)(?<=\S)__?(?!\w)")
-_WRAPS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"))
+_WRAPS = (
+    ("$$", "$$"),
+    ("$", "$"),
+    ("\\(", "\\)"),
+    ("\\[", "\\]"),
+    ('"', '"'),
+    ("'", "'"),
+    ("“", "”"),
+    ("‘", "’"),
+)
 # an option marker: "(A)" anywhere after a separator, "A." / "A:" / "A)" before a space, "A、" / "A．"
 _MARKER = re.compile(r"(?<![^\s,;，；:：])(?:[(（]([A-H])[)）]|([A-H])(?:[.:)](?=\s)|[．：、]))")
 _HEADER = re.compile(r"(?:[?？:：]|\b(?:options?|choices?)|选项)\s*$", re.IGNORECASE)
-_TRAILER = re.compile(r"(?<=\S)\s+(?:Please|Answer with|Answer the|(?:Select|Choose) (?:the|one|an?)\b|请).*$",
-                      re.DOTALL)
+_TRAILER = re.compile(
+    r"(?<=\S)\s+(?:Please|Answer with|Answer the|(?:Select|Choose) (?:the|one|an?)\b|请).*$", re.DOTALL
+)
 
 
 def normalize_text(text: str) -> str:
@@ -91,13 +107,18 @@ def _unbox(text: str) -> str:
     while end < len(text) and depth:
         depth += {"{": 1, "}": -1}.get(text[end], 0)
         end += 1
-    return text[begin:end - 1] if depth == 0 else text
+    return text[begin : end - 1] if depth == 0 else text
 
 
 def _unwrap(text: str) -> str:
     for left, right in _WRAPS:
-        inner = text[len(left):-len(right)]
-        if len(text) > len(left) + len(right) and text.startswith(left) and text.endswith(right) and left not in inner:
+        inner = text[len(left) : -len(right)]
+        if (
+            len(text) > len(left) + len(right)
+            and text.startswith(left)
+            and text.endswith(right)
+            and left not in inner
+        ):
             return inner.strip()  # "$x$ and $y$" or "'a' or 'b'" are two spans, not one wrapped
     return text
 
@@ -132,13 +153,13 @@ def _line_end(text: str, at: int) -> int:
 
 
 def _starts_line(text: str, at: int) -> bool:
-    return not text[text.rfind("\n", 0, at) + 1:at].strip()
+    return not text[text.rfind("\n", 0, at) + 1 : at].strip()
 
 
 def _next_line_end(text: str, at: int) -> int:
     """End of the first non-blank line after the line holding ``at`` (where a one-per-line option may be)."""
     end = _line_end(text, at)
-    while end < len(text) and not text[end + 1:_line_end(text, end + 1)].strip():
+    while end < len(text) and not text[end + 1 : _line_end(text, end + 1)].strip():
         end = _line_end(text, end + 1)
     return _line_end(text, end + 1) if end < len(text) else end
 
@@ -147,10 +168,10 @@ def _run_from(question: str, marks: list[re.Match], first: int) -> list[re.Match
     """The markers A, B, C, ... from ``marks[first]``: each on the line of the previous one or starting the next."""
     run = [marks[first]]
     limit = _next_line_end(question, run[0].start())
-    for mark in marks[first + 1:]:
+    for mark in marks[first + 1 :]:
         if mark.start() > limit or len(run) == len(LETTERS):
             break
-        same_line = "\n" not in question[run[-1].end():mark.start()]
+        same_line = "\n" not in question[run[-1].end() : mark.start()]
         placed = same_line or _starts_line(question, mark.start())
         if (mark.group(1) or mark.group(2)) == LETTERS[len(run)] and placed:
             run.append(mark)
@@ -172,17 +193,20 @@ def _options(question: str) -> list[tuple[int, int, str]]:
             continue
         run = _run_from(question, marks, index)
         placed = _starts_line(question, mark.start()) or _HEADER.search(
-            question[question.rfind("\n", 0, mark.start()) + 1:mark.start()])
+            question[question.rfind("\n", 0, mark.start()) + 1 : mark.start()]
+        )
         if len(run) < 2 or not (placed or len(run) >= 3):
             continue
         options = []
         for here, after in zip(run, [*run[1:], None], strict=True):
-            same_line = after is not None and "\n" not in question[here.end():after.start()]
+            same_line = after is not None and "\n" not in question[here.end() : after.start()]
             end = after.start() if same_line else _line_end(question, here.end())
-            text = question[here.end():end].strip()
-            cut = _TRAILER.sub("", text)  # "C. green. Please answer with the letter.": the sentence's stop goes too
+            text = question[here.end() : end].strip()
+            cut = _TRAILER.sub(
+                "", text
+            )  # "C. green. Please answer with the letter.": the sentence's stop goes too
             text = (cut.removesuffix(".") if cut != text else text).rstrip(",;，；").strip()
-            options.append((here.start(), here.end() + len(question[here.end():end].rstrip()), text))
+            options.append((here.start(), here.end() + len(question[here.end() : end].rstrip()), text))
         if all(text for _, _, text in options):
             found = options
     return found
@@ -216,4 +240,4 @@ def question_stem(question: str) -> str:
     if not options:
         return question
     question = question.translate(_WIDE)
-    return question[:options[0][0]] + question[options[-1][1]:]
+    return question[: options[0][0]] + question[options[-1][1] :]

@@ -68,7 +68,10 @@ class TeacherStats:
     def as_dict(self) -> dict[str, Any]:
         """Plain data (reason counters as sorted dicts), ready for a JSON stats file."""
         out = {k: v for k, v in vars(self).items() if not isinstance(v, Counter)}
-        out["retries"], out["failures"] = dict(sorted(self.retries.items())), dict(sorted(self.failures.items()))
+        out["retries"], out["failures"] = (
+            dict(sorted(self.retries.items())),
+            dict(sorted(self.failures.items())),
+        )
         return out
 
 
@@ -88,15 +91,18 @@ class OpenAIBackend:
             recorder).
     """
 
-    def __init__(self, cfg: TeacherConfig, api_key: str = NO_KEY, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self, cfg: TeacherConfig, api_key: str = NO_KEY, sleep: Callable[[float], None] = time.sleep
+    ):
         import openai
         from openai.types.chat import ChatCompletion
 
         self.cfg = cfg
         self.stats = TeacherStats()
         self._openai, self._completion_type = openai, ChatCompletion
-        self._client = openai.OpenAI(base_url=cfg.base_url, api_key=api_key or NO_KEY, timeout=cfg.timeout_s,
-                                     max_retries=0)
+        self._client = openai.OpenAI(
+            base_url=cfg.base_url, api_key=api_key or NO_KEY, timeout=cfg.timeout_s, max_retries=0
+        )
         self.cache = RequestCache(cfg.cache_path) if cfg.cache_path else None
         self._slots = threading.BoundedSemaphore(cfg.concurrency)
         self._lock = threading.Lock()
@@ -104,7 +110,10 @@ class OpenAIBackend:
         self._rng = random.Random()  # jitter only: it never changes what is generated
         self._preflight_lock = threading.Lock()
         self._preflight_done = False
-        self._streak: tuple[tuple[str, str] | None, int] = (None, 0)  # the last non-retryable failure, repeats
+        self._streak: tuple[tuple[str, str] | None, int] = (
+            None,
+            0,
+        )  # the last non-retryable failure, repeats
 
     def request(self, conversation: Conversation, sampling: Sampling, stop: Sequence[str]) -> dict[str, Any]:
         """The request body of one call, exactly as sent (and as hashed into the cache key)."""
@@ -121,8 +130,10 @@ class OpenAIBackend:
             body["stop"] = list(stop)
         extra = dict(self.cfg.extra_body)
         if self.cfg.extended_sampling:
-            extra |= {"top_k": sampling.top_k if sampling.top_k > 0 else -1,
-                      "repetition_penalty": sampling.repetition_penalty}
+            extra |= {
+                "top_k": sampling.top_k if sampling.top_k > 0 else -1,
+                "repetition_penalty": sampling.repetition_penalty,
+            }
         if self.cfg.message_mode == "continue" and conversation.pieces:
             extra |= CONTINUE_FLAGS
         return body | extra
@@ -205,8 +216,12 @@ class OpenAIBackend:
         except (ValueError, AttributeError, TypeError):  # a /models reply in another shape: inconclusive
             return
         if listed and self.cfg.model not in listed:
-            raise fatal_error("teacher_model_not_found", f"the server lists {', '.join(listed[:5])}",
-                              self.cfg.base_url, self.cfg.model)
+            raise fatal_error(
+                "teacher_model_not_found",
+                f"the server lists {', '.join(listed[:5])}",
+                self.cfg.base_url,
+                self.cfg.model,
+            )
 
     def _probe(self) -> None:
         conversation = Conversation("You are a helpful assistant.", PREFLIGHT_USER, (_probe_image(),))
@@ -214,8 +229,12 @@ class OpenAIBackend:
         with self._lock:
             self.stats.preflight_requests += 1
         try:
-            self._client.post("/chat/completions", cast_to=self._completion_type, body=body,
-                              options={"headers": {"X-Thyme-Preflight": "1"}})  # tells it apart in server logs
+            self._client.post(
+                "/chat/completions",
+                cast_to=self._completion_type,
+                body=body,
+                options={"headers": {"X-Thyme-Preflight": "1"}},
+            )  # tells it apart in server logs
         except self._openai.APIConnectionError as err:
             if type(err.__cause__).__name__ == "ConnectError":  # httpx: refused, unknown host, unreachable
                 raise FatalTeacherError(f"cannot connect to {self.cfg.base_url}: {err.__cause__}") from None
@@ -255,8 +274,12 @@ class OpenAIBackend:
             finish = "stop" if found else finish
         elif finish == "stop":  # from the model's own segment only: sandbox outputs may print any tag
             text = restore_stop(conversation.segment, text, stop, reply.stop_reason)
-        return Generation(text, "length" if finish == "length" else "stop", prompt_tokens=reply.prompt_tokens,
-                          completion_tokens=reply.completion_tokens)
+        return Generation(
+            text,
+            "length" if finish == "length" else "stop",
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+        )
 
     def _fetch(self, body: dict[str, Any]) -> CachedReply:
         """One call with the retry policy; raises :class:`TeacherFailure` once it gives up."""

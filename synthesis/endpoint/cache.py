@@ -45,8 +45,9 @@ def request_key(request: dict[str, Any]) -> str:
         >>> request_key({"model": "m", "n": 1}) == request_key({"n": 1, "model": "m"})
         True
     """
-    blob = json.dumps({"v": SCHEMA_VERSION, "request": request}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False)
+    blob = json.dumps(
+        {"v": SCHEMA_VERSION, "request": request}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()  # same bytes for valid text
 
 
@@ -102,8 +103,14 @@ class RequestCache:
         with self._lock:
             self._db.execute(
                 "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?, ?, ?)",
-                (key, _stored(reply.text), reply.finish_reason, reply.prompt_tokens, reply.completion_tokens,
-                 None if reply.stop_reason is None else _stored(reply.stop_reason)),
+                (
+                    key,
+                    _stored(reply.text),
+                    reply.finish_reason,
+                    reply.prompt_tokens,
+                    reply.completion_tokens,
+                    None if reply.stop_reason is None else _stored(reply.stop_reason),
+                ),
             )
 
     def __len__(self) -> int:

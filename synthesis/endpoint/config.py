@@ -34,7 +34,9 @@ class EndpointConfig:
     base_url: str = field(
         default="http://127.0.0.1:8000/v1", metadata={"help": "OpenAI-compatible endpoint, ending in /v1."}
     )
-    model: str = field(default="Qwen2.5-VL-72B-Instruct", metadata={"help": "Model name sent in every request."})
+    model: str = field(
+        default="Qwen2.5-VL-72B-Instruct", metadata={"help": "Model name sent in every request."}
+    )
     api_key_env: str = field(
         default="OPENAI_API_KEY",
         metadata={"help": "Environment variable holding the key (never the key itself); unset means 'none'."},
@@ -79,24 +81,33 @@ class TeacherConfig(EndpointConfig):
         default=5, metadata={"help": "Retries after the first attempt before the call is recorded as failed."}
     )
     backoff_base_s: float = field(
-        default=1.0, metadata={"help": "First backoff; doubled per retry, with jitter (a server's Retry-After wins)."}
+        default=1.0,
+        metadata={"help": "First backoff; doubled per retry, with jitter (a server's Retry-After wins)."},
     )
-    backoff_max_s: float = field(default=60.0, metadata={"help": "Cap on one backoff sleep (Retry-After included)."})
+    backoff_max_s: float = field(
+        default=60.0, metadata={"help": "Cap on one backoff sleep (Retry-After included)."}
+    )
     concurrency: int = field(default=8, metadata={"help": "Requests in flight at once through one backend."})
     fatal_after: int = field(
         default=3,
-        metadata={"help": "Stop the run after this many identical failures in a row that no retry fixes (401/403, "
-                  "unknown model, the same 400); 0 never stops."},
+        metadata={
+            "help": "Stop the run after this many identical failures in a row that no retry fixes (401/403, "
+            "unknown model, the same 400); 0 never stops."
+        },
     )
     preflight: bool = field(
         default=True,
-        metadata={"help": "Before the first request the cache cannot answer, send one 1-token request and stop at "
-                  "once on a bad key, an unknown model, nothing listening or a 400 every request gets."},
+        metadata={
+            "help": "Before the first request the cache cannot answer, send one 1-token request and stop at "
+            "once on a bad key, an unknown model, nothing listening or a 400 every request gets."
+        },
     )
     cache_path: str = field(
         default="cache/teacher.sqlite",
-        metadata={"help": "Persistent request cache (relative to the working directory, or absolute); '' disables "
-                  "it. Reruns make no request twice."},
+        metadata={
+            "help": "Persistent request cache (relative to the working directory, or absolute); '' disables "
+            "it. Reruns make no request twice."
+        },
     )
     message_mode: Literal["turns", "continue"] = field(
         default="turns",
@@ -107,17 +118,21 @@ class TeacherConfig(EndpointConfig):
     )
     send_stop: bool = field(
         default=True,
-        metadata={"help": "Send stop strings; false cuts at them client-side (transformers serve VLMs return 500)."},
+        metadata={
+            "help": "Send stop strings; false cuts at them client-side (transformers serve VLMs return 500)."
+        },
     )
     extended_sampling: bool = field(
         default=False,
         metadata={"help": "Also send Sampling.top_k and repetition_penalty in the body (vLLM/SGLang only)."},
     )
     image_detail: Literal["auto", "low", "high", ""] = field(
-        default="", metadata={"help": "OpenAI image_url detail; '' leaves it out (most local servers ignore it)."}
+        default="",
+        metadata={"help": "OpenAI image_url detail; '' leaves it out (most local servers ignore it)."},
     )
     extra_body: dict[str, Any] = field(
-        default_factory=dict, metadata={"help": "Extra request fields passed through verbatim (server-specific)."}
+        default_factory=dict,
+        metadata={"help": "Extra request fields passed through verbatim (server-specific)."},
     )
 
     def __post_init__(self):
@@ -125,8 +140,10 @@ class TeacherConfig(EndpointConfig):
         if self.backoff_base_s < 0 or self.backoff_max_s < self.backoff_base_s:
             raise ValueError("need 0 <= backoff_base_s <= backoff_max_s")
         if self.max_retries < 0 or self.concurrency < 1 or self.fatal_after < 0:
-            raise ValueError("need max_retries >= 0, concurrency >= 1 and fatal_after >= 0, got "
-                             f"{self.max_retries}, {self.concurrency}, {self.fatal_after}")
+            raise ValueError(
+                "need max_retries >= 0, concurrency >= 1 and fatal_after >= 0, got "
+                f"{self.max_retries}, {self.concurrency}, {self.fatal_after}"
+            )
         problem = _cache_path_problem(self.cache_path)
         if problem:
             raise ValueError(f"cache_path {self.cache_path!r} {problem}")

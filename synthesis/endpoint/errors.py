@@ -31,7 +31,9 @@ class FatalTeacherError(BaseException):
         message (`str`): what failed and where, e.g. ``authentication failed for http://host/v1: ...``.
     """
 
-    def __init__(self, message: str):  # one positional argument: Beam rebuilds it as type(err)(message + step)
+    def __init__(
+        self, message: str
+    ):  # one positional argument: Beam rebuilds it as type(err)(message + step)
         super().__init__(message)
 
 

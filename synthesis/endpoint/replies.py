@@ -54,7 +54,9 @@ def classify(openai: Any, err: Exception) -> TeacherFailure:
         if status == 404:
             return TeacherFailure("teacher_model_not_found", detail, retry=False)
         return TeacherFailure("teacher_bad_request", detail, retry=False)
-    return TeacherFailure("teacher_malformed_reply", detail)  # APIResponseValidationError and other decode trouble
+    return TeacherFailure(
+        "teacher_malformed_reply", detail
+    )  # APIResponseValidationError and other decode trouble
 
 
 def _retry_after(err: Any) -> float | None:
@@ -88,7 +90,9 @@ def parse_completion(completion: Any) -> CachedReply:
         raise TeacherFailure("teacher_malformed_reply", "reply has empty content")
     bad = _lone_surrogate(text)
     if bad is not None:  # a JSON "\ud800" escape: no record, request or Parquet file can hold it
-        raise TeacherFailure("teacher_malformed_reply", f"reply is not valid Unicode (lone surrogate at {bad})")
+        raise TeacherFailure(
+            "teacher_malformed_reply", f"reply is not valid Unicode (lone surrogate at {bad})"
+        )
     finish = choice.finish_reason or "stop"
     if finish == "content_filter":
         raise TeacherFailure("teacher_content_filter", "the server filtered the reply", retry=False)
@@ -96,9 +100,13 @@ def parse_completion(completion: Any) -> CachedReply:
         raise TeacherFailure("teacher_malformed_reply", f"unexpected finish_reason {finish!r}")
     stop_reason = (getattr(choice, "model_extra", None) or {}).get("stop_reason")
     usage = getattr(completion, "usage", None)
-    return CachedReply(text, finish, int(getattr(usage, "prompt_tokens", 0) or 0),
-                       int(getattr(usage, "completion_tokens", 0) or 0),
-                       stop_reason if isinstance(stop_reason, str) else None)
+    return CachedReply(
+        text,
+        finish,
+        int(getattr(usage, "prompt_tokens", 0) or 0),
+        int(getattr(usage, "completion_tokens", 0) or 0),
+        stop_reason if isinstance(stop_reason, str) else None,
+    )
 
 
 def _lone_surrogate(text: str) -> int | None:

@@ -22,7 +22,20 @@ from synthesis.importers.thyme import (
 )
 
 __all__ = [
-    "GENERATOR", "IMPORTER_VERSION", "IMPORT_REASONS", "TASK_FAMILY", "ImportFailure", "guess_answer_type",
-    "import_thyme_file", "import_thyme_record", "imported_user_prompt", "normalise_image", "outputs_agree", "read_task_source",
-    "read_thyme_file", "released_question", "rewrite_paths", "task_from_row",
+    "GENERATOR",
+    "IMPORTER_VERSION",
+    "IMPORT_REASONS",
+    "TASK_FAMILY",
+    "ImportFailure",
+    "guess_answer_type",
+    "import_thyme_file",
+    "import_thyme_record",
+    "imported_user_prompt",
+    "normalise_image",
+    "outputs_agree",
+    "read_task_source",
+    "read_thyme_file",
+    "released_question",
+    "rewrite_paths",
+    "task_from_row",
 ]

@@ -24,13 +24,35 @@ from typing import Any
 from sandbox.layout import IMAGE_EXTENSIONS
 from synthesis.records import DeadLetter
 
-__all__ = ["IMPORT_REASONS", "ROW_ERROR", "AnswerReader", "RowGroup", "read_row_group", "row_groups", "ImportFailure", "Rejected", "decode_image", "guess_answer_type",
-           "image_size", "normalise_image", "read_rows", "stable_id"]
+__all__ = [
+    "IMPORT_REASONS",
+    "ROW_ERROR",
+    "AnswerReader",
+    "RowGroup",
+    "read_row_group",
+    "row_groups",
+    "ImportFailure",
+    "Rejected",
+    "decode_image",
+    "guess_answer_type",
+    "image_size",
+    "normalise_image",
+    "read_rows",
+    "stable_id",
+]
 
 IMPORT_REASONS = (  # every reason code an importer returns
-    "import_bad_row", "import_missing_field", "import_bad_image", "import_bad_question", "import_bad_format",
-    "import_exec_failed", "import_image_count_mismatch", "import_image_size_mismatch", "import_output_mismatch",
-    "import_bad_answer_type", "import_bad_choices",
+    "import_bad_row",
+    "import_missing_field",
+    "import_bad_image",
+    "import_bad_question",
+    "import_bad_format",
+    "import_exec_failed",
+    "import_image_count_mismatch",
+    "import_image_size_mismatch",
+    "import_output_mismatch",
+    "import_bad_answer_type",
+    "import_bad_choices",
 )
 AnswerReader = Callable[[str, str, "str | None"], Any]
 """``(question, answer text, the row's own answer or None) ->`` an object with ``answer``, ``answer_type`` and

@@ -57,8 +57,9 @@ def _image(row: dict[str, Any], base_dir: str | os.PathLike | None) -> tuple[byt
         raise Rejected("import_bad_image", str(err)) from None
 
 
-def _answer_type(row: dict[str, Any], answer: str, question: str,
-                 read_answer: AnswerReader | None) -> tuple[str, str, tuple[str, ...]]:  # fmt: skip
+def _answer_type(
+    row: dict[str, Any], answer: str, question: str, read_answer: AnswerReader | None
+) -> tuple[str, str, tuple[str, ...]]:
     """(answer, answer_type, choices) after checking them against each other; a choice answer becomes a letter.
 
     A row that states neither its type nor its choices is read by ``read_answer`` (options listed in the
@@ -73,7 +74,9 @@ def _answer_type(row: dict[str, Any], answer: str, question: str,
     choices = tuple(choices)
     given = row.get("answer_type")
     if given is not None and given not in ANSWER_TYPES:
-        raise Rejected("import_bad_answer_type", f"answer_type {given!r} is not one of {', '.join(ANSWER_TYPES)}")
+        raise Rejected(
+            "import_bad_answer_type", f"answer_type {given!r} is not one of {', '.join(ANSWER_TYPES)}"
+        )
     kind = given or ("choice" if choices else guess_answer_type(answer))
     if kind == "choice" and not choices:
         if given:
@@ -83,7 +86,7 @@ def _answer_type(row: dict[str, Any], answer: str, question: str,
         if choices:
             raise Rejected("import_bad_choices", f"choices given but answer_type is {kind!r}")
         return answer, kind, ()
-    letters = _LETTERS[:len(choices)]
+    letters = _LETTERS[: len(choices)]
     if answer.strip() in choices:
         return letters[choices.index(answer.strip())], kind, choices
     if len(answer.strip()) == 1 and answer.strip().upper() in letters:
@@ -98,8 +101,13 @@ def _question(text: str) -> str:
         return text.removeprefix(fmt.IMAGE_PLACEHOLDER).strip()
 
 
-def task_from_row(row: dict[str, Any], index: int, source: str = "", base_dir: str | os.PathLike | None = None,
-                  read_answer: AnswerReader | None = None) -> Task | ImportFailure:  # fmt: skip
+def task_from_row(
+    row: dict[str, Any],
+    index: int,
+    source: str = "",
+    base_dir: str | os.PathLike | None = None,
+    read_answer: AnswerReader | None = None,
+) -> Task | ImportFailure:
     """The task of one row, or an :class:`ImportFailure` saying why not.
 
     Args:
@@ -127,11 +135,27 @@ def task_from_row(row: dict[str, Any], index: int, source: str = "", base_dir: s
     except Rejected as reject:
         return ImportFailure(fallback_id, reject.reason, f"{source or 'file'} row {index}: {reject.detail}")
     task_id = given_id or stable_id(TASK_FAMILY, question, answer, image)
-    return Task(task_id, TASK_FAMILY, 0, image, image_format, width, height, question, answer, kind, choices,
-                None, 0.0, {"source": source})
+    return Task(
+        task_id,
+        TASK_FAMILY,
+        0,
+        image,
+        image_format,
+        width,
+        height,
+        question,
+        answer,
+        kind,
+        choices,
+        None,
+        0.0,
+        {"source": source},
+    )
 
 
-def read_task_source(path: str | os.PathLike, base_dir: str | os.PathLike | None = None) -> Iterator[Task | ImportFailure]:
+def read_task_source(
+    path: str | os.PathLike, base_dir: str | os.PathLike | None = None
+) -> Iterator[Task | ImportFailure]:
     """Every row of a JSONL or Parquet file as a :class:`Task` (family ``user``) or an :class:`ImportFailure`.
 
     Args:

@@ -34,7 +34,7 @@ def released_question(text: str) -> fmt.UserPrompt:
         if match is None:
             raise ValueError("no '### User Image Path/Size' block in the question") from None
     dims = re.fullmatch(r"(\d+)x(\d+)", match[2])
-    question = text[:match.start()].removeprefix(fmt.IMAGE_PLACEHOLDER).strip("\n")
+    question = text[: match.start()].removeprefix(fmt.IMAGE_PLACEHOLDER).strip("\n")
     return fmt.UserPrompt(question, match[1], (int(dims[1]), int(dims[2])) if dims else None)
 
 
@@ -67,9 +67,13 @@ def rewrite_paths(traj: fmt.Trajectory, original_path: str, new_path: str) -> fm
         return source
 
     segments = tuple(
-        fmt.Code(code(s.code), s.lead, s.trail) if isinstance(s, fmt.Code)
-        else fmt.Text(s.text.replace(original_path, new_path)) if isinstance(s, fmt.Text) else s
-        for s in traj.segments)
+        fmt.Code(code(s.code), s.lead, s.trail)
+        if isinstance(s, fmt.Code)
+        else fmt.Text(s.text.replace(original_path, new_path))
+        if isinstance(s, fmt.Text)
+        else s
+        for s in traj.segments
+    )
     return fmt.Trajectory(segments, traj.separator, traj.answer.replace(original_path, new_path))
 
 
@@ -94,5 +98,6 @@ def outputs_agree(claimed: str, printed: str, rel_tol: float = 1e-6, abs_tol: fl
     a, b = _NUMBER.findall(claimed), _NUMBER.findall(printed)
     if " ".join(_NUMBER.sub(" 0 ", claimed).split()) != " ".join(_NUMBER.sub(" 0 ", printed).split()):
         return False
-    return len(a) == len(b) and all(math.isclose(float(x), float(y), rel_tol=rel_tol, abs_tol=abs_tol)
-                                    for x, y in zip(a, b, strict=True))
+    return len(a) == len(b) and all(
+        math.isclose(float(x), float(y), rel_tol=rel_tol, abs_tol=abs_tol) for x, y in zip(a, b, strict=True)
+    )

@@ -44,8 +44,15 @@ from synthesis.importers.text import outputs_agree, released_question, rewrite_p
 from synthesis.records import Execution, Provenance, SftRecord
 from synthesis.rollout_record import EXCERPT_CHARS
 
-__all__ = ["GENERATOR", "IMPORTER_VERSION", "import_thyme_file", "import_thyme_record", "imported_id",
-           "imported_user_prompt", "read_thyme_file"]
+__all__ = [
+    "GENERATOR",
+    "IMPORTER_VERSION",
+    "import_thyme_file",
+    "import_thyme_record",
+    "imported_id",
+    "imported_user_prompt",
+    "read_thyme_file",
+]
 
 GENERATOR = "thyme-sft"
 IMPORTER_VERSION = "0.2.0"
@@ -111,7 +118,9 @@ def _prepare(raw: dict, record_id: str, base_dir: str | os.PathLike | None) -> _
     missing = [k for k, v in (("image", items), ("question", question), ("response", response)) if not v]
     if missing or not isinstance(question, str) or not isinstance(response, str):
         hint = " (an RL record: read it with read_task_source)" if "solution" in raw else ""
-        raise Rejected("import_missing_field", f"missing or not text: {', '.join(missing) or 'question/response'}{hint}")
+        raise Rejected(
+            "import_missing_field", f"missing or not text: {', '.join(missing) or 'question/response'}{hint}"
+        )
     images = _decode(list(items), base_dir)
     try:
         original, _, size = normalise_image(images[0])
@@ -126,14 +135,18 @@ def _prepare(raw: dict, record_id: str, base_dir: str | os.PathLike | None) -> _
     if not name:
         raise Rejected("import_bad_question", f"the image path {prompt.image_path!r} names no file")
     if prompt.image_size is not None and prompt.image_size != size:
-        raise Rejected("import_image_size_mismatch", f"image 0: the question says {prompt.image_size}, it is {size}")
+        raise Rejected(
+            "import_image_size_mismatch", f"image 0: the question says {prompt.image_size}, it is {size}"
+        )
     violations = fmt.check(response)
     if violations:
         raise Rejected("import_bad_format", ", ".join(v.code for v in violations[:3]))
     traj = fmt.parse(response)
     if fmt.count_images(traj) != len(claimed):
-        raise Rejected("import_image_count_mismatch",
-                      f"{fmt.count_images(traj)} <image> placeholders but {len(claimed)} processed images")
+        raise Rejected(
+            "import_image_count_mismatch",
+            f"{fmt.count_images(traj)} <image> placeholders but {len(claimed)} processed images",
+        )
     image_name = safe_name(name, original, 0)
     traj = rewrite_paths(traj, prompt.image_path, INPUT_DIR + image_name)
     question = prompt.question.replace(prompt.image_path, INPUT_DIR + image_name)
@@ -143,46 +156,72 @@ def _prepare(raw: dict, record_id: str, base_dir: str | os.PathLike | None) -> _
 def _compare(block: int, claimed: fmt.SandboxOutput, sizes: tuple[tuple[int, int], ...], result) -> None:
     """Raise a rejection when a block's result differs from what the record shows after it."""
     if not result.ok:
-        raise Rejected("import_exec_failed",
-                      f"block {block}: {result.status.value}: {result.error_type} {result.error_message}"[:300])
+        raise Rejected(
+            "import_exec_failed",
+            f"block {block}: {result.status.value}: {result.error_type} {result.error_message}"[:300],
+        )
     if claimed.images or result.images:
         if len(result.images) != claimed.images:
-            raise Rejected("import_image_count_mismatch",
-                          f"block {block}: the record shows {claimed.images} images, the code made {len(result.images)}")
+            raise Rejected(
+                "import_image_count_mismatch",
+                f"block {block}: the record shows {claimed.images} images, the code made {len(result.images)}",
+            )
         for k, (want, data) in enumerate(zip(sizes, result.images, strict=True)):
             if image_size(data) != want:
-                raise Rejected("import_image_size_mismatch",
-                              f"block {block} image {k}: the record's is {want}, the code made {image_size(data)}")
+                raise Rejected(
+                    "import_image_size_mismatch",
+                    f"block {block} image {k}: the record's is {want}, the code made {image_size(data)}",
+                )
     elif not outputs_agree(claimed.text, result.feedback):
-        raise Rejected("import_output_mismatch",
-                      f"block {block}: the record shows {claimed.text[:80]!r}, the code printed {result.feedback[:80]!r}")
+        raise Rejected(
+            "import_output_mismatch",
+            f"block {block}: the record shows {claimed.text[:80]!r}, the code printed {result.feedback[:80]!r}",
+        )
 
 
-def _execute(prep: _Prepared, sandbox, strict: bool) -> tuple[fmt.Trajectory, list[bytes], tuple[Execution, ...]]:
+def _execute(
+    prep: _Prepared, sandbox, strict: bool
+) -> tuple[fmt.Trajectory, list[bytes], tuple[Execution, ...]]:
     """Run the blocks in one session; returns the trajectory with our outputs, our images, the executions."""
     segments, produced, executions, claimed_at = list(prep.traj.segments), [], [], 0
-    with sandbox.session(images=[prep.image], image_name=prep.image_name, item_id=prep.id, seed=0,
-                         strict=strict) as session:
+    with sandbox.session(
+        images=[prep.image], image_name=prep.image_name, item_id=prep.id, seed=0, strict=strict
+    ) as session:
         for block, at in enumerate(i for i, s in enumerate(segments) if isinstance(s, fmt.Code)):
             code, claimed = segments[at], segments[at + 1]
             result = session.run(code.code)
-            _compare(block, claimed, prep.claimed_sizes[claimed_at:claimed_at + claimed.images], result)
+            _compare(block, claimed, prep.claimed_sizes[claimed_at : claimed_at + claimed.images], result)
             claimed_at += claimed.images
             first = 1 + len(produced)
             produced.extend(result.images)
             segments[at + 1] = fmt.SandboxOutput(len(result.images), "" if result.images else result.feedback)
-            executions.append(Execution(
-                code=code.code, code_as_run=result.code_as_run, status=result.status.value,
-                stdout=result.stdout[:EXCERPT_CHARS], stderr=result.stderr[-EXCERPT_CHARS:],
-                error_type=result.error_type, error_message=result.error_message[:EXCERPT_CHARS],
-                fixes=tuple(result.fixes), image_indices=tuple(range(first, 1 + len(produced)))))
+            executions.append(
+                Execution(
+                    code=code.code,
+                    code_as_run=result.code_as_run,
+                    status=result.status.value,
+                    stdout=result.stdout[:EXCERPT_CHARS],
+                    stderr=result.stderr[-EXCERPT_CHARS:],
+                    error_type=result.error_type,
+                    error_message=result.error_message[:EXCERPT_CHARS],
+                    fixes=tuple(result.fixes),
+                    image_indices=tuple(range(first, 1 + len(produced))),
+                )
+            )
     return fmt.Trajectory(tuple(segments), prep.traj.separator, prep.traj.answer), produced, tuple(executions)
 
 
-def import_thyme_record(raw: dict, index: int, sandbox, strict: bool | None = None, *,
-                        base_dir: str | os.PathLike | None = None, source: str = "",
-                        sandbox_config_hash: str = "", read_answer: AnswerReader | None = None,
-                        ) -> SftRecord | ImportFailure:  # fmt: skip
+def import_thyme_record(
+    raw: dict,
+    index: int,
+    sandbox,
+    strict: bool | None = None,
+    *,
+    base_dir: str | os.PathLike | None = None,
+    source: str = "",
+    sandbox_config_hash: str = "",
+    read_answer: AnswerReader | None = None,
+) -> SftRecord | ImportFailure:
     """Import one released SFT record: rewrite paths, re-run its code, verify it, emit our schema.
 
     Args:
@@ -210,21 +249,37 @@ def import_thyme_record(raw: dict, index: int, sandbox, strict: bool | None = No
             raise Rejected("import_bad_format", "the response is invalid once our sandbox outputs are in")
     except Rejected as reject:
         return ImportFailure(record_id, reject.reason, f"{source or 'file'} record {index}: {reject.detail}")
-    answer, answer_type, choices = _ground_truth(prep.question, fmt.extract_answer(response) or "", raw, read_answer)
-    params = {"source": source, "index": index, "image_name": prep.image_name, "original_image_path": prep.original_path}
+    answer, answer_type, choices = _ground_truth(
+        prep.question, fmt.extract_answer(response) or "", raw, read_answer
+    )
+    params = {
+        "source": source,
+        "index": index,
+        "image_name": prep.image_name,
+        "original_image_path": prep.original_path,
+    }
     return SftRecord(
-        id=prep.id, images=(prep.image, *produced), question=prep.question, image_size=prep.size,
-        response=response, answer=answer, answer_type=answer_type, family="imported",
+        id=prep.id,
+        images=(prep.image, *produced),
+        question=prep.question,
+        image_size=prep.size,
+        response=response,
+        answer=answer,
+        answer_type=answer_type,
+        family="imported",
         task_params={**params, "choices": list(choices)} if choices else params,
         executions=executions,
         provenance=Provenance("imported", GENERATOR, IMPORTER_VERSION, 0, sandbox_config_hash),
     )
 
 
-def _ground_truth(question: str, said: str, raw: dict,
-                  read_answer: AnswerReader | None) -> tuple[str, str, tuple[str, ...]]:  # fmt: skip
+def _ground_truth(
+    question: str, said: str, raw: dict, read_answer: AnswerReader | None
+) -> tuple[str, str, tuple[str, ...]]:
     """(answer, answer_type, choices): the row's own answer when it has one, else what ``<answer>`` says."""
-    given = next((raw[k] for k in ("answer", "solution") if isinstance(raw.get(k), str) and raw[k].strip()), None)
+    given = next(
+        (raw[k] for k in ("answer", "solution") if isinstance(raw.get(k), str) and raw[k].strip()), None
+    )
     if read_answer is None:
         answer = (given or said).strip()
         return answer, guess_answer_type(answer), ()
@@ -243,7 +298,9 @@ def imported_user_prompt(record: SftRecord) -> str:
         >>> imported_user_prompt(r).splitlines()[3]
         '### User Image Path:** "/mnt/data/input/0001_00.jpg"'
     """
-    return fmt.render_user_prompt(record.question, INPUT_DIR + record.task_params["image_name"], record.image_size)
+    return fmt.render_user_prompt(
+        record.question, INPUT_DIR + record.task_params["image_name"], record.image_size
+    )
 
 
 def read_thyme_file(path: str | os.PathLike) -> Iterator[dict]:
@@ -261,8 +318,9 @@ def read_thyme_file(path: str | os.PathLike) -> Iterator[dict]:
         yield row
 
 
-def import_thyme_file(path: str | os.PathLike, sandbox, strict: bool | None = None,
-                      sandbox_config_hash: str = "") -> Iterator[SftRecord | ImportFailure]:  # fmt: skip
+def import_thyme_file(
+    path: str | os.PathLike, sandbox, strict: bool | None = None, sandbox_config_hash: str = ""
+) -> Iterator[SftRecord | ImportFailure]:
     """Import every record of a released-format file; relative image paths resolve against its folder.
 
     Args:
@@ -273,5 +331,12 @@ def import_thyme_file(path: str | os.PathLike, sandbox, strict: bool | None = No
     """
     path = Path(path)
     for index, raw in enumerate(read_thyme_file(path)):
-        yield import_thyme_record(raw, index, sandbox, strict, base_dir=path.parent, source=path.name,
-                                  sandbox_config_hash=sandbox_config_hash)
+        yield import_thyme_record(
+            raw,
+            index,
+            sandbox,
+            strict,
+            base_dir=path.parent,
+            source=path.name,
+            sandbox_config_hash=sandbox_config_hash,
+        )

@@ -73,9 +73,14 @@ def generate(seed: int, cfg: ComputeConfig | None = None) -> Task:
         labels, values = _items(rng, cfg)
         render = render_table if kind == "table" else render_bar_chart
         rendered = render(rng, long, labels, values)
-        rendered.question, rendered.formula, rendered.used = _table_question(rng, op, labels, values, rendered.noun)
-    variables = ({k: rendered.values[k] for k in rendered.used} if kind == "figure"
-                 else {"values": [rendered.values[k] for k in rendered.used]})
+        rendered.question, rendered.formula, rendered.used = _table_question(
+            rng, op, labels, values, rendered.noun
+        )
+    variables = (
+        {k: rendered.values[k] for k in rendered.used}
+        if kind == "figure"
+        else {"values": [rendered.values[k] for k in rendered.used]}
+    )
     expression = literal(rendered.formula, variables)
     value = evaluate(expression)
     params = {
@@ -89,8 +94,19 @@ def generate(seed: int, cfg: ComputeConfig | None = None) -> Task:
         "value": value,
         "normalisation": "integer if integral, else rounded to 2 decimals (trailing zeros dropped)",
     }
-    return assemble("compute", seed, cfg, rendered.image, format_open(rendered.question), format_number(value),
-                    "number", params, (), rendered.box, float(len(rendered.used)))
+    return assemble(
+        "compute",
+        seed,
+        cfg,
+        rendered.image,
+        format_open(rendered.question),
+        format_number(value),
+        "number",
+        params,
+        (),
+        rendered.box,
+        float(len(rendered.used)),
+    )
 
 
 def _items(rng: np.random.Generator, cfg: ComputeConfig) -> tuple[list[str], list[int]]:
@@ -99,18 +115,26 @@ def _items(rng: np.random.Generator, cfg: ComputeConfig) -> tuple[list[str], lis
     return labels, [randint(rng, *cfg.value_range) for _ in range(n)]
 
 
-def _table_question(rng, op: str, labels: list[str], values: list[int], noun: str) -> tuple[str, str, list[str]]:
+def _table_question(
+    rng, op: str, labels: list[str], values: list[int], noun: str
+) -> tuple[str, str, list[str]]:
     """Question, formula over ``values`` (the used items' numbers, in order) and the labels it uses."""
     if op in ("sum", "average"):
         used = sample(rng, labels, randint(rng, 2, len(labels))) if op == "sum" else list(labels)
         used = [lb for lb in labels if lb in used]
         if op == "sum":
             return f"What is the total {noun} of {', '.join(used[:-1])} and {used[-1]}?", "sum(values)", used
-        return (f"What is the average {noun} over all items? Round to 2 decimal places if needed.",
-                "sum(values) / len(values)", used)
+        return (
+            f"What is the average {noun} over all items? Round to 2 decimal places if needed.",
+            "sum(values) / len(values)",
+            used,
+        )
     a, b = sample(rng, labels, 2)
     if op == "difference":
         a, b = (a, b) if values[labels.index(a)] >= values[labels.index(b)] else (b, a)
         return f"How much larger is the {noun} of {a} than that of {b}?", "values[0] - values[1]", [a, b]
-    return (f"What is the ratio of the {noun} of {a} to that of {b}? Round to 2 decimal places.",
-            "values[0] / values[1]", [a, b])
+    return (
+        f"What is the ratio of the {noun} of {a} to that of {b}? Round to 2 decimal places.",
+        "values[0] / values[1]",
+        [a, b],
+    )

@@ -13,9 +13,21 @@ from dataclasses import dataclass, field
 from synthesis.tasks.drawing.backgrounds import BACKGROUND_KINDS
 
 __all__ = [
-    "COMPUTE_KINDS", "COMPUTE_OPERATIONS", "CONTRAST_KINDS", "CROP_TARGET_KINDS", "FAMILIES", "MULTI_ROUND_MODES",
-    "NO_CODE_KINDS", "ROTATE_CONTENT_KINDS", "ComputeConfig", "ContrastConfig", "CropConfig", "MultiRoundConfig",
-    "NoCodeConfig", "RotateConfig", "TasksConfig",
+    "COMPUTE_KINDS",
+    "COMPUTE_OPERATIONS",
+    "CONTRAST_KINDS",
+    "CROP_TARGET_KINDS",
+    "FAMILIES",
+    "MULTI_ROUND_MODES",
+    "NO_CODE_KINDS",
+    "ROTATE_CONTENT_KINDS",
+    "ComputeConfig",
+    "ContrastConfig",
+    "CropConfig",
+    "MultiRoundConfig",
+    "NoCodeConfig",
+    "RotateConfig",
+    "TasksConfig",
 ]
 
 FAMILIES = ("crop", "rotate", "contrast", "compute", "multi_round", "no_code")
@@ -55,21 +67,54 @@ def _image_format(fmt: str, quality: int) -> None:
 class CropConfig:
     """High-resolution images whose small target cannot be read without cropping."""
 
-    long_side_range: tuple[int, int] = field(default=(2048, 3584), metadata={"help": "Long side in px (max 8192)."})
-    aspect_ratios: list[float] = field(default_factory=lambda: [1.0, 1.333, 1.5, 1.778], metadata={"help": "Width/height ratios (>= 1) drawn for landscape images."})
+    long_side_range: tuple[int, int] = field(
+        default=(2048, 3584), metadata={"help": "Long side in px (max 8192)."}
+    )
+    aspect_ratios: list[float] = field(
+        default_factory=lambda: [1.0, 1.333, 1.5, 1.778],
+        metadata={"help": "Width/height ratios (>= 1) drawn for landscape images."},
+    )
     portrait_prob: float = field(default=0.25, metadata={"help": "Probability of swapping width and height."})
-    target_kinds: list[str] = field(default_factory=lambda: list(CROP_TARGET_KINDS), metadata={"help": f"Target kinds, subset of {list(CROP_TARGET_KINDS)}."})
-    background_kinds: list[str] = field(default_factory=lambda: list(BACKGROUND_KINDS), metadata={"help": f"Backgrounds, subset of {list(BACKGROUND_KINDS)}."})
-    model_side: int = field(default=448, metadata={"help": "Long side the model sees; the target must be unreadable there."})
-    max_glyph_px_at_model_side: float = field(default=4.0, metadata={"help": "Largest target font em size (and object size) once the image is downscaled to model_side."})
-    min_font_px: int = field(default=14, metadata={"help": "Smallest target font em size in the original image (readable when cropped)."})
-    max_font_px: int = field(default=48, metadata={"help": "Largest target font em size in the original image."})
-    min_object_px: int = field(default=18, metadata={"help": "Smallest coloured-object size in the original image."})
-    max_target_fraction: float = field(default=0.005, metadata={"help": "Largest share of the image area the target box may cover."})
-    distractors_range: tuple[int, int] = field(default=(2, 5), metadata={"help": "Look-alike targets placed elsewhere."})
-    clutter_per_megapixel: tuple[float, float] = field(default=(4.0, 14.0), metadata={"help": "Clutter items per megapixel."})
+    target_kinds: list[str] = field(
+        default_factory=lambda: list(CROP_TARGET_KINDS),
+        metadata={"help": f"Target kinds, subset of {list(CROP_TARGET_KINDS)}."},
+    )
+    background_kinds: list[str] = field(
+        default_factory=lambda: list(BACKGROUND_KINDS),
+        metadata={"help": f"Backgrounds, subset of {list(BACKGROUND_KINDS)}."},
+    )
+    model_side: int = field(
+        default=448, metadata={"help": "Long side the model sees; the target must be unreadable there."}
+    )
+    max_glyph_px_at_model_side: float = field(
+        default=4.0,
+        metadata={
+            "help": "Largest target font em size (and object size) once the image is downscaled to model_side."
+        },
+    )
+    min_font_px: int = field(
+        default=14,
+        metadata={"help": "Smallest target font em size in the original image (readable when cropped)."},
+    )
+    max_font_px: int = field(
+        default=48, metadata={"help": "Largest target font em size in the original image."}
+    )
+    min_object_px: int = field(
+        default=18, metadata={"help": "Smallest coloured-object size in the original image."}
+    )
+    max_target_fraction: float = field(
+        default=0.005, metadata={"help": "Largest share of the image area the target box may cover."}
+    )
+    distractors_range: tuple[int, int] = field(
+        default=(2, 5), metadata={"help": "Look-alike targets placed elsewhere."}
+    )
+    clutter_per_megapixel: tuple[float, float] = field(
+        default=(4.0, 14.0), metadata={"help": "Clutter items per megapixel."}
+    )
     grain: float = field(default=3.0, metadata={"help": "Sensor-like grain amplitude in grey levels."})
-    image_format: str = field(default="jpeg", metadata={"help": "png or jpeg (photo-like large images: jpeg 4:4:4)."})
+    image_format: str = field(
+        default="jpeg", metadata={"help": "png or jpeg (photo-like large images: jpeg 4:4:4)."}
+    )
     jpeg_quality: int = field(default=95, metadata={"help": "JPEG quality when image_format is jpeg."})
 
     def __post_init__(self):
@@ -83,10 +128,19 @@ class CropConfig:
         if not 0 < self.max_target_fraction <= 0.05:
             raise ValueError(f"max_target_fraction must be in (0, 0.05], got {self.max_target_fraction}")
         if self.min_font_px > self.max_font_px:
-            raise ValueError(f"min_font_px ({self.min_font_px}) > max_font_px ({self.max_font_px}); lower min_font_px")
+            raise ValueError(
+                f"min_font_px ({self.min_font_px}) > max_font_px ({self.max_font_px}); lower min_font_px"
+            )
         ceiling = self.max_glyph_px_at_model_side * self.long_side_range[0] / self.model_side
         if max(self.min_font_px, self.min_object_px) > ceiling:
-            need = int(max(self.min_font_px, self.min_object_px) * self.model_side / self.max_glyph_px_at_model_side) + 1
+            need = (
+                int(
+                    max(self.min_font_px, self.min_object_px)
+                    * self.model_side
+                    / self.max_glyph_px_at_model_side
+                )
+                + 1
+            )
             raise ValueError(
                 f"targets of min_font_px={self.min_font_px} / min_object_px={self.min_object_px} would stay readable "
                 f"at {self.model_side} px on a {self.long_side_range[0]} px image; raise long_side_range[0] to >= "
@@ -99,12 +153,27 @@ class CropConfig:
 class RotateConfig:
     """Content rotated by an arbitrary angle that must be turned upright."""
 
-    angle_ranges: list[tuple[int, int]] = field(default_factory=lambda: [(30, 335)], metadata={"help": "Counter-clockwise rotation ranges in degrees, inside (0, 360)."})
-    right_angle_prob: float = field(default=0.2, metadata={"help": "Probability of an exact 90/180/270 rotation instead."})
-    content_kinds: list[str] = field(default_factory=lambda: list(ROTATE_CONTENT_KINDS), metadata={"help": f"Content, subset of {list(ROTATE_CONTENT_KINDS)}."})
-    content_side_range: tuple[int, int] = field(default=(480, 880), metadata={"help": "Long side of the upright content in px."})
-    margin_range: tuple[float, float] = field(default=(0.04, 0.25), metadata={"help": "Background margin around the rotated content, as a fraction of its size."})
-    background_kinds: list[str] = field(default_factory=lambda: list(BACKGROUND_KINDS), metadata={"help": "Backgrounds behind the content."})
+    angle_ranges: list[tuple[int, int]] = field(
+        default_factory=lambda: [(30, 335)],
+        metadata={"help": "Counter-clockwise rotation ranges in degrees, inside (0, 360)."},
+    )
+    right_angle_prob: float = field(
+        default=0.2, metadata={"help": "Probability of an exact 90/180/270 rotation instead."}
+    )
+    content_kinds: list[str] = field(
+        default_factory=lambda: list(ROTATE_CONTENT_KINDS),
+        metadata={"help": f"Content, subset of {list(ROTATE_CONTENT_KINDS)}."},
+    )
+    content_side_range: tuple[int, int] = field(
+        default=(480, 880), metadata={"help": "Long side of the upright content in px."}
+    )
+    margin_range: tuple[float, float] = field(
+        default=(0.04, 0.25),
+        metadata={"help": "Background margin around the rotated content, as a fraction of its size."},
+    )
+    background_kinds: list[str] = field(
+        default_factory=lambda: list(BACKGROUND_KINDS), metadata={"help": "Backgrounds behind the content."}
+    )
     image_format: str = field(default="png", metadata={"help": "png or jpeg."})
     jpeg_quality: int = field(default=95, metadata={"help": "JPEG quality when image_format is jpeg."})
 
@@ -125,19 +194,35 @@ class RotateConfig:
 class ContrastConfig:
     """Faint (low-contrast) or dark (under-exposed) documents that must be enhanced before reading."""
 
-    kinds: list[str] = field(default_factory=lambda: list(CONTRAST_KINDS), metadata={"help": f"Degradations, subset of {list(CONTRAST_KINDS)}."})
-    contrast_factor_range: tuple[float, float] = field(default=(0.06, 0.16), metadata={"help": "PIL ImageEnhance.Contrast factor applied (< 1 flattens)."})
-    brightness_factor_range: tuple[float, float] = field(default=(0.06, 0.16), metadata={"help": "PIL ImageEnhance.Brightness factor applied (< 1 darkens)."})
-    noise: float = field(default=1.5, metadata={"help": "Grain amplitude added after the degradation, in grey levels."})
-    long_side_range: tuple[int, int] = field(default=(720, 1280), metadata={"help": "Long side of the image in px."})
-    background_kinds: list[str] = field(default_factory=lambda: ["gradient", "texture", "tiles"], metadata={"help": "Backgrounds behind the document."})
+    kinds: list[str] = field(
+        default_factory=lambda: list(CONTRAST_KINDS),
+        metadata={"help": f"Degradations, subset of {list(CONTRAST_KINDS)}."},
+    )
+    contrast_factor_range: tuple[float, float] = field(
+        default=(0.06, 0.16), metadata={"help": "PIL ImageEnhance.Contrast factor applied (< 1 flattens)."}
+    )
+    brightness_factor_range: tuple[float, float] = field(
+        default=(0.06, 0.16), metadata={"help": "PIL ImageEnhance.Brightness factor applied (< 1 darkens)."}
+    )
+    noise: float = field(
+        default=1.5, metadata={"help": "Grain amplitude added after the degradation, in grey levels."}
+    )
+    long_side_range: tuple[int, int] = field(
+        default=(720, 1280), metadata={"help": "Long side of the image in px."}
+    )
+    background_kinds: list[str] = field(
+        default_factory=lambda: ["gradient", "texture", "tiles"],
+        metadata={"help": "Backgrounds behind the document."},
+    )
     image_format: str = field(default="png", metadata={"help": "png (keeps faint contrast exact) or jpeg."})
     jpeg_quality: int = field(default=95, metadata={"help": "JPEG quality when image_format is jpeg."})
 
     def __post_init__(self):
         self.kinds = _subset("kinds", self.kinds, CONTRAST_KINDS)
         self.contrast_factor_range = _range("contrast_factor_range", self.contrast_factor_range, 0.02, 0.5)
-        self.brightness_factor_range = _range("brightness_factor_range", self.brightness_factor_range, 0.02, 0.5)
+        self.brightness_factor_range = _range(
+            "brightness_factor_range", self.brightness_factor_range, 0.02, 0.5
+        )
         self.long_side_range = _range("long_side_range", self.long_side_range, 256, MAX_SIDE)
         self.background_kinds = _subset("background_kinds", self.background_kinds, BACKGROUND_KINDS)
         if self.noise < 0:
@@ -149,11 +234,25 @@ class ContrastConfig:
 class ComputeConfig:
     """Tables, bar charts and labelled figures with questions that need arithmetic."""
 
-    kinds: list[str] = field(default_factory=lambda: list(COMPUTE_KINDS), metadata={"help": f"Visuals, subset of {list(COMPUTE_KINDS)}."})
-    operations: list[str] = field(default_factory=lambda: list(COMPUTE_OPERATIONS), metadata={"help": f"Operations, subset of {list(COMPUTE_OPERATIONS)}; tables/charts use sum..ratio, figures area/perimeter."})
-    value_range: tuple[int, int] = field(default=(2, 99), metadata={"help": "Range of the integer values shown."})
-    items_range: tuple[int, int] = field(default=(3, 6), metadata={"help": "Rows of a table / bars of a chart."})
-    long_side_range: tuple[int, int] = field(default=(720, 1152), metadata={"help": "Long side of the image in px."})
+    kinds: list[str] = field(
+        default_factory=lambda: list(COMPUTE_KINDS),
+        metadata={"help": f"Visuals, subset of {list(COMPUTE_KINDS)}."},
+    )
+    operations: list[str] = field(
+        default_factory=lambda: list(COMPUTE_OPERATIONS),
+        metadata={
+            "help": f"Operations, subset of {list(COMPUTE_OPERATIONS)}; tables/charts use sum..ratio, figures area/perimeter."
+        },
+    )
+    value_range: tuple[int, int] = field(
+        default=(2, 99), metadata={"help": "Range of the integer values shown."}
+    )
+    items_range: tuple[int, int] = field(
+        default=(3, 6), metadata={"help": "Rows of a table / bars of a chart."}
+    )
+    long_side_range: tuple[int, int] = field(
+        default=(720, 1152), metadata={"help": "Long side of the image in px."}
+    )
     image_format: str = field(default="png", metadata={"help": "png or jpeg."})
     jpeg_quality: int = field(default=95, metadata={"help": "JPEG quality when image_format is jpeg."})
 
@@ -165,20 +264,33 @@ class ComputeConfig:
         self.long_side_range = _range("long_side_range", self.long_side_range, 480, 4096)
         for kind in self.kinds:
             if not set(self.operations) & set(_OPS_BY_KIND[kind]):
-                raise ValueError(f"kind {kind!r} needs one of operations {list(_OPS_BY_KIND[kind])}; add one or drop the kind")
+                raise ValueError(
+                    f"kind {kind!r} needs one of operations {list(_OPS_BY_KIND[kind])}; add one or drop the kind"
+                )
         _image_format(self.image_format, self.jpeg_quality)
 
 
-_OPS_BY_KIND = {"table": COMPUTE_OPERATIONS[:4], "bar_chart": COMPUTE_OPERATIONS[:4], "figure": ("area", "perimeter")}
+_OPS_BY_KIND = {
+    "table": COMPUTE_OPERATIONS[:4],
+    "bar_chart": COMPUTE_OPERATIONS[:4],
+    "figure": ("area", "perimeter"),
+}
 
 
 @dataclass
 class MultiRoundConfig:
     """Crop scenes with a first box that is too wide or wrong, then the true box (two-round data)."""
 
-    modes: list[str] = field(default_factory=lambda: list(MULTI_ROUND_MODES), metadata={"help": "zoom_in (first box too wide) and/or wrong (first box on a decoy)."})
-    wide_scale_range: tuple[float, float] = field(default=(3.0, 6.0), metadata={"help": "First box side / target box side for zoom_in."})
-    crop: CropConfig = field(default_factory=CropConfig, metadata={"help": "The scene, as for the crop family."})
+    modes: list[str] = field(
+        default_factory=lambda: list(MULTI_ROUND_MODES),
+        metadata={"help": "zoom_in (first box too wide) and/or wrong (first box on a decoy)."},
+    )
+    wide_scale_range: tuple[float, float] = field(
+        default=(3.0, 6.0), metadata={"help": "First box side / target box side for zoom_in."}
+    )
+    crop: CropConfig = field(
+        default_factory=CropConfig, metadata={"help": "The scene, as for the crop family."}
+    )
 
     def __post_init__(self):
         self.modes = _subset("modes", self.modes, MULTI_ROUND_MODES)
@@ -191,8 +303,13 @@ class MultiRoundConfig:
 class NoCodeConfig:
     """Simple images with easy questions whose right trajectory writes no code."""
 
-    kinds: list[str] = field(default_factory=lambda: list(NO_CODE_KINDS), metadata={"help": f"Questions, subset of {list(NO_CODE_KINDS)}."})
-    side_range: tuple[int, int] = field(default=(448, 896), metadata={"help": "Long side of the image in px."})
+    kinds: list[str] = field(
+        default_factory=lambda: list(NO_CODE_KINDS),
+        metadata={"help": f"Questions, subset of {list(NO_CODE_KINDS)}."},
+    )
+    side_range: tuple[int, int] = field(
+        default=(448, 896), metadata={"help": "Long side of the image in px."}
+    )
     shapes_range: tuple[int, int] = field(default=(1, 4), metadata={"help": "Number of large shapes drawn."})
     image_format: str = field(default="png", metadata={"help": "png or jpeg."})
     jpeg_quality: int = field(default=95, metadata={"help": "JPEG quality when image_format is jpeg."})
@@ -211,14 +328,25 @@ class TasksConfig:
     count: int = field(default=1000, metadata={"help": "Number of tasks to plan."})
     base_seed: int = field(default=0, metadata={"help": "Seed of the first task; task i gets base_seed + i."})
     mix: dict[str, float] = field(
-        default_factory=lambda: {"crop": 0.3, "rotate": 0.15, "contrast": 0.1, "compute": 0.15, "multi_round": 0.15, "no_code": 0.15},
+        default_factory=lambda: {
+            "crop": 0.3,
+            "rotate": 0.15,
+            "contrast": 0.1,
+            "compute": 0.15,
+            "multi_round": 0.15,
+            "no_code": 0.15,
+        },
         metadata={"help": f"Relative weight per family ({list(FAMILIES)}); 0 or absent disables it."},
     )
     crop: CropConfig = field(default_factory=CropConfig, metadata={"help": "Crop/zoom family."})
     rotate: RotateConfig = field(default_factory=RotateConfig, metadata={"help": "Rotation family."})
-    contrast: ContrastConfig = field(default_factory=ContrastConfig, metadata={"help": "Contrast/brightness family."})
+    contrast: ContrastConfig = field(
+        default_factory=ContrastConfig, metadata={"help": "Contrast/brightness family."}
+    )
     compute: ComputeConfig = field(default_factory=ComputeConfig, metadata={"help": "Computation family."})
-    multi_round: MultiRoundConfig = field(default_factory=MultiRoundConfig, metadata={"help": "Two-round family."})
+    multi_round: MultiRoundConfig = field(
+        default_factory=MultiRoundConfig, metadata={"help": "Two-round family."}
+    )
     no_code: NoCodeConfig = field(default_factory=NoCodeConfig, metadata={"help": "No-code family."})
 
     def __post_init__(self):

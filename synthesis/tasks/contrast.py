@@ -64,7 +64,10 @@ def generate(seed: int, cfg: ContrastConfig | None = None) -> Task:
     img.paste(content.image, (ox, oy))
     kind = pick(rng, cfg.kinds)
     enhancer = "contrast" if kind == "low_contrast" else "brightness"
-    factor = round(uniform(rng, *(cfg.contrast_factor_range if kind == "low_contrast" else cfg.brightness_factor_range)), 3)
+    factor = round(
+        uniform(rng, *(cfg.contrast_factor_range if kind == "low_contrast" else cfg.brightness_factor_range)),
+        3,
+    )
     degraded = ENHANCERS[enhancer](img).enhance(factor)
     degraded = Image.fromarray(add_grain(np.asarray(degraded), rng, cfg.noise))
     x1, y1, x2, y2 = content.answer_box
@@ -76,5 +79,16 @@ def generate(seed: int, cfg: ContrastConfig | None = None) -> Task:
         "content": content.answer,
         "background": background,
     }
-    return assemble("contrast", seed, cfg, degraded, format_open(content.question), content.answer,
-                    content.answer_type, params, (), target, 1.0 - factor)
+    return assemble(
+        "contrast",
+        seed,
+        cfg,
+        degraded,
+        format_open(content.question),
+        content.answer,
+        content.answer_type,
+        params,
+        (),
+        target,
+        1.0 - factor,
+    )

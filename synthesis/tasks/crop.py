@@ -39,8 +39,19 @@ def generate(seed: int, cfg: CropConfig | None = None) -> Task:
     scene = build_scene(rng, cfg)
     question, answer, answer_type, choices = question_for(rng, scene)
     w, h = scene.image.size
-    return assemble("crop", seed, cfg, scene.image, question, answer, answer_type, scene_params(scene),
-                    choices, scene.target.box, area_fraction(scene.target.box, w, h))
+    return assemble(
+        "crop",
+        seed,
+        cfg,
+        scene.image,
+        question,
+        answer,
+        answer_type,
+        scene_params(scene),
+        choices,
+        scene.target.box,
+        area_fraction(scene.target.box, w, h),
+    )
 
 
 def question_for(rng: np.random.Generator, scene: CropScene) -> tuple[str, str, str, tuple[str, ...]]:

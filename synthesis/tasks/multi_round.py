@@ -45,13 +45,28 @@ def generate(seed: int, cfg: MultiRoundConfig | None = None) -> Task:
     mode = pick(rng, cfg.modes)
     if mode == "wrong" and not decoys:
         mode = "zoom_in"
-    first = pick(rng, decoys) if mode == "wrong" else wide_box(rng, scene.target.box, w, h, cfg.wide_scale_range)
+    first = (
+        pick(rng, decoys) if mode == "wrong" else wide_box(rng, scene.target.box, w, h, cfg.wide_scale_range)
+    )
     params = scene_params(scene) | {"mode": mode, "first_box": list(first), "true_box": list(true_box)}
-    return assemble("multi_round", seed, cfg, scene.image, question, answer, answer_type, params, choices,
-                    scene.target.box, area_fraction(scene.target.box, w, h))
+    return assemble(
+        "multi_round",
+        seed,
+        cfg,
+        scene.image,
+        question,
+        answer,
+        answer_type,
+        params,
+        choices,
+        scene.target.box,
+        area_fraction(scene.target.box, w, h),
+    )
 
 
-def wide_box(rng: np.random.Generator, target: Box, width: int, height: int, scale: tuple[float, float]) -> Box:
+def wide_box(
+    rng: np.random.Generator, target: Box, width: int, height: int, scale: tuple[float, float]
+) -> Box:
     """A box ``scale`` times the target's size that contains it, off-centre, clipped to the image.
 
     Args:

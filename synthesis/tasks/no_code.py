@@ -76,11 +76,21 @@ def _ask(rng, kind: str, placed: list[tuple[str, str]]):
         q = format_choice(f"What color is the large {shape}?", options)
         return q, LETTERS[options.index(color)], "choice", options, params | {"content": color}
     if kind == "count":
-        return (format_open("How many shapes are in the image?"), str(len(placed)), "number", (),
-                params | {"content": len(placed)})
+        return (
+            format_open("How many shapes are in the image?"),
+            str(len(placed)),
+            "number",
+            (),
+            params | {"content": len(placed)},
+        )
     present = chance(rng, 0.5)
     if not present:
-        absent = [(s, c) for s in SHAPES for c in TARGET_COLORS if (s, c) not in placed and s in {p[0] for p in placed}]
+        absent = [
+            (s, c)
+            for s in SHAPES
+            for c in TARGET_COLORS
+            if (s, c) not in placed and s in {p[0] for p in placed}
+        ]
         shape, color = pick(rng, absent)
     q = format_yes_no(f"Is there a {color} {shape} in the image?")
     return q, "yes" if present else "no", "yes_no", (), params | {"content": f"{color} {shape}"}
@@ -90,5 +100,12 @@ def _big_word(rng, img: Image.Image, word: str) -> None:
     draw = ImageDraw.Draw(img)
     font = load_font(pick(rng, font_names("Bold")), img.width // max(6, len(word) + 2))
     color = pick(rng, TARGET_COLORS)
-    draw.text((img.width // 2, img.height // 2), word, font=font, fill=NAMED_COLORS[color], anchor="mm",
-              stroke_width=max(1, font.size // 25), stroke_fill=ink_for(NAMED_COLORS[color]))
+    draw.text(
+        (img.width // 2, img.height // 2),
+        word,
+        font=font,
+        fill=NAMED_COLORS[color],
+        anchor="mm",
+        stroke_width=max(1, font.size // 25),
+        stroke_fill=ink_for(NAMED_COLORS[color]),
+    )

@@ -104,5 +104,16 @@ def generate(seed: int, cfg: RotateConfig | None = None) -> Task:
         "background": scene.background,
     }
     difficulty = min(scene.rotation, 360 - scene.rotation) / 180.0
-    return assemble("rotate", seed, cfg, scene.image, question, answer, c.answer_type, params, c.options,
-                    scene.content_box, difficulty)
+    return assemble(
+        "rotate",
+        seed,
+        cfg,
+        scene.image,
+        question,
+        answer,
+        c.answer_type,
+        params,
+        c.options,
+        scene.content_box,
+        difficulty,
+    )

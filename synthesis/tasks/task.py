@@ -32,7 +32,9 @@ def make_task_id(family: str, seed: int, config: dict[str, Any], params: dict[st
         >>> make_task_id("crop", 123, {}, {})
         'crop-000123-...'
     """
-    blob = json.dumps({"config": config, "params": params}, sort_keys=True, separators=(",", ":"), default=list)
+    blob = json.dumps(
+        {"config": config, "params": params}, sort_keys=True, separators=(",", ":"), default=list
+    )
     return f"{family}-{seed:06d}-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
 
 
@@ -89,11 +91,20 @@ class Task:
             True
         """
         return {
-            "id": self.id, "family": self.family, "seed": self.seed, "image": self.image,
-            "image_format": self.image_format, "width": self.width, "height": self.height,
-            "question": self.question, "answer": self.answer, "answer_type": self.answer_type,
-            "choices": list(self.choices), "target": None if self.target is None else list(self.target),
-            "difficulty": self.difficulty, "params": json.loads(json.dumps(self.params)),
+            "id": self.id,
+            "family": self.family,
+            "seed": self.seed,
+            "image": self.image,
+            "image_format": self.image_format,
+            "width": self.width,
+            "height": self.height,
+            "question": self.question,
+            "answer": self.answer,
+            "answer_type": self.answer_type,
+            "choices": list(self.choices),
+            "target": None if self.target is None else list(self.target),
+            "difficulty": self.difficulty,
+            "params": json.loads(json.dumps(self.params)),
         }
 
     @classmethod

@@ -67,6 +67,7 @@ def teach(task: Task, sandbox) -> Rollout:
     script = plan_script(task, INPUT_DIR + image_name(task))
     conversation = Conversation(fmt.SYSTEM_PROMPT, user_prompt(task), (task.image,))
     cfg = AgentConfig(max_calls=len(script.rounds) + 1, max_total_tokens=1 << 20)
-    with sandbox.session(images=[task.image], image_name=image_name(task), item_id=task.id,
-                         seed=task.seed) as session:
+    with sandbox.session(
+        images=[task.image], image_name=image_name(task), item_id=task.id, seed=task.seed
+    ) as session:
         return run_agent(ScriptedPolicy(script), session, conversation, cfg)

@@ -52,7 +52,11 @@ def task_rng(task: Task, salt: str = "teacher") -> random.Random:
 def _what(params: dict) -> str:
     kind = params.get("target_kind", "")
     if kind == "object":
-        return f"{params['shape']}" if params.get("question_mode") == "ask_color" else f"{params['color']} object"
+        return (
+            f"{params['shape']}"
+            if params.get("question_mode") == "ask_color"
+            else f"{params['color']} object"
+        )
     return {"text": "text", "digits": "number", "sign": "sign"}.get(kind, "target")
 
 
@@ -79,14 +83,24 @@ def _crop_rounds(rng: random.Random, task: Task, path: str) -> list[Round]:
     p, what = task.params, _what(task.params)
     box, zoom = tuple(p["crop_box"]), int(p.get("zoom", 2))
     if task.family == "crop":
-        return [Round(say(rng, "crop_intro", what=what, where=p["position"]),
-                      crop_code(rng, path, box, zoom, f"Region around the {what} {p['position']}"))]
+        return [
+            Round(
+                say(rng, "crop_intro", what=what, where=p["position"]),
+                crop_code(rng, path, box, zoom, f"Region around the {what} {p['position']}"),
+            )
+        ]
     intro, again = ("wide_intro", "wide_again") if p["mode"] == "zoom_in" else ("wrong_intro", "wrong_again")
     first = tuple(p["first_box"])
-    return [Round(say(rng, intro, what=what, where=p["position"]),
-                  crop_code(rng, path, first, 1 if p["mode"] == "zoom_in" else zoom, f"First look at the {what}")),
-            Round(say(rng, again, what=what, where=p["position"]),
-                  crop_code(rng, path, box, zoom, f"Tighter crop around the {what} {p['position']}"))]
+    return [
+        Round(
+            say(rng, intro, what=what, where=p["position"]),
+            crop_code(rng, path, first, 1 if p["mode"] == "zoom_in" else zoom, f"First look at the {what}"),
+        ),
+        Round(
+            say(rng, again, what=what, where=p["position"]),
+            crop_code(rng, path, box, zoom, f"Tighter crop around the {what} {p['position']}"),
+        ),
+    ]
 
 
 def _rounds(rng: random.Random, task: Task, path: str) -> list[Round]:
@@ -98,13 +112,21 @@ def _rounds(rng: random.Random, task: Task, path: str) -> list[Round]:
     if task.family == "contrast":
         state = "washed-out" if p["degradation"]["kind"] == "low_contrast" else "dark"
         fix = p["fix"]
-        return [Round(say(rng, "contrast_intro", what="text", state=state),
-                      contrast_code(rng, path, fix["enhancer"], float(fix["factor"])))]
+        return [
+            Round(
+                say(rng, "contrast_intro", what="text", state=state),
+                contrast_code(rng, path, fix["enhancer"], float(fix["factor"])),
+            )
+        ]
     if task.family == "compute":
         values = ", ".join(f"{k} = {p['values'][k]}" for k in p["used"])
         kind = {"bar_chart": "bar chart", "figure": "figure"}.get(p["kind"], p["kind"])
-        return [Round(say(rng, "compute_intro", kind=kind, values=values),
-                      compute_code(p["variables"], p["formula"], f"{p['operation']} of the values"))]
+        return [
+            Round(
+                say(rng, "compute_intro", kind=kind, values=values),
+                compute_code(p["variables"], p["formula"], f"{p['operation']} of the values"),
+            )
+        ]
     return []
 
 

@@ -29,7 +29,9 @@ def test_rl_prompts_are_written_checked_and_loadable(tmp_path, monkeypatch):
         return replace(prompt, answer=" ") if task.seed == 3 else prompt
 
     monkeypatch.setattr(RlPrompt, "from_task", staticmethod(with_one_bad))
-    cfg = load_config(ROOT / "pipeline.yaml", [f"run.output_dir={tmp_path}", "tasks.count=10", "runner.kind=in_process"])
+    cfg = load_config(
+        ROOT / "pipeline.yaml", [f"run.output_dir={tmp_path}", "tasks.count=10", "runner.kind=in_process"]
+    )
     assert build_rl.run(cfg) == 0
     out = tmp_path / "thyme-rl"
     stats = json.loads((out / "stats.json").read_text())
@@ -37,7 +39,11 @@ def test_rl_prompts_are_written_checked_and_loadable(tmp_path, monkeypatch):
     ds = datasets.load_dataset("parquet", data_files=str(out / "data" / "*.parquet"), split="train")
     assert len(ds) == stats["accepted"] and isinstance(ds[0]["image"], Image.Image)
     assert set(ds["family"]) <= {"crop", "rotate", "contrast", "compute", "multi_round", "no_code"}
-    letters = [DeadLetter.from_row(r) for f in (out / "dead_letter").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    letters = [
+        DeadLetter.from_row(r)
+        for f in (out / "dead_letter").glob("*.parquet")
+        for r in pq.read_table(f).to_pylist()
+    ]
     assert [(d.stage, d.reason) for d in letters] == [("prompt", "prompt_empty_answer")]
     assert stats["accepted"] == 9
 
@@ -56,7 +62,9 @@ def test_multi_process_run_writes_every_prompt_it_counts(tmp_path):
 
 
 def _server():
-    spec = importlib.util.spec_from_file_location("scripted_server", ROOT / "tests" / "synthesis" / "scripted_server.py")
+    spec = importlib.util.spec_from_file_location(
+        "scripted_server", ROOT / "tests" / "synthesis" / "scripted_server.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.ScriptedTeacher
@@ -72,8 +80,12 @@ def test_difficulty_filter_asks_a_no_tool_model_over_http():
     with _server()() as server:
         backend = difficulty_backend(DifficultyConfig(base_url=server.base_url, model="scripted-teacher"))
         easy = solved_every_time(backend, _row("Trivial [answer]", "simple"), 3, 1.0, 64, AnswerCheckConfig())
-        hard = solved_every_time(backend, _row("Trivial [answer]", "complex"), 3, 1.0, 64, AnswerCheckConfig())
-        broken = solved_every_time(backend, _row("Down [fault:400]", "simple"), 3, 1.0, 64, AnswerCheckConfig())
+        hard = solved_every_time(
+            backend, _row("Trivial [answer]", "complex"), 3, 1.0, 64, AnswerCheckConfig()
+        )
+        broken = solved_every_time(
+            backend, _row("Down [fault:400]", "simple"), 3, 1.0, 64, AnswerCheckConfig()
+        )
         backend.close()
     assert (easy, hard, broken) == (True, False, False)
     assert len(server.bodies) >= 4  # three samples for the easy prompt, at least one for the others

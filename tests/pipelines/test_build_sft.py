@@ -24,9 +24,17 @@ COUNT = 12
 
 
 def _config(tmp_path, *overrides):
-    return load_config(ROOT / "pipeline.yaml", [f"run.output_dir={tmp_path}", f"tasks.count={COUNT}",
-                                                "sandbox.workers=1", "run.rows_per_shard=5", "runner.kind=in_process",
-                                                *overrides])
+    return load_config(
+        ROOT / "pipeline.yaml",
+        [
+            f"run.output_dir={tmp_path}",
+            f"tasks.count={COUNT}",
+            "sandbox.workers=1",
+            "run.rows_per_shard=5",
+            "runner.kind=in_process",
+            *overrides,
+        ],
+    )
 
 
 def _shards(out: Path) -> dict[str, bytes]:
@@ -34,8 +42,11 @@ def _shards(out: Path) -> dict[str, bytes]:
 
 
 def _dead_letters(out: Path) -> list[DeadLetter]:
-    return [DeadLetter.from_row(r) for f in sorted((out / "dead_letter").glob("*.parquet"))
-            for r in pq.read_table(f).to_pylist()]
+    return [
+        DeadLetter.from_row(r)
+        for f in sorted((out / "dead_letter").glob("*.parquet"))
+        for r in pq.read_table(f).to_pylist()
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +57,19 @@ def clean_run(tmp_path_factory):
 
 
 def test_artefact_contract_and_datasets_load(clean_run):
-    names = sorted(p.relative_to(clean_run).as_posix() for p in clean_run.rglob("*")
-                   if p.is_file() and not {"work", "hub", "shard_checks"} & set(p.relative_to(clean_run).parts))
-    assert names == ["data/train-00000-of-00003.parquet", "data/train-00001-of-00003.parquet",
-                     "data/train-00002-of-00003.parquet", "dead_letter/dead_letter-00000-of-00001.parquet",
-                     "manifest.json", "stats.json"]
+    names = sorted(
+        p.relative_to(clean_run).as_posix()
+        for p in clean_run.rglob("*")
+        if p.is_file() and not {"work", "hub", "shard_checks"} & set(p.relative_to(clean_run).parts)
+    )
+    assert names == [
+        "data/train-00000-of-00003.parquet",
+        "data/train-00001-of-00003.parquet",
+        "data/train-00002-of-00003.parquet",
+        "dead_letter/dead_letter-00000-of-00001.parquet",
+        "manifest.json",
+        "stats.json",
+    ]
     stats = json.loads((clean_run / "stats.json").read_text())
     assert stats["holds"] and stats["records_in"] == COUNT == stats["accepted"] + stats["dead_lettered"]
     manifest = json.loads((clean_run / "manifest.json").read_text())
@@ -80,8 +99,14 @@ def test_injected_faults_all_end_as_dead_letters(tmp_path, monkeypatch):
             raise ValueError("generator exploded")  # a record that raises inside a DoFn
         task = original_generate(family, seed, cfg)
         if seed == 2:
-            return type(task)(**{**task.to_dict(), "image": b"\x89PNG corrupt", "choices": task.choices,
-                                 "target": task.target})  # a corrupt image
+            return type(task)(
+                **{
+                    **task.to_dict(),
+                    "image": b"\x89PNG corrupt",
+                    "choices": task.choices,
+                    "target": task.target,
+                }
+            )  # a corrupt image
         return task
 
     def plan(task, image_path):
@@ -108,9 +133,20 @@ def test_injected_faults_all_end_as_dead_letters(tmp_path, monkeypatch):
     assert by_seed[3][1].startswith(("exec_", "images_", "format_")) or by_seed[3][0] == "teacher"
     assert by_seed[4] == ("validate", "answer_mismatch")
     assert stats["accepted"] == COUNT - len(by_seed)
-    letter = next(d for d in _dead_letters(out) if d.id.startswith(("crop-000002", "rotate-000002",
-                                                                     "contrast-000002", "compute-000002",
-                                                                     "multi_round-000002", "no_code-000002")))
+    letter = next(
+        d
+        for d in _dead_letters(out)
+        if d.id.startswith(
+            (
+                "crop-000002",
+                "rotate-000002",
+                "contrast-000002",
+                "compute-000002",
+                "multi_round-000002",
+                "no_code-000002",
+            )
+        )
+    )
     assert letter.payload  # the full input travels with the dead letter, for replay
 
 
@@ -126,15 +162,36 @@ def test_multi_process_and_portable_runners_write_identical_shards(clean_run, tm
     assert _shards(multi / "thyme-sft") == _shards(clean_run)
     job, pool = _free_port(), _free_port()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    procs = [subprocess.Popen([sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
-                               "--port", str(job)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-             subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
-                               f"--service_port={pool}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "apache_beam.runners.portability.local_job_service_main",
+                "--port",
+                str(job),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={pool}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    ]
     try:
         time.sleep(5)
         portable = tmp_path / "portable"
-        cfg = _config(portable, "runner.kind=portable", f"runner.job_endpoint=localhost:{job}",
-                      "runner.environment_type=EXTERNAL", f"runner.environment_config=localhost:{pool}")
+        cfg = _config(
+            portable,
+            "runner.kind=portable",
+            f"runner.job_endpoint=localhost:{job}",
+            "runner.environment_type=EXTERNAL",
+            f"runner.environment_config=localhost:{pool}",
+        )
         assert build_sft.run(cfg) == 0
         assert _shards(portable / "thyme-sft") == _shards(clean_run)
     finally:
@@ -144,10 +201,21 @@ def test_multi_process_and_portable_runners_write_identical_shards(clean_run, tm
 
 
 def test_killed_run_resumes_to_identical_shards(clean_run, tmp_path):
-    cmd = [str(Path(sys.executable).with_name("beam")), "run", "pipelines/build_sft.py", "--config", "pipeline.yaml",
-           f"run.output_dir={tmp_path}", f"tasks.count={COUNT}", "sandbox.workers=1", "run.rows_per_shard=5",
-           "runner.kind=in_process"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cmd = [
+        str(Path(sys.executable).with_name("beam")),
+        "run",
+        "pipelines/build_sft.py",
+        "--config",
+        "pipeline.yaml",
+        f"run.output_dir={tmp_path}",
+        f"tasks.count={COUNT}",
+        "sandbox.workers=1",
+        "run.rows_per_shard=5",
+        "runner.kind=in_process",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     store = tmp_path / "thyme-sft" / "work"
     deadline = time.time() + 300
     while time.time() < deadline and len(list(store.glob("trajectories/*/*.parquet"))) < COUNT // 2:
@@ -169,9 +237,11 @@ def _released(task, record) -> dict:
     from synthesis.teacher import image_name
 
     path = f"/mnt/authors/images/{task.id}.jpg"
-    return {"image": [base64.b64encode(b).decode() for b in record.images],
-            "question": fmt.render_user_prompt(task.question, path, (task.width, task.height)),
-            "response": record.response.replace(INPUT_DIR + image_name(task), path)}
+    return {
+        "image": [base64.b64encode(b).decode() for b in record.images],
+        "question": fmt.render_user_prompt(task.question, path, (task.width, task.height)),
+        "response": record.response.replace(INPUT_DIR + image_name(task), path),
+    }
 
 
 def test_file_sources_are_imported_verified_or_dead_lettered(tmp_path):
@@ -186,22 +256,33 @@ def test_file_sources_are_imported_verified_or_dead_lettered(tmp_path):
     with Sandbox(SandboxConfig(workers=1)) as sb:
         for family, seed in (("crop", 900), ("compute", 901), ("no_code", 902)):
             task = generate_task(family, seed, cfg)
-            released.append(_released(task, record_from_rollout(task, teach(task, sb), Provenance("x", "x", "0", 0))))
+            released.append(
+                _released(task, record_from_rollout(task, teach(task, sb), Provenance("x", "x", "0", 0)))
+            )
     broken = dict(released[1], response=released[1]["response"].replace("</think>", "", 1))
     thyme = tmp_path / "thyme.jsonl"
     thyme.write_text("\n".join(json.dumps(r) for r in [*released, broken]) + "\n")
     tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text(json.dumps({"image": released[0]["image"][0], "question": "What is shown?", "answer": "x"})
-                     + "\n" + json.dumps({"question": "no image"}) + "\n")
+    tasks.write_text(
+        json.dumps({"image": released[0]["image"][0], "question": "What is shown?", "answer": "x"})
+        + "\n"
+        + json.dumps({"question": "no image"})
+        + "\n"
+    )
     out = tmp_path / "out"
-    cfg = _config(out, "sources.generated=false", f"sources.thyme_files=[{thyme}]", f"sources.task_files=[{tasks}]")
+    cfg = _config(
+        out, "sources.generated=false", f"sources.thyme_files=[{thyme}]", f"sources.task_files=[{tasks}]"
+    )
     assert build_sft.run(cfg) == 0
     stats = json.loads((out / "thyme-sft" / "stats.json").read_text())
     assert stats["records_in"] == 6 and stats["holds"]
     assert stats["counts"]["accepted/family/imported"] == 3
     reasons = sorted((d.stage, d.reason) for d in _dead_letters(out / "thyme-sft"))
-    assert reasons == [("import", "import_bad_format"), ("import", "import_missing_field"),
-                       ("teacher", "teacher_unsupported_family")]
+    assert reasons == [
+        ("import", "import_bad_format"),
+        ("import", "import_missing_field"),
+        ("teacher", "teacher_unsupported_family"),
+    ]
 
 
 def _scripted_server():
@@ -223,18 +304,34 @@ def test_openai_teacher_over_http_loses_nothing_and_reruns_from_cache(tmp_path, 
     buf = io.BytesIO()
     Image.new("RGB", (96, 96), (200, 200, 200)).save(buf, format="PNG")
     image = base64.b64encode(buf.getvalue()).decode()
-    rows = [("What is 20 + 22? [calc:20 + 22]", "42"), ("What is 6 times 7? [calc:6 * 7]", "42"),
-            ("What is 2 + 2? [calc:2 + 3]", "4"), ("Broken endpoint [fault:500]", "1"), ("Junk [junk]", "1")]
+    rows = [
+        ("What is 20 + 22? [calc:20 + 22]", "42"),
+        ("What is 6 times 7? [calc:6 * 7]", "42"),
+        ("What is 2 + 2? [calc:2 + 3]", "4"),
+        ("Broken endpoint [fault:500]", "1"),
+        ("Junk [junk]", "1"),
+    ]
     tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text("".join(json.dumps({"image": image, "question": q, "answer": a, "answer_type": "number"}) + "\n"
-                             for q, a in rows))
+    tasks.write_text(
+        "".join(
+            json.dumps({"image": image, "question": q, "answer": a, "answer_type": "number"}) + "\n"
+            for q, a in rows
+        )
+    )
     monkeypatch.setenv("SCRIPTED_KEY", "sk-test")
     monkeypatch.chdir(tmp_path)  # the request cache path is relative to the working directory
     with _scripted_server()() as server:
-        overrides = ["sources.generated=false", f"sources.task_files=[{tasks}]", "teacher.kind=openai",
-                     f"teacher.openai.base_url={server.base_url}", "teacher.openai.model=scripted-teacher",
-                     "teacher.openai.api_key_env=SCRIPTED_KEY", "teacher.openai.max_retries=1",
-                     "teacher.openai.backoff_base_s=0.01", "teacher.openai.cache_path=cache.sqlite"]
+        overrides = [
+            "sources.generated=false",
+            f"sources.task_files=[{tasks}]",
+            "teacher.kind=openai",
+            f"teacher.openai.base_url={server.base_url}",
+            "teacher.openai.model=scripted-teacher",
+            "teacher.openai.api_key_env=SCRIPTED_KEY",
+            "teacher.openai.max_retries=1",
+            "teacher.openai.backoff_base_s=0.01",
+            "teacher.openai.cache_path=cache.sqlite",
+        ]
         assert build_sft.run(_config(tmp_path / "a", *overrides)) == 0
         first = server.requests
         assert first > 0 and set(server.auth) == {"Bearer sk-test"}
@@ -251,21 +348,27 @@ def test_openai_teacher_over_http_loses_nothing_and_reruns_from_cache(tmp_path, 
     assert _shards(out) == _shards(tmp_path / "b" / "thyme-sft")
 
 
-def test_duplicates_are_dead_lettered_within_the_run_and_against_a_reference(tmp_path, monkeypatch, clean_run):
+def test_duplicates_are_dead_lettered_within_the_run_and_against_a_reference(
+    tmp_path, monkeypatch, clean_run
+):
     original = tasks_pkg.generate_task
 
     def generate(family, seed, cfg):
         if seed != 5:
             return original(family, seed, cfg)
         twin = original("crop", 0, cfg)  # task 0 again (same image and question) under another id
-        return type(twin)(**{**twin.to_dict(), "id": twin.id + "-copy", "choices": twin.choices, "target": twin.target})
+        return type(twin)(
+            **{**twin.to_dict(), "id": twin.id + "-copy", "choices": twin.choices, "target": twin.target}
+        )
 
     monkeypatch.setattr("pipelines.sft.generate_task", generate)
     reference = tmp_path / "eval"
     (reference).mkdir()
     first_shard = sorted((clean_run / "data").glob("*.parquet"))[0]
     table = pq.read_table(first_shard)
-    pq.write_table(table.slice(1, 1), reference / "eval.parquet")  # one record of the clean run as an "eval set"
+    pq.write_table(
+        table.slice(1, 1), reference / "eval.parquet"
+    )  # one record of the clean run as an "eval set"
     evaluated = table.column("id")[1].as_py()
     assert build_sft.run(_config(tmp_path, f"validators.duplicates.reference={reference}")) == 0
     letters = {d.id: (d.stage, d.reason) for d in _dead_letters(tmp_path / "thyme-sft")}
@@ -289,10 +392,15 @@ def test_the_same_record_from_three_sources_is_kept_once(tmp_path):
         (tmp_path / name).write_text(json.dumps(row) + "\n")
         files.append(str(tmp_path / name))
     out = tmp_path / "out"
-    assert build_sft.run(_config(out, "sources.generated=false", f"sources.thyme_files=[{','.join(files)}]")) == 0
+    assert (
+        build_sft.run(_config(out, "sources.generated=false", f"sources.thyme_files=[{','.join(files)}]"))
+        == 0
+    )
     stats = json.loads((out / "thyme-sft" / "stats.json").read_text())
     assert (stats["records_in"], stats["accepted"], stats["dead_lettered"]) == (3, 1, 2) and stats["holds"]
-    assert [(d.stage, d.reason) for d in _dead_letters(out / "thyme-sft")] == [("dedupe", "duplicates_same_record")] * 2
+    assert [(d.stage, d.reason) for d in _dead_letters(out / "thyme-sft")] == [
+        ("dedupe", "duplicates_same_record")
+    ] * 2
 
 
 def test_a_run_that_accepts_nothing_says_so(tmp_path, capfd):

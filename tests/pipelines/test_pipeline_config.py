@@ -32,15 +32,27 @@ def test_defaults_without_a_file():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("run:\n  rows_per_shard: 1\n  rows_per_shrd: 2\n", "unknown key 'run.rows_per_shrd' (did you mean 'rows_per_shard'?)"),
+        (
+            "run:\n  rows_per_shard: 1\n  rows_per_shrd: 2\n",
+            "unknown key 'run.rows_per_shrd' (did you mean 'rows_per_shard'?)",
+        ),
         ("rnu:\n  name: x\n", "unknown key 'rnu' (did you mean 'run'?)"),
         ("run:\n  rows_per_shard: one\n", "'run.rows_per_shard' must be int, got str 'one'"),
         ("run:\n  rows_per_shard: true\n", "'run.rows_per_shard' must be int, got bool"),
-        ("runner:\n  kind: dask\n", "'runner.kind' must be one of ['in_process', 'multi_process', 'portable'], got 'dask'"),
+        (
+            "runner:\n  kind: dask\n",
+            "'runner.kind' must be one of ['in_process', 'multi_process', 'portable'], got 'dask'",
+        ),
         ("runner:\n  kind: portable\n", "runner: kind 'portable' needs job_endpoint"),
-        ("train:\n  input_name: ids\n", "'train.input_name' must be one of ['auto', 'record', 'fixed'], got 'ids'"),
+        (
+            "train:\n  input_name: ids\n",
+            "'train.input_name' must be one of ['auto', 'record', 'fixed'], got 'ids'",
+        ),
         ("runner: 3\n", "'runner' must be a mapping, got int"),
-        ("runner:\n  extra_options: --runner=PrismRunner\n", "'runner.extra_options' must be a list, got str"),
+        (
+            "runner:\n  extra_options: --runner=PrismRunner\n",
+            "'runner.extra_options' must be a list, got str",
+        ),
         ("runner:\n  extra_options: ['--runner=PrismRunner']\n", "may not choose the runner"),
         ("- a\n- b\n", "top level must be a mapping of sections, got list"),
         ("run: [unclosed\n", "not valid YAML at line 2"),
@@ -77,7 +89,9 @@ def test_nested_generic_types_are_converted():
         inner: Inner = field(default_factory=Inner)
         maybe: int | None = None
 
-    cfg = build(Outer, {"ratio": 1, "mix": {"a": 2}, "inner": {"box": [3, 4]}, "maybe": None}, source="x.yaml")
+    cfg = build(
+        Outer, {"ratio": 1, "mix": {"a": 2}, "inner": {"box": [3, 4]}, "maybe": None}, source="x.yaml"
+    )
     assert cfg == Outer(1.0, {"a": 2.0}, Inner((3, 4)), None)
     with pytest.raises(ConfigError, match=r"'inner.box' must have 2 items, got 3"):
         build(Outer, {"inner": {"box": [1, 2, 3]}}, source="x.yaml")
@@ -93,7 +107,11 @@ def test_config_hash_follows_content():
 def test_runner_is_always_named():
     assert beam_args(load_config(None).runner) == ["--runner=FnApiRunner"]
     multi = load_config(None, ["runner.kind=multi_process", "runner.workers=2"]).runner
-    assert beam_args(multi) == ["--runner=FnApiRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+    assert beam_args(multi) == [
+        "--runner=FnApiRunner",
+        "--direct_num_workers=2",
+        "--direct_running_mode=multi_processing",
+    ]
     portable = load_config(None, ["runner.kind=portable", "runner.job_endpoint=localhost:8099"]).runner
     assert beam_args(portable)[:2] == ["--runner=PortableRunner", "--job_endpoint=localhost:8099"]
 
@@ -110,7 +128,10 @@ def test_beam_cli_rejects_bad_key_before_any_work(tmp_path):
     pipeline.write_text(f"open({str(marker)!r}, 'w').close()\ndef run(config):\n    return 0\n")
     proc = _beam("run", str(pipeline), "--config", str(path))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"beam: config error: {path}: unknown key 'run.rows_per_shardd' (did you mean 'rows_per_shard'?)"
+    assert (
+        proc.stderr.strip()
+        == f"beam: config error: {path}: unknown key 'run.rows_per_shardd' (did you mean 'rows_per_shard'?)"
+    )
     assert not marker.exists()  # the pipeline file was never imported
 
 
@@ -118,7 +139,9 @@ def test_beam_cli_runs_pipeline_file_with_config(tmp_path):
     path = _write(tmp_path, "run:\n  rows_per_shard: 3\n")
     out = tmp_path / "seen"
     pipeline = tmp_path / "pipe.py"
-    pipeline.write_text(f"def run(config):\n    open({str(out)!r}, 'w').write(str(config.run.rows_per_shard))\n    return 0\n")
+    pipeline.write_text(
+        f"def run(config):\n    open({str(out)!r}, 'w').write(str(config.run.rows_per_shard))\n    return 0\n"
+    )
     proc = _beam("run", str(pipeline), "--config", str(path), "run.rows_per_shard=9")
     assert proc.returncode == 0, proc.stderr
     assert out.read_text() == "9"

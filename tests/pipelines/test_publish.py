@@ -20,9 +20,18 @@ def _png(i):
 
 
 def _record(i, family):
-    return SftRecord(f"{family}-{i:04d}", (_png(i), _png(i + 1)), f"Question {i}?", (40, 30),
-                     "<think>x<code>\n```python\nprint(1)\n```\n</code><sandbox_output><image></sandbox_output>y</think>\n"
-                     "<answer>A</answer>", "A", "choice", family, checks=(Check("format", True),))
+    return SftRecord(
+        f"{family}-{i:04d}",
+        (_png(i), _png(i + 1)),
+        f"Question {i}?",
+        (40, 30),
+        "<think>x<code>\n```python\nprint(1)\n```\n</code><sandbox_output><image></sandbox_output>y</think>\n"
+        "<answer>A</answer>",
+        "A",
+        "choice",
+        family,
+        checks=(Check("format", True),),
+    )
 
 
 @pytest.fixture()
@@ -34,10 +43,14 @@ def run_dir(tmp_path):
     write_shard(train[:6], SFT_SCHEMA, run / "data" / shard_name("train", 0, 2), rows_per_group=2)
     write_shard(train[6:], SFT_SCHEMA, run / "data" / shard_name("train", 1, 2))
     write_shard(test, SFT_SCHEMA, run / "data" / shard_name("test", 0, 1))
-    dead = [DeadLetter(f"d{i}", "validate", "answer_mismatch" if i % 2 else "exec_timeout", "", {}).to_row()
-            for i in range(5)]
+    dead = [
+        DeadLetter(f"d{i}", "validate", "answer_mismatch" if i % 2 else "exec_timeout", "", {}).to_row()
+        for i in range(5)
+    ]
     write_shard(dead, DEAD_LETTER_SCHEMA, run / "dead_letter" / shard_name("dead_letter", 0, 1))
-    (run / "manifest.json").write_text(json.dumps({"config": {"run": {"name": "tiny"}, "tasks": {"count": 18}}}))
+    (run / "manifest.json").write_text(
+        json.dumps({"config": {"run": {"name": "tiny"}, "tasks": {"count": 18}}})
+    )
     return run
 
 
@@ -52,16 +65,22 @@ def test_published_folder_loads_with_datasets(run_dir):
 def test_card_has_counts_reasons_config_examples_and_plots(run_dir):
     folder = publish_folder(run_dir)
     card = (folder / "README.md").read_text()
-    assert card.startswith("---\n") and "config_name: default" in card and "path: data/train-*.parquet" in card
+    assert (
+        card.startswith("---\n") and "config_name: default" in card and "path: data/train-*.parquet" in card
+    )
     assert "| train | 10 |" in card and "| test | 3 |" in card
     assert "| crop | 3 | 4 |" in card  # family counts per split: columns test, train (name order)
     assert "| validate/answer_mismatch | 2 |" in card and "| validate/exec_timeout | 3 |" in card
     assert '"count": 18' in card
     # The first row of each family in shard order (test before train, ids sorted, across row groups), 3 at most.
     assert [line.split("`")[1] for line in card.splitlines() if line.startswith("### `")] == [
-        "crop-0100", "compute-0003", "no_code-0004"]
+        "crop-0100",
+        "compute-0003",
+        "no_code-0004",
+    ]
     assert sorted(p.name for p in (folder / "examples").iterdir()) == [
-        f"{rid}_{k}.png" for rid in ("compute-0003", "crop-0100", "no_code-0004") for k in (0, 1)]
+        f"{rid}_{k}.png" for rid in ("compute-0003", "crop-0100", "no_code-0004") for k in (0, 1)
+    ]
     for png in ("family_mix.png", "rejection_reasons.png"):
         assert Image.open(folder / png).format == "PNG"
     assert sum(pq.ParquetFile(f).metadata.num_rows for f in (folder / "data").glob("*.parquet")) == 13
@@ -102,4 +121,6 @@ def test_push_retries_transient_errors_with_backoff(run_dir):
 def test_push_gives_up_on_permanent_errors(run_dir):
     folder = publish_folder(run_dir)
     with pytest.raises(RuntimeError, match="hub unavailable"):
-        push_folder(folder, "org/tiny", dry_run=False, api=_FlakyHub(failures=1, status=403), sleep=lambda s: None)
+        push_folder(
+            folder, "org/tiny", dry_run=False, api=_FlakyHub(failures=1, status=403), sleep=lambda s: None
+        )

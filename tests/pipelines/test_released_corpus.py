@@ -11,7 +11,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/, for the corpus package (after the real sandbox)
+sys.path.append(
+    str(Path(__file__).resolve().parents[1])
+)  # tests/, for the corpus package (after the real sandbox)
 from thyme_corpus import read_expectations, verdict_matches, write_corpus  # noqa: E402
 
 from synthesis.records import DeadLetter, SftRecord  # noqa: E402
@@ -44,9 +46,17 @@ def run_corpus(tmp_path: Path, *overrides: str) -> tuple[dict, dict, dict]:
     corpus = tmp_path / "corpus"
     files = write_corpus(corpus)
     out = tmp_path / "out"
-    cmd = [str(Path(sys.executable).with_name("beam")), "run", "pipelines/build_sft.py", "--config", "pipeline.yaml",
-           f"run.output_dir={out}", "sources.generated=false", f"sources.thyme_files=[{','.join(map(str, files))}]",
-           *overrides]
+    cmd = [
+        str(Path(sys.executable).with_name("beam")),
+        "run",
+        "pipelines/build_sft.py",
+        "--config",
+        "pipeline.yaml",
+        f"run.output_dir={out}",
+        "sources.generated=false",
+        f"sources.thyme_files=[{','.join(map(str, files))}]",
+        *overrides,
+    ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     stats = json.loads((out / "thyme-sft" / "stats.json").read_text())
@@ -59,7 +69,9 @@ def _judge(expected: dict, seen: dict, key: str) -> tuple[list, list, Counter]:
         stage, reason = seen[where]
         reasons[reason or "accepted"] += 1
         if not verdict_matches(entry[key], stage, reason):
-            (false_rejects if entry[key]["expect"] == "accept" else false_accepts).append((where, stage, reason))
+            (false_rejects if entry[key]["expect"] == "accept" else false_accepts).append(
+                (where, stage, reason)
+            )
     return false_rejects, false_accepts, reasons
 
 
@@ -67,6 +79,8 @@ def _judge(expected: dict, seen: dict, key: str) -> tuple[list, list, Counter]:
 def test_every_released_row_gets_its_verdict(tmp_path, fixups):
     expected, seen, stats = run_corpus(tmp_path, f"sandbox.fixups={fixups}")
     assert stats["holds"] and stats["records_in"] == len(expected) == len(seen)
-    false_rejects, false_accepts, reasons = _judge(expected, seen, "verdict" if fixups == "true" else "strict")
+    false_rejects, false_accepts, reasons = _judge(
+        expected, seen, "verdict" if fixups == "true" else "strict"
+    )
     print(f"\nsandbox.fixups={fixups}: {dict(sorted(reasons.items()))}")
     assert false_rejects == [] and false_accepts == []

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def _scripted_server():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("scripted_server", ROOT / "tests" / "synthesis" / "scripted_server.py")
+    spec = importlib.util.spec_from_file_location(
+        "scripted_server", ROOT / "tests" / "synthesis" / "scripted_server.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.ScriptedTeacher
@@ -30,9 +32,21 @@ def _tasks(path: Path, sums: list[tuple[int, int]]) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (96, 96), (200, 200, 200)).save(buf, format="PNG")
     image = base64.b64encode(buf.getvalue()).decode()
-    path.write_text("".join(json.dumps({"id": f"sum-{i}", "image": image, "question": f"What is {a} + {b}? "
-                                        f"[calc:{a} + {b}]", "answer": str(a + b), "answer_type": "number"}) + "\n"
-                            for i, (a, b) in enumerate(sums)))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"sum-{i}",
+                    "image": image,
+                    "question": f"What is {a} + {b}? [calc:{a} + {b}]",
+                    "answer": str(a + b),
+                    "answer_type": "number",
+                }
+            )
+            + "\n"
+            for i, (a, b) in enumerate(sums)
+        )
+    )
 
 
 def _answers(out: Path) -> dict[str, str]:
@@ -56,17 +70,32 @@ def test_edited_row_is_recomputed_and_run_knobs_reuse_everything(tmp_path, monke
     out = tmp_path / "out"
 
     def config(server, *more):
-        return load_config(ROOT / "pipeline.yaml", [
-            f"run.output_dir={out}", "runner.kind=in_process", "sandbox.workers=1", "sources.generated=false",
-            f"sources.task_files=[{tasks}]", "teacher.kind=openai", f"teacher.openai.base_url={server.base_url}",
-            "teacher.openai.model=scripted-teacher", "teacher.openai.api_key_env=SCRIPTED_KEY", *more])
+        return load_config(
+            ROOT / "pipeline.yaml",
+            [
+                f"run.output_dir={out}",
+                "runner.kind=in_process",
+                "sandbox.workers=1",
+                "sources.generated=false",
+                f"sources.task_files=[{tasks}]",
+                "teacher.kind=openai",
+                f"teacher.openai.base_url={server.base_url}",
+                "teacher.openai.model=scripted-teacher",
+                "teacher.openai.api_key_env=SCRIPTED_KEY",
+                *more,
+            ],
+        )
 
     with Teacher() as first, Teacher() as second:
         assert build_sft.run(config(first, f"teacher.openai.cache_path={tmp_path / 'a.sqlite'}")) == 0
         assert first.requests >= 10 and _answers(out / "thyme-sft")["sum-1"] == "3"
         # Another endpoint, concurrency, timeout and an empty request cache: no record changes, no request is sent.
-        knobs = (f"teacher.openai.cache_path={tmp_path / 'b.sqlite'}", "teacher.openai.concurrency=3",
-                 "teacher.openai.timeout_s=30", "teacher.openai.max_retries=2")
+        knobs = (
+            f"teacher.openai.cache_path={tmp_path / 'b.sqlite'}",
+            "teacher.openai.concurrency=3",
+            "teacher.openai.timeout_s=30",
+            "teacher.openai.max_retries=2",
+        )
         assert build_sft.run(config(second, *knobs)) == 0
         assert second.requests == 0
         # One row edited under the same id: exactly that record is recomputed.
@@ -74,8 +103,13 @@ def test_edited_row_is_recomputed_and_run_knobs_reuse_everything(tmp_path, monke
         assert build_sft.run(config(second, *knobs)) == 0
         assert second.requests >= 2
         assert all("10 + 20" in json.dumps(body) for body in second.bodies)
-        assert _answers(out / "thyme-sft") == {"sum-0": "42", "sum-1": "30", "sum-2": "7", "sum-3": "11",
-                                               "sum-4": "15"}
+        assert _answers(out / "thyme-sft") == {
+            "sum-0": "42",
+            "sum-1": "30",
+            "sum-2": "7",
+            "sum-3": "11",
+            "sum-4": "15",
+        }
         # A change of what a record depends on (the model's sampling) recomputes every record.
         before = second.requests
         assert build_sft.run(config(second, *knobs, "teacher.agent.max_calls=4")) == 0

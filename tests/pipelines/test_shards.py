@@ -29,14 +29,19 @@ def _png(i: int) -> bytes:
 
 
 def _rows(n: int) -> list[dict]:
-    return [RlPrompt(f"id-{i:04d}", _png(i), f"q{i}", (8, 8), str(i), "number", "compute", 0.5).to_row()
-            for i in range(n)]
+    return [
+        RlPrompt(f"id-{i:04d}", _png(i), f"q{i}", (8, 8), str(i), "number", "compute", 0.5).to_row()
+        for i in range(n)
+    ]
 
 
 def _run(rows, folder, rows_per_shard, args=("--runner=FnApiRunner",)):
     with beam.Pipeline(options=PipelineOptions(list(args))) as p:
-        _ = (p | beam.Create(rows, reshuffle=False)
-             | WriteShards(str(folder), "train", RL_SCHEMA, rows_per_shard))
+        _ = (
+            p
+            | beam.Create(rows, reshuffle=False)
+            | WriteShards(str(folder), "train", RL_SCHEMA, rows_per_shard)
+        )
     return sorted(folder.glob("*.parquet"))
 
 
@@ -53,15 +58,19 @@ def test_shards_are_balanced_by_rows_and_sorted(tmp_path):
 def test_same_rows_give_identical_bytes_across_runners_and_input_order(tmp_path):
     rows = _rows(17)
     a = _run(rows, tmp_path / "a", 5)
-    b = _run(rows[::-1], tmp_path / "b", 5, ("--runner=FnApiRunner", "--direct_num_workers=2",
-                                              "--direct_running_mode=multi_threading"))
+    b = _run(
+        rows[::-1],
+        tmp_path / "b",
+        5,
+        ("--runner=FnApiRunner", "--direct_num_workers=2", "--direct_running_mode=multi_threading"),
+    )
     assert [f.name for f in a] == [f.name for f in b]
     assert [f.read_bytes() for f in a] == [f.read_bytes() for f in b]
 
 
 def test_empty_input_writes_one_empty_shard_with_schema(tmp_path):
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-        _ = (p | beam.Create([]) | WriteShards(str(tmp_path), "dead_letter", DEAD_LETTER_SCHEMA, 10))
+        _ = p | beam.Create([]) | WriteShards(str(tmp_path), "dead_letter", DEAD_LETTER_SCHEMA, 10)
     files = sorted(tmp_path.glob("*.parquet"))
     assert [f.name for f in files] == ["dead_letter-00000-of-00001.parquet"]
     assert pq.read_table(files[0]).num_rows == 0
@@ -70,24 +79,34 @@ def test_empty_input_writes_one_empty_shard_with_schema(tmp_path):
 
 def test_datasets_loads_the_folder_with_images(tmp_path):
     _run(_rows(12), tmp_path / "data", 5)
-    ds = datasets.load_dataset("parquet", data_files={"train": str(tmp_path / "data" / "train-*.parquet")},
-                               split="train")
+    ds = datasets.load_dataset(
+        "parquet", data_files={"train": str(tmp_path / "data" / "train-*.parquet")}, split="train"
+    )
     assert len(ds) == 12 and isinstance(ds[3]["image"], Image.Image)
     assert ds[3]["image"].getpixel((0, 0)) == (3, 0, 0)
 
 
 def test_rows_sharing_an_id_are_all_written_in_one_order_and_staging_is_removed(tmp_path):
     letters = [DeadLetter("<unknown>", "import", "bad_row", "", {"line": i % 3}).to_row() for i in range(6)]
-    letters += [DeadLetter(f"id-{i}", "teacher", "exec_timeout", "", {"png": _png(i)}).to_row() for i in range(4)]
+    letters += [
+        DeadLetter(f"id-{i}", "teacher", "exec_timeout", "", {"png": _png(i)}).to_row() for i in range(4)
+    ]
 
     def run(rows, folder, args):
         with beam.Pipeline(options=PipelineOptions(list(args))) as p:
-            _ = p | beam.Create(rows, reshuffle=False) | WriteShards(str(folder), "dead_letter", DEAD_LETTER_SCHEMA, 4)
+            _ = (
+                p
+                | beam.Create(rows, reshuffle=False)
+                | WriteShards(str(folder), "dead_letter", DEAD_LETTER_SCHEMA, 4)
+            )
         return sorted(folder.glob("*.parquet"))
 
     a = run(letters, tmp_path / "a" / "dead_letter", ["--runner=FnApiRunner"])
-    b = run(letters[::-1], tmp_path / "b" / "dead_letter", ["--runner=FnApiRunner", "--direct_num_workers=2",
-                                                            "--direct_running_mode=multi_threading"])
+    b = run(
+        letters[::-1],
+        tmp_path / "b" / "dead_letter",
+        ["--runner=FnApiRunner", "--direct_num_workers=2", "--direct_running_mode=multi_threading"],
+    )
     assert sum(pq.read_table(f).num_rows for f in a) == 10
     assert [f.read_bytes() for f in a] == [f.read_bytes() for f in b]
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["dead_letter"]  # the staged rows are gone
@@ -96,10 +115,14 @@ def test_rows_sharing_an_id_are_all_written_in_one_order_and_staging_is_removed(
 def test_a_writer_given_other_rows_than_planned_fails_instead_of_writing(tmp_path):
     plan = _plan(["a", "b", "c"], rows_per_shard=2)
     writer = _WriteShardFn(str(tmp_path), "train", RL_SCHEMA, {r["id"]: r for r in _rows(3)}.get, 32)
-    with pytest.raises(RuntimeError, match=r"train-00000-of-00002.parquet: 1 rows reached its writer .* gives it 2"):
+    with pytest.raises(
+        RuntimeError, match=r"train-00000-of-00002.parquet: 1 rows reached its writer .* gives it 2"
+    ):
         list(writer.process((0, ["a"]), plan))
     assert not list(tmp_path.iterdir())
-    with pytest.raises(RuntimeError, match=r"'train': 2 rows in 1 shards written, but 3 rows in 2 shards planned"):
+    with pytest.raises(
+        RuntimeError, match=r"'train': 2 rows in 1 shards written, but 3 rows in 2 shards planned"
+    ):
         _check_written([write_shard(_rows(2), RL_SCHEMA, tmp_path / "s.parquet")], plan, "train", None)
 
 
@@ -113,7 +136,9 @@ def test_a_shard_is_written_one_row_group_at_a_time(tmp_path):
     loaded: list[int] = []
 
     def load(rid: str) -> dict:
-        loaded.append(sum(p.stat().st_size for p in tmp_path.iterdir()))  # bytes on disk when this row was loaded
+        loaded.append(
+            sum(p.stat().st_size for p in tmp_path.iterdir())
+        )  # bytes on disk when this row was loaded
         return rows[rid]
 
     path = tmp_path / shard_name("train", 0, 1)
@@ -121,17 +146,24 @@ def test_a_shard_is_written_one_row_group_at_a_time(tmp_path):
     shard = pq.ParquetFile(path)
     assert [shard.metadata.row_group(g).num_rows for g in range(shard.num_row_groups)] == [4, 4, 3]
     assert shard.read().column("id").to_pylist() == sorted(rows) and info.rows == 11
-    assert max(loaded[:4]) < min(loaded[4:8]) < min(loaded[8:])  # each group was on disk before the next loaded
-    again = write_shard(list(rows), RL_SCHEMA, tmp_path / "again.parquet", load=rows.__getitem__, rows_per_group=4)
+    assert (
+        max(loaded[:4]) < min(loaded[4:8]) < min(loaded[8:])
+    )  # each group was on disk before the next loaded
+    again = write_shard(
+        list(rows), RL_SCHEMA, tmp_path / "again.parquet", load=rows.__getitem__, rows_per_group=4
+    )
     assert again.sha256 == info.sha256 and (tmp_path / "again.parquet").read_bytes() == path.read_bytes()
 
 
 def test_one_row_tables_give_the_same_bytes_as_dict_rows(tmp_path):
     rows = {r["id"]: r for r in _rows(9)}
     tables = {rid: to_table([row], RL_SCHEMA) for rid, row in rows.items()}
-    from_dicts = write_shard(list(rows), RL_SCHEMA, tmp_path / "dicts.parquet", load=rows.__getitem__, rows_per_group=4)
-    from_tables = write_shard(list(rows), RL_SCHEMA, tmp_path / "tables.parquet", load=tables.__getitem__,
-                              rows_per_group=4)
+    from_dicts = write_shard(
+        list(rows), RL_SCHEMA, tmp_path / "dicts.parquet", load=rows.__getitem__, rows_per_group=4
+    )
+    from_tables = write_shard(
+        list(rows), RL_SCHEMA, tmp_path / "tables.parquet", load=tables.__getitem__, rows_per_group=4
+    )
     assert from_tables.sha256 == from_dicts.sha256
     assert pq.read_table(tmp_path / "tables.parquet").column("id").to_pylist() == sorted(rows)
 

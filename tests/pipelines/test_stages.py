@@ -22,10 +22,19 @@ def test_every_input_leaves_as_result_or_dead_letter():
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
         ok, dead = p | beam.Create(items) | RunStage("judge", _Judge())
         assert_that(ok, equal_to([2, 5, 8]), label="Results")
-        letters = dead | beam.Map(lambda d: (d.id, d.stage, d.reason, d.payload["n"] if "n" in d.payload
-                                             else d.payload["input"]["n"]))
-        expected = [(f"r{n}", "judge", "exception_ValueError" if n % 3 == 0 else "judge_odd", n)
-                    for n in range(10) if n % 3 != 2]
+        letters = dead | beam.Map(
+            lambda d: (
+                d.id,
+                d.stage,
+                d.reason,
+                d.payload["n"] if "n" in d.payload else d.payload["input"]["n"],
+            )
+        )
+        expected = [
+            (f"r{n}", "judge", "exception_ValueError" if n % 3 == 0 else "judge_odd", n)
+            for n in range(10)
+            if n % 3 != 2
+        ]
         assert_that(letters, equal_to(expected), label="DeadLetters")
 
 

@@ -190,4 +190,11 @@ def helper(x):
 helper(Image.open(image_path))
 """
 
-BLOCKS = {"pil": PIL_BLOCK, "numpy": NUMPY_BLOCK, "cv2": CV2_BLOCK, "stdlib": STDLIB_BLOCK, "posix": POSIX_BLOCK, "imports": IMPORT_BLOCK}
+BLOCKS = {
+    "pil": PIL_BLOCK,
+    "numpy": NUMPY_BLOCK,
+    "cv2": CV2_BLOCK,
+    "stdlib": STDLIB_BLOCK,
+    "posix": POSIX_BLOCK,
+    "imports": IMPORT_BLOCK,
+}

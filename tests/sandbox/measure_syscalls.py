@@ -41,7 +41,9 @@ def workload() -> None:
         with Sandbox(pool_config(workers=1, timeout_s=60.0, **level)) as sb:
             for name, code in BLOCKS.items():
                 result = sb.run(code, images=[png], image_name="in.png")
-                missing = sb.isolation == "reduced" and result.error_type == "ModuleNotFoundError"  # see IMPORT_BLOCK
+                missing = (
+                    sb.isolation == "reduced" and result.error_type == "ModuleNotFoundError"
+                )  # see IMPORT_BLOCK
                 assert missing or result.stdout.rstrip().endswith("DONE"), (sb.isolation, name, result)
             failed = sb.run(RAISE_BLOCK, images=[png], image_name="in.png")
             assert failed.error_type == "ValueError", failed
@@ -58,10 +60,13 @@ def _syscalls(trace_dir: Path) -> collections.Counter[str]:
     counts: collections.Counter[str] = collections.Counter()
     confined_threads: set[int] = set()
     for lines in files.values():
-        start = next((i for i, line in enumerate(lines) if "PR_SET_SECCOMP" in line and line.rstrip().endswith("= 0")), None)
+        start = next(
+            (i for i, line in enumerate(lines) if "PR_SET_SECCOMP" in line and line.rstrip().endswith("= 0")),
+            None,
+        )
         if start is None:
             continue
-        for line in lines[start + 1:]:
+        for line in lines[start + 1 :]:
             match = _CALL.match(line)
             if not match:
                 continue
@@ -83,10 +88,22 @@ def main() -> None:
 
     strace = shutil.which("strace") or sys.exit("strace is missing: apt-get install -y strace")
     with tempfile.TemporaryDirectory() as tmp:
-        argv = [strace, "-ff", "-qq", "--decode-pids=pidns", "-o", f"{tmp}/trace", sys.executable, __file__, "--workload"]
+        argv = [
+            strace,
+            "-ff",
+            "-qq",
+            "--decode-pids=pidns",
+            "-o",
+            f"{tmp}/trace",
+            sys.executable,
+            __file__,
+            "--workload",
+        ]
         subprocess.run(argv, check=True)
         counts = _syscalls(Path(tmp))
-    listed = set(ALLOWED_SYSCALLS) | {name for name, *_ in CONDITIONAL_SYSCALLS} | {"clone3"}  # clone3: ENOSYS
+    listed = (
+        set(ALLOWED_SYSCALLS) | {name for name, *_ in CONDITIONAL_SYSCALLS} | {"clone3"}
+    )  # clone3: ENOSYS
     for name, count in sorted(counts.items()):
         print(f"{name:24} {count:8d}  {'listed' if name in listed else 'NOT LISTED'}")
     print(f"{len(counts)} distinct syscalls measured; {len(listed)} listed in the policy")

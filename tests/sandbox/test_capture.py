@@ -42,8 +42,12 @@ def test_error_feedback_forms() -> None:
     assert error_feedback("i", "timeout", "", "Execution timed out after 10 seconds.") == (
         "Sandbox for i: Execution timed out after 10 seconds."
     )
-    assert error_feedback("i", "memory", "MemoryError", "").startswith("Sandbox for i: Code execution failed due to MemoryError")
-    assert error_feedback("i", "killed", "SIGSEGV", "process killed by signal SIGSEGV").startswith("Sandbox for i: ")
+    assert error_feedback("i", "memory", "MemoryError", "").startswith(
+        "Sandbox for i: Code execution failed due to MemoryError"
+    )
+    assert error_feedback("i", "killed", "SIGSEGV", "process killed by signal SIGSEGV").startswith(
+        "Sandbox for i: "
+    )
 
 
 @pytest.mark.parametrize(
@@ -58,7 +62,12 @@ def test_config_rejects_with_what_to_set(field: str, value: object, hint: str) -
 
 def test_config_defaults_follow_thyme() -> None:
     config = SandboxConfig()
-    assert (config.timeout_s, config.min_crop_side, config.fixups, config.isolation) == (10.0, 64, True, "full")
+    assert (config.timeout_s, config.min_crop_side, config.fixups, config.isolation) == (
+        10.0,
+        64,
+        True,
+        "full",
+    )
     assert config.worker_count >= 1
 
 

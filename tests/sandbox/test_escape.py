@@ -139,106 +139,246 @@ PROBES = [
     probe("read_passwd", "print(open('/etc/passwd').read())", _fs_denied),
     probe("read_shadow", "print(open('/etc/shadow').read())", _fs_denied),
     probe("read_root_bashrc", "print(open('/root/.bashrc').read())", _fs_denied),
-    probe("list_root_home", "import os\nprint(sorted(os.listdir('/root')))", lambda r, h: _absent(r, ".bashrc", ".ssh")),
+    probe(
+        "list_root_home",
+        "import os\nprint(sorted(os.listdir('/root')))",
+        lambda r, h: _absent(r, ".bashrc", ".ssh"),
+    ),
     probe("read_project_file", f"print(open({str(PROJECT_FILE)!r}).read())", _fs_denied),
-    probe("list_project_dir", f"import os\nprint(sorted(os.listdir({str(PROJECT_FILE.parent)!r})))",
-          lambda r, h: _absent(r, "pyproject.toml", ".git")),  # fmt: skip
-    probe("read_parent_proc_mem", "import os\nprint(open(f'/proc/{os.getppid()}/mem', 'rb').read(16))", _fs_denied),
+    probe(
+        "list_project_dir",
+        f"import os\nprint(sorted(os.listdir({str(PROJECT_FILE.parent)!r})))",
+        lambda r, h: _absent(r, "pyproject.toml", ".git"),
+    ),  # fmt: skip
+    probe(
+        "read_parent_proc_mem",
+        "import os\nprint(open(f'/proc/{os.getppid()}/mem', 'rb').read(16))",
+        _fs_denied,
+    ),
     probe("read_pid1_environ", "print(open('/proc/1/environ', 'rb').read())", _fs_denied),
-    probe("read_host_env", "import os\nprint(sorted(os.environ.items()))",
-          lambda r, h: (r.status is ExecStatus.OK and h.canary not in r.stdout) or pytest.fail(r.stdout)),  # fmt: skip
+    probe(
+        "read_host_env",
+        "import os\nprint(sorted(os.environ.items()))",
+        lambda r, h: (r.status is ExecStatus.OK and h.canary not in r.stdout) or pytest.fail(r.stdout),
+    ),  # fmt: skip
     probe("read_block_device", "print(open('/dev/vda', 'rb').read(512))", _fs_denied),
     probe("open_dev_kvm", "print(open('/dev/kvm', 'rb'))", _fs_denied),
     # --- integrity ---
-    probe("write_host_tmp", f"open('/tmp/escape-{TOKEN}', 'w').write('x')", _created_nothing(f"/tmp/escape-{TOKEN}")),
-    probe("write_usr", f"open('/usr/escape-{TOKEN}', 'w').write('x')", _created_nothing(f"/usr/escape-{TOKEN}")),
-    probe("write_scratch_root", f"open('/scratch/escape-{TOKEN}', 'w').write('x')", lambda r, h: _denied(r, "Error")),
+    probe(
+        "write_host_tmp",
+        f"open('/tmp/escape-{TOKEN}', 'w').write('x')",
+        _created_nothing(f"/tmp/escape-{TOKEN}"),
+    ),
+    probe(
+        "write_usr", f"open('/usr/escape-{TOKEN}', 'w').write('x')", _created_nothing(f"/usr/escape-{TOKEN}")
+    ),
+    probe(
+        "write_scratch_root",
+        f"open('/scratch/escape-{TOKEN}', 'w').write('x')",
+        lambda r, h: _denied(r, "Error"),
+    ),
     probe("write_input_image", "open(image_path, 'ab').write(b'x')", lambda r, h: _denied(r, "Error")),
-    probe("write_project", f"open({str(PROJECT_FILE.parent / ('escape-' + TOKEN))!r}, 'w')",
-          _created_nothing(str(PROJECT_FILE.parent / f"escape-{TOKEN}"))),  # fmt: skip
+    probe(
+        "write_project",
+        f"open({str(PROJECT_FILE.parent / ('escape-' + TOKEN))!r}, 'w')",
+        _created_nothing(str(PROJECT_FILE.parent / f"escape-{TOKEN}")),
+    ),  # fmt: skip
     probe("sysrq_trigger", "open('/proc/sysrq-trigger', 'w').write('h')", lambda r, h: _denied(r, "Error")),
     # --- network ---
     probe("tcp_out", "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=1)", _net_denied),
-    probe("udp_out", "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('1.1.1.1', 53))",
-          _net_denied),  # fmt: skip
-    probe("host_loopback_listener", "import socket\nsocket.create_connection(('127.0.0.1', PORT), timeout=1)", _net_denied),
-    probe("abstract_unix_socket", "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('\\0' + NAME)",
-          lambda r, h: (_denied(r, "Error"), h.no_connection(h.abstract_listener) or pytest.fail("connected"))),  # fmt: skip
+    probe(
+        "udp_out",
+        "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('1.1.1.1', 53))",
+        _net_denied,
+    ),  # fmt: skip
+    probe(
+        "host_loopback_listener",
+        "import socket\nsocket.create_connection(('127.0.0.1', PORT), timeout=1)",
+        _net_denied,
+    ),
+    probe(
+        "abstract_unix_socket",
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('\\0' + NAME)",
+        lambda r, h: (_denied(r, "Error"), h.no_connection(h.abstract_listener) or pytest.fail("connected")),
+    ),  # fmt: skip
     probe("raw_socket_ctypes", _CTYPES + "print(libc.socket(2, 3, 1), ctypes.get_errno())", _printed("-1 1")),
-    probe("socket_syscall_ctypes", _CTYPES + "print(libc.syscall(41, 2, 1, 0), ctypes.get_errno())", _printed("-1 1")),
+    probe(
+        "socket_syscall_ctypes",
+        _CTYPES + "print(libc.syscall(41, 2, 1, 0), ctypes.get_errno())",
+        _printed("-1 1"),
+    ),
     # --- processes ---
     probe("subprocess_run", "import subprocess\nsubprocess.run(['id'])", lambda r, h: _denied(r, "Error")),
     probe("os_system", "import os\nprint(os.system('echo pwned') != 0)", _printed("True")),
-    probe("os_execv", "import os\nos.execv('/usr/bin/id', ['id'])", lambda r, h: _denied(r, "PermissionError")),
+    probe(
+        "os_execv", "import os\nos.execv('/usr/bin/id', ['id'])", lambda r, h: _denied(r, "PermissionError")
+    ),
     probe("os_fork", "import os\nos.fork()", lambda r, h: _denied(r, "PermissionError")),
-    probe("fork_bomb", "import os\nn = 0\nfor _ in range(200):\n    try:\n        os.fork(); n += 1\n"
-          "    except OSError:\n        pass\nprint(n)", _printed("0")),  # fmt: skip
-    probe("orphan_outlives_timeout",
-          _CTYPES + "libc.prctl(15, b'thymeorphan', 0, 0, 0)\ntry:\n    os.fork()\nexcept OSError:\n    pass\n"
-          "while True:\n    pass", lambda r, h: (_status(ExecStatus.TIMEOUT)(r, h),
-                                              _processes_named("thymeorphan") == [] or pytest.fail("orphan"))),  # fmt: skip
-    probe("ptrace_parent", _CTYPES + "print(libc.ptrace(16, os.getppid(), 0, 0), ctypes.get_errno())", _printed("-1 1")),
-    probe("unshare_userns", _CTYPES + "print(libc.unshare(0x10000000), ctypes.get_errno())", _printed("-1 1")),
-    probe("mount_tmpfs", _CTYPES + "print(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None), ctypes.get_errno())",
-          _printed("-1 1")),  # fmt: skip
+    probe(
+        "fork_bomb",
+        "import os\nn = 0\nfor _ in range(200):\n    try:\n        os.fork(); n += 1\n"
+        "    except OSError:\n        pass\nprint(n)",
+        _printed("0"),
+    ),  # fmt: skip
+    probe(
+        "orphan_outlives_timeout",
+        _CTYPES + "libc.prctl(15, b'thymeorphan', 0, 0, 0)\ntry:\n    os.fork()\nexcept OSError:\n    pass\n"
+        "while True:\n    pass",
+        lambda r, h: (
+            _status(ExecStatus.TIMEOUT)(r, h),
+            _processes_named("thymeorphan") == [] or pytest.fail("orphan"),
+        ),
+    ),  # fmt: skip
+    probe(
+        "ptrace_parent",
+        _CTYPES + "print(libc.ptrace(16, os.getppid(), 0, 0), ctypes.get_errno())",
+        _printed("-1 1"),
+    ),
+    probe(
+        "unshare_userns", _CTYPES + "print(libc.unshare(0x10000000), ctypes.get_errno())", _printed("-1 1")
+    ),
+    probe(
+        "mount_tmpfs",
+        _CTYPES + "print(libc.mount(b'none', b'/tmp', b'tmpfs', 0, None), ctypes.get_errno())",
+        _printed("-1 1"),
+    ),  # fmt: skip
     probe("setuid_root", "import os\nos.setuid(0)", lambda r, h: _denied(r, "PermissionError")),
-    probe("kill_parent", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
-          lambda r, h: (_denied(r, "PermissionError"), _workers_alive(r, h))),  # fmt: skip
-    probe("kill_minus_one", "import os, signal\nos.kill(-1, signal.SIGKILL)\nprint('survived')",
-          lambda r, h: _workers_alive(r, h)),  # fmt: skip
-    probe("kill_supervisor_pid", "import os, signal\nos.kill(SUPERVISOR, signal.SIGKILL)",
-          lambda r, h: (_denied(r, "ProcessLookupError", "PermissionError"), _workers_alive(r, h))),  # fmt: skip
-    probe("io_uring_setup", _CTYPES + "print(libc.syscall(425, 8, None), ctypes.get_errno())", _printed("-1 1")),
-    probe("bpf_syscall", _CTYPES + "print(libc.syscall(321, 0, None, 0), ctypes.get_errno())", _printed("-1 1")),
+    probe(
+        "kill_parent",
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+        lambda r, h: (_denied(r, "PermissionError"), _workers_alive(r, h)),
+    ),  # fmt: skip
+    probe(
+        "kill_minus_one",
+        "import os, signal\nos.kill(-1, signal.SIGKILL)\nprint('survived')",
+        lambda r, h: _workers_alive(r, h),
+    ),  # fmt: skip
+    probe(
+        "kill_supervisor_pid",
+        "import os, signal\nos.kill(SUPERVISOR, signal.SIGKILL)",
+        lambda r, h: (_denied(r, "ProcessLookupError", "PermissionError"), _workers_alive(r, h)),
+    ),  # fmt: skip
+    probe(
+        "io_uring_setup", _CTYPES + "print(libc.syscall(425, 8, None), ctypes.get_errno())", _printed("-1 1")
+    ),
+    probe(
+        "bpf_syscall", _CTYPES + "print(libc.syscall(321, 0, None, 0), ctypes.get_errno())", _printed("-1 1")
+    ),
     # --- resources ---
     probe("infinite_loop", "while True:\n    pass", _status(ExecStatus.TIMEOUT)),
-    probe("sigterm_ignored_loop", "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass",
-          _status(ExecStatus.TIMEOUT)),  # fmt: skip
-    probe("catch_all_sleep_loop", "import time\nwhile True:\n    try:\n        time.sleep(5)\n    except BaseException:\n"
-          "        pass", _status(ExecStatus.TIMEOUT)),  # fmt: skip
+    probe(
+        "sigterm_ignored_loop",
+        "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass",
+        _status(ExecStatus.TIMEOUT),
+    ),  # fmt: skip
+    probe(
+        "catch_all_sleep_loop",
+        "import time\nwhile True:\n    try:\n        time.sleep(5)\n    except BaseException:\n        pass",
+        _status(ExecStatus.TIMEOUT),
+    ),  # fmt: skip
     probe("memory_bomb_bytearray", "x = bytearray(8 << 30)", _status(ExecStatus.MEMORY)),
-    probe("memory_bomb_numpy_touch", "import numpy as np\na = np.empty(1 << 30, dtype=np.uint8)\na[::4096] = 1",
-          _status(ExecStatus.MEMORY)),  # fmt: skip
-    probe("memory_bomb_list_growth", "x = []\nwhile True:\n    x.append(bytearray(16 << 20))", _status(ExecStatus.MEMORY)),
-    probe("memory_bomb_cv2", "import numpy as np, cv2\nb = cv2.resize(np.zeros((9, 9, 3), np.uint8), (30000, 30000))",
-          _status(ExecStatus.MEMORY)),  # fmt: skip
-    probe("huge_file", "f = open('big.bin', 'wb')\nfor _ in range(64):\n    f.write(b'x' * (1 << 20))\nf.flush()",
-          lambda r, h: _denied(r, "File too large", "OSError")),  # fmt: skip
-    probe("fd_exhaustion", "fs = [open('/dev/null') for _ in range(5000)]", lambda r, h: _denied(r, "Too many open files")),
-    probe("thread_exhaustion", "import threading, time\nts = []\nfor _ in range(2000):\n"
-          "    t = threading.Thread(target=time.sleep, args=(5,)); t.start(); ts.append(t)",
-          lambda r, h: (r.status in (ExecStatus.ERROR, ExecStatus.MEMORY, ExecStatus.TIMEOUT)) or pytest.fail(str(r))),  # fmt: skip
-    probe("raise_own_rlimit", "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))",
-          lambda r, h: _denied(r, "ValueError", "PermissionError", "not allowed")),  # fmt: skip
-    probe("stdout_flood", "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)",
-          lambda r, h: (_status(ExecStatus.OUTPUT_LIMIT)(r, h), len(r.stdout) <= 64 << 10 or pytest.fail("cap"))),  # fmt: skip
-    probe("stderr_flood", "import sys\nwhile True:\n    sys.stderr.write('x' * 65536)", _status(ExecStatus.OUTPUT_LIMIT)),
+    probe(
+        "memory_bomb_numpy_touch",
+        "import numpy as np\na = np.empty(1 << 30, dtype=np.uint8)\na[::4096] = 1",
+        _status(ExecStatus.MEMORY),
+    ),  # fmt: skip
+    probe(
+        "memory_bomb_list_growth",
+        "x = []\nwhile True:\n    x.append(bytearray(16 << 20))",
+        _status(ExecStatus.MEMORY),
+    ),
+    probe(
+        "memory_bomb_cv2",
+        "import numpy as np, cv2\nb = cv2.resize(np.zeros((9, 9, 3), np.uint8), (30000, 30000))",
+        _status(ExecStatus.MEMORY),
+    ),  # fmt: skip
+    probe(
+        "huge_file",
+        "f = open('big.bin', 'wb')\nfor _ in range(64):\n    f.write(b'x' * (1 << 20))\nf.flush()",
+        lambda r, h: _denied(r, "File too large", "OSError"),
+    ),  # fmt: skip
+    probe(
+        "fd_exhaustion",
+        "fs = [open('/dev/null') for _ in range(5000)]",
+        lambda r, h: _denied(r, "Too many open files"),
+    ),
+    probe(
+        "thread_exhaustion",
+        "import threading, time\nts = []\nfor _ in range(2000):\n"
+        "    t = threading.Thread(target=time.sleep, args=(5,)); t.start(); ts.append(t)",
+        lambda r, h: (
+            (r.status in (ExecStatus.ERROR, ExecStatus.MEMORY, ExecStatus.TIMEOUT)) or pytest.fail(str(r))
+        ),
+    ),  # fmt: skip
+    probe(
+        "raise_own_rlimit",
+        "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))",
+        lambda r, h: _denied(r, "ValueError", "PermissionError", "not allowed"),
+    ),  # fmt: skip
+    probe(
+        "stdout_flood",
+        "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)",
+        lambda r, h: (
+            _status(ExecStatus.OUTPUT_LIMIT)(r, h),
+            len(r.stdout) <= 64 << 10 or pytest.fail("cap"),
+        ),
+    ),  # fmt: skip
+    probe(
+        "stderr_flood",
+        "import sys\nwhile True:\n    sys.stderr.write('x' * 65536)",
+        _status(ExecStatus.OUTPUT_LIMIT),
+    ),
     probe("segfault", "import ctypes\nctypes.string_at(0)", _status(ExecStatus.KILLED)),
-    probe("os_exit", "import os\nos._exit(7)",
-          lambda r, h: (_status(ExecStatus.ERROR)(r, h), "code 7" in r.error_message or pytest.fail(r.error_message))),  # fmt: skip
+    probe(
+        "os_exit",
+        "import os\nos._exit(7)",
+        lambda r, h: (
+            _status(ExecStatus.ERROR)(r, h),
+            "code 7" in r.error_message or pytest.fail(r.error_message),
+        ),
+    ),  # fmt: skip
     # --- language-level tricks (irrelevant to an OS boundary, but they must stay contained) ---
-    probe("subclasses_to_os_system",
-          "w = [c for c in ().__class__.__base__.__subclasses__() if c.__name__ == '_wrap_close'][0]\n"
-          "print(w.__init__.__globals__['system']('echo pwned') != 0)", _printed("True")),  # fmt: skip
-    probe("builtins_import_subprocess", "__builtins__.__import__('subprocess').check_output(['id'])",
-          lambda r, h: _denied(r, "Error")),  # fmt: skip
-    probe("getattr_concat_popen", "import os\ngetattr(os, 'po' + 'pen')('id').read()",
-          lambda r, h: (r.status is not ExecStatus.OK or "uid=" not in r.stdout) or pytest.fail(r.stdout)),  # fmt: skip
+    probe(
+        "subclasses_to_os_system",
+        "w = [c for c in ().__class__.__base__.__subclasses__() if c.__name__ == '_wrap_close'][0]\n"
+        "print(w.__init__.__globals__['system']('echo pwned') != 0)",
+        _printed("True"),
+    ),  # fmt: skip
+    probe(
+        "builtins_import_subprocess",
+        "__builtins__.__import__('subprocess').check_output(['id'])",
+        lambda r, h: _denied(r, "Error"),
+    ),  # fmt: skip
+    probe(
+        "getattr_concat_popen",
+        "import os\ngetattr(os, 'po' + 'pen')('id').read()",
+        lambda r, h: (r.status is not ExecStatus.OK or "uid=" not in r.stdout) or pytest.fail(r.stdout),
+    ),  # fmt: skip
     # --- result channel ---
-    probe("processed_path_host_file", "processed_path = '/etc/passwd'\nprint(processed_path)",
-          lambda r, h: (r.images == [] and r.status is ExecStatus.ERROR) or pytest.fail(str(r))),  # fmt: skip
-    probe("symlink_out_to_host_file",
-          "import os\nos.symlink('/etc/passwd', '/mnt/data/temp_processed_images/leak.png')\n"
-          "print('/mnt/data/temp_processed_images/leak.png')",
-          lambda r, h: (r.images == [] or pytest.fail("followed a planted symlink"))),  # fmt: skip
-    probe("forged_report_on_fd3", "import os\nos.write(3, b'{\"kind\": \"ok\", \"processed_path\": 5}')\nos._exit(0)",
-          lambda r, h: (r.images == [] or pytest.fail("forged")) and _workers_alive(r, h)),  # fmt: skip
+    probe(
+        "processed_path_host_file",
+        "processed_path = '/etc/passwd'\nprint(processed_path)",
+        lambda r, h: (r.images == [] and r.status is ExecStatus.ERROR) or pytest.fail(str(r)),
+    ),  # fmt: skip
+    probe(
+        "symlink_out_to_host_file",
+        "import os\nos.symlink('/etc/passwd', '/mnt/data/temp_processed_images/leak.png')\n"
+        "print('/mnt/data/temp_processed_images/leak.png')",
+        lambda r, h: r.images == [] or pytest.fail("followed a planted symlink"),
+    ),  # fmt: skip
+    probe(
+        "forged_report_on_fd3",
+        'import os\nos.write(3, b\'{"kind": "ok", "processed_path": 5}\')\nos._exit(0)',
+        lambda r, h: (r.images == [] or pytest.fail("forged")) and _workers_alive(r, h),
+    ),  # fmt: skip
 ]
 
 
 @pytest.mark.parametrize(("code", "check"), PROBES)
 def test_probe_is_contained(host: Host, code: str, check: Check) -> None:
-    code = code.replace("PORT", str(host.tcp_listener.getsockname()[1])).replace("NAME", repr(host.abstract_name))
+    code = code.replace("PORT", str(host.tcp_listener.getsockname()[1])).replace(
+        "NAME", repr(host.abstract_name)
+    )
     code = code.replace("SUPERVISOR", str(os.getpid()))
     before = set(host.sb.worker_pids())
     result = host.sb.run(code, images=[b"\x89PNG fake"], image_name="in.png")
@@ -291,7 +431,11 @@ LEVELS = {
     "full-routed": {},
     "full-zygote-only": {"light_zygote": False},
     "reduced-routed": {"isolation": "reduced", "bwrap_path": "/nonexistent/bwrap"},
-    "reduced-zygote-only": {"isolation": "reduced", "bwrap_path": "/nonexistent/bwrap", "light_zygote": False},
+    "reduced-zygote-only": {
+        "isolation": "reduced",
+        "bwrap_path": "/nonexistent/bwrap",
+        "light_zygote": False,
+    },
 }
 IPC_KEY = 0x7E50 + os.getpid() % 0x100  # a SysV key no one else uses
 
@@ -305,7 +449,9 @@ def _png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
 
 
 def _write_png(name: str, width: int, height: int) -> str:
@@ -352,39 +498,95 @@ def _scratch_limit(knob: str) -> Check:
 
 def _priority_kept(r: ExecResult, h: Host) -> None:
     _denied(r, "PermissionError")
-    after = h.sb.run("import os\nprint(os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0) == "
-                     "os.sched_getaffinity(os.getppid()))")  # fmt: skip
+    after = h.sb.run(
+        "import os\nprint(os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0) == "
+        "os.sched_getaffinity(os.getppid()))"
+    )
     assert after.stdout.strip() == "0 True", after
 
 
 STATE_PROBES = [
-    probe("output_image_bomb_header", _write_png("bomb.png", 50000, 50000), _rejected_image("bomb.png", "50000x50000")),
-    probe("output_image_aspect_ratio", _write_png("strip.png", 20000, 10), _rejected_image("strip.png", "20000x10")),
-    probe("sysv_shmget", _CTYPES + f"print(libc.shmget({IPC_KEY}, 1 << 20, 0o1666), ctypes.get_errno())", _no_host_ipc),
-    probe("sysv_semget", _CTYPES + f"print(libc.semget({IPC_KEY}, 1, 0o1666), ctypes.get_errno())", _no_host_ipc),
-    probe("sysv_msgget", _CTYPES + f"print(libc.msgget({IPC_KEY}, 0o1666), ctypes.get_errno())", _no_host_ipc),
-    probe("sysv_shmat_existing", _CTYPES + "print(libc.shmat(0, None, 0), ctypes.get_errno())", _printed("-1 1")),
-    probe("posix_mq_open", _CTYPES + f"print(libc.mq_open(b'/thyme-{TOKEN}', 0o102, 0o666, None), ctypes.get_errno())",
-          lambda r, h: (_printed("-1 1")(r, h), not os.path.exists(f"/dev/mqueue/thyme-{TOKEN}") or pytest.fail("mq"))),  # fmt: skip
-    probe("posix_shm_open", _CTYPES + f"print(libc.shm_open(b'/thyme-{TOKEN}', 0o102, 0o666) >= 0)",
-          lambda r, h: (_printed("False")(r, h), not os.path.exists(f"/dev/shm/thyme-{TOKEN}") or pytest.fail("shm"))),  # fmt: skip
-    probe("inotify_init1_host_folder", _CTYPES + "print(libc.inotify_init1(0), ctypes.get_errno())", _printed("-1 1")),
+    probe(
+        "output_image_bomb_header",
+        _write_png("bomb.png", 50000, 50000),
+        _rejected_image("bomb.png", "50000x50000"),
+    ),
+    probe(
+        "output_image_aspect_ratio",
+        _write_png("strip.png", 20000, 10),
+        _rejected_image("strip.png", "20000x10"),
+    ),
+    probe(
+        "sysv_shmget",
+        _CTYPES + f"print(libc.shmget({IPC_KEY}, 1 << 20, 0o1666), ctypes.get_errno())",
+        _no_host_ipc,
+    ),
+    probe(
+        "sysv_semget", _CTYPES + f"print(libc.semget({IPC_KEY}, 1, 0o1666), ctypes.get_errno())", _no_host_ipc
+    ),
+    probe(
+        "sysv_msgget", _CTYPES + f"print(libc.msgget({IPC_KEY}, 0o1666), ctypes.get_errno())", _no_host_ipc
+    ),
+    probe(
+        "sysv_shmat_existing", _CTYPES + "print(libc.shmat(0, None, 0), ctypes.get_errno())", _printed("-1 1")
+    ),
+    probe(
+        "posix_mq_open",
+        _CTYPES + f"print(libc.mq_open(b'/thyme-{TOKEN}', 0o102, 0o666, None), ctypes.get_errno())",
+        lambda r, h: (
+            _printed("-1 1")(r, h),
+            not os.path.exists(f"/dev/mqueue/thyme-{TOKEN}") or pytest.fail("mq"),
+        ),
+    ),  # fmt: skip
+    probe(
+        "posix_shm_open",
+        _CTYPES + f"print(libc.shm_open(b'/thyme-{TOKEN}', 0o102, 0o666) >= 0)",
+        lambda r, h: (
+            _printed("False")(r, h),
+            not os.path.exists(f"/dev/shm/thyme-{TOKEN}") or pytest.fail("shm"),
+        ),
+    ),  # fmt: skip
+    probe(
+        "inotify_init1_host_folder",
+        _CTYPES + "print(libc.inotify_init1(0), ctypes.get_errno())",
+        _printed("-1 1"),
+    ),
     probe("inotify_init", _CTYPES + "print(libc.inotify_init(), ctypes.get_errno())", _printed("-1 1")),
     probe("fanotify_init", _CTYPES + "print(libc.fanotify_init(0, 0), ctypes.get_errno())", _printed("-1 1")),
     probe("renice_zygote", "import os\nos.setpriority(os.PRIO_PROCESS, os.getppid(), 19)", _priority_kept),
     probe("renice_own_uid", "import os\nos.setpriority(os.PRIO_USER, 0, 19)", _priority_kept),
     probe("pin_zygote", "import os\nos.sched_setaffinity(os.getppid(), {0})", _priority_kept),
-    probe("lower_zygote_rlimit", "import os, resource\nresource.prlimit(os.getppid(), resource.RLIMIT_NOFILE, (8, 8))",
-          _priority_kept),  # fmt: skip
-    probe("many_files", "for i in range(1100):\n    open(f'f{i}', 'w').close()", _scratch_limit("sandbox.max_files")),
-    probe("many_output_files", "for i in range(1100):\n    open(f'/mnt/data/temp_processed_images/{i}.png', 'w')",
-          _scratch_limit("sandbox.max_files")),  # fmt: skip
-    probe("deep_folders", "import os\nfor i in range(1500):\n    os.mkdir('d'); os.chdir('d')\nos.chmod('.', 0)",
-          _scratch_limit("sandbox.max_files")),  # fmt: skip
-    probe("folders_past_path_max", "import os\nfor i in range(40):\n    os.mkdir('d' * 250); os.chdir('d' * 250)\n"
-          "open('x', 'w').write('x')", _scratch_limit("cannot inspect")),  # fmt: skip
-    probe("scratch_volume", "for i in range(3):\n    open(f'b{i}', 'wb').write(b'x' * (15 << 20))",
-          _scratch_limit("sandbox.max_scratch_mb")),  # fmt: skip
+    probe(
+        "lower_zygote_rlimit",
+        "import os, resource\nresource.prlimit(os.getppid(), resource.RLIMIT_NOFILE, (8, 8))",
+        _priority_kept,
+    ),  # fmt: skip
+    probe(
+        "many_files",
+        "for i in range(1100):\n    open(f'f{i}', 'w').close()",
+        _scratch_limit("sandbox.max_files"),
+    ),
+    probe(
+        "many_output_files",
+        "for i in range(1100):\n    open(f'/mnt/data/temp_processed_images/{i}.png', 'w')",
+        _scratch_limit("sandbox.max_files"),
+    ),  # fmt: skip
+    probe(
+        "deep_folders",
+        "import os\nfor i in range(1500):\n    os.mkdir('d'); os.chdir('d')\nos.chmod('.', 0)",
+        _scratch_limit("sandbox.max_files"),
+    ),  # fmt: skip
+    probe(
+        "folders_past_path_max",
+        "import os\nfor i in range(40):\n    os.mkdir('d' * 250); os.chdir('d' * 250)\n"
+        "open('x', 'w').write('x')",
+        _scratch_limit("cannot inspect"),
+    ),  # fmt: skip
+    probe(
+        "scratch_volume",
+        "for i in range(3):\n    open(f'b{i}', 'wb').write(b'x' * (15 << 20))",
+        _scratch_limit("sandbox.max_scratch_mb"),
+    ),  # fmt: skip
 ]
 
 

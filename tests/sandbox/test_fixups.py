@@ -21,7 +21,9 @@ from sandbox.fixups import (
     widen_precision,
 )
 
-CTX = FixContext(image_path="/mnt/data/input/cat.jpg", input_paths=("/mnt/data/input/cat.jpg",), image_size=(640, 480))
+CTX = FixContext(
+    image_path="/mnt/data/input/cat.jpg", input_paths=("/mnt/data/input/cat.jpg",), image_size=(640, 480)
+)
 
 
 def test_doctests() -> None:
@@ -48,7 +50,10 @@ def test_clamp_box(box, size, expected) -> None:
 
 def test_clamp_tuple_unpacking_keeps_comments() -> None:
     code = "# crop the sign\nx1, y1, x2, y2 = 600, 10, 9999, 20  # top right\n"
-    assert clamp_crop_boxes(code, (640, 480)) == "# crop the sign\nx1, y1, x2, y2 = 576, 10, 640, 74  # top right\n"
+    assert (
+        clamp_crop_boxes(code, (640, 480))
+        == "# crop the sign\nx1, y1, x2, y2 = 576, 10, 640, 74  # top right\n"
+    )
 
 
 def test_clamp_named_box_and_crop_call() -> None:
@@ -70,8 +75,14 @@ def test_clamp_numpy_slices_on_python_311() -> None:
 
 
 def test_image_path_repair() -> None:
-    assert fix_image_path('image_path = "/data/x.jpg"', CTX.image_path) == "image_path = '/mnt/data/input/cat.jpg'"
-    for keep in ('image_path = "/mnt/data/input/cat.jpg"', 'image_path = "/mnt/data/temp_processed_images/c.png"'):
+    assert (
+        fix_image_path('image_path = "/data/x.jpg"', CTX.image_path)
+        == "image_path = '/mnt/data/input/cat.jpg'"
+    )
+    for keep in (
+        'image_path = "/mnt/data/input/cat.jpg"',
+        'image_path = "/mnt/data/temp_processed_images/c.png"',
+    ):
         assert fix_image_path(keep, CTX.image_path, CTX.input_paths) == keep
     assert fix_image_path("image_path = other", CTX.image_path) == "image_path = other"
 
@@ -135,7 +146,9 @@ def test_clamp_box_properties() -> None:
 
     coord = st.integers(min_value=-5000, max_value=5000)
 
-    @given(st.tuples(coord, coord, coord, coord), st.integers(1, 3000), st.integers(1, 3000), st.integers(1, 128))
+    @given(
+        st.tuples(coord, coord, coord, coord), st.integers(1, 3000), st.integers(1, 3000), st.integers(1, 128)
+    )
     def check(box, width, height, min_side) -> None:
         x1, y1, x2, y2 = clamp_box(box, (width, height), min_side)
         assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height

@@ -17,15 +17,22 @@ def test_unavailable_level_refuses_with_what_is_missing_and_how() -> None:
 
 
 def test_plan_refuses_full_without_landlock_scoping() -> None:
-    caps = Capabilities(bwrap="/usr/bin/bwrap", landlock_abi=3, seccomp_bpf=b"x" * 8, is_root=True,
-                        problems=("Landlock ABI 3 < 6: boot Linux >= 6.12",))  # fmt: skip
+    caps = Capabilities(
+        bwrap="/usr/bin/bwrap",
+        landlock_abi=3,
+        seccomp_bpf=b"x" * 8,
+        is_root=True,
+        problems=("Landlock ABI 3 < 6: boot Linux >= 6.12",),
+    )
     with pytest.raises(SandboxUnavailableError, match="Landlock ABI 3"):
         plan(SandboxConfig(), caps)
     assert plan(SandboxConfig(isolation="reduced"), caps).level == "reduced"
 
 
 def test_plan_refuses_reduced_without_seccomp() -> None:
-    caps = Capabilities(bwrap="", landlock_abi=7, seccomp_bpf=b"", is_root=True, problems=("seccomp unavailable",))
+    caps = Capabilities(
+        bwrap="", landlock_abi=7, seccomp_bpf=b"", is_root=True, problems=("seccomp unavailable",)
+    )
     with pytest.raises(SandboxUnavailableError, match="seccomp unavailable"):
         plan(SandboxConfig(isolation="reduced"), caps)
 

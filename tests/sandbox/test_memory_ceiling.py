@@ -41,8 +41,11 @@ def _cgroup_skip() -> str:
     return "" if base is not None else f"no memory cgroup can be created here: {reason}"
 
 
-@pytest.fixture(scope="module", params=[(lvl, mode) for lvl in LEVELS for mode in ("cgroup", "watchdog")],
-                ids=lambda p: f"{p[0]}-{p[1]}")  # fmt: skip
+@pytest.fixture(
+    scope="module",
+    params=[(lvl, mode) for lvl in LEVELS for mode in ("cgroup", "watchdog")],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
 def sb(request):
     level, mode = request.param
     if not os.path.isdir(SHM) or not on_tmpfs(SHM):
@@ -51,8 +54,15 @@ def sb(request):
         pytest.skip(why)
     scratch = tempfile.mkdtemp(prefix="thyme-ceiling-", dir=SHM)
     os.chmod(scratch, 0o711)  # the sandbox uid traverses it at the reduced level
-    config = pool_config(workers=1, memory_mb=256, worker_memory_mb=CEILING_MB, memory_ceiling=mode,
-                         scratch_dir=scratch, timeout_s=5.0, **LEVELS[level])  # fmt: skip
+    config = pool_config(
+        workers=1,
+        memory_mb=256,
+        worker_memory_mb=CEILING_MB,
+        memory_ceiling=mode,
+        scratch_dir=scratch,
+        timeout_s=5.0,
+        **LEVELS[level],
+    )
     try:
         with Sandbox(config) as pool:
             assert pool.isolation == level

@@ -67,7 +67,9 @@ def test_no_output_and_errors_start_with_sandbox_for(sb: Sandbox) -> None:
     assert r.status is ExecStatus.ERROR and r.error_type == "NameError"
     assert r.feedback == "Sandbox for q7: Code execution failed: NameError: name 'undefined' is not defined"
     r = sb.run("def f(:\n pass", item_id="q7")
-    assert r.error_type == "SyntaxError" and r.feedback.startswith("Sandbox for q7: Code execution failed due to SyntaxError")
+    assert r.error_type == "SyntaxError" and r.feedback.startswith(
+        "Sandbox for q7: Code execution failed due to SyntaxError"
+    )
     r = sb.run("import not_a_module_xyz", item_id="q7")
     assert r.feedback.startswith("Sandbox for q7: Code execution failed due to ModuleNotFoundError")
 
@@ -92,7 +94,12 @@ def test_fixups_end_to_end(sb: Sandbox, png: bytes) -> None:
 def test_strict_mode_runs_code_as_written(sb: Sandbox, png: bytes) -> None:
     code = "img = cv.imread(image_path)"
     r = sb.run(code, images=[png], strict=True)
-    assert r.status is ExecStatus.ERROR and r.error_type == "NameError" and r.fixes == [] and r.code_as_run == code
+    assert (
+        r.status is ExecStatus.ERROR
+        and r.error_type == "NameError"
+        and r.fixes == []
+        and r.code_as_run == code
+    )
     r = sb.run(SAVE_CROP, images=[png], strict=True)  # the virtual folder and image_path still resolve
     assert r.status is ExecStatus.OK and r.fixes == [] and len(r.images) == 1
     assert Image.open(io.BytesIO(r.images[0])).size == (4990, 4990)  # no clamp: PIL pads the crop
@@ -101,13 +108,17 @@ def test_strict_mode_runs_code_as_written(sb: Sandbox, png: bytes) -> None:
 def test_refusals(sb: Sandbox, png: bytes) -> None:
     assert sb.run("   \n").status is ExecStatus.REFUSED
     big = sb.run("x = 1\n" * 20000)
-    assert big.status is ExecStatus.REFUSED and big.feedback.startswith("Sandbox for N/A: Code execution refused")
+    assert big.status is ExecStatus.REFUSED and big.feedback.startswith(
+        "Sandbox for N/A: Code execution refused"
+    )
     assert sb.run("print(1)", images=[png] * 9).status is ExecStatus.REFUSED
 
 
 def test_session_sees_earlier_variables_and_functions(sb: Sandbox, png: bytes) -> None:
     with sb.session(images=[png], image_name="photo.png", item_id="t1") as s:
-        assert s.run("from PIL import Image\nimg = Image.open(image_path)\nw, h = img.size\ndef area():\n    return w * h").ok
+        assert s.run(
+            "from PIL import Image\nimg = Image.open(image_path)\nw, h = img.size\ndef area():\n    return w * h"
+        ).ok
         assert s.run("print(undefined_name)").status is ExecStatus.ERROR  # failed cells are not replayed
         r = s.run("print(area(), img.size)")
         assert r.stdout.strip() == "76800 (320, 240)", r
@@ -201,7 +212,11 @@ def test_workers_are_recycled_without_losing_blocks() -> None:
 def test_identical_input_gives_identical_output(sb: Sandbox, png: bytes) -> None:
     code = SAVE_CROP + "\nimport numpy as np\nprint(np.random.randint(0, 10**6), sorted({'b', 'a', 'c'}))"
     first, second = (sb.run(code, images=[png], image_name="photo.png") for _ in range(2))
-    assert (first.stdout, first.image_names, first.images) == (second.stdout, second.image_names, second.images)
+    assert (first.stdout, first.image_names, first.images) == (
+        second.stdout,
+        second.image_names,
+        second.images,
+    )
 
 
 def test_hung_worker_is_killed_and_replaced() -> None:

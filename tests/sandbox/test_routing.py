@@ -60,8 +60,9 @@ def test_a_session_is_routed_on_all_its_cells() -> None:
 
 
 @pytest.mark.parametrize("code", LIGHT_BLOCKS)
-def test_light_and_full_zygotes_give_identical_results(routed: Sandbox, full_only: Sandbox, png: bytes,
-                                                       code: str) -> None:  # fmt: skip
+def test_light_and_full_zygotes_give_identical_results(
+    routed: Sandbox, full_only: Sandbox, png: bytes, code: str
+) -> None:
     fields = ("status", "stdout", "stderr", "error_type", "error_message", "feedback", "images", "fixes")
     light, full = (pool.run(code, images=[png], image_name="in.png", seed=7) for pool in (routed, full_only))
     assert [getattr(light, f) for f in fields] == [getattr(full, f) for f in fields]
@@ -70,7 +71,9 @@ def test_light_and_full_zygotes_give_identical_results(routed: Sandbox, full_onl
 def test_session_state_crosses_from_light_to_full_cells(routed: Sandbox, png: bytes) -> None:
     with routed.session(images=[png], image_name="in.png") as s:
         assert s.run("side = 3\nprint(side * 2)").stdout == "6\n"  # light
-        r = s.run("from PIL import Image\nprint(Image.open(image_path).size[0] + side)")  # full, replays cell 1
+        r = s.run(
+            "from PIL import Image\nprint(Image.open(image_path).size[0] + side)"
+        )  # full, replays cell 1
         assert r.stdout == "323\n", r
 
 
@@ -86,7 +89,9 @@ def test_each_slot_pins_its_zygotes_to_a_cpu_of_its_own(tmp_path: Path) -> None:
         pinned = [_zygote_affinity(pid) for pid in first.worker_pids()]
         assert pinned == [{cpus[0]}, {cpus[0]}]  # the full and the light zygote of the one slot
         assert first.run("print(1)").ok
-        with Sandbox(pool_config(workers=1, scratch_dir=str(tmp_path))) as second:  # another pool on the machine
+        with Sandbox(
+            pool_config(workers=1, scratch_dir=str(tmp_path))
+        ) as second:  # another pool on the machine
             expected = {cpus[1]} if len(cpus) > 1 else set(cpus)
             assert [_zygote_affinity(pid) for pid in second.worker_pids()] == [expected, expected]
     with Sandbox(pool_config(workers=1, pin_cpus=False, scratch_dir=str(tmp_path))) as unpinned:

@@ -167,10 +167,14 @@ def test_conditional_syscalls_only_with_their_arguments(level_sb: Sandbox) -> No
     assert result.stdout == CONDITIONAL_EXPECTED, result.stdout
 
 
-@pytest.mark.skipif(not shutil.which("strace") or os.geteuid() != 0, reason="needs strace (apt-get install strace), root")
+@pytest.mark.skipif(
+    not shutil.which("strace") or os.geteuid() != 0, reason="needs strace (apt-get install strace), root"
+)
 def test_measured_syscalls_are_all_listed() -> None:
     """Re-measure the image stack's syscalls under strace; each must be on the list (measure_syscalls.py)."""
     script = Path(__file__).with_name("measure_syscalls.py")
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "NOT LISTED" not in done.stdout and "distinct syscalls measured" in done.stdout, done.stdout

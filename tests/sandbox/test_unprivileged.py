@@ -47,13 +47,24 @@ def _shell(tmp: Path, command: list[str]) -> str:
     needed = [*runtime_paths(), sys.executable, str(CHECKOUT)]
     for i, (blocked, entries) in enumerate(sorted(_untraversable(needed).items())):
         stash = tmp / f"stash{i}"
-        lines += [f"mkdir -p {stash}", f"mount --bind {shlex.quote(blocked)} {stash}",
-                  f"mount -t tmpfs -o mode=0755 tmpfs {shlex.quote(blocked)}"]  # fmt: skip
+        lines += [
+            f"mkdir -p {stash}",
+            f"mount --bind {shlex.quote(blocked)} {stash}",
+            f"mount -t tmpfs -o mode=0755 tmpfs {shlex.quote(blocked)}",
+        ]
         for entry in sorted(entries):
             target = shlex.quote(f"{blocked}/{entry}")
             make = "mkdir" if (Path(blocked) / entry).is_dir() else "touch"
             lines += [f"{make} {target}", f"mount --bind {shlex.quote(str(stash / entry))} {target}"]
-    drop = ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", "--inh-caps=-all", "env", f"HOME={tmp}/home"]
+    drop = [
+        "setpriv",
+        f"--reuid={UID}",
+        f"--regid={UID}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "env",
+        f"HOME={tmp}/home",
+    ]
     lines.append(shlex.join(drop + command))
     return "\n".join(lines)
 
@@ -70,13 +81,19 @@ def _run_as_nobody(tmp: Path, command: list[str]) -> subprocess.CompletedProcess
 
 @pytest.fixture(scope="module")
 def nobody_tmp() -> Iterator[Path]:
-    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("setpriv") and shutil.which("bwrap")):
+    if os.geteuid() != 0 or not (
+        shutil.which("unshare") and shutil.which("setpriv") and shutil.which("bwrap")
+    ):
         pytest.skip("needs root, unshare, setpriv and bwrap")
     tmp = Path(tempfile.mkdtemp(prefix="thyme-nobody-"))  # not under pytest's mode-700 temp root
     try:
-        probe = _run_as_nobody(tmp, ["bwrap", "--unshare-user", "--unshare-pid", "--ro-bind", "/", "/", "true"])
+        probe = _run_as_nobody(
+            tmp, ["bwrap", "--unshare-user", "--unshare-pid", "--ro-bind", "/", "/", "true"]
+        )
         if probe.returncode != 0:
-            pytest.skip(f"uid {UID} cannot start bubblewrap with a user namespace here: {probe.stderr.strip()[:300]}")
+            pytest.skip(
+                f"uid {UID} cannot start bubblewrap with a user namespace here: {probe.stderr.strip()[:300]}"
+            )
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -92,13 +109,25 @@ def test_escape_probes_as_an_unprivileged_supervisor(nobody_tmp: Path, png: byte
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["uid"] == UID and out["level"] == "full" and out["drop_uid"] is None, out
     probes = out["probes"]
-    for name in ("read_passwd", "write_checkout", "write_tmp", "socket", "fork", "setuid_root", "kill_parent"):
+    for name in (
+        "read_passwd",
+        "write_checkout",
+        "write_tmp",
+        "socket",
+        "fork",
+        "setuid_root",
+        "kill_parent",
+    ):
         assert probes[name]["status"] == "error", (name, probes[name])
-    assert probes["read_passwd"]["error_type"] in ("FileNotFoundError", "PermissionError"), probes["read_passwd"]
+    assert probes["read_passwd"]["error_type"] in ("FileNotFoundError", "PermissionError"), probes[
+        "read_passwd"
+    ]
     for name in ("socket", "fork", "setuid_root", "kill_parent"):
         assert probes[name]["error_type"] == "PermissionError", (name, probes[name])
     assert not (CHECKOUT / "escape-unprivileged").exists() and not Path("/tmp/escape-unprivileged").exists()
     assert probes["personality"]["stdout"].strip() == "-1 1", probes["personality"]
     assert "0" not in probes["uid"]["stdout"].split(), probes["uid"]
-    assert probes["cv2_stack"]["status"] == "ok" and probes["cv2_stack"]["stdout"].rstrip().endswith("DONE"), probes
+    assert probes["cv2_stack"]["status"] == "ok" and probes["cv2_stack"]["stdout"].rstrip().endswith(
+        "DONE"
+    ), probes
     assert out["alive"] == "still serving\n", out

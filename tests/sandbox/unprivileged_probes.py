@@ -39,7 +39,11 @@ def main() -> None:
         out = {"uid": os.getuid(), "level": sb.isolation, "drop_uid": sb.plan.drop_uid, "probes": {}}
         for name, code in PROBES.items():
             r = sb.run(code, images=[png], image_name="in.png")
-            out["probes"][name] = {"status": r.status.value, "error_type": r.error_type, "stdout": r.stdout[-300:]}
+            out["probes"][name] = {
+                "status": r.status.value,
+                "error_type": r.error_type,
+                "stdout": r.stdout[-300:],
+            }
         out["alive"] = sb.run("print('still serving')").stdout
     print(json.dumps(out))
 

@@ -43,10 +43,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 FAULT_RE = re.compile(r"\[fault:(\w+?)(?:x(\d+))?(?:@(\d+))?\]")
 CALC_RE = re.compile(r"\[calc:([^\]]+)\]")
 CALC2F_RE = re.compile(r"\[calc2f:([^\]]+)\]")
-SMALL_CROP_CODE = ('from PIL import Image\nimg = Image.open(image_path)\nx1, y1, x2, y2 = -8, -8, 16, 16\n'
-                   'p = "/mnt/data/temp_processed_images/crop.png"\nimg.crop((x1, y1, x2, y2)).save(p)\nprint(p)')
-CROP_CODE = ('from PIL import Image\nimg = Image.open(image_path)\nw, h = img.size\n'
-             'p = "/mnt/data/temp_processed_images/crop.png"\nimg.crop((0, 0, w // 2, h // 2)).save(p)\nprint(p)')
+SMALL_CROP_CODE = (
+    "from PIL import Image\nimg = Image.open(image_path)\nx1, y1, x2, y2 = -8, -8, 16, 16\n"
+    'p = "/mnt/data/temp_processed_images/crop.png"\nimg.crop((x1, y1, x2, y2)).save(p)\nprint(p)'
+)
+CROP_CODE = (
+    "from PIL import Image\nimg = Image.open(image_path)\nw, h = img.size\n"
+    'p = "/mnt/data/temp_processed_images/crop.png"\nimg.crop((0, 0, w // 2, h // 2)).save(p)\nprint(p)'
+)
 
 
 def _text_of(content) -> str:
@@ -62,7 +66,9 @@ def transcript(messages: list[dict]) -> tuple[str, str]:
     if not users:
         return "", ""
     first = users[0]
-    return _text_of(messages[first]["content"]), "".join(_text_of(m["content"]) for m in messages[first + 1:])
+    return _text_of(messages[first]["content"]), "".join(
+        _text_of(m["content"]) for m in messages[first + 1 :]
+    )
 
 
 def script(user: str, stage: int, last_output: str) -> str:
@@ -93,7 +99,7 @@ def reply_for(body: dict) -> tuple[str, str, int]:
     prefix = so_far.rsplit("</sandbox_output>", 1)[-1]
     outputs = re.findall(r"<sandbox_output>(.*?)</sandbox_output>", so_far, re.DOTALL)
     full = script(user, stage, outputs[-1] if outputs else "")
-    text = full[len(prefix):] if prefix and full.startswith(prefix) else full
+    text = full[len(prefix) :] if prefix and full.startswith(prefix) else full
     finish = "stop"
     hits = [(text.find(s), s) for s in body.get("stop") or [] if s and s in text]
     if hits:
@@ -116,8 +122,15 @@ class ScriptedTeacher:
         always (`str`, *optional*): a fault kind applied to every completion request, preflights included.
     """
 
-    def __init__(self, latency_s: float = 0.0, hang_s: float = 3.0, model: str = "scripted-teacher",
-                 api_key: str | None = None, strict_model: bool = False, always: str | None = None):
+    def __init__(
+        self,
+        latency_s: float = 0.0,
+        hang_s: float = 3.0,
+        model: str = "scripted-teacher",
+        api_key: str | None = None,
+        strict_model: bool = False,
+        always: str | None = None,
+    ):
         self.latency_s, self.hang_s, self.model = latency_s, hang_s, model
         self.api_key, self.strict_model, self.always = api_key, strict_model, always
         self.bodies: list[dict] = []  # every completion request of a rollout received, in arrival order
@@ -128,7 +141,9 @@ class ScriptedTeacher:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="scripted-teacher", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="scripted-teacher", daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -177,9 +192,16 @@ class ScriptedTeacher:
     def completion(self, body: dict, text: str | None, finish: str) -> dict:
         prompt = len(json.dumps(body.get("messages", []))) // 4
         done = len(text or "") // 4 + 1
-        return {"id": "chatcmpl-scripted", "object": "chat.completion", "created": 0, "model": self.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}}
+        return {
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion",
+            "created": 0,
+            "model": self.model,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+            ],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done},
+        }
 
 
 def active_fault(body: dict, stage: int, attempt: int) -> str | None:
@@ -201,7 +223,9 @@ def _handler(server: ScriptedTeacher) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args) -> None:  # quiet
             pass
 
-        def _send(self, status: int, payload: bytes, headers: dict | None = None, declared: int | None = None):
+        def _send(
+            self, status: int, payload: bytes, headers: dict | None = None, declared: int | None = None
+        ):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(declared if declared is not None else len(payload)))
@@ -213,9 +237,18 @@ def _handler(server: ScriptedTeacher) -> type[BaseHTTPRequestHandler]:
         def do_GET(self):
             server.count()
             if self.path.rstrip("/") == "/v1/models":
-                if server.api_key is not None and self.headers.get("Authorization", "") != f"Bearer {server.api_key}":
-                    return self._send(401, b'{"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}')
-                data = {"object": "list", "data": [{"id": server.model, "object": "model", "owned_by": "tests"}]}
+                if (
+                    server.api_key is not None
+                    and self.headers.get("Authorization", "") != f"Bearer {server.api_key}"
+                ):
+                    return self._send(
+                        401,
+                        b'{"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}',
+                    )
+                data = {
+                    "object": "list",
+                    "data": [{"id": server.model, "object": "model", "owned_by": "tests"}],
+                }
                 return self._send(200, json.dumps(data).encode())
             self._send(404, b'{"error": {"message": "not found"}}')
 
@@ -229,7 +262,9 @@ def _handler(server: ScriptedTeacher) -> type[BaseHTTPRequestHandler]:
             refused = server.refusal(body, auth)
             if refused is not None:
                 status, message = refused
-                return self._send(status, json.dumps({"error": {"message": message, "code": status}}).encode())
+                return self._send(
+                    status, json.dumps({"error": {"message": message, "code": status}}).encode()
+                )
             if server.latency_s:
                 time.sleep(server.latency_s)
             text, finish, stage = reply_for(body)
@@ -270,7 +305,6 @@ def _handler(server: ScriptedTeacher) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-
 class ScriptedJudge:
     """An OpenAI-compatible judge on 127.0.0.1: ``replies`` served in order (the last one repeats; ``"HTTP500"``
     answers 500), every request body kept in ``requests``. Use as ``with ScriptedJudge() as judge:``."""
@@ -289,12 +323,22 @@ class ScriptedJudge:
                     self.send_response(500)
                     self.end_headers()
                     return
-                payload = json.dumps({
-                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": reply}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }).encode()
+                payload = json.dumps(
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": reply},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -324,6 +368,7 @@ class ScriptedJudge:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+
 
 def main() -> None:
     """Serve in this process until stdin closes (the bench runs the server apart from the client's GIL)."""

@@ -57,8 +57,9 @@ def test_code_then_answer_inserts_real_sandbox_output(sandbox):
     backend = ScriptedBackend(["<think>Compute it." + CALC, "So 42.</think>\n<answer>42</answer>"])
     rollout = _run(sandbox, backend)
     assert rollout.finish == "answer" and rollout.answer == "42"
-    assert rollout.response == ("<think>Compute it." + CALC + "<sandbox_output>42</sandbox_output>"
-                                "So 42.</think>\n<answer>42</answer>")
+    assert rollout.response == (
+        "<think>Compute it." + CALC + "<sandbox_output>42</sandbox_output>So 42.</think>\n<answer>42</answer>"
+    )
     assert fmt.check(rollout.response) == []
     assert [p.source for p in rollout.conversation.pieces] == ["model", "sandbox", "model"]
     assert backend.calls[0][2] == ["</code>", "</answer>"]  # no <code> stop without ATS
@@ -75,7 +76,7 @@ def test_image_output_becomes_placeholder_and_image(sandbox):
 
 def test_ats_samples_code_segments_with_code_settings(sandbox):
     cfg = AgentConfig(text=Sampling(temperature=1.0), code=Sampling(temperature=0.0))
-    code_body = CALC[len("<code>"):]
+    code_body = CALC[len("<code>") :]
     backend = ScriptedBackend(["<think>Compute.<code>", code_body, "ok</think>\n<answer>42</answer>"])
     rollout = _run(sandbox, backend, cfg)
     temps = [call[1].temperature for call in backend.calls]
@@ -86,7 +87,9 @@ def test_ats_samples_code_segments_with_code_settings(sandbox):
 
 
 def test_overshoot_past_stop_is_cut(sandbox):
-    backend = ScriptedBackend(["<think>x" + CALC + "<sandbox_output>99</sandbox_output>fake", "</think>\n<answer>42</answer>"])
+    backend = ScriptedBackend(
+        ["<think>x" + CALC + "<sandbox_output>99</sandbox_output>fake", "</think>\n<answer>42</answer>"]
+    )
     rollout = _run(sandbox, backend)
     assert "<sandbox_output>42</sandbox_output>" in rollout.response and "99" not in rollout.response
 
@@ -109,8 +112,11 @@ def test_errors_are_shown_or_discarded(sandbox):
     bad = "<think>a<code>\n```python\n1/0\n```\n</code>"
     shown = _run(sandbox, ScriptedBackend([bad, "</think>\n<answer>1</answer>"]))
     assert "ZeroDivisionError" in shown.response and shown.executions[0].result.status.value == "error"
-    hidden = _run(sandbox, ScriptedBackend([bad, "<think>b</think>\n<answer>1</answer>"]),
-                  AgentConfig(show_errors=False))
+    hidden = _run(
+        sandbox,
+        ScriptedBackend([bad, "<think>b</think>\n<answer>1</answer>"]),
+        AgentConfig(show_errors=False),
+    )
     assert hidden.discarded == 1 and hidden.response == "<think>b</think>\n<answer>1</answer>"
 
 
@@ -138,7 +144,9 @@ class _TaggedSession:
 
 def test_code_block_is_read_from_the_models_own_segment_never_from_sandbox_output():
     session = _TaggedSession()
-    backend = ScriptedBackend(["<think>Run it." + CALC, "So it failed.</code>"])  # a "</code>" it never opened
+    backend = ScriptedBackend(
+        ["<think>Run it." + CALC, "So it failed.</code>"]
+    )  # a "</code>" it never opened
     rollout = run_agent(backend, session, _conv(), AgentConfig())
     assert session.codes == ["print(6 * 7)"] and rollout.finish == "degenerate"
     assert rollout.conversation.segment == "So it failed.</code>"
@@ -147,7 +155,10 @@ def test_code_block_is_read_from_the_models_own_segment_never_from_sandbox_outpu
 def test_segment_is_the_model_text_since_the_last_sandbox_output():
     conv = _conv()
     assert conv.segment == ""
-    conv.pieces += [Piece("model", "<think>a<code>x</code>"), Piece("sandbox", "<sandbox_output><code></sandbox_output>")]
+    conv.pieces += [
+        Piece("model", "<think>a<code>x</code>"),
+        Piece("sandbox", "<sandbox_output><code></sandbox_output>"),
+    ]
     assert conv.segment == ""
     conv.pieces += [Piece("model", "b<code>"), Piece("model", "y")]
     assert conv.segment == "b<code>y"

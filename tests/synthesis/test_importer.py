@@ -54,7 +54,10 @@ def taught(sandbox):
     for family, seed in (("crop", 1), ("compute", 1), ("multi_round", 1), ("no_code", 1), ("rotate", 2)):
         task = generate_task(family, seed, CFG)
         rollout = teach(task, sandbox)
-        out[family] = (task, record_from_rollout(task, rollout, Provenance("generated", "programmatic", "0", 0)))
+        out[family] = (
+            task,
+            record_from_rollout(task, rollout, Provenance("generated", "programmatic", "0", 0)),
+        )
     return out
 
 
@@ -71,14 +74,18 @@ def _png(image: Image.Image) -> bytes:
 def _hub(task: Task, record: SftRecord, number: int) -> dict:
     """The record in the released format: base64 images, the authors' path in the question and the code."""
     path = f"{AUTHORS}{number:08d}_00.jpg"
-    return {"image": [_b64(b) for b in record.images],
-            "question": fmt.render_user_prompt(task.question, path, (task.width, task.height)),
-            "response": record.response.replace(INPUT_DIR + image_name(task), path)}
+    return {
+        "image": [_b64(b) for b in record.images],
+        "question": fmt.render_user_prompt(task.question, path, (task.width, task.height)),
+        "response": record.response.replace(INPUT_DIR + image_name(task), path),
+    }
 
 
 def _with_output(raw: dict, text: str) -> dict:
     traj = fmt.parse(raw["response"])
-    segments = tuple(fmt.SandboxOutput(0, text) if isinstance(s, fmt.SandboxOutput) else s for s in traj.segments)
+    segments = tuple(
+        fmt.SandboxOutput(0, text) if isinstance(s, fmt.SandboxOutput) else s for s in traj.segments
+    )
     return {**raw, "response": fmt.render(fmt.Trajectory(segments, traj.separator, traj.answer))}
 
 
@@ -106,21 +113,47 @@ def cases(taught) -> list[tuple[dict, str, str]]:
         ({**crop, "response": variant}, "ok", "crop"),
         ({**_with_output(compute, f"  {float(taught['compute'][0].answer):.4f} \n")}, "ok", "compute"),
         (hub["multi_round"], "ok", "multi_round"),
-        ({**hub["no_code"], "question": hub["no_code"]["question"].split("\n\n### **Output")[0]}, "ok", "no_code"),
+        (
+            {**hub["no_code"], "question": hub["no_code"]["question"].split("\n\n### **Output")[0]},
+            "ok",
+            "no_code",
+        ),
         (_rgba(hub["rotate"]), "ok", "rotate"),
-        ({**crop, "response": crop["response"].replace("print(processed_path)", "raise RuntimeError('broken')")},
-         "import_exec_failed", "crop"),
-        (_with_output(compute, str(float(taught["compute"][0].answer) + 1)), "import_output_mismatch", "compute"),
-        ({**crop, "image": [*crop["image"], crop["image"][1]],
-          "response": crop["response"].replace("<sandbox_output><image>", "<sandbox_output><image><image>")},
-         "import_image_count_mismatch", "crop"),
+        (
+            {
+                **crop,
+                "response": crop["response"].replace("print(processed_path)", "raise RuntimeError('broken')"),
+            },
+            "import_exec_failed",
+            "crop",
+        ),
+        (
+            _with_output(compute, str(float(taught["compute"][0].answer) + 1)),
+            "import_output_mismatch",
+            "compute",
+        ),
+        (
+            {
+                **crop,
+                "image": [*crop["image"], crop["image"][1]],
+                "response": crop["response"].replace(
+                    "<sandbox_output><image>", "<sandbox_output><image><image>"
+                ),
+            },
+            "import_image_count_mismatch",
+            "crop",
+        ),
         ({**crop, "image": [*crop["image"], crop["image"][1]]}, "import_image_count_mismatch", "crop"),
         (_resized(crop), "import_image_size_mismatch", "crop"),
         ({**crop, "image": ["%%% not base64 %%%", *crop["image"][1:]]}, "import_bad_image", "crop"),
         ({**crop, "response": crop["response"].replace("</think>", "")}, "import_bad_format", "crop"),
         ({**crop, "question": "<image>\nWhat is shown?"}, "import_bad_question", "crop"),
         ({"image": crop["image"], "question": crop["question"]}, "import_missing_field", "crop"),
-        ({"images": crop["image"][:1], "question": "What colour?", "solution": "red"}, "import_missing_field", "rl"),
+        (
+            {"images": crop["image"][:1], "question": "What colour?", "solution": "red"},
+            "import_missing_field",
+            "rl",
+        ),
     ]
 
 
@@ -215,11 +248,17 @@ def test_paths_jsonl_and_parquet_give_the_same_results(tmp_path, sandbox, cases)
         rows.append({**raw, "image": paths})
     rows.append({**rows[0], "image": ["imgs/missing.png", *rows[0]["image"][1:]]})
     from_paths = list(import_thyme_file(_write_jsonl(tmp_path / "paths.jsonl", rows), sandbox))
-    table = pa.table({"images": [[base64.b64decode(x) for x in raw["image"]] for raw, _, _ in cases],
-                      "question": [raw["question"] for raw, _, _ in cases],
-                      "response": [raw["response"] for raw, _, _ in cases]})
+    table = pa.table(
+        {
+            "images": [[base64.b64decode(x) for x in raw["image"]] for raw, _, _ in cases],
+            "question": [raw["question"] for raw, _, _ in cases],
+            "response": [raw["response"] for raw, _, _ in cases],
+        }
+    )
     pq.write_table(table, tmp_path / "sft.parquet")
-    assert [r["image"] for r in read_thyme_file(tmp_path / "sft.parquet")][0][0] == base64.b64decode(cases[0][0]["image"][0])
+    assert [r["image"] for r in read_thyme_file(tmp_path / "sft.parquet")][0][0] == base64.b64decode(
+        cases[0][0]["image"][0]
+    )
     from_parquet = list(import_thyme_file(tmp_path / "sft.parquet", sandbox))
 
     def key(r):
@@ -227,7 +266,9 @@ def test_paths_jsonl_and_parquet_give_the_same_results(tmp_path, sandbox, cases)
 
     assert [key(r) for r in from_paths[:-1]] == [key(r) for r in base] == [key(r) for r in from_parquet]
     assert (from_paths[-1].reason, from_paths[-1].detail) == (
-        "import_bad_image", f"paths.jsonl record {len(cases)}: image 0: image file not found: imgs/missing.png")
+        "import_bad_image",
+        f"paths.jsonl record {len(cases)}: image 0: image file not found: imgs/missing.png",
+    )
 
 
 def test_outputs_agree_tolerance():
@@ -240,6 +281,7 @@ def test_outputs_agree_tolerance():
 
 
 # --- plain task sources --------------------------------------------------------------------------------------
+
 
 def _jpeg(size=(40, 30)) -> bytes:
     buf = io.BytesIO()
@@ -254,15 +296,29 @@ def _task_rows(tmp_path) -> list[tuple[dict | str, str]]:
     prompt = fmt.render_user_prompt("How many dots?", f"{AUTHORS}x.jpg", (40, 30))
     return [
         ({"image": _b64(_jpeg()), "question": "How many dots?", "answer": "7"}, "number"),
-        ({"image": "pic.jpg", "question": "Which colour?", "answer": "blue", "choices": ["red", "blue"],
-          "id": "mine-1"}, "choice"),
+        (
+            {
+                "image": "pic.jpg",
+                "question": "Which colour?",
+                "answer": "blue",
+                "choices": ["red", "blue"],
+                "id": "mine-1",
+            },
+            "choice",
+        ),
         ({"image": _b64(webp.getvalue()), "question": "Is it empty?", "answer": "yes"}, "yes_no"),
         ({"images": [_b64(_jpeg())], "question": prompt, "solution": "3"}, "number"),  # the RL release's row
         ({"image": _b64(_jpeg()), "question": "Q?"}, "import_missing_field"),
         ({"image": "!!!", "question": "Q?", "answer": "1"}, "import_bad_image"),
         ({"image": "gone.png", "question": "Q?", "answer": "1"}, "import_bad_image"),
-        ({"image": _b64(_jpeg()), "question": "Q?", "answer": "1", "answer_type": "colour"}, "import_bad_answer_type"),
-        ({"image": _b64(_jpeg()), "question": "Q?", "answer": "A", "answer_type": "choice"}, "import_bad_choices"),
+        (
+            {"image": _b64(_jpeg()), "question": "Q?", "answer": "1", "answer_type": "colour"},
+            "import_bad_answer_type",
+        ),
+        (
+            {"image": _b64(_jpeg()), "question": "Q?", "answer": "A", "answer_type": "choice"},
+            "import_bad_choices",
+        ),
         ("{not json", "import_bad_row"),
     ]
 
@@ -275,8 +331,17 @@ def test_task_source_jsonl(tmp_path):
     assert len(out) == len(rows)
     assert [t.answer_type if isinstance(t, Task) else t.reason for t in out] == [e for _, e in rows]
     number, choice, yes_no, rl = out[:4]
-    assert (number.family, number.seed, number.target, number.params) == ("user", 0, None, {"source": "tasks.jsonl"})
-    assert number.id.startswith("user-") and (number.image_format, number.width, number.height) == ("jpeg", 40, 30)
+    assert (number.family, number.seed, number.target, number.params) == (
+        "user",
+        0,
+        None,
+        {"source": "tasks.jsonl"},
+    )
+    assert number.id.startswith("user-") and (number.image_format, number.width, number.height) == (
+        "jpeg",
+        40,
+        30,
+    )
     assert (choice.id, choice.answer, choice.choices, choice.width) == ("mine-1", "B", ("red", "blue"), 50)
     assert yes_no.image_format == "png" and Image.open(io.BytesIO(yes_no.image)).mode == "RGB"
     assert (rl.question, rl.answer) == ("How many dots?", "3")
@@ -289,18 +354,31 @@ def test_task_source_json_array_matches_jsonl(tmp_path):
     rows = [r for r, _ in _task_rows(tmp_path) if isinstance(r, dict)]
     (tmp_path / "a.json").write_text(json.dumps(rows))
     _write_jsonl(tmp_path / "a.jsonl", rows)
-    as_array, as_lines = list(read_task_source(tmp_path / "a.json")), list(read_task_source(tmp_path / "a.jsonl"))
+    as_array, as_lines = (
+        list(read_task_source(tmp_path / "a.json")),
+        list(read_task_source(tmp_path / "a.jsonl")),
+    )
     assert len(as_array) == len(rows)
     assert [t.id if isinstance(t, Task) else t.reason for t in as_array] == [
-        t.id if isinstance(t, Task) else t.reason for t in as_lines]
+        t.id if isinstance(t, Task) else t.reason for t in as_lines
+    ]
 
 
 def test_task_source_parquet(tmp_path):
-    table = pa.table({"image": [_jpeg(), b"junk", _jpeg((9, 9))], "question": ["A?", "B?", "C?"],
-                      "answer": ["2", "3", "no"]})
+    table = pa.table(
+        {
+            "image": [_jpeg(), b"junk", _jpeg((9, 9))],
+            "question": ["A?", "B?", "C?"],
+            "answer": ["2", "3", "no"],
+        }
+    )
     pq.write_table(table, tmp_path / "tasks.parquet")
     out = list(read_task_source(tmp_path / "tasks.parquet"))
-    assert [t.answer_type if isinstance(t, Task) else t.reason for t in out] == ["number", "import_bad_image", "yes_no"]
+    assert [t.answer_type if isinstance(t, Task) else t.reason for t in out] == [
+        "number",
+        "import_bad_image",
+        "yes_no",
+    ]
     assert out[0].image == _jpeg() and out[2].width == 9
     again = list(read_task_source(tmp_path / "tasks.parquet"))
     assert [t.id for t in again] == [t.id for t in out]  # stable ids
@@ -311,13 +389,24 @@ def test_ground_truth_is_the_rows_own_answer_read_with_the_question(sandbox, cas
 
     raw = cases[0][0]  # a crop record answering a word, made multiple choice in the released style
     word = fmt.extract_answer(raw["response"]).strip()
-    question = raw["question"].replace("\n\n### User Image Path", f"\n(A) APPLE\n(B) {word}\n(C) CANDLE\n\n### User Image Path", 1)
-    styled = {**raw, "question": question, "response": raw["response"].replace(f"<answer>{word}</answer>",
-                                                                              f"<answer>**B. {word}**</answer>")}
+    question = raw["question"].replace(
+        "\n\n### User Image Path", f"\n(A) APPLE\n(B) {word}\n(C) CANDLE\n\n### User Image Path", 1
+    )
+    styled = {
+        **raw,
+        "question": question,
+        "response": raw["response"].replace(f"<answer>{word}</answer>", f"<answer>**B. {word}**</answer>"),
+    }
     assert styled["question"] != raw["question"] and styled["response"] != raw["response"]
     record = import_thyme_record(styled, 0, sandbox, read_answer=read_answer)
-    assert (record.answer, record.answer_type, record.task_params["choices"]) == ("B", "choice", ["APPLE", word, "CANDLE"])
-    given = import_thyme_record({**styled, "solution": "<answer> C </answer>"}, 0, sandbox, read_answer=read_answer)
+    assert (record.answer, record.answer_type, record.task_params["choices"]) == (
+        "B",
+        "choice",
+        ["APPLE", word, "CANDLE"],
+    )
+    given = import_thyme_record(
+        {**styled, "solution": "<answer> C </answer>"}, 0, sandbox, read_answer=read_answer
+    )
     assert given.answer == "C"  # the row's own ground truth wins over what <answer> says
     assert import_thyme_record(styled, 0, sandbox).answer_type == "text"  # without the reader: a guess
 
@@ -326,11 +415,18 @@ def test_strict_import_follows_the_pool_and_says_so_in_its_provenance(cases):
     strict_cfg = SandboxConfig(workers=1, fixups=False)
     raw = cases[0][0]
     with Sandbox(strict_cfg) as strict_pool:
-        fixed = raw["response"].replace("print(processed_path)", "print(processed_path)\nprint(cv.__name__)", 1)
+        fixed = raw["response"].replace(
+            "print(processed_path)", "print(processed_path)\nprint(cv.__name__)", 1
+        )
         assert fixed != raw["response"]
-        result = import_thyme_record({**raw, "response": fixed}, 0, strict_pool,
-                                     sandbox_config_hash=strict_cfg.behaviour_hash())
+        result = import_thyme_record(
+            {**raw, "response": fixed}, 0, strict_pool, sandbox_config_hash=strict_cfg.behaviour_hash()
+        )
         assert isinstance(result, ImportFailure)  # `cv` is only an alias with the fix-ups on
         record = import_thyme_record(raw, 0, strict_pool, sandbox_config_hash=strict_cfg.behaviour_hash())
-        assert record.provenance.sandbox_config_hash == strict_cfg.behaviour_hash() != SandboxConfig().behaviour_hash()
+        assert (
+            record.provenance.sandbox_config_hash
+            == strict_cfg.behaviour_hash()
+            != SandboxConfig().behaviour_hash()
+        )
         assert all(e.fixes == () for e in record.executions)

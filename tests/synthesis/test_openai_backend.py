@@ -64,8 +64,16 @@ def _in_tmp(tmp_path, monkeypatch):
 
 
 def _cfg(server, **kw) -> TeacherConfig:
-    base = dict(base_url=server.base_url, model="scripted-teacher", timeout_s=0.5, max_retries=3,
-                backoff_base_s=0.001, backoff_max_s=0.01, concurrency=8, cache_path="cache/teacher.sqlite")
+    base = dict(
+        base_url=server.base_url,
+        model="scripted-teacher",
+        timeout_s=0.5,
+        max_retries=3,
+        backoff_base_s=0.001,
+        backoff_max_s=0.01,
+        concurrency=8,
+        cache_path="cache/teacher.sqlite",
+    )
     return TeacherConfig(**(base | kw))
 
 
@@ -91,9 +99,11 @@ def test_code_then_answer_end_to_end(server, sandbox):
     with OpenAIBackend(_cfg(server)) as backend:
         rollout = _run(backend, sandbox, "What is 6*7?")
     assert rollout.finish == "answer" and rollout.answer == "42" and rollout.error == ""
-    assert rollout.response == ("<think>I will compute it with code.<code>\n```python\nprint(6 * 7)\n```\n</code>"
-                                "<sandbox_output>42</sandbox_output>The sandbox returned 42, so that is the result."
-                                "</think>\n<answer>42</answer>")
+    assert rollout.response == (
+        "<think>I will compute it with code.<code>\n```python\nprint(6 * 7)\n```\n</code>"
+        "<sandbox_output>42</sandbox_output>The sandbox returned 42, so that is the result."
+        "</think>\n<answer>42</answer>"
+    )
     assert fmt.check(rollout.response) == []
     assert [p.source for p in rollout.conversation.pieces] == ["model", "sandbox", "model"]
     assert server.requests == 2 and rollout.calls == 2
@@ -102,10 +112,17 @@ def test_code_then_answer_end_to_end(server, sandbox):
     assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "user"]
     assert second["messages"][0]["content"] == fmt.SYSTEM_PROMPT
     image, text = second["messages"][1]["content"]
-    assert image["image_url"]["url"].startswith("data:image/png;base64,") and text["text"].startswith("<image>\n")
-    assert second["messages"][3]["content"] == [{"type": "text", "text": "<sandbox_output>42</sandbox_output>"}]
+    assert image["image_url"]["url"].startswith("data:image/png;base64,") and text["text"].startswith(
+        "<image>\n"
+    )
+    assert second["messages"][3]["content"] == [
+        {"type": "text", "text": "<sandbox_output>42</sandbox_output>"}
+    ]
     stats = backend.stats
-    assert rollout.prompt_tokens == stats.prompt_tokens > 0 and rollout.completion_tokens == stats.completion_tokens > 0
+    assert (
+        rollout.prompt_tokens == stats.prompt_tokens > 0
+        and rollout.completion_tokens == stats.completion_tokens > 0
+    )
     assert (stats.calls, stats.requests, stats.cache_misses, stats.cache_hits) == (2, 2, 2, 0)
 
 
@@ -121,7 +138,9 @@ def test_sandbox_image_goes_back_as_an_image_part(server, sandbox):
 
 
 def test_continue_mode_sends_one_final_assistant_message(server, sandbox):
-    with OpenAIBackend(_cfg(server, message_mode="continue", extra_body={"skip_special_tokens": False})) as backend:
+    with OpenAIBackend(
+        _cfg(server, message_mode="continue", extra_body={"skip_special_tokens": False})
+    ) as backend:
         rollout = _run(backend, sandbox, "Zoom in. [crop]")
     assert rollout.finish == "answer" and rollout.answer == "cropped"
     first, second = server.bodies
@@ -181,26 +200,33 @@ def test_send_stop_false_reports_server_token_counts(server):
     assert gen.completion_tokens == len(full) // 4 + 1  # what the server generated, overshoot included
 
 
-@pytest.mark.parametrize(("assistant", "text", "stop_reason", "expected"), [
-    ("", "<think>a<code>\nx\n", None, "<think>a<code>\nx\n</code>"),  # unclosed code
-    ("<think>a<code>", "\nx\n", None, "\nx\n</code>"),  # ATS code call: <code> opened before
-    ("<think>a", "</think>\n<answer>4", None, "</think>\n<answer>4</answer>"),  # unclosed answer
-    ("", "<think>plan", None, "<think>plan<code>"),  # nothing open: <code> was the stop
-    ("", "<think>plan", "</answer>", "<think>plan</answer>"),  # vLLM says which stop fired
-    ("", "a</code>", None, "a</code>"),  # a server that keeps the stop string
-])
+@pytest.mark.parametrize(
+    ("assistant", "text", "stop_reason", "expected"),
+    [
+        ("", "<think>a<code>\nx\n", None, "<think>a<code>\nx\n</code>"),  # unclosed code
+        ("<think>a<code>", "\nx\n", None, "\nx\n</code>"),  # ATS code call: <code> opened before
+        ("<think>a", "</think>\n<answer>4", None, "</think>\n<answer>4</answer>"),  # unclosed answer
+        ("", "<think>plan", None, "<think>plan<code>"),  # nothing open: <code> was the stop
+        ("", "<think>plan", "</answer>", "<think>plan</answer>"),  # vLLM says which stop fired
+        ("", "a</code>", None, "a</code>"),  # a server that keeps the stop string
+    ],
+)
 def test_restore_stop(assistant, text, stop_reason, expected):
     assert restore_stop(assistant, text, ATS_STOPS, stop_reason) == expected
 
 
-TAGGED_OUTPUT = ("<sandbox_output>printed </code> and <answer> then\nTraceback (most recent call last):\n"
-                 '  File "<code>", line 1\n    print(1/)\nSyntaxError: invalid syntax</sandbox_output>')
+TAGGED_OUTPUT = (
+    "<sandbox_output>printed </code> and <answer> then\nTraceback (most recent call last):\n"
+    '  File "<code>", line 1\n    print(1/)\nSyntaxError: invalid syntax</sandbox_output>'
+)
 
 
 def _tagged_conversation(question: str) -> Conversation:
     conv = _conversation(question)
-    conv.pieces += [Piece("model", "<think>Run it.<code>\n```python\nprint(1/)\n```\n</code>"),
-                    Piece("sandbox", TAGGED_OUTPUT)]
+    conv.pieces += [
+        Piece("model", "<think>Run it.<code>\n```python\nprint(1/)\n```\n</code>"),
+        Piece("sandbox", TAGGED_OUTPUT),
+    ]
     return conv
 
 
@@ -245,10 +271,15 @@ def test_restore_stop_without_code_stop_leaves_eos_endings_alone():
 # --- faults ---------------------------------------------------------------------------------------------------
 
 TRANSIENT = [  # (marker, reason of each retry, retries)
-    ("429x2", "teacher_rate_limited", 2), ("500x2", "teacher_server_error", 2), ("503x1", "teacher_server_error", 1),
-    ("hangx1", "teacher_timeout", 1), ("badjsonx1", "teacher_malformed_reply", 1),
-    ("nochoicesx2", "teacher_malformed_reply", 2), ("emptyx1", "teacher_malformed_reply", 1),
-    ("nullx1", "teacher_malformed_reply", 1), ("cutx1", "teacher_truncated_reply", 1),
+    ("429x2", "teacher_rate_limited", 2),
+    ("500x2", "teacher_server_error", 2),
+    ("503x1", "teacher_server_error", 1),
+    ("hangx1", "teacher_timeout", 1),
+    ("badjsonx1", "teacher_malformed_reply", 1),
+    ("nochoicesx2", "teacher_malformed_reply", 2),
+    ("emptyx1", "teacher_malformed_reply", 1),
+    ("nullx1", "teacher_malformed_reply", 1),
+    ("cutx1", "teacher_truncated_reply", 1),
 ]
 
 
@@ -262,10 +293,15 @@ def test_transient_fault_is_recovered_by_retry(server, sandbox, marker, reason, 
 
 
 PERSISTENT = [
-    ("429", "teacher_rate_limited", 3), ("500", "teacher_server_error", 3), ("503", "teacher_server_error", 3),
-    ("hang", "teacher_timeout", 3), ("badjson", "teacher_malformed_reply", 3),
-    ("nochoices", "teacher_malformed_reply", 3), ("empty", "teacher_malformed_reply", 3),
-    ("null", "teacher_malformed_reply", 3), ("cut", "teacher_truncated_reply", 3),
+    ("429", "teacher_rate_limited", 3),
+    ("500", "teacher_server_error", 3),
+    ("503", "teacher_server_error", 3),
+    ("hang", "teacher_timeout", 3),
+    ("badjson", "teacher_malformed_reply", 3),
+    ("nochoices", "teacher_malformed_reply", 3),
+    ("empty", "teacher_malformed_reply", 3),
+    ("null", "teacher_malformed_reply", 3),
+    ("cut", "teacher_truncated_reply", 3),
     ("400", "teacher_bad_request", 0),  # a client error is not retried
 ]
 
@@ -292,7 +328,9 @@ def test_small_max_tokens_ends_as_length(server, sandbox):
     cfg = AgentConfig(text=Sampling(max_new_tokens=5))
     with OpenAIBackend(_cfg(server)) as backend:
         rollout = _run(backend, sandbox, "What is 6*7?", cfg)
-    assert rollout.finish == "length" and rollout.response == "<think>I will comput"  # 5 tokens of 4 characters
+    assert (
+        rollout.finish == "length" and rollout.response == "<think>I will comput"
+    )  # 5 tokens of 4 characters
 
 
 def test_junk_reply_ends_degenerate(server, sandbox):
@@ -320,7 +358,10 @@ def _answers(rollouts):
 
 
 def test_second_run_is_served_entirely_from_cache(sandbox):
-    questions = [f"What is {a}+{b}? [calc:{a} + {b}]" for a in range(4) for b in range(3)] + ["[crop]", "[answer]"]
+    questions = [f"What is {a}+{b}? [calc:{a} + {b}]" for a in range(4) for b in range(3)] + [
+        "[crop]",
+        "[answer]",
+    ]
     jobs = [_job(sandbox, q) for q in questions]
     with ScriptedTeacher() as first:
         with OpenAIBackend(_cfg(first)) as backend:
@@ -352,12 +393,20 @@ def test_nothing_lost_in_a_mixed_batch(sandbox):
     assert all(r.finish == "answer" for r in rollouts[:14])
     failed = rollouts[14:17]
     assert [r.finish for r in failed] == ["backend_error"] * 3
-    assert [r.error.split(":")[0] for r in failed] == ["teacher_server_error", "teacher_malformed_reply",
-                                                       "teacher_bad_request"]
+    assert [r.error.split(":")[0] for r in failed] == [
+        "teacher_server_error",
+        "teacher_malformed_reply",
+        "teacher_bad_request",
+    ]
     assert [r.finish for r in rollouts[17:19]] == ["degenerate", "length"]
-    assert rollouts[19].finish == "backend_error" and rollouts[19].error == "job_exception_OSError: no sandbox"
-    assert dict(backend.stats.failures) == {"teacher_server_error": 1, "teacher_malformed_reply": 1,
-                                            "teacher_bad_request": 1}
+    assert (
+        rollouts[19].finish == "backend_error" and rollouts[19].error == "job_exception_OSError: no sandbox"
+    )
+    assert dict(backend.stats.failures) == {
+        "teacher_server_error": 1,
+        "teacher_malformed_reply": 1,
+        "teacher_bad_request": 1,
+    }
     assert all(r.finish == "answer" or r.error or r.finish in ("degenerate", "length") for r in rollouts)
 
 
@@ -369,7 +418,9 @@ class _raising_session:  # noqa: N801  (used like a function: open_session())
         return False
 
 
-def test_api_key_comes_from_the_named_variable_and_never_reaches_the_cache(server, sandbox, monkeypatch, tmp_path):
+def test_api_key_comes_from_the_named_variable_and_never_reaches_the_cache(
+    server, sandbox, monkeypatch, tmp_path
+):
     secret = "sk-test-9f8e7d6c5b4a"
     monkeypatch.setenv("THYME_TEACHER_KEY", secret)
     cfg = _cfg(server, api_key_env="THYME_TEACHER_KEY")
@@ -444,7 +495,9 @@ def test_preflight_bad_key_names_authentication_and_the_endpoint():
         with OpenAIBackend(_cfg(server), api_key="sk-wrong") as backend:
             with pytest.raises(FatalTeacherError, match="^authentication failed for ") as err:
                 backend.preflight()
-            assert server.base_url in str(err.value) and "401" in str(err.value) and "\n" not in str(err.value)
+            assert (
+                server.base_url in str(err.value) and "401" in str(err.value) and "\n" not in str(err.value)
+            )
             with pytest.raises(FatalTeacherError, match="authentication"):  # every later call, at once
                 backend.generate(_conversation("What is 6*7?"), Sampling(), STOPS)
         assert server.received == 1 and len(server.preflights) == 1
@@ -465,8 +518,12 @@ def test_preflight_connection_refused_fails_at_once():
         port = s.getsockname()[1]  # nothing listens here once the socket is closed
     start = time.monotonic()
     with OpenAIBackend(_cfg(_At(f"http://127.0.0.1:{port}/v1"), timeout_s=30.0)) as backend:
-        with pytest.raises(FatalTeacherError, match=f"cannot connect to http://127.0.0.1:{port}/v1: .*refused"):
-            backend.generate(_conversation("What is 6*7?"), Sampling(), STOPS)  # preflight before the first miss
+        with pytest.raises(
+            FatalTeacherError, match=f"cannot connect to http://127.0.0.1:{port}/v1: .*refused"
+        ):
+            backend.generate(
+                _conversation("What is 6*7?"), Sampling(), STOPS
+            )  # preflight before the first miss
     assert time.monotonic() - start < 3.0 and backend.stats.requests == 0
 
 
@@ -518,11 +575,14 @@ def _counted_jobs(sandbox, questions):
     return [RolloutJob(_conversation(q), opener) for q in questions], opener
 
 
-@pytest.mark.parametrize(("server_kw", "cfg_kw", "message"), [
-    ({"api_key": "sk-right"}, {}, "authentication failed for "),
-    ({"strict_model": True}, {"model": "no-such-model"}, "model 'no-such-model' not found at "),
-    ({"always": "400"}, {}, "every request is refused by "),
-])
+@pytest.mark.parametrize(
+    ("server_kw", "cfg_kw", "message"),
+    [
+        ({"api_key": "sk-right"}, {}, "authentication failed for "),
+        ({"strict_model": True}, {"model": "no-such-model"}, "model 'no-such-model' not found at "),
+        ({"always": "400"}, {}, "every request is refused by "),
+    ],
+)
 def test_repeated_refusal_during_a_run_stops_run_many(sandbox, server_kw, cfg_kw, message):
     jobs, opener = _counted_jobs(sandbox, [f"[calc:{i} * 2]" for i in range(20)])
     with ScriptedTeacher(**server_kw) as server:
@@ -542,7 +602,9 @@ def test_refusals_that_differ_or_are_retryable_stay_per_record(sandbox):
         with OpenAIBackend(_cfg(server, max_retries=1, fatal_after=2)) as backend:
             rollouts = run_many(backend, jobs, concurrency=1)
     assert [r.error.split(":")[0] for r in rollouts] == ["teacher_bad_request"] * 4 + [
-        "teacher_server_error", "teacher_rate_limited"] * 2
+        "teacher_server_error",
+        "teacher_rate_limited",
+    ] * 2
     assert backend.stats.retries == {"teacher_server_error": 2, "teacher_rate_limited": 2}
     assert backend.stats.fatal == ""
 
@@ -580,7 +642,9 @@ def test_config_takes_absolute_cache_path_and_rejects_only_invalid_ones(server, 
 def test_config_builds_strictly_from_yaml_mapping():
     from runconfig.typed import ConfigError, build
 
-    cfg = build(TeacherConfig, {"model": "m", "message_mode": "continue", "extra_body": {"top_k": 20}}, source="t")
+    cfg = build(
+        TeacherConfig, {"model": "m", "message_mode": "continue", "extra_body": {"top_k": 20}}, source="t"
+    )
     assert cfg.message_mode == "continue" and cfg.extra_body == {"top_k": 20}
     with pytest.raises(ConfigError, match="api_key"):
         build(TeacherConfig, {"api_key": "sk-..."}, source="t")  # the key never comes from the file
@@ -588,10 +652,12 @@ def test_config_builds_strictly_from_yaml_mapping():
 
 # --- a real server: transformers serve with a tiny random checkpoint -----------------------------------------
 
-CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}"
-          "{{ message['content'] }}{% else %}{% for c in message['content'] %}"
-          "{% if c['type'] in ('image', 'image_url') %}<image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
-          "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}"
+    "{{ message['content'] }}{% else %}{% for c in message['content'] %}"
+    "{% if c['type'] in ('image', 'image_url') %}<image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def _tiny_checkpoint(out: Path) -> Path:
@@ -600,8 +666,11 @@ def _tiny_checkpoint(out: Path) -> Path:
     from train.config import ModelConfig
     from train.tiny_model import build_tiny
 
-    texts = [fmt.SYSTEM_PROMPT, "<think>I will compute.<code>\n```python\nprint(6 * 7)\n```\n</code>"
-             "<sandbox_output>42</sandbox_output></think>\n<answer>42</answer>"] * 5
+    texts = [
+        fmt.SYSTEM_PROMPT,
+        "<think>I will compute.<code>\n```python\nprint(6 * 7)\n```\n</code>"
+        "<sandbox_output>42</sandbox_output></think>\n<answer>42</answer>",
+    ] * 5
     path = build_tiny(ModelConfig(vocab_size=600, hidden_size=64, layers=2, heads=2), texts, out)
     processor = AutoProcessor.from_pretrained(path)
     processor.chat_template = processor.tokenizer.chat_template = CHATML  # the tiny model ships none
@@ -621,9 +690,12 @@ def transformers_serve(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     exe = Path(sys.executable).with_name("transformers")
-    proc = subprocess.Popen([str(exe), "serve", str(ckpt), "--host", "127.0.0.1", "--port", str(port), "--device",
-                             "cpu"], env=os.environ | {"HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(exe), "serve", str(ckpt), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -674,5 +746,6 @@ def test_transformers_serve_junk_ends_as_recorded_rollouts(transformers_serve, s
     # (stack.md §5): recorded with its reason, not raised.
     with OpenAIBackend(_cfg(_At(base_url), **kw, send_stop=True, cache_path="")) as backend:
         stopped = run_many(backend, jobs[:1], concurrency=1)[0]
-    assert stopped.finish != "backend_error" or stopped.error.startswith(("teacher_server_error",
-                                                                          "teacher_connection_error"))
+    assert stopped.finish != "backend_error" or stopped.error.startswith(
+        ("teacher_server_error", "teacher_connection_error")
+    )

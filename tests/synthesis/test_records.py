@@ -40,7 +40,11 @@ def _sft(i: int) -> SftRecord:
         answer_type="choice",
         family="crop",
         task_params={"target": [1, 2, 3, 4], "zoom": 2.0},
-        executions=(Execution("print(1)", "print(1)", "ok", stdout="1", fixes=("fix_crop_clamp",), image_indices=(1,)),),
+        executions=(
+            Execution(
+                "print(1)", "print(1)", "ok", stdout="1", fixes=("fix_crop_clamp",), image_indices=(1,)
+            ),
+        ),
         checks=(Check("format", True), Check("answer", False, "answer_mismatch", "got B")),
         provenance=Provenance("generated", "programmatic", "0.1.0", i, "abc"),
     )
@@ -66,7 +70,10 @@ def test_same_rows_give_byte_identical_files(tmp_path):
 def test_datasets_loads_sft_shards_with_images_decoded(tmp_path):
     records = [_sft(i) for i in range(4)]
     (tmp_path / "data").mkdir()
-    pq.write_table(to_table([r.to_row() for r in records], SFT_SCHEMA), tmp_path / "data" / "train-00000-of-00001.parquet")
+    pq.write_table(
+        to_table([r.to_row() for r in records], SFT_SCHEMA),
+        tmp_path / "data" / "train-00000-of-00001.parquet",
+    )
     ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "data" / "*.parquet"), split="train")
     assert len(ds) == 4
     row = ds[2]
@@ -74,12 +81,28 @@ def test_datasets_loads_sft_shards_with_images_decoded(tmp_path):
     assert row["images"][0].size == (32, 24) and row["images"][1].size == (16, 16)
     assert row["images"][0].getpixel((0, 0)) == (2, 0, 0)
     assert row["executions"][0]["fixes"] == ["fix_crop_clamp"]
-    assert row["checks"][1] == {"name": "answer", "passed": False, "reason": "answer_mismatch", "detail": "got B"}
+    assert row["checks"][1] == {
+        "name": "answer",
+        "passed": False,
+        "reason": "answer_mismatch",
+        "detail": "got B",
+    }
 
 
 def test_datasets_loads_rl_prompts_with_image_decoded(tmp_path):
-    prompt = RlPrompt("rotate-000001", _png((9, 9, 9)), "What does it say?", (32, 24), "7", "number", "rotate",
-                      0.25, ("6", "7"), {"rotation": 90}, Provenance("generated", "rotate", "0.1.0", 1))
+    prompt = RlPrompt(
+        "rotate-000001",
+        _png((9, 9, 9)),
+        "What does it say?",
+        (32, 24),
+        "7",
+        "number",
+        "rotate",
+        0.25,
+        ("6", "7"),
+        {"rotation": 90},
+        Provenance("generated", "rotate", "0.1.0", 1),
+    )
     pq.write_table(to_table([prompt.to_row()], RL_SCHEMA), tmp_path / "rl.parquet")
     ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "rl.parquet"), split="train")
     assert isinstance(ds[0]["image"], Image.Image) and ds[0]["image"].getpixel((1, 1)) == (9, 9, 9)
@@ -87,7 +110,10 @@ def test_datasets_loads_rl_prompts_with_image_decoded(tmp_path):
 
 
 def test_dead_letter_keeps_complete_payload_for_replay(tmp_path):
-    payload = {"task": {"image": _png((1, 2, 3)), "question": "q", "box": (1, 2, 3, 4)}, "raw": [b"\x00\xff", None]}
+    payload = {
+        "task": {"image": _png((1, 2, 3)), "question": "q", "box": (1, 2, 3, 4)},
+        "raw": [b"\x00\xff", None],
+    }
     letter = DeadLetter("crop-000001", "execute", "exec_timeout", "block 1 ran past 10 s", payload)
     pq.write_table(to_table([letter.to_row()], DEAD_LETTER_SCHEMA), tmp_path / "dl.parquet")
     back = DeadLetter.from_row(pq.read_table(tmp_path / "dl.parquet").to_pylist()[0])

@@ -14,11 +14,19 @@ ROWS_PER_GROUP, ROW_BYTES = 8, 400_000
 
 def _released_shard(path, groups: int) -> None:
     """Rows shaped like the released data: ``image`` a list of base64 strings, ``question``, ``response``."""
-    schema = pa.schema([("image", pa.list_(pa.string())), ("question", pa.string()), ("response", pa.string())])
+    schema = pa.schema(
+        [("image", pa.list_(pa.string())), ("question", pa.string()), ("response", pa.string())]
+    )
     with pq.ParquetWriter(path, schema) as writer:
         for group in range(groups):
-            rows = [{"image": [os.urandom(ROW_BYTES // 2).hex()], "question": f"q{group * ROWS_PER_GROUP + k}",
-                     "response": "r"} for k in range(ROWS_PER_GROUP)]
+            rows = [
+                {
+                    "image": [os.urandom(ROW_BYTES // 2).hex()],
+                    "question": f"q{group * ROWS_PER_GROUP + k}",
+                    "response": "r",
+                }
+                for k in range(ROWS_PER_GROUP)
+            ]
             writer.write_table(pa.Table.from_pylist(rows, schema=schema), row_group_size=ROWS_PER_GROUP)
 
 
@@ -26,7 +34,9 @@ def _peak_while_reading(tmp_path, groups: int) -> int:
     shard = tmp_path / f"wo_thinking_thyme_single_round-{groups:05d}.parquet"
     _released_shard(shard, groups)
     slices = row_groups(shard)
-    assert [(g.group, g.first, g.rows) for g in slices] == [(g, g * ROWS_PER_GROUP, ROWS_PER_GROUP) for g in range(groups)]
+    assert [(g.group, g.first, g.rows) for g in slices] == [
+        (g, g * ROWS_PER_GROUP, ROWS_PER_GROUP) for g in range(groups)
+    ]
     base, peak, seen = pa.total_allocated_bytes(), 0, []
     for group in reversed(slices):  # any order: each slice is read on its own
         for index, row in read_row_group(group):

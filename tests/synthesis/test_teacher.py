@@ -77,7 +77,9 @@ def test_code_families_produce_the_images_they_promise(strict_sandbox):
 
 
 @pytest.mark.parametrize("seed", [0, 3])  # one PIL block, one OpenCV block
-@pytest.mark.parametrize("wrong", [(90, 80, 10, 20), (50, 40, 50, 40), (-30, -30, -5, -5), (9000, 10, 9500, 9000)])
+@pytest.mark.parametrize(
+    "wrong", [(90, 80, 10, 20), (50, 40, 50, 40), (-30, -30, -5, -5), (9000, 10, 9500, 9000)]
+)
 def test_crop_code_runs_strictly_whatever_box_a_student_writes(strict_sandbox, seed, wrong):
     """Reversed, empty and out-of-image boxes all run as written; the true box is cropped unchanged."""
     img = Image.new("RGB", (160, 120), (200, 30, 30))
@@ -102,7 +104,10 @@ def test_compute_answer_quotes_the_real_sandbox_output(strict_sandbox):
 def test_no_code_trajectory_writes_no_code(strict_sandbox):
     rollout = teach(generate_task("no_code", 5, CFG), strict_sandbox)
     assert "<code>" not in rollout.response and rollout.executions == []
-    assert "requires no additional processing" in rollout.response or "without any image operations" in rollout.response
+    assert (
+        "requires no additional processing" in rollout.response
+        or "without any image operations" in rollout.response
+    )
 
 
 def test_phrasings_vary_across_tasks(strict_sandbox):

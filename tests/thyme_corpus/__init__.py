@@ -16,5 +16,14 @@ alone can add it itself)::
 from .build import SHARDS, SIDECAR, CorpusError, CorpusRow, build_corpus, read_expectations, write_corpus
 from .spec import SUBSETS, verdict_matches
 
-__all__ = ["SHARDS", "SIDECAR", "SUBSETS", "CorpusError", "CorpusRow", "build_corpus", "read_expectations",
-           "verdict_matches", "write_corpus"]
+__all__ = [
+    "SHARDS",
+    "SIDECAR",
+    "SUBSETS",
+    "CorpusError",
+    "CorpusRow",
+    "build_corpus",
+    "read_expectations",
+    "verdict_matches",
+    "write_corpus",
+]

@@ -29,15 +29,30 @@ from sandbox.layout import INPUT_DIR
 from .code_styles import PATH
 from .spec import CLAIM_CROP, SUBSETS, Block, Spec, question_text
 
-__all__ = ["ROWS_PER_GROUP", "SCHEMA", "SHARDS", "SIDECAR", "CorpusError", "CorpusRow", "build_corpus", "build_row",
-           "read_expectations", "write_corpus"]
+__all__ = [
+    "ROWS_PER_GROUP",
+    "SCHEMA",
+    "SHARDS",
+    "SIDECAR",
+    "CorpusError",
+    "CorpusRow",
+    "build_corpus",
+    "build_row",
+    "read_expectations",
+    "write_corpus",
+]
 
 ROWS_PER_GROUP = 8
 SIDECAR = "expected.json"
-SHARDS = {"single_round": ("wo_thinking_thyme_single_round", 2), "two_round": ("2round", 1),
-          "computation": ("computation", 1)}  # subset -> (released split name, shard count)
+SHARDS = {
+    "single_round": ("wo_thinking_thyme_single_round", 2),
+    "two_round": ("2round", 1),
+    "computation": ("computation", 1),
+}  # subset -> (released split name, shard count)
 SCHEMA = pa.schema([("image", pa.list_(pa.string())), ("question", pa.string()), ("response", pa.string())])
-ENVIRONMENT_FIXES = frozenset({"fix_output_dir", "fix_output_subdirs"})  # how the sandbox is laid out, not the code
+ENVIRONMENT_FIXES = frozenset(
+    {"fix_output_dir", "fix_output_subdirs"}
+)  # how the sandbox is laid out, not the code
 _BUILT: list[CorpusRow] = []
 
 
@@ -89,13 +104,16 @@ def _check_boxes(spec: Spec, block: Block, size: tuple[int, int], items: dict) -
             raise CorpusError(f"{spec.key}: crop {box} misses {name} at {items[name]}")
 
 
-def _run_blocks(spec: Spec, original: bytes, items: dict, sandbox) -> tuple[list[str], list[bytes], list[str]]:
+def _run_blocks(
+    spec: Spec, original: bytes, items: dict, sandbox
+) -> tuple[list[str], list[bytes], list[str]]:
     """The sandbox-output text of every block, the processed images in order, and the fixes applied."""
     size = Image.open(io.BytesIO(original)).size
     in_path = INPUT_DIR + safe_name(spec.path.rsplit("/", 1)[-1], original, 0)
     outputs, produced, fixes = [], [], []
-    with sandbox.session(images=[original], image_name=spec.path.rsplit("/", 1)[-1], item_id=spec.key, seed=0,
-                         strict=False) as session:
+    with sandbox.session(
+        images=[original], image_name=spec.path.rsplit("/", 1)[-1], item_id=spec.key, seed=0, strict=False
+    ) as session:
         for block in (p for p in spec.parts if isinstance(p, Block)):
             result = session.run(block.code.replace(PATH, in_path))
             fixes.extend(f for f in result.fixes if f not in fixes)
@@ -121,8 +139,10 @@ def _response(spec: Spec, outputs: list[str]) -> str:
             body.append(part)
             continue
         code = part.code.replace(PATH, spec.path)
-        body.append(f"<code>{part.lead}```python\n{code}\n```{part.trail}</code>"
-                    f"<sandbox_output>{next(pending)}</sandbox_output>")
+        body.append(
+            f"<code>{part.lead}```python\n{code}\n```{part.trail}</code>"
+            f"<sandbox_output>{next(pending)}</sandbox_output>"
+        )
     return f"<think>{''.join(body)}</think>{spec.separator}<answer>{spec.answer}</answer>"
 
 
@@ -136,19 +156,32 @@ def build_row(spec: Spec, sandbox) -> CorpusRow:
     original, items = spec.scene.draw()
     size = Image.open(io.BytesIO(original)).size
     outputs, produced, fixes = _run_blocks(spec, original, items, sandbox)
-    row = {"image": [_b64(original), *(_b64(p) for p in produced)],
-           "question": question_text(spec.question, spec.path, size), "response": _response(spec, outputs)}
+    row = {
+        "image": [_b64(original), *(_b64(p) for p in produced)],
+        "question": question_text(spec.question, spec.path, size),
+        "response": _response(spec, outputs),
+    }
     if spec.tamper is not None:
         row = spec.tamper(dict(row), {"original": original, "size": size, "produced": produced})
     code_fixes = [f for f in fixes if f not in ENVIRONMENT_FIXES]
     if spec.verdict["expect"] == "accept" and bool(code_fixes) != spec.needs_fixups:
-        raise CorpusError(f"{spec.key}: needs_fixups={spec.needs_fixups} but the sandbox applied {code_fixes}")
-    return CorpusRow(spec.key, spec.subset, row, dict(spec.verdict), spec.needs_fixups,
-                     dict(spec.strict or spec.verdict), tuple(fixes))
+        raise CorpusError(
+            f"{spec.key}: needs_fixups={spec.needs_fixups} but the sandbox applied {code_fixes}"
+        )
+    return CorpusRow(
+        spec.key,
+        spec.subset,
+        row,
+        dict(spec.verdict),
+        spec.needs_fixups,
+        dict(spec.strict or spec.verdict),
+        tuple(fixes),
+    )
 
 
 def _order(rows: list[CorpusRow]) -> list[CorpusRow]:
     """Rows of each subset in a fixed pseudo-random order (rejects mixed in), subsets in :data:`SUBSETS` order."""
+
     def mix(r: CorpusRow) -> str:
         return hashlib.sha256(r.key.encode()).hexdigest()
 
@@ -185,7 +218,9 @@ def _shards(rows: list[CorpusRow]) -> list[tuple[str, list[CorpusRow]]]:
         split, count = SHARDS[subset]
         mine = [r for r in rows if r.subset == subset]
         per = -(-len(mine) // count)
-        out += [(f"{split}-{k:05d}-of-{count:05d}.parquet", mine[k * per:(k + 1) * per]) for k in range(count)]
+        out += [
+            (f"{split}-{k:05d}-of-{count:05d}.parquet", mine[k * per : (k + 1) * per]) for k in range(count)
+        ]
     return out
 
 
@@ -210,9 +245,19 @@ def write_corpus(folder: str | Path, sandbox=None) -> list[Path]:
         table = pa.Table.from_pylist([r.row for r in rows], schema=SCHEMA)
         pq.write_table(table, folder / name, row_group_size=ROWS_PER_GROUP)
         paths.append(folder / name)
-        entries += [{"file": name, "index": i, "key": r.key, "subset": r.subset, "verdict": r.verdict,
-                     "needs_fixups": r.needs_fixups, "strict": r.strict, "fixes": list(r.fixes)}
-                    for i, r in enumerate(rows)]
+        entries += [
+            {
+                "file": name,
+                "index": i,
+                "key": r.key,
+                "subset": r.subset,
+                "verdict": r.verdict,
+                "needs_fixups": r.needs_fixups,
+                "strict": r.strict,
+                "fixes": list(r.fixes),
+            }
+            for i, r in enumerate(rows)
+        ]
     (folder / SIDECAR).write_text(json.dumps({"rows": entries}, indent=1, ensure_ascii=False) + "\n")
     return paths
 

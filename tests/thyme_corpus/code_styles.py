@@ -19,12 +19,22 @@ Box = tuple[int, int, int, int]
 
 
 def _suffix(kind: str) -> str:
-    return {"randint": "random.randint(1000, 9999)", "uuid": "uuid.uuid4().hex[:8]",
-            "nprand": "np.random.randint(100000, 999999)"}[kind]
+    return {
+        "randint": "random.randint(1000, 9999)",
+        "uuid": "uuid.uuid4().hex[:8]",
+        "nprand": "np.random.randint(100000, 999999)",
+    }[kind]
 
 
-def pil_zoom(box: Box, what: str, zoom: int = 2, suffix: str = "randint", convert: bool = False,
-             ext: str = ".jpg", resample: str = "LANCZOS") -> str:  # fmt: skip
+def pil_zoom(
+    box: Box,
+    what: str,
+    zoom: int = 2,
+    suffix: str = "randint",
+    convert: bool = False,
+    ext: str = ".jpg",
+    resample: str = "LANCZOS",
+) -> str:
     """The README's style: load, crop the region of interest, zoom, save under the virtual folder, print."""
     imports = {"randint": "import random", "uuid": "import uuid", "nprand": "import numpy as np"}[suffix]
     mode = '.convert("RGB")' if convert else ""

@@ -8,7 +8,14 @@ from .spec import Spec
 
 __all__ = ["MODULES", "all_specs"]
 
-MODULES = ("rec_single_open", "rec_single_choice", "rec_fixups", "rec_two_round", "rec_computation", "rec_rejects")
+MODULES = (
+    "rec_single_open",
+    "rec_single_choice",
+    "rec_fixups",
+    "rec_two_round",
+    "rec_computation",
+    "rec_rejects",
+)
 
 
 def all_specs() -> list[Spec]:

@@ -63,8 +63,10 @@ def star(name: str, center: tuple[int, int], radius: int, fill) -> Item:
     """A five-pointed star (inner radius 0.4 of ``radius``), point up."""
     angles = np.deg2rad(np.arange(10) * 36 - 90)
     radii = [radius if k % 2 == 0 else radius * 0.4 for k in range(10)]
-    points = [(center[0] + r * float(np.cos(a)), center[1] + r * float(np.sin(a)))
-              for r, a in zip(radii, angles, strict=True)]
+    points = [
+        (center[0] + r * float(np.cos(a)), center[1] + r * float(np.sin(a)))
+        for r, a in zip(radii, angles, strict=True)
+    ]
     return Item("poly", name, tuple(points), fill)
 
 
@@ -73,8 +75,16 @@ def wedge(name: str, box: Box, start: float, end: float, fill) -> Item:
     return Item("pieslice", name, (tuple(box), start, end), fill, outline=(255, 255, 255), width=2)
 
 
-def text(name: str, xy: tuple[int, int], label: str, size: int, fill, font: str = "DejaVuSans-Bold",
-         angle: int = 0, anchor: str = "la") -> Item:  # fmt: skip
+def text(
+    name: str,
+    xy: tuple[int, int],
+    label: str,
+    size: int,
+    fill,
+    font: str = "DejaVuSans-Bold",
+    angle: int = 0,
+    anchor: str = "la",
+) -> Item:
     """Text placed at ``xy`` by ``anchor`` (Pillow's anchors: "la" top-left, "mm" centre); ``angle`` turns
     it counter-clockwise (then ``xy`` is the top-left of the turned tile)."""
     return Item("text", name, tuple(xy), fill, label=label, size=size, font=font, angle=angle, anchor=anchor)
@@ -126,7 +136,9 @@ class Scene:
             shade = tuple(int(c) for c in np.clip(base + rng.integers(-28, 29, 3), 0, 255))
             x, y = int(rng.integers(0, width - 40)), int(rng.integers(0, height - 30))
             w, h = int(rng.integers(30, width // 5)), int(rng.integers(20, height // 6))
-            if any(x < bx2 and x + w > bx1 and y < by2 and y + h > by1 for bx1, by1, bx2, by2 in self.keep_clear):
+            if any(
+                x < bx2 and x + w > bx1 and y < by2 and y + h > by1 for bx1, by1, bx2, by2 in self.keep_clear
+            ):
                 continue
             if rng.random() < 0.5:
                 draw.rectangle((x, y, x + w, y + h), outline=shade, width=2)

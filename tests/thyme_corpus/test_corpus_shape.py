@@ -22,7 +22,9 @@ _QUESTION = re.compile(
     r'<image>\n(?P<q>.+)\n\n### User Image Path:\*\* "(?P<path>/[^"\n]+)"\n### User Image Size:\*\* "(?P<w>\d+)x(?P<h>\d+)"'
     r"\n\n### \*\*Output Format \(strict adherence required\):\*\*\n\n<think>Your detailed reasoning process, "
     r"including any code, should go here\.</think>\n<answer>Your final answer to the user's question goes here\."
-    r"</answer>\n", re.DOTALL)
+    r"</answer>\n",
+    re.DOTALL,
+)
 _RESPONSE = re.compile(r"<think>(?P<body>.*)</think>\s<answer>(?P<answer>.+)</answer>", re.DOTALL)
 CROP_FIXES = {"fix_crop_clamp", "fix_slice_clamp"}
 
@@ -48,8 +50,9 @@ def test_files_and_columns(corpus):
     assert sorted(p.name for p in folder.iterdir()) == sorted([*want, SIDECAR])
     for path in paths:
         meta = pq.ParquetFile(path)
-        assert meta.schema_arrow == pa.schema([("image", pa.list_(pa.string())), ("question", pa.string()),
-                                               ("response", pa.string())])
+        assert meta.schema_arrow == pa.schema(
+            [("image", pa.list_(pa.string())), ("question", pa.string()), ("response", pa.string())]
+        )
         groups = [meta.metadata.row_group(g).num_rows for g in range(meta.num_row_groups)]
         assert all(n == ROWS_PER_GROUP for n in groups[:-1]) and 0 < groups[-1] <= ROWS_PER_GROUP
     assert set(expected) == set(rows)
@@ -82,7 +85,11 @@ def test_verdict_shapes(corpus):
             if verdict["expect"] == "accept":
                 assert verdict == {"expect": "accept"}
             else:
-                assert verdict["stage"] in ("import", "validate") and verdict["reason_prefix"] and verdict["defect"]
+                assert (
+                    verdict["stage"] in ("import", "validate")
+                    and verdict["reason_prefix"]
+                    and verdict["defect"]
+                )
         if not entry["needs_fixups"]:
             assert entry["strict"] == entry["verdict"]
         else:
@@ -94,7 +101,9 @@ def test_rows_in_released_layout(corpus):
     for where, row in rows.items():
         entry = expected[where]
         reason = entry["verdict"].get("reason_prefix", "")
-        assert isinstance(row["image"], list) and row["image"] and all(isinstance(s, str) for s in row["image"])
+        assert (
+            isinstance(row["image"], list) and row["image"] and all(isinstance(s, str) for s in row["image"])
+        )
         match = _QUESTION.fullmatch(row["question"])
         assert match, where
         if reason == "import_bad_image":  # the row's defect is an image that cannot be read

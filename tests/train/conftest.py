@@ -21,8 +21,16 @@ from train.tiny_model import build_tiny
 
 SMALL_CROP = CropConfig(long_side_range=(1024, 1280), model_side=224)
 TASKS = TasksConfig(count=12, crop=SMALL_CROP, multi_round=MultiRoundConfig(crop=SMALL_CROP))
-TINY = ModelConfig(vocab_size=1600, hidden_size=32, layers=1, heads=2, vision_hidden=32, vision_layers=1,
-                   image_size=32, patch_size=16)
+TINY = ModelConfig(
+    vocab_size=1600,
+    hidden_size=32,
+    layers=1,
+    heads=2,
+    vision_hidden=32,
+    vision_layers=1,
+    image_size=32,
+    patch_size=16,
+)
 
 
 class RenamedPath:
@@ -48,7 +56,11 @@ class RenamedPath:
 
 
 def _tasks(base_seed: int, per_family: int = 2):
-    return [generate_task(f, base_seed + 10 * i + k, TASKS) for i, f in enumerate(FAMILIES) for k in range(per_family)]
+    return [
+        generate_task(f, base_seed + 10 * i + k, TASKS)
+        for i, f in enumerate(FAMILIES)
+        for k in range(per_family)
+    ]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -80,8 +92,20 @@ def sft_dir(tmp_path_factory, sft_records) -> Path:
 
 @pytest.fixture(scope="session")
 def rl_rows() -> list[dict]:
-    return [RlPrompt(t.id, t.image, t.question, (t.width, t.height), t.answer, t.answer_type, t.family,
-                     float(t.difficulty), tuple(t.choices)).to_row() for t in _tasks(500, 1)]
+    return [
+        RlPrompt(
+            t.id,
+            t.image,
+            t.question,
+            (t.width, t.height),
+            t.answer,
+            t.answer_type,
+            t.family,
+            float(t.difficulty),
+            tuple(t.choices),
+        ).to_row()
+        for t in _tasks(500, 1)
+    ]
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,11 @@ from synthesis import format as fmt
 from train.chat import Chunk, encode, response_chunks
 from train.sft import record_chunks
 
-RESPONSE = ("<think>look<code>\n```python\nprint(1)\n```\n</code><sandbox_output><image></sandbox_output>"
-            "again<code>\n```python\nprint(2)\n```\n</code><sandbox_output>2</sandbox_output>"
-            "done</think> <answer>2</answer>")
+RESPONSE = (
+    "<think>look<code>\n```python\nprint(1)\n```\n</code><sandbox_output><image></sandbox_output>"
+    "again<code>\n```python\nprint(2)\n```\n</code><sandbox_output>2</sandbox_output>"
+    "done</think> <answer>2</answer>"
+)
 
 
 def _trained_text(policy, enc):
@@ -15,8 +17,13 @@ def _trained_text(policy, enc):
 
 def test_response_chunks_split_model_text_from_sandbox_outputs():
     chunks = response_chunks(RESPONSE, [b"crop"], end="<|im_end|>")
-    assert [(c.trainable, c.images) for c in chunks] == [(True, ()), (False, (b"crop",)), (True, ()), (False, ()),
-                                                         (True, ())]
+    assert [(c.trainable, c.images) for c in chunks] == [
+        (True, ()),
+        (False, (b"crop",)),
+        (True, ()),
+        (False, ()),
+        (True, ()),
+    ]
     assert chunks[1].text == "<sandbox_output><image></sandbox_output>"
     assert chunks[-1].text == "done</think> <answer>2</answer><|im_end|>"
 
@@ -24,7 +31,9 @@ def test_response_chunks_split_model_text_from_sandbox_outputs():
 def test_last_round_only_masks_every_round_before_the_last_code_round():
     chunks = response_chunks(RESPONSE, [b"crop"], last_round_only=True, end="")
     assert [c.trainable for c in chunks] == [False, False, True, False, True]
-    single = response_chunks("<think>a<code>c</code><sandbox_output>1</sandbox_output>b", last_round_only=True)
+    single = response_chunks(
+        "<think>a<code>c</code><sandbox_output>1</sandbox_output>b", last_round_only=True
+    )
     assert [c.trainable for c in single] == [True, False, True]
 
 
@@ -45,7 +54,7 @@ def test_prompt_is_never_trained(policy, sft_records):
     enc = encode(record_chunks(sft_records[0]), policy.tokenizer, policy.vision)
     first = enc.mask.index(1)
     assert policy.tokenizer.decode(enc.ids[:first]).endswith("<|im_start|>assistant\n")
-    assert policy.tokenizer.decode(enc.ids[first:first + 1]) == "<think>"
+    assert policy.tokenizer.decode(enc.ids[first : first + 1]) == "<think>"
 
 
 def test_truncation_never_splits_an_image_block(policy):
@@ -74,5 +83,5 @@ def test_path_randomisation_renames_the_prompt_path_and_the_code_consistently(sf
     chunks = record_chunks(record, rename=new)
     text = "".join(c.text for c in chunks)
     assert record.id not in text
-    assert f'/mnt/data/input/{new}.' in chunks[0].text and f'/mnt/data/input/{new}.' in chunks[1].text
+    assert f"/mnt/data/input/{new}." in chunks[0].text and f"/mnt/data/input/{new}." in chunks[1].text
     assert new.split("-")[0] == record.id.split("-")[0]

@@ -47,4 +47,3 @@ def test_copying_one_place_too_far_fails(policy, sft_dir):
     prompts, templates = _prompts(), drill_templates(sft_dir)
     skipping = probe(replace(policy, model=Reader(len(policy.tokenizer), 2)), prompts, templates)
     assert skipping.prompts > 0 and skipping.whole == 0 and sum(skipping.right) < sum(skipping.total)
-

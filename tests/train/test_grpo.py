@@ -24,7 +24,7 @@ def test_sandbox_images_are_in_the_forward_pass_in_placeholder_order(policy, san
     rollout = teach(task, sandbox)
     images = rollout.conversation.all_images
     assert len(images) == 3 and INPUT_DIR + image_name(task) in rollout.conversation.user
-    (batch, alive, _), = _micro_batches(policy, [rollout], [True], 4)
+    ((batch, alive, _),) = _micro_batches(policy, [rollout], [True], 4)
     per = policy.vision.tokens_per_image
     assert batch["pixel_values"].shape[0] == 3 and alive == [True]
     ids, mask = batch["input_ids"][0], batch["loss_mask"][0]
@@ -36,10 +36,13 @@ def test_sandbox_images_are_in_the_forward_pass_in_placeholder_order(policy, san
 
 def test_sandbox_text_and_truncated_rollouts_are_masked(policy):
     conv = Conversation("s", "u", ())
-    conv.pieces += [Piece("model", "<think>a<code>x</code>", token_ids=(5, 6)),
-                    Piece("sandbox", "<sandbox_output>12</sandbox_output>"), Piece("model", "b", token_ids=(7,))]
+    conv.pieces += [
+        Piece("model", "<think>a<code>x</code>", token_ids=(5, 6)),
+        Piece("sandbox", "<sandbox_output>12</sandbox_output>"),
+        Piece("model", "b", token_ids=(7,)),
+    ]
     done, cut = Rollout(conv, finish="answer"), Rollout(conv, finish="max_calls")
-    (batch, alive, _), = _micro_batches(policy, [done, cut], [True, False], 4)
+    ((batch, alive, _),) = _micro_batches(policy, [done, cut], [True, False], 4)
     mask = batch["loss_mask"][0].tolist()
     trained = [i for i, m in zip(batch["input_ids"][0].tolist(), mask, strict=True) if m]
     assert trained == [5, 6, 7] and alive == [True, False]
@@ -52,8 +55,19 @@ def test_one_step_updates_the_policy_and_reports_the_breakdown(tiny_dir, tiny_cf
     prompts = [prompt_from_row(r) for r in rl_rows[:2]]
     cfg = GrpoConfig(**SMALL, beta=0.1, mask_truncated=False)
     stats = grpo_step(policy, reference, optimizer, sandbox, prompts, cfg)
-    assert {"reward", "loss", "kl", "clip_frac", "generate_s", "sandbox_s", "forward_s", "backward_s",
-            "code_failure_rate", "reward_accuracy", "reward_format"} <= set(stats)
+    assert {
+        "reward",
+        "loss",
+        "kl",
+        "clip_frac",
+        "generate_s",
+        "sandbox_s",
+        "forward_s",
+        "backward_s",
+        "code_failure_rate",
+        "reward_accuracy",
+        "reward_format",
+    } <= set(stats)
     changed = any(not torch.equal(a, b) for a, b in zip(before, policy.model.parameters(), strict=True))
     assert changed == (stats["frac_zero_std"] < 1.0)
 
@@ -86,9 +100,12 @@ def test_strict_rollouts_fail_the_code_that_fix_ups_repair(sandbox):
     runs = {}
     for strict in (False, True):
         cfg = GrpoConfig(group_size=2, max_total_tokens=10**6, max_new_tokens=4096, strict=strict, ats="off")
-        rollouts = collect_groups(None, sandbox, [prompt_from_task(task)], cfg,
-                                  backend=RenamedPath(task, f"{task.id[:-1]}0."))
+        rollouts = collect_groups(
+            None, sandbox, [prompt_from_task(task)], cfg, backend=RenamedPath(task, f"{task.id[:-1]}0.")
+        )
         runs[strict] = [e.result for r in rollouts for e in r.executions]
     assert runs[False] and all(r.ok and "fix_image_path" in r.fixes for r in runs[False])
     # PIL raises on open; cv2.imread returns None, which fails later
-    assert runs[True] and all(r.error_type in {"FileNotFoundError", "TypeError", "AttributeError"} for r in runs[True])
+    assert runs[True] and all(
+        r.error_type in {"FileNotFoundError", "TypeError", "AttributeError"} for r in runs[True]
+    )

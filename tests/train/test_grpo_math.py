@@ -26,20 +26,27 @@ def test_k3_kl_matches_its_formula_and_is_zero_at_equality():
     assert k3_kl(logp, ref).tolist() == pytest.approx([1 - math.log(2), 0.0], abs=1e-6)
 
 
-@pytest.mark.parametrize(("ratio", "adv", "loss", "clipped"), [
-    (1.5, 1.0, -1.2, True),     # positive advantage: ratio capped at 1 + eps
-    (0.5, 1.0, -0.5, False),    # positive advantage, ratio below: the smaller unclipped term wins
-    (0.5, -1.0, 0.8, True),     # negative advantage: ratio floored at 1 - eps
-    (1.5, -1.0, 1.5, False),    # negative advantage, ratio above: unclipped (pessimistic) term
-])
+@pytest.mark.parametrize(
+    ("ratio", "adv", "loss", "clipped"),
+    [
+        (1.5, 1.0, -1.2, True),  # positive advantage: ratio capped at 1 + eps
+        (0.5, 1.0, -0.5, False),  # positive advantage, ratio below: the smaller unclipped term wins
+        (0.5, -1.0, 0.8, True),  # negative advantage: ratio floored at 1 - eps
+        (1.5, -1.0, 1.5, False),  # negative advantage, ratio above: unclipped (pessimistic) term
+    ],
+)
 def test_clipped_surrogate_takes_the_pessimistic_term(ratio, adv, loss, clipped):
-    out, was_clipped = clipped_surrogate(torch.tensor([[math.log(ratio)]]), torch.zeros(1, 1), torch.tensor([adv]))
+    out, was_clipped = clipped_surrogate(
+        torch.tensor([[math.log(ratio)]]), torch.zeros(1, 1), torch.tensor([adv])
+    )
     assert out.item() == pytest.approx(loss, abs=1e-6)
     assert was_clipped.item() is clipped
 
 
 def test_asymmetric_clip_range():
-    out, _ = clipped_surrogate(torch.tensor([[math.log(1.5)]]), torch.zeros(1, 1), torch.tensor([2.0]), 0.2, 0.28)
+    out, _ = clipped_surrogate(
+        torch.tensor([[math.log(1.5)]]), torch.zeros(1, 1), torch.tensor([2.0]), 0.2, 0.28
+    )
     assert out.item() == pytest.approx(-2 * 1.28)
 
 

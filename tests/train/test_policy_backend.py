@@ -31,17 +31,23 @@ def _first_code_piece(policy, rl_row, ats: str, seed: int) -> tuple[int, ...]:
 
 
 def test_ats_segments_make_the_code_block_greedy(policy, rl_rows):
-    assert _first_code_piece(policy, rl_rows[0], "segments", 1) == _first_code_piece(policy, rl_rows[0], "segments", 2)
+    assert _first_code_piece(policy, rl_rows[0], "segments", 1) == _first_code_piece(
+        policy, rl_rows[0], "segments", 2
+    )
     assert _first_code_piece(policy, rl_rows[0], "off", 1) != _first_code_piece(policy, rl_rows[0], "off", 2)
 
 
 def test_logits_processor_variant_is_greedy_inside_open_code(policy, rl_rows):
     conv = _conversation(policy, rl_rows[0])
-    runs = [LocalBackend(policy, ats_logits=True).generate(conv, Sampling(1.0, max_new_tokens=12, seed=s), [])
-            for s in (1, 2)]
+    runs = [
+        LocalBackend(policy, ats_logits=True).generate(conv, Sampling(1.0, max_new_tokens=12, seed=s), [])
+        for s in (1, 2)
+    ]
     greedy = LocalBackend(policy).generate(conv, Sampling(0.0, max_new_tokens=12), [])
     assert runs[0].token_ids == runs[1].token_ids == greedy.token_ids
-    plain = [LocalBackend(policy).generate(conv, Sampling(1.0, max_new_tokens=12, seed=s), []) for s in (1, 2)]
+    plain = [
+        LocalBackend(policy).generate(conv, Sampling(1.0, max_new_tokens=12, seed=s), []) for s in (1, 2)
+    ]
     assert plain[0].token_ids != plain[1].token_ids
 
 
@@ -51,9 +57,9 @@ def test_generation_logprobs_equal_the_training_forward(policy, rl_rows):
     conv.pieces.append(Piece("model", gen.text, token_ids=gen.token_ids, logprobs=gen.logprobs))
     enc = encode(conversation_chunks(conv), policy.tokenizer, policy.vision)
     logp = token_logprobs(policy.model.eval(), collate([enc], policy.tokenizer.pad_token_id), "cpu")[0]
-    recomputed = logp[-len(gen.token_ids):].tolist()
+    recomputed = logp[-len(gen.token_ids) :].tolist()
     assert all(abs(a - b) < 1e-4 for a, b in zip(recomputed, gen.logprobs, strict=True))
-    assert enc.ids[-len(gen.token_ids):] == list(gen.token_ids)
+    assert enc.ids[-len(gen.token_ids) :] == list(gen.token_ids)
 
 
 def test_cut_at_stop_keeps_the_stop_string(policy):
@@ -66,5 +72,7 @@ def test_cut_at_stop_keeps_the_stop_string(policy):
 
 def test_image_tokens_are_never_generated(policy, rl_rows):
     backend = LocalBackend(policy)
-    gen = backend.generate(prompt_from_row(rl_rows[0]).conversation(), Sampling(1.0, max_new_tokens=30, seed=0), [])
+    gen = backend.generate(
+        prompt_from_row(rl_rows[0]).conversation(), Sampling(1.0, max_new_tokens=30, seed=0), []
+    )
     assert policy.vision.token_ids["image"] not in gen.token_ids

@@ -19,25 +19,33 @@ def _score(text, truth="12", kind="number"):
     return total[0], {k: v[0] for k, v in parts.items()}
 
 
-@pytest.mark.parametrize(("text", "total", "parts"), [
-    (GOOD, 2.0, {"accuracy": 1.0, "format": 1.0, "consistency": 1.0}),
-    (INCONSISTENT, 1.5, {"accuracy": 1.0, "format": 1.0, "consistency": 0.0}),
-    (WRONG, 0.5, {"accuracy": 0.0, "format": 1.0, "consistency": 1.0}),  # consistent but wrong: gated off
-    (BAD_FORMAT, 1.0, {"accuracy": 1.0, "format": 0.0, "consistency": 0.0}),
-    (NO_ANSWER, 0.0, {"accuracy": 0.0, "format": 0.0, "consistency": 0.0}),
-])
+@pytest.mark.parametrize(
+    ("text", "total", "parts"),
+    [
+        (GOOD, 2.0, {"accuracy": 1.0, "format": 1.0, "consistency": 1.0}),
+        (INCONSISTENT, 1.5, {"accuracy": 1.0, "format": 1.0, "consistency": 0.0}),
+        (WRONG, 0.5, {"accuracy": 0.0, "format": 1.0, "consistency": 1.0}),  # consistent but wrong: gated off
+        (BAD_FORMAT, 1.0, {"accuracy": 1.0, "format": 0.0, "consistency": 0.0}),
+        (NO_ANSWER, 0.0, {"accuracy": 0.0, "format": 0.0, "consistency": 0.0}),
+    ],
+)
 def test_crafted_trajectories(text, total, parts):
     assert _score(text) == (total, parts)
 
 
 def test_inconsistent_printed_output_is_caught():
-    printed_other = GOOD.replace("<sandbox_output>12<", "<sandbox_output>14<").replace("answer is 12", "result")
+    printed_other = GOOD.replace("<sandbox_output>12<", "<sandbox_output>14<").replace(
+        "answer is 12", "result"
+    )
     assert consistency_reward([printed_other], ["12"], ["number"]) == [0.0]
 
 
 def test_choice_answers_match_letter_or_text():
-    texts = ["<think>It is red.</think> <answer>B</answer>", "<think>t</think> <answer>red</answer>",
-             "<think>t</think> <answer>A</answer>"]
+    texts = [
+        "<think>It is red.</think> <answer>B</answer>",
+        "<think>t</think> <answer>red</answer>",
+        "<think>t</think> <answer>A</answer>",
+    ]
     assert accuracy_reward(texts, ["B"] * 3, ["choice"] * 3, [("blue", "red")] * 3) == [1.0, 1.0, 0.0]
 
 

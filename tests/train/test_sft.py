@@ -22,12 +22,18 @@ def test_loss_falls(policy, sft_dir, tmp_path):
 def test_resume_gives_the_same_next_step_loss(tiny_dir, tiny_cfg, sft_dir, tmp_path):
     import torch
 
-    cfg = SftConfig(steps=3, lr=5e-3, warmup_steps=1, batch_size=2, log_every=1, save_every=2, shuffle_buffer=4)
+    cfg = SftConfig(
+        steps=3, lr=5e-3, warmup_steps=1, batch_size=2, log_every=1, save_every=2, shuffle_buffer=4
+    )
     torch.manual_seed(0)
-    train_sft(load_policy(tiny_dir, tiny_cfg), cfg, sft_dir, tmp_path / "a", 0, MetricsLog(tmp_path / "a.jsonl"))
+    train_sft(
+        load_policy(tiny_dir, tiny_cfg), cfg, sft_dir, tmp_path / "a", 0, MetricsLog(tmp_path / "a.jsonl")
+    )
     stopped = SftConfig(**{**cfg.__dict__, "steps": 2})
     torch.manual_seed(0)
-    train_sft(load_policy(tiny_dir, tiny_cfg), stopped, sft_dir, tmp_path / "b", 0, MetricsLog(tmp_path / "b.jsonl"))
+    train_sft(
+        load_policy(tiny_dir, tiny_cfg), stopped, sft_dir, tmp_path / "b", 0, MetricsLog(tmp_path / "b.jsonl")
+    )
     assert latest_checkpoint(tmp_path / "b").name == "step-000002"
     resumed = load_policy(resume_from(tmp_path / "b", tiny_dir), tiny_cfg)
     train_sft(resumed, cfg, sft_dir, tmp_path / "b", 0, MetricsLog(tmp_path / "b.jsonl"))
@@ -44,8 +50,10 @@ def test_examples_mix_families_although_the_shards_are_sorted(policy, sft_dir):
 
     families = sorted({r.family for r in sft_records(sft_dir)})
     in_files = {r.family for r in itertools.islice(sft_records(sft_dir), 6)}
-    streamed = [policy.tokenizer.decode(e.ids)
-                for e in itertools.islice(sft_examples(policy, sft_dir, SftConfig(randomize_ids=False), 0), 6)]
+    streamed = [
+        policy.tokenizer.decode(e.ids)
+        for e in itertools.islice(sft_examples(policy, sft_dir, SftConfig(randomize_ids=False), 0), 6)
+    ]
     mixed = {f for f in families for text in streamed if f"input/{f}-" in text}
     assert len(in_files) == 3  # the fixture's shards hold the families in blocks, like the pipeline's
     assert len(mixed) >= 4
@@ -61,7 +69,9 @@ def test_fixed_input_stem_names_the_input_in_the_prompt_and_the_code(policy, sft
     from train.sft import sft_examples
 
     ids, opened = [r.id for r in sft_records(sft_dir)], 0
-    for example in itertools.islice(sft_examples(policy, sft_dir, SftConfig(max_len=8192), 0, input_stem="image"), 8):
+    for example in itertools.islice(
+        sft_examples(policy, sft_dir, SftConfig(max_len=8192), 0, input_stem="image"), 8
+    ):
         text = policy.tokenizer.decode(example.ids)
         paths = re.findall(re.escape(INPUT_DIR) + r"[\w.-]+", text)
         assert set(paths) <= {INPUT_DIR + "image.png", INPUT_DIR + "image.jpg"}
@@ -80,7 +90,10 @@ def test_shrunk_images_keep_the_format_and_what_the_model_sees(policy, sft_recor
     assert [image_name("x", i) for i in small.images] == [image_name("x", i) for i in record.images]
     assert sum(map(len, small.images)) < sum(map(len, record.images))
     for big, little in zip(record.images, small.images, strict=True):
-        a, b = policy.vision.encode([big])[1]["pixel_values"], policy.vision.encode([little])[1]["pixel_values"]
+        a, b = (
+            policy.vision.encode([big])[1]["pixel_values"],
+            policy.vision.encode([little])[1]["pixel_values"],
+        )
         assert (a - b).abs().mean() < 0.02 if big[:2] == b"\xff\xd8" else bool((a == b).all())
 
 
@@ -90,8 +103,9 @@ def test_copy_weight_lands_on_the_code_path_only(policy, sft_dir):
     from train.sft import sft_examples
 
     weighted, plain_cfg = SftConfig(copy_weight=7, max_len=8192), SftConfig(max_len=8192)
-    pairs = zip(sft_examples(policy, sft_dir, weighted, 0), sft_examples(policy, sft_dir, plain_cfg, 0),
-                strict=False)  # both stream forever
+    pairs = zip(
+        sft_examples(policy, sft_dir, weighted, 0), sft_examples(policy, sft_dir, plain_cfg, 0), strict=False
+    )  # both stream forever
     checked = 0
     for heavy, plain in itertools.islice(pairs, 12):
         assert heavy.ids == plain.ids and set(plain.mask) <= {0, 1}
@@ -100,7 +114,9 @@ def test_copy_weight_lands_on_the_code_path_only(policy, sft_dir):
         text = policy.tokenizer.decode(heavy.ids)
         if 'image_path = "/mnt/data/input/' in text:
             path = text.split('image_path = "', 1)[1].split('"', 1)[0]
-            assert path.split("/")[-1].split(".")[0] in policy.tokenizer.decode(marked)  # the copied id, in the code
+            assert path.split("/")[-1].split(".")[0] in policy.tokenizer.decode(
+                marked
+            )  # the copied id, in the code
             assert path in text.split("<|im_start|>assistant", 1)[0]  # which the prompt shows
             checked += 1
         else:
@@ -109,8 +125,9 @@ def test_copy_weight_lands_on_the_code_path_only(policy, sft_dir):
 
 
 def test_copy_loss_is_logged_with_a_copy_weight(policy, sft_dir, tmp_path):
-    cfg = SftConfig(steps=2, lr=1e-3, warmup_steps=1, batch_size=6, log_every=1, save_every=2, copy_weight=5,
-                    max_len=8192)
+    cfg = SftConfig(
+        steps=2, lr=1e-3, warmup_steps=1, batch_size=6, log_every=1, save_every=2, copy_weight=5, max_len=8192
+    )
     train_sft(policy, cfg, sft_dir, tmp_path / "sft", 0, MetricsLog(tmp_path / "m.jsonl"))
     rows = [r for r in read_metrics(tmp_path / "m.jsonl") if r["stage"] == "sft"]
     assert all(r["copy_loss"] > 0 and r["loss"] > 0 for r in rows)

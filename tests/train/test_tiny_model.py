@@ -17,7 +17,9 @@ def test_every_number_piece_is_one_token(tokenizer):
     for piece in number_tokens():
         if piece.isdigit():
             assert len(tokenizer(piece, add_special_tokens=False).input_ids) == 1, piece
-        tail = tokenizer.convert_ids_to_tokens(tokenizer(f"-{piece * 4}.", add_special_tokens=False).input_ids)
+        tail = tokenizer.convert_ids_to_tokens(
+            tokenizer(f"-{piece * 4}.", add_special_tokens=False).input_ids
+        )
         if len(piece) == 2:  # the hex tail of an id: four pairs
             assert tail == ["-", piece, piece, piece, piece, "."], piece
 
@@ -29,7 +31,7 @@ def test_the_id_is_the_same_tokens_in_the_prompt_and_in_the_code(tokenizer):
     for text in (prompt, code):
         tokens = tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False).input_ids)
         start = tokens.index("100")
-        assert tokens[start:start + len(expected)] == expected
+        assert tokens[start : start + len(expected)] == expected
     assert tokenizer.decode(tokenizer(prompt, add_special_tokens=False).input_ids) == prompt
 
 

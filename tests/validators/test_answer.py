@@ -11,8 +11,23 @@ from validators.config import AnswerCheckConfig
 CHOICES = ("blue", "red", "green", "yellow")
 
 
-@pytest.mark.parametrize("predicted", ["B", "(B)", "B.", "B. red", "B) red", "red", "Red.", "Option B", "b",
-                                       "The answer is B", "B (red)", "The correct option is: B."])
+@pytest.mark.parametrize(
+    "predicted",
+    [
+        "B",
+        "(B)",
+        "B.",
+        "B. red",
+        "B) red",
+        "red",
+        "Red.",
+        "Option B",
+        "b",
+        "The answer is B",
+        "B (red)",
+        "The correct option is: B.",
+    ],
+)
 def test_choice_forms_all_select_b(predicted):
     assert answers_match(predicted, "B", "choice", CHOICES).passed
 
@@ -26,7 +41,9 @@ def test_choice_truth_may_be_option_text():
     assert answers_match("B", "red", "choice", CHOICES).passed
 
 
-@pytest.mark.parametrize("predicted, truth", [("yes", "yes"), ("Yes.", "yes"), ("True", "yes"), ("no, it is not", "no")])
+@pytest.mark.parametrize(
+    "predicted, truth", [("yes", "yes"), ("Yes.", "yes"), ("True", "yes"), ("no, it is not", "no")]
+)
 def test_yes_no(predicted, truth):
     assert answers_match(predicted, truth, "yes_no").passed
 
@@ -35,9 +52,20 @@ def test_yes_no_mismatch():
     assert answers_match("no", "yes", "yes_no").reason == "answer_mismatch"
 
 
-@pytest.mark.parametrize("predicted, truth", [("146", "146"), ("146.0", "146"), ("1,200", "1200"), ("2/3", "0.67"),
-                                              ("0.667", "0.67"), ("12 cm", "12"), ("$3.50", "3.5"),
-                                              ("\\frac{1}{2}", "0.5"), ("$\\frac{7}{2}$", "3.5")])
+@pytest.mark.parametrize(
+    "predicted, truth",
+    [
+        ("146", "146"),
+        ("146.0", "146"),
+        ("1,200", "1200"),
+        ("2/3", "0.67"),
+        ("0.667", "0.67"),
+        ("12 cm", "12"),
+        ("$3.50", "3.5"),
+        ("\\frac{1}{2}", "0.5"),
+        ("$\\frac{7}{2}$", "3.5"),
+    ],
+)
 def test_numbers(predicted, truth):
     assert answers_match(predicted, truth, "number").passed
 
@@ -57,12 +85,15 @@ def test_math_verify_runs_off_the_main_thread():
 
 
 def test_math_verify_can_be_switched_off():
-    assert not answers_match("$\\sqrt{4}$", "2", "number", cfg=AnswerCheckConfig(use_math_verify=False)).passed
+    assert not answers_match(
+        "$\\sqrt{4}$", "2", "number", cfg=AnswerCheckConfig(use_math_verify=False)
+    ).passed
     assert answers_match("$\\sqrt{4}$", "2", "number").detail == "math_verify"
 
 
-@pytest.mark.parametrize("predicted, truth", [("The Eiffel Tower.", "eiffel tower"), ("ah-979", "AH-979"),
-                                              ("  BASKET ", "basket")])
+@pytest.mark.parametrize(
+    "predicted, truth", [("The Eiffel Tower.", "eiffel tower"), ("ah-979", "AH-979"), ("  BASKET ", "basket")]
+)
 def test_text_normalisation(predicted, truth):
     assert answers_match(predicted, truth, "text").passed
 
@@ -79,7 +110,9 @@ def test_helpers():
 
 
 def _record(response, answer="BASKET", answer_type="text", question="What word?", params=None):
-    return SftRecord("t", (b"",), question, (1, 1), response, answer, answer_type, "crop", task_params=params or {})
+    return SftRecord(
+        "t", (b"",), question, (1, 1), response, answer, answer_type, "crop", task_params=params or {}
+    )
 
 
 def test_check_answer_reasons():
@@ -106,7 +139,9 @@ class _Judge:
         return self.decision
 
 
-@pytest.mark.parametrize("decision, reason", [(True, ""), (False, "answer_judge_rejected"), (None, "answer_judge_error")])
+@pytest.mark.parametrize(
+    "decision, reason", [(True, ""), (False, "answer_judge_rejected"), (None, "answer_judge_error")]
+)
 def test_judge_decides_free_form_answers_the_rules_reject(decision, reason):
     judge = _Judge(decision)
     record = _record("<think>x</think> <answer>a woven basket</answer>")
@@ -116,7 +151,9 @@ def test_judge_decides_free_form_answers_the_rules_reject(decision, reason):
 
 def test_judge_is_not_asked_when_rules_decide_or_type_is_closed():
     judge = _Judge(True)
-    check_answer(_record("<think>x</think> <answer>basket</answer>"), AnswerCheckConfig(use_judge=True), judge)
+    check_answer(
+        _record("<think>x</think> <answer>basket</answer>"), AnswerCheckConfig(use_judge=True), judge
+    )
     number = _record("<think>x</think> <answer>7</answer>", "8", "number")
     assert check_answer(number, AnswerCheckConfig(use_judge=True), judge).reason == "answer_mismatch"
     assert judge.calls == 0
@@ -125,4 +162,6 @@ def test_judge_is_not_asked_when_rules_decide_or_type_is_closed():
 def test_choices_come_from_inline_options_too():
     inline = _record("", "B", "choice", question="Which colour? Options: (A) x (B) y (C) z")
     assert record_choices(inline) == ("x", "y", "z")
-    assert check_answer(_record("<think>t</think> <answer>**B. y**</answer>", "B", "choice", inline.question)).passed
+    assert check_answer(
+        _record("<think>t</think> <answer>**B. y**</answer>", "B", "choice", inline.question)
+    ).passed

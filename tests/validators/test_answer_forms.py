@@ -6,8 +6,10 @@ from validators.answer import AnswerSpec, answers_match, choice_letter, read_ans
 from validators.text import clean_answer
 
 UMBRELLAS = ("a red umbrella", "a blue umbrella", "a green umbrella", "a yellow hat")
-MULTI_LINE = "What is the man holding?\nOptions:\nA. a red umbrella\nB. a blue umbrella\nC. a green umbrella\n" \
-             "D. a yellow hat\nPlease select the correct answer from the options above."
+MULTI_LINE = (
+    "What is the man holding?\nOptions:\nA. a red umbrella\nB. a blue umbrella\nC. a green umbrella\n"
+    "D. a yellow hat\nPlease select the correct answer from the options above."
+)
 INLINE = "Which colour is the car? (A) red (B) blue (C) green"
 CHINESE = "图中的汽车是什么颜色？\n选项：\nA: 红色\nB: 蓝色\nC: 绿色\n请直接回答选项字母。"
 
@@ -62,10 +64,24 @@ def test_answer_forms_select_their_option(answer, letter):
 
 # (answer as written, its value; None: not a number)
 NUMBER_FORMS = [
-    ("1,234", 1234.0), ("1,234,567", 1234567.0), ("12 cm", 12.0), ("12cm", 12.0), ("45°", 45.0),
-    ("45 degrees", 45.0), ("$3.50", 3.5), ("12.5%", 12.5), ("\\boxed{42}", 42.0), ("**42**", 42.0),
-    ("42.", 42.0), ("The answer is 7.", 7.0), ("−3", -3.0), ("$\\boxed{12.5\\%}$", 12.5), ("3.5 m/s", 3.5),
-    ("1,5", None), ("2 or 3", None), ("twelve", None),
+    ("1,234", 1234.0),
+    ("1,234,567", 1234567.0),
+    ("12 cm", 12.0),
+    ("12cm", 12.0),
+    ("45°", 45.0),
+    ("45 degrees", 45.0),
+    ("$3.50", 3.5),
+    ("12.5%", 12.5),
+    ("\\boxed{42}", 42.0),
+    ("**42**", 42.0),
+    ("42.", 42.0),
+    ("The answer is 7.", 7.0),
+    ("−3", -3.0),
+    ("$\\boxed{12.5\\%}$", 12.5),
+    ("3.5 m/s", 3.5),
+    ("1,5", None),
+    ("2 or 3", None),
+    ("twelve", None),
 ]
 
 

@@ -32,6 +32,7 @@ def test_every_field_is_documented():
             assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help"
             if dataclasses.is_dataclass(f.type if isinstance(f.type, type) else None):
                 walk(f.type)
+
     walk(ValidatorsConfig)
     for f in dataclasses.fields(ValidatorsConfig):
         walk(type(getattr(ValidatorsConfig(), f.name))) if f.name != "fail_fast" else None
@@ -43,13 +44,16 @@ def test_strict_yaml_build():
     assert cfg.shards.family_bounds == {"crop": (0.2, 0.6)} and cfg.judge.model == "judge"
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"hygiene": {"max_char": 1}}, "unknown key 'validators.hygiene.max_char'"),
-    ({"hygiene": {"repetition_threshold": 1.5}}, "repetition_threshold"),
-    ({"images": {"min_side": "big"}}, "validators.images.min_side"),
-    ({"shards": {"family_bounds": {"crop": [0.7, 0.2]}}}, "family_bounds.crop"),
-    ({"judge": {"attempts": 0}}, "attempts"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"hygiene": {"max_char": 1}}, "unknown key 'validators.hygiene.max_char'"),
+        ({"hygiene": {"repetition_threshold": 1.5}}, "repetition_threshold"),
+        ({"images": {"min_side": "big"}}, "validators.images.min_side"),
+        ({"shards": {"family_bounds": {"crop": [0.7, 0.2]}}}, "family_bounds.crop"),
+        ({"judge": {"attempts": 0}}, "attempts"),
+    ],
+)
 def test_bad_values_are_one_line_errors(data, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         build(ValidatorsConfig, data, source="pipeline.yaml", prefix="validators.")

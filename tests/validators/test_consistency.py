@@ -10,8 +10,17 @@ CODE = "<code>\n```python\nprint(2 * (24 + 49))\n```\n</code>"
 
 def _record(think, answer, answer_type="number", choices=None):
     params = {"choices": choices} if choices else {}
-    return SftRecord("t", (b"",), "q", (1, 1), f"<think>{think}</think> <answer>{answer}</answer>", answer, answer_type,
-                     "compute", task_params=params)
+    return SftRecord(
+        "t",
+        (b"",),
+        "q",
+        (1, 1),
+        f"<think>{think}</think> <answer>{answer}</answer>",
+        answer,
+        answer_type,
+        "compute",
+        task_params=params,
+    )
 
 
 def test_agreeing_reasoning_passes():
@@ -33,8 +42,10 @@ def test_choice_conclusions_compare_as_options():
     choices = ["blue", "red", "green"]
     assert check_consistency(_record("So the correct option is B (red).", "B", "choice", choices)).passed
     assert check_consistency(_record("Therefore the answer is red.", "B", "choice", choices)).passed
-    assert check_consistency(_record("So the correct option is C (green).", "B", "choice", choices)).reason == \
-        "consistency_reasoning_contradicted"
+    assert (
+        check_consistency(_record("So the correct option is C (green).", "B", "choice", choices)).reason
+        == "consistency_reasoning_contradicted"
+    )
 
 
 def test_only_the_last_conclusion_and_the_tail_count():
@@ -43,8 +54,15 @@ def test_only_the_last_conclusion_and_the_tail_count():
     assert reasoning_tail("<think>" + "a" * 600 + "</think> <answer>1</answer>", 500) == "a" * 500
 
 
-@pytest.mark.parametrize("text, value", [("so the answer is 3.5.", "3.5"), ('the answer is "AH-979".', "AH-979"),
-                                         ("The answer would be: yes\nmore", "yes"), ("no conclusion here", None)])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("so the answer is 3.5.", "3.5"),
+        ('the answer is "AH-979".', "AH-979"),
+        ("The answer would be: yes\nmore", "yes"),
+        ("no conclusion here", None),
+    ],
+)
 def test_last_conclusion(text, value):
     assert last_conclusion(text) == value
 
@@ -53,22 +71,34 @@ def test_no_conclusion_no_output_passes():
     assert check_consistency(_record("The sign is easy to read.", "STOP", "text")).passed
 
 
-UMBRELLA_MC = "What is the man holding?\nOptions:\nA. a blue umbrella\nB. a green umbrella\nC. a red umbrella\n" \
-              "Please select the correct answer from the options above."
+UMBRELLA_MC = (
+    "What is the man holding?\nOptions:\nA. a blue umbrella\nB. a green umbrella\nC. a red umbrella\n"
+    "Please select the correct answer from the options above."
+)
 
 
 def _imported(think, answer, truth, answer_type, question=UMBRELLA_MC):
-    return SftRecord("t", (b"",), question, (1, 1), f"<think>{think}</think> <answer>{answer}</answer>", truth,
-                     answer_type, "imported")
+    return SftRecord(
+        "t",
+        (b"",),
+        question,
+        (1, 1),
+        f"<think>{think}</think> <answer>{answer}</answer>",
+        truth,
+        answer_type,
+        "imported",
+    )
 
 
 @pytest.mark.parametrize("truth, answer_type", [("C", "choice"), ("**C. a red umbrella**", "text")])
 def test_a_concluded_letter_agrees_with_the_written_out_option(truth, answer_type):
-    agree = _imported("The umbrella in the crop is red, so the answer is C.", "**C. a red umbrella**", truth,
-                      answer_type)
+    agree = _imported(
+        "The umbrella in the crop is red, so the answer is C.", "**C. a red umbrella**", truth, answer_type
+    )
     assert check_consistency(agree).passed
-    disagree = _imported("The umbrella in the crop is green, so the answer is B.", "**C. a red umbrella**", truth,
-                         answer_type)
+    disagree = _imported(
+        "The umbrella in the crop is green, so the answer is B.", "**C. a red umbrella**", truth, answer_type
+    )
     verdict = check_consistency(disagree)
     assert verdict.reason == "consistency_reasoning_contradicted" and "'B'" in verdict.detail
 
@@ -77,8 +107,9 @@ def test_yes_no_sentences_compare_as_yes_no():
     question = "Is the sign red?"
     sentence = "Yes, the sign is red."
     assert check_consistency(_imported("So the answer is yes.", sentence, sentence, "text", question)).passed
-    assert not check_consistency(_imported("So the answer is no.", "Yes, the sign is red.", "yes", "yes_no",
-                                           question)).passed
+    assert not check_consistency(
+        _imported("So the answer is no.", "Yes, the sign is red.", "yes", "yes_no", question)
+    ).passed
 
 
 def test_answer_rounded_from_a_widened_print_is_consistent():
@@ -86,8 +117,10 @@ def test_answer_rounded_from_a_widened_print_is_consistent():
     from validators.consistency import check_consistency
 
     def record(answer):
-        response = ("<think>Compute.<code>\n```python\nprint(f'{2 * 3.14159265:.2f}')\n```\n</code>"
-                    f"<sandbox_output>6.28318530</sandbox_output>So it is {answer}.</think> <answer>{answer}</answer>")
+        response = (
+            "<think>Compute.<code>\n```python\nprint(f'{2 * 3.14159265:.2f}')\n```\n</code>"
+            f"<sandbox_output>6.28318530</sandbox_output>So it is {answer}.</think> <answer>{answer}</answer>"
+        )
         return SftRecord("x", (b"",), "q", (1, 1), response, answer, "number", "compute")
 
     assert check_consistency(record("6.28")).passed and check_consistency(record("6.283")).passed

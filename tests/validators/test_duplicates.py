@@ -18,10 +18,14 @@ def _png(image: Image.Image, fmt: str = "PNG") -> bytes:
 
 def _scene(seed: int) -> Image.Image:
     rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)).resize((320, 240), Image.Resampling.BICUBIC)
+    return Image.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)).resize(
+        (320, 240), Image.Resampling.BICUBIC
+    )
 
 
-def _rec(rid: str, image: bytes, question: str = "What colour is the star?", answer: str = "red") -> SftRecord:
+def _rec(
+    rid: str, image: bytes, question: str = "What colour is the star?", answer: str = "red"
+) -> SftRecord:
     return SftRecord(rid, (image,), question, (320, 240), "", answer, "text", "crop")
 
 
@@ -33,7 +37,11 @@ def test_exact_key_ignores_question_case_and_spacing():
 
 def test_dhash_is_robust_to_reencoding_and_small_edits():
     base = _scene(1)
-    same = [_png(base, "JPEG"), _png(ImageEnhance.Brightness(base).enhance(1.05)), _png(base.resize((300, 225)))]
+    same = [
+        _png(base, "JPEG"),
+        _png(ImageEnhance.Brightness(base).enhance(1.05)),
+        _png(base.resize((300, 225))),
+    ]
     for variant in same:
         assert hamming(dhash(_png(base)), dhash(variant)) <= 6
     assert hamming(dhash(_png(base)), dhash(_png(_scene(2)))) > 12
@@ -46,7 +54,9 @@ def test_index_exact_and_near_and_distinct():
     near = index.seen(_rec("y", _png(_scene(3), "JPEG"), "WHAT colour is the star"))
     assert near.reason == "duplicates_near" and "ref" in near.detail
     assert index.seen(_rec("z", _png(_scene(4)))).passed
-    assert index.seen(_rec("w", _png(_scene(3), "JPEG"), "How many stars?")).passed  # same image, new question
+    assert index.seen(
+        _rec("w", _png(_scene(3), "JPEG"), "How many stars?")
+    ).passed  # same image, new question
     assert index.seen(_rec("v", _png(_scene(3), "JPEG"), answer="The red.")).reason == "duplicates_near"
 
 
@@ -63,7 +73,10 @@ def test_look_alike_images_with_different_answers_are_not_near_duplicates():
     index = DuplicateIndex.from_records([_rec("a", red, question, "red")])
     assert index.seen(_rec("b", blue, question, "blue")).passed
     assert index.seen(_rec("c", blue, question, "Red")).reason == "duplicates_near"
-    assert not set(near_keys(_rec("a", red, question, "red"))) & set(near_keys(_rec("b", blue, question, "blue")))
+    assert not set(near_keys(_rec("a", red, question, "red"))) & set(
+        near_keys(_rec("b", blue, question, "blue"))
+    )
+
 
 def test_near_keys_share_a_band_for_near_pairs():
     a, b = _rec("a", _png(_scene(5))), _rec("b", _png(_scene(5), "JPEG"))
@@ -82,5 +95,12 @@ def test_index_from_parquet(tmp_path):
 
 def test_dedupe_keeps_smallest_id():
     img = _png(_scene(8))
-    verdicts = dedupe([_rec("b", img), _rec("a", img), _rec("c", _png(_scene(8), "JPEG")), _rec("d", _png(_scene(9)))])
-    assert {k: v.reason for k, v in verdicts.items()} == {"a": "", "b": "duplicates_exact", "c": "duplicates_near", "d": ""}
+    verdicts = dedupe(
+        [_rec("b", img), _rec("a", img), _rec("c", _png(_scene(8), "JPEG")), _rec("d", _png(_scene(9)))]
+    )
+    assert {k: v.reason for k, v in verdicts.items()} == {
+        "a": "",
+        "b": "duplicates_exact",
+        "c": "duplicates_near",
+        "d": "",
+    }

@@ -23,11 +23,23 @@ def _record(outputs, images=(), runs=None):
     segments, executions = [fmt.Text("Compute.")], []
     for i, out in enumerate(outputs):
         code = f"print({i})"
-        segments += [fmt.Code(code), fmt.SandboxOutput(out, "") if isinstance(out, int) else fmt.SandboxOutput(0, out)]
+        segments += [
+            fmt.Code(code),
+            fmt.SandboxOutput(out, "") if isinstance(out, int) else fmt.SandboxOutput(0, out),
+        ]
         executions.append(Execution(code, code, "ok"))
     response = fmt.render(fmt.Trajectory(tuple(segments), " ", "1"))
-    return SftRecord("t", (_png(0), *images), "q", (80, 80), response, "1", "number", "compute",
-                     executions=tuple(runs if runs is not None else executions))
+    return SftRecord(
+        "t",
+        (_png(0), *images),
+        "q",
+        (80, 80),
+        response,
+        "1",
+        "number",
+        "compute",
+        executions=tuple(runs if runs is not None else executions),
+    )
 
 
 def _ok(feedback="", images=()):
@@ -43,10 +55,17 @@ def test_stored_only():
     assert compare_execution(_record(["42"]), None).detail == "stored executions only"
 
 
-@pytest.mark.parametrize("status, reason", [(ExecStatus.ERROR, "exec_error"), (ExecStatus.TIMEOUT, "exec_timeout"),
-                                            (ExecStatus.MEMORY, "exec_memory"), (ExecStatus.KILLED, "exec_killed"),
-                                            (ExecStatus.OUTPUT_LIMIT, "exec_output_limit"),
-                                            (ExecStatus.REFUSED, "exec_refused")])
+@pytest.mark.parametrize(
+    "status, reason",
+    [
+        (ExecStatus.ERROR, "exec_error"),
+        (ExecStatus.TIMEOUT, "exec_timeout"),
+        (ExecStatus.MEMORY, "exec_memory"),
+        (ExecStatus.KILLED, "exec_killed"),
+        (ExecStatus.OUTPUT_LIMIT, "exec_output_limit"),
+        (ExecStatus.REFUSED, "exec_refused"),
+    ],
+)
 def test_rerun_failure_statuses(status, reason):
     assert compare_execution(_record(["42"]), [ExecResult(status, error_type="X")]).reason == reason
 
@@ -60,7 +79,10 @@ def test_image_reasons():
     rec = _record([2], images=(_png(10), _png(200)))
     assert compare_execution(rec, [_ok(images=[_png(10)])]).reason == "exec_image_count_mismatch"
     assert compare_execution(rec, [_ok(images=[_png(10), _png(120)])]).reason == "exec_image_mismatch"
-    assert compare_execution(rec, [_ok(images=[_png(10), _png(200, (90, 80))])]).reason == "exec_image_size_mismatch"
+    assert (
+        compare_execution(rec, [_ok(images=[_png(10), _png(200, (90, 80))])]).reason
+        == "exec_image_size_mismatch"
+    )
     assert compare_execution(rec, [_ok(images=[_png(200), _png(10)])]).reason == "exec_image_order"
 
 
@@ -73,15 +95,26 @@ def test_pixel_tolerance():
 def test_stored_execution_reasons():
     base = Execution("print(0)", "print(0)", "ok")
     assert compare_execution(_record(["42"], runs=[]), None).reason == "exec_block_count_mismatch"
-    assert compare_execution(_record(["42"], runs=[Execution("print(9)", "", "ok")]), None).reason == "exec_code_mismatch"
+    assert (
+        compare_execution(_record(["42"], runs=[Execution("print(9)", "", "ok")]), None).reason
+        == "exec_code_mismatch"
+    )
     failed = Execution("print(0)", "print(0)", "error", error_type="NameError")
     assert compare_execution(_record(["42"], runs=[failed]), None).reason == "exec_error"
     fixed = Execution("print(0)", "print(0)", "ok", fixes=("fix_crop_clamp",))
-    assert compare_execution(_record(["42"], runs=[fixed]), None, ExecutionCheckConfig(fixups="accept")).passed
-    assert compare_execution(_record(["42"], runs=[fixed]), None, ExecutionCheckConfig(fixups="reject")).reason == \
-        "exec_fixups_applied"
-    transport = Execution("print(0)", "print(0)", "ok", fixes=("fix_output_dir",))  # the supervisor's path mapping
-    assert compare_execution(_record(["42"], runs=[transport]), None, ExecutionCheckConfig(fixups="reject")).passed
+    assert compare_execution(
+        _record(["42"], runs=[fixed]), None, ExecutionCheckConfig(fixups="accept")
+    ).passed
+    assert (
+        compare_execution(_record(["42"], runs=[fixed]), None, ExecutionCheckConfig(fixups="reject")).reason
+        == "exec_fixups_applied"
+    )
+    transport = Execution(
+        "print(0)", "print(0)", "ok", fixes=("fix_output_dir",)
+    )  # the supervisor's path mapping
+    assert compare_execution(
+        _record(["42"], runs=[transport]), None, ExecutionCheckConfig(fixups="reject")
+    ).passed
     shown = _record(["Sandbox for t: Code execution failed: boom"], runs=[base])
     assert compare_execution(shown, None).reason == "exec_error"
 
@@ -100,11 +133,22 @@ def test_reexecute_runs_strictly_in_one_session(sb):
 
 def test_strict_rerun_does_not_fix_out_of_range_crops(sb):
     """Fix-ups (e.g. crop clamping) are off in the re-run: code that only worked fixed up fails."""
-    code = ('from PIL import Image\nimg = Image.open(image_path)\nimg.crop((0, 0, 10, 10)).save("/mnt/data/temp_processed_images/a.png")\n'
-            'print("/mnt/data/temp_processed_images/a.png")\nraise ValueError("strict")')
+    code = (
+        'from PIL import Image\nimg = Image.open(image_path)\nimg.crop((0, 0, 10, 10)).save("/mnt/data/temp_processed_images/a.png")\n'
+        'print("/mnt/data/temp_processed_images/a.png")\nraise ValueError("strict")'
+    )
     response = fmt.render(fmt.Trajectory((fmt.Code(code), fmt.SandboxOutput(1)), " ", "1"))
-    rec = SftRecord("t", (_png(0), _png(0, (10, 10))), "q", (80, 80), response, "1", "number", "crop",
-                    executions=(Execution(code, code, "ok"),))
+    rec = SftRecord(
+        "t",
+        (_png(0), _png(0, (10, 10))),
+        "q",
+        (80, 80),
+        response,
+        "1",
+        "number",
+        "crop",
+        executions=(Execution(code, code, "ok"),),
+    )
     assert compare_execution(rec, reexecute(rec, sb)).reason == "exec_error"
 
 

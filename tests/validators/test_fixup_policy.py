@@ -22,7 +22,9 @@ out = img.crop((x1, y1, x2, y2)).resize((128, 128))
 path = "/mnt/data/temp_processed_images/scene_crop.png"
 out.save(path)
 print(path)"""
-CROP_OUTSIDE = CROP_SMALL.replace("100, 90, 130, 120", "-20, 150, 90, 260").replace("a 30 px", "partly outside")
+CROP_OUTSIDE = CROP_SMALL.replace("100, 90, 130, 120", "-20, 150, 90, 260").replace(
+    "a 30 px", "partly outside"
+)
 PRECISION = 'import math\nratio = math.pi * 2\nprint(f"{ratio:.2f}")'
 CLEAN = CROP_SMALL.replace("100, 90, 130, 120", "80, 70, 160, 150")
 
@@ -42,12 +44,30 @@ def _recorded(sb, code: str, answer: str, answer_type: str) -> SftRecord:
         result = session.run(code)
     assert result.ok, result.error_message
     output = fmt.SandboxOutput(len(result.images), "" if result.images else result.feedback)
-    traj = fmt.Trajectory((fmt.Text("Let me look closer."), fmt.Code(code), output,
-                           fmt.Text(f"So the answer is {answer}.")), " ", answer)
-    run = Execution(code, result.code_as_run, "ok", result.stdout, fixes=tuple(result.fixes),
-                    image_indices=tuple(range(1, 1 + len(result.images))))
-    return SftRecord("r", (image, *result.images), "What is shown?", (240, 200), fmt.render(traj), answer,
-                     answer_type, "imported", executions=(run,))
+    traj = fmt.Trajectory(
+        (fmt.Text("Let me look closer."), fmt.Code(code), output, fmt.Text(f"So the answer is {answer}.")),
+        " ",
+        answer,
+    )
+    run = Execution(
+        code,
+        result.code_as_run,
+        "ok",
+        result.stdout,
+        fixes=tuple(result.fixes),
+        image_indices=tuple(range(1, 1 + len(result.images))),
+    )
+    return SftRecord(
+        "r",
+        (image, *result.images),
+        "What is shown?",
+        (240, 200),
+        fmt.render(traj),
+        answer,
+        answer_type,
+        "imported",
+        executions=(run,),
+    )
 
 
 def _cfg(policy: str) -> ValidatorsConfig:
@@ -57,9 +77,14 @@ def _cfg(policy: str) -> ValidatorsConfig:
     return cfg
 
 
-@pytest.mark.parametrize("code, answer, kind, fix", [(CROP_SMALL, "red", "text", "fix_crop_clamp"),
-                                                      (CROP_OUTSIDE, "red", "text", "fix_crop_clamp"),
-                                                      (PRECISION, "6.28318531", "number", "fix_precision")])
+@pytest.mark.parametrize(
+    "code, answer, kind, fix",
+    [
+        (CROP_SMALL, "red", "text", "fix_crop_clamp"),
+        (CROP_OUTSIDE, "red", "text", "fix_crop_clamp"),
+        (PRECISION, "6.28318531", "number", "fix_precision"),
+    ],
+)
 def test_each_policy_on_a_record_that_needs_fixups(sb, code, answer, kind, fix):
     record = _recorded(sb, code, answer, kind)
     assert fix in record.executions[0].fixes
@@ -77,8 +102,14 @@ def test_each_policy_on_a_record_that_needs_fixups(sb, code, answer, kind, fix):
     assert kept.images == record.images  # the strict re-run of the rewritten code made the same pixels
     with sb.session(images=[record.images[0]], image_name=NAME, strict=True, item_id="r", seed=0) as session:
         again = session.run(run.code)
-    assert again.ok and again.fixes == [] and (again.images == list(record.images[1:]) or again.feedback.strip()
-                                               == fmt.parse(kept.response).segments[2].text.strip())
+    assert (
+        again.ok
+        and again.fixes == []
+        and (
+            again.images == list(record.images[1:])
+            or again.feedback.strip() == fmt.parse(kept.response).segments[2].text.strip()
+        )
+    )
 
 
 def test_rewrite_leaves_clean_records_alone(sb):
@@ -104,7 +135,9 @@ def test_rewrite_falls_back_to_accept_when_the_rewrite_does_not_reproduce(sb):
 def test_wrong_outputs_are_rejected_under_every_policy(sb):
     record = _recorded(sb, PRECISION, "6.28318531", "number")
     traj = fmt.parse(record.response)
-    lied = fmt.Trajectory((*traj.segments[:2], fmt.SandboxOutput(0, "7.00000000"), traj.segments[3]), " ", "7.0")
+    lied = fmt.Trajectory(
+        (*traj.segments[:2], fmt.SandboxOutput(0, "7.00000000"), traj.segments[3]), " ", "7.0"
+    )
     wrong = replace(record, response=fmt.render(lied), answer="7.0")
     for policy in ("reject", "accept", "rewrite"):
         _, verdicts = judge_with_policy(wrong, _cfg(policy), sandbox=sb)

@@ -3,8 +3,10 @@
 from synthesis.records import SftRecord
 from validators.format_check import check_format
 
-GOOD = ("<think>Crop it.<code>\n```python\nprint(1)\n```\n</code><sandbox_output><image></sandbox_output>"
-        "Done.</think> <answer>B</answer>")
+GOOD = (
+    "<think>Crop it.<code>\n```python\nprint(1)\n```\n</code><sandbox_output><image></sandbox_output>"
+    "Done.</think> <answer>B</answer>"
+)
 
 
 def _record(response=GOOD, images=2):
@@ -23,4 +25,6 @@ def test_first_violation_is_the_reason_and_detail_locates_it():
 
 def test_image_count_mismatch():
     verdict = check_format(_record(images=3))
-    assert verdict.reason == "format_image_count_mismatch" and "1 <image> placeholders but 2" in verdict.detail
+    assert (
+        verdict.reason == "format_image_count_mismatch" and "1 <image> placeholders but 2" in verdict.detail
+    )

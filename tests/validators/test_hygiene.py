@@ -44,20 +44,44 @@ def test_repetition_rule_edges():
 
 
 def test_code_and_outputs_are_not_scanned():
-    code = "<code>\n```python\n" + "print(1)\n" * 40 + "```\n</code><sandbox_output>" + "1\n" * 40 + "</sandbox_output>"
+    code = (
+        "<code>\n```python\n"
+        + "print(1)\n" * 40
+        + "```\n</code><sandbox_output>"
+        + "1\n" * 40
+        + "</sandbox_output>"
+    )
     assert check_hygiene(_record(GOOD.replace("So the", code + "So the"))).passed
     assert model_text_segments("<think>a" + code + "b</think> <answer>c</answer>") == ["a", "b c"]
 
 
-@pytest.mark.parametrize("text", ['open("/home/alice/x.png")', "saved to /tmp/run/out.png", "C:\\Users\\bob\\img.jpg",
-                                  "~/data/img.png", "/data/thyme/images/0001.jpg"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'open("/home/alice/x.png")',
+        "saved to /tmp/run/out.png",
+        "C:\\Users\\bob\\img.jpg",
+        "~/data/img.png",
+        "/data/thyme/images/0001.jpg",
+    ],
+)
 def test_leaked_paths(text):
     assert leaked_paths(text)
     assert check_hygiene(_record(GOOD.replace("So the", text + ". So the"))).reason == "hygiene_leaked_path"
 
 
-@pytest.mark.parametrize("text", ["/mnt/data/input/a.png", "/mnt/data/temp_processed_images/a_1.png", "1/2/3",
-                                  "km/h", "https://example.org/a/b", "ratio 3 / 4", "and/or"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/mnt/data/input/a.png",
+        "/mnt/data/temp_processed_images/a_1.png",
+        "1/2/3",
+        "km/h",
+        "https://example.org/a/b",
+        "ratio 3 / 4",
+        "and/or",
+    ],
+)
 def test_not_leaked_paths(text):
     assert leaked_paths(text) == []
 
@@ -79,14 +103,24 @@ def test_answer_leak_ignores_instructions_and_choices():
     assert check_hygiene(_record(question="What is 12 plus 3?", answer="15", answer_type="number")).passed
 
 
-UMBRELLA_MC = "What is the man holding?\nOptions:\nA. a blue umbrella\nB. a green umbrella\nC. a red umbrella\n" \
-              "Please select the correct answer from the options above."
+UMBRELLA_MC = (
+    "What is the man holding?\nOptions:\nA. a blue umbrella\nB. a green umbrella\nC. a red umbrella\n"
+    "Please select the correct answer from the options above."
+)
 
 
-@pytest.mark.parametrize("question", [UMBRELLA_MC, "What is the man holding? (A) a blue umbrella (B) a green umbrella "
-                                                   "(C) a red umbrella", "What is he holding?\nA) a blue umbrella\n"
-                                                   "B) a green umbrella\nC) a red umbrella\nAnswer with the letter."])
-@pytest.mark.parametrize("answer", ["**C. a red umbrella**", "a red umbrella", "C", "(C)", "The answer is C."])
+@pytest.mark.parametrize(
+    "question",
+    [
+        UMBRELLA_MC,
+        "What is the man holding? (A) a blue umbrella (B) a green umbrella (C) a red umbrella",
+        "What is he holding?\nA) a blue umbrella\n"
+        "B) a green umbrella\nC) a red umbrella\nAnswer with the letter.",
+    ],
+)
+@pytest.mark.parametrize(
+    "answer", ["**C. a red umbrella**", "a red umbrella", "C", "(C)", "The answer is C."]
+)
 def test_a_multiple_choice_question_lists_its_answer_without_leaking_it(question, answer):
     """Imported records keep the answer as written and typed ``text``: the options contain it by design."""
     assert check_hygiene(_record(question=question, answer=answer, answer_type="text")).passed
@@ -94,21 +128,31 @@ def test_a_multiple_choice_question_lists_its_answer_without_leaking_it(question
 
 def test_a_question_that_states_the_answer_outside_its_options_still_leaks():
     stated = "Hint: the man holds a red umbrella.\nWhat is the man holding?\nA. a blue umbrella\nB. a green umbrella"
-    assert check_hygiene(_record(question=stated, answer="a red umbrella", answer_type="text")).reason == \
-        "hygiene_answer_leak"
+    assert (
+        check_hygiene(_record(question=stated, answer="a red umbrella", answer_type="text")).reason
+        == "hygiene_answer_leak"
+    )
     plain = "The sign reads **STOP**. What does it say?\nAnswer the question using a single word."
-    assert check_hygiene(_record(question=plain, answer="**stop**", answer_type="text")).reason == "hygiene_answer_leak"
+    assert (
+        check_hygiene(_record(question=plain, answer="**stop**", answer_type="text")).reason
+        == "hygiene_answer_leak"
+    )
 
 
-@pytest.mark.parametrize("question, leaks", [
-    ("What is the ratio of the sales of Cobalt to that of Camera? Round to 2 decimal places.", False),
-    ("What is 2 + 3 - 3?", False),
-    ("In 2 of the 5 boxes there is a star. How many boxes hold no star?", False),
-    ("The total shown is 2. What is the total?", True),
-])
+@pytest.mark.parametrize(
+    "question, leaks",
+    [
+        ("What is the ratio of the sales of Cobalt to that of Camera? Round to 2 decimal places.", False),
+        ("What is 2 + 3 - 3?", False),
+        ("In 2 of the 5 boxes there is a star. How many boxes hold no star?", False),
+        ("The total shown is 2. What is the total?", True),
+    ],
+)
 def test_a_number_in_the_question_is_a_leak_only_when_stated_as_the_value(question, leaks):
     from synthesis.records import SftRecord
     from validators.hygiene import check_hygiene
 
-    record = SftRecord("n", (b"",), question, (1, 1), "<think>t</think> <answer>2</answer>", "2", "number", "compute")
+    record = SftRecord(
+        "n", (b"",), question, (1, 1), "<think>t</think> <answer>2</answer>", "2", "number", "compute"
+    )
     assert (check_hygiene(record).reason == "hygiene_answer_leak") is leaks

@@ -7,14 +7,17 @@ from PIL import Image, ImageDraw, ImageEnhance
 from validators.image_ops import coverage, crop_box_from_code, locate_crop, rms_contrast, upright_angle
 
 
-@pytest.mark.parametrize("code, box", [
-    ("x1, y1, x2, y2 = 1, 2, 30, 40\ncrop = img.crop((x1, y1, x2, y2))", (1, 2, 30, 40)),
-    ("crop = img.crop((5, 6, 70, 80))", (5, 6, 70, 80)),
-    ("roi = image[10:90, 20:120]", (20, 10, 120, 90)),
-    ("x1, y1, x2, y2 = (3, 4, 50, 60)", (3, 4, 50, 60)),
-    ("a = img.crop((0, 0, 9, 9))\nb = img.crop((10, 10, 99, 99))", (10, 10, 99, 99)),
-    ("left = 4\ncrop = img.crop((left, 0, 20, 20))", None),
-])
+@pytest.mark.parametrize(
+    "code, box",
+    [
+        ("x1, y1, x2, y2 = 1, 2, 30, 40\ncrop = img.crop((x1, y1, x2, y2))", (1, 2, 30, 40)),
+        ("crop = img.crop((5, 6, 70, 80))", (5, 6, 70, 80)),
+        ("roi = image[10:90, 20:120]", (20, 10, 120, 90)),
+        ("x1, y1, x2, y2 = (3, 4, 50, 60)", (3, 4, 50, 60)),
+        ("a = img.crop((0, 0, 9, 9))\nb = img.crop((10, 10, 99, 99))", (10, 10, 99, 99)),
+        ("left = 4\ncrop = img.crop((left, 0, 20, 20))", None),
+    ],
+)
 def test_crop_box_from_code(code, box):
     assert crop_box_from_code(code) == box
 

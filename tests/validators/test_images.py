@@ -20,7 +20,9 @@ def _png(img: Image.Image) -> bytes:
 
 def _input(w=800, h=600):
     rng = np.random.default_rng(0)
-    return Image.fromarray(rng.integers(0, 255, (h // 8, w // 8, 3), dtype=np.uint8)).resize((w, h), Image.Resampling.BICUBIC)
+    return Image.fromarray(rng.integers(0, 255, (h // 8, w // 8, 3), dtype=np.uint8)).resize(
+        (w, h), Image.Resampling.BICUBIC
+    )
 
 
 def _record(family, original, blocks, target=None, params=None):
@@ -31,7 +33,9 @@ def _record(family, original, blocks, target=None, params=None):
         images += [_png(p) for p in produced]
     response = fmt.render(fmt.Trajectory(tuple(segments), " ", "x"))
     task_params = {"target": target, "params": params or {}}
-    return SftRecord("t", tuple(images), "q", original.size, response, "x", "text", family, task_params=task_params)
+    return SftRecord(
+        "t", tuple(images), "q", original.size, response, "x", "text", family, task_params=task_params
+    )
 
 
 CROP = "x1, y1, x2, y2 = {}, {}, {}, {}\ncrop = img.crop((x1, y1, x2, y2))"
@@ -51,18 +55,28 @@ def test_good_crop_passes():
 
 def test_block_images_maps_placeholders():
     box = (400, 230, 500, 300)
-    rec = _record("multi_round", _input(), [(CROP.format(*box), [_crop(box)]), ("print(1)", []),
-                                            (CROP.format(*box), [_crop(box), _crop(box)])], TARGET)
+    rec = _record(
+        "multi_round",
+        _input(),
+        [(CROP.format(*box), [_crop(box)]), ("print(1)", []), (CROP.format(*box), [_crop(box), _crop(box)])],
+        TARGET,
+    )
     assert [indices for _, indices in block_images(rec)] == [[1], [], [2, 3]]
 
 
 def test_undecodable():
-    rec = _record("crop", _input(), [(CROP.format(400, 230, 500, 300), [_crop((400, 230, 500, 300))])], TARGET)
-    broken = SftRecord(**{**{f: getattr(rec, f) for f in rec.__slots__}, "images": (rec.images[0], b"\x89PNG junk")})
+    rec = _record(
+        "crop", _input(), [(CROP.format(400, 230, 500, 300), [_crop((400, 230, 500, 300))])], TARGET
+    )
+    broken = SftRecord(
+        **{**{f: getattr(rec, f) for f in rec.__slots__}, "images": (rec.images[0], b"\x89PNG junk")}
+    )
     assert check_images(broken).reason == "images_undecodable"
 
 
-@pytest.mark.parametrize("size, reason", [((40, 200), "images_too_small"), ((20000, 100), "images_too_large")])
+@pytest.mark.parametrize(
+    "size, reason", [((40, 200), "images_too_small"), ((20000, 100), "images_too_large")]
+)
 def test_size_limits(size, reason):
     big = Image.new("RGB", size, "white")
     big.putpixel((0, 0), (0, 0, 0))
@@ -72,7 +86,10 @@ def test_size_limits(size, reason):
 def test_bad_aspect():
     wide = _input(9000, 64)
     cfg = ImagesCheckConfig(max_aspect=100)
-    assert check_images(_record("crop", _input(), [("print(p)", [wide])], TARGET), cfg).reason == "images_bad_aspect"
+    assert (
+        check_images(_record("crop", _input(), [("print(p)", [wide])], TARGET), cfg).reason
+        == "images_bad_aspect"
+    )
 
 
 def test_blank():
@@ -100,18 +117,30 @@ def test_crop_misses_target():
 
 def test_only_the_last_crop_must_hold_the_target():
     wrong, right = (10, 10, 110, 80), (400, 230, 500, 300)
-    rec = _record("multi_round", _input(), [(CROP.format(*wrong), [_crop(wrong)]), (CROP.format(*right), [_crop(right)])],
-                  TARGET)
+    rec = _record(
+        "multi_round",
+        _input(),
+        [(CROP.format(*wrong), [_crop(wrong)]), (CROP.format(*right), [_crop(right)])],
+        TARGET,
+    )
     assert check_images(rec).passed
 
 
 def test_crop_located_by_template_matching_when_code_has_no_literal_box():
     code = "box = compute_box()\ncrop = img.crop(box)"
-    assert check_images(_record("crop", _input(), [(code, [_crop((400, 230, 500, 300), zoom=3)])], TARGET)).passed
-    assert check_images(_record("crop", _input(), [(code, [_crop((50, 50, 150, 120))])], TARGET)).reason == \
-        "images_crop_misses_target"
-    other = Image.fromarray(np.random.default_rng(5).integers(0, 255, (80, 100, 3), dtype=np.uint8)).resize((200, 160))
-    assert check_images(_record("crop", _input(), [(code, [other])], TARGET)).reason == "images_crop_not_found"
+    assert check_images(
+        _record("crop", _input(), [(code, [_crop((400, 230, 500, 300), zoom=3)])], TARGET)
+    ).passed
+    assert (
+        check_images(_record("crop", _input(), [(code, [_crop((50, 50, 150, 120))])], TARGET)).reason
+        == "images_crop_misses_target"
+    )
+    other = Image.fromarray(np.random.default_rng(5).integers(0, 255, (80, 100, 3), dtype=np.uint8)).resize(
+        (200, 160)
+    )
+    assert (
+        check_images(_record("crop", _input(), [(code, [other])], TARGET)).reason == "images_crop_not_found"
+    )
 
 
 def test_no_target():
@@ -143,6 +172,10 @@ def test_rotation_upright_and_not():
 
 def test_contrast_raised_and_not():
     faint = ImageEnhance.Contrast(_document()).enhance(0.25)
-    assert check_images(_record("contrast", faint, [("enhance", [ImageEnhance.Contrast(faint).enhance(4)])])).passed
-    verdict = check_images(_record("contrast", faint, [("enhance", [ImageEnhance.Contrast(faint).enhance(1.02)])]))
+    assert check_images(
+        _record("contrast", faint, [("enhance", [ImageEnhance.Contrast(faint).enhance(4)])])
+    ).passed
+    verdict = check_images(
+        _record("contrast", faint, [("enhance", [ImageEnhance.Contrast(faint).enhance(1.02)])])
+    )
     assert verdict.reason == "images_contrast_not_raised"

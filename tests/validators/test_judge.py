@@ -36,7 +36,9 @@ def judge(server):
 
 
 def _record(answer_text: str) -> SftRecord:
-    response = f"<think>The sign reads basket. So the answer is basket.</think> <answer>{answer_text}</answer>"
+    response = (
+        f"<think>The sign reads basket. So the answer is basket.</think> <answer>{answer_text}</answer>"
+    )
     return SftRecord("t", (b"",), "What is written on the sign?", (1, 1), response, "basket", "text", "crop")
 
 
@@ -51,7 +53,9 @@ def test_correct_answer_accepted_by_judge_with_original_protocol(judge):
     verdict = check_answer(_record("a wicker basket"), AnswerCheckConfig(use_judge=True), client)
     assert verdict.passed and verdict.detail == "judge"
     (request,) = script.requests
-    assert request["model"] == "judge-model" and request["temperature"] == 0.1 and request["max_tokens"] == 256
+    assert (
+        request["model"] == "judge-model" and request["temperature"] == 0.1 and request["max_tokens"] == 256
+    )
     prompt = request["messages"][0]["content"]
     assert "a wicker basket" in prompt and "Reference answer: basket" in prompt and '"Correctness"' in prompt
 
@@ -86,5 +90,7 @@ def test_consistency_judge(judge):
     script.replies = ['{"Consistency": 1}']
     assert check_consistency(_record("basket"), ConsistencyCheckConfig(use_judge=True), client).passed
     script.replies = ["??"]
-    assert check_consistency(_record("basket"), ConsistencyCheckConfig(use_judge=True), client).reason == \
-        "consistency_judge_error"
+    assert (
+        check_consistency(_record("basket"), ConsistencyCheckConfig(use_judge=True), client).reason
+        == "consistency_judge_error"
+    )

@@ -18,9 +18,17 @@ FAMILIES = ["crop", "rotate", "compute", "crop"]
 
 
 def _row(i: int, **changes):
-    record = SftRecord(f"crop-{i:06d}", (b"\x89PNG...", b"\x89PNG..."), "What word?", (640, 480),
-                       "<think>x</think> <answer>a</answer>", "a", "text", FAMILIES[i % len(FAMILIES)],
-                       checks=(Check("format", True), Check("answer", True)))
+    record = SftRecord(
+        f"crop-{i:06d}",
+        (b"\x89PNG...", b"\x89PNG..."),
+        "What word?",
+        (640, 480),
+        "<think>x</think> <answer>a</answer>",
+        "a",
+        "text",
+        FAMILIES[i % len(FAMILIES)],
+        checks=(Check("format", True), Check("answer", True)),
+    )
     row = record.to_row()
     row.update(changes)
     return row
@@ -58,7 +66,12 @@ def test_good_shards_pass_and_reports_are_written(good_dir, tmp_path):
 
 
 def test_corrupted_shard_fails_naming_expectation_column_and_shard(tmp_path):
-    bad = [_row(6, id=None), _row(7, id="crop-000001"), _row(8, image_size={"width": 0, "height": 480}), _row(9)]
+    bad = [
+        _row(6, id=None),
+        _row(7, id="crop-000001"),
+        _row(8, image_size={"width": 0, "height": 480}),
+        _row(9),
+    ]
     folder = _write(tmp_path / "bad", [[_row(i) for i in range(0, 6)], bad])
     report = validate_shards(folder, out=tmp_path / "report")
     assert not report.success
@@ -80,8 +93,12 @@ def test_failed_checks_family_mix_and_limits(tmp_path):
     folder = _write(tmp_path / "mix", [rows])
     report = validate_shards(folder, ShardChecksConfig(family_bounds={"compute": (0.5, 1.0)}))
     text = report.summary()
-    for name in ["expect_column_values_to_be_in_set(all_checks_passed)", "expect_column_values_to_be_in_set(family)",
-                 "expect_column_values_to_be_between(response_chars)", "expect_column_mean_to_be_between(is_compute)"]:
+    for name in [
+        "expect_column_values_to_be_in_set(all_checks_passed)",
+        "expect_column_values_to_be_in_set(family)",
+        "expect_column_values_to_be_between(response_chars)",
+        "expect_column_mean_to_be_between(is_compute)",
+    ]:
         assert name in text, text
 
 
@@ -97,7 +114,11 @@ def test_cli_exit_codes(good_dir, tmp_path, capsys):
     assert main([str(good_dir), "--out", str(tmp_path / "r1")]) == 0
     assert capsys.readouterr().out.startswith("shard suite PASSED")
     folder = _write(tmp_path / "bad", [[_row(1), _row(1, id="crop-000001")]])
-    bad = subprocess.run([sys.executable, "-m", "validators.shards", str(folder), "--out", str(tmp_path / "r2")],
-                         capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "validators.shards", str(folder), "--out", str(tmp_path / "r2")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 1, bad.stderr
     assert "expect_column_values_to_be_unique(id)" in bad.stdout and len(bad.stdout.splitlines()) <= 4

@@ -61,18 +61,28 @@ def test_up_to_eight_options():
     assert choices_from_question(question) == tuple(f"option {letter}" for letter in "ABCDEFGH")
 
 
-@pytest.mark.parametrize("question", ["What is 5 x 3?", "Is the A. cat on the left of the dog?",
-                                      "Which label, A or B, marks the cat?",
-                                      "Point A: (1, 2), point B: (3, 4). How far apart are they?",
-                                      "Which colour?\nA. red\nC. green", "Which colour?\nB. blue\nC. green",
-                                      "Which colour?\nA. red\nSee the chart first.\nB. blue"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is 5 x 3?",
+        "Is the A. cat on the left of the dog?",
+        "Which label, A or B, marks the cat?",
+        "Point A: (1, 2), point B: (3, 4). How far apart are they?",
+        "Which colour?\nA. red\nC. green",
+        "Which colour?\nB. blue\nC. green",
+        "Which colour?\nA. red\nSee the chart first.\nB. blue",
+    ],
+)
 def test_not_multiple_choice(question):
     assert choices_from_question(question) == ()
 
 
 def test_inline_options_keep_their_own_dots():
-    assert choices_from_question("Which city? A. Washington D.C. B. Paris C. Rome") == \
-        ("Washington D.C.", "Paris", "Rome")
+    assert choices_from_question("Which city? A. Washington D.C. B. Paris C. Rome") == (
+        "Washington D.C.",
+        "Paris",
+        "Rome",
+    )
 
 
 def test_question_stem_drops_the_options():
@@ -81,9 +91,18 @@ def test_question_stem_drops_the_options():
     assert question_stem("What is 5 x 3?") == "What is 5 x 3?"
 
 
-@pytest.mark.parametrize("text, clean", [("**C. red**", "C. red"), ("\\boxed{\\text{red}}", "red"),
-                                         ("Final answer: 42.", "42"), ("*yes*", "yes"), ("`B`", "B"),
-                                         ("<answer> C </answer>", "C"), ("答案：C", "C"),
-                                         ("$\\frac{1}{2}$", "\\frac{1}{2}")])
+@pytest.mark.parametrize(
+    "text, clean",
+    [
+        ("**C. red**", "C. red"),
+        ("\\boxed{\\text{red}}", "red"),
+        ("Final answer: 42.", "42"),
+        ("*yes*", "yes"),
+        ("`B`", "B"),
+        ("<answer> C </answer>", "C"),
+        ("答案：C", "C"),
+        ("$\\frac{1}{2}$", "\\frac{1}{2}"),
+    ],
+)
 def test_clean_answer(text, clean):
     assert clean_answer(text) == clean

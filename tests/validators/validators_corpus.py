@@ -60,8 +60,13 @@ def rebuild(record: SftRecord, sb, codes: list[str]) -> SftRecord:
     codes_iter = iter(codes)
     segments, images, executions = [], [record.images[0]], []
     seed = record.provenance.seed if record.provenance else 0
-    with sb.session(images=[record.images[0]], image_name=input_image_name(record), strict=True,
-                    item_id=record.id, seed=seed) as session:
+    with sb.session(
+        images=[record.images[0]],
+        image_name=input_image_name(record),
+        strict=True,
+        item_id=record.id,
+        seed=seed,
+    ) as session:
         for segment in traj.segments:
             if isinstance(segment, fmt.Code):
                 code = next(codes_iter)
@@ -70,10 +75,22 @@ def rebuild(record: SftRecord, sb, codes: list[str]) -> SftRecord:
             elif isinstance(segment, fmt.SandboxOutput):
                 start = len(images)
                 images.extend(result.images)
-                segments.append(fmt.SandboxOutput(len(result.images), "" if result.images else result.feedback))
-                executions.append(Execution(code, result.code_as_run, result.status.value, result.stdout,
-                                            result.stderr, result.error_type, result.error_message,
-                                            tuple(result.fixes), tuple(range(start, len(images)))))
+                segments.append(
+                    fmt.SandboxOutput(len(result.images), "" if result.images else result.feedback)
+                )
+                executions.append(
+                    Execution(
+                        code,
+                        result.code_as_run,
+                        result.status.value,
+                        result.stdout,
+                        result.stderr,
+                        result.error_type,
+                        result.error_message,
+                        tuple(result.fixes),
+                        tuple(range(start, len(images))),
+                    )
+                )
             else:
                 segments.append(segment)
     response = fmt.render(fmt.Trajectory(tuple(segments), traj.separator, traj.answer))

@@ -23,7 +23,9 @@ BACKGROUND_KINDS = ("gradient", "texture", "scene", "tiles", "shapes")
 _WORK_SIDE = 1024
 
 
-def make_background(rng: np.random.Generator, width: int, height: int, kind: str, grain: float = 3.0) -> Image.Image:
+def make_background(
+    rng: np.random.Generator, width: int, height: int, kind: str, grain: float = 3.0
+) -> Image.Image:
     """An RGB background of the given size and kind.
 
     Args:
@@ -40,11 +42,21 @@ def make_background(rng: np.random.Generator, width: int, height: int, kind: str
     """
     scale = min(1.0, _WORK_SIDE / max(width, height))
     bw, bh = max(8, round(width * scale)), max(8, round(height * scale))
-    draw_fn = {"gradient": _gradient, "texture": _texture, "scene": _scene, "tiles": _tiles, "shapes": _shapes}
+    draw_fn = {
+        "gradient": _gradient,
+        "texture": _texture,
+        "scene": _scene,
+        "tiles": _tiles,
+        "shapes": _shapes,
+    }
     if kind not in draw_fn:
         raise ValueError(f"unknown background kind {kind!r}; use one of {BACKGROUND_KINDS}")
     small = draw_fn[kind](rng, bw, bh)
-    full = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR) if (bw, bh) != (width, height) else small
+    full = (
+        cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+        if (bw, bh) != (width, height)
+        else small
+    )
     return Image.fromarray(add_grain(full, rng, grain))
 
 

@@ -13,8 +13,14 @@ from synthesis.tasks.drawing.rand import chance, pick, randint
 
 __all__ = ["Rendered", "render_bar_chart", "render_figure", "render_table"]
 
-_NOUNS = (("Monthly sales", "sales"), ("Stock count", "count"), ("Test scores", "score"),
-          ("Rainfall (mm)", "rainfall"), ("Visitors", "number of visitors"), ("Weight (kg)", "weight"))
+_NOUNS = (
+    ("Monthly sales", "sales"),
+    ("Stock count", "count"),
+    ("Test scores", "score"),
+    ("Rainfall (mm)", "rainfall"),
+    ("Visitors", "number of visitors"),
+    ("Weight (kg)", "weight"),
+)
 
 
 @dataclass
@@ -52,21 +58,41 @@ def render_table(rng: np.random.Generator, long: int, labels: list[str], values:
     font = load_font(pick(rng, font_names()), int(row_h * 0.55))
     bold = load_font(pick(rng, font_names("Bold")), int(row_h * 0.6))
     tw = int(w * pick(rng, (0.6, 0.7, 0.8)))
-    x0, y0 = randint(rng, w // 20, w - tw - w // 20), randint(rng, row_h // 2, h - (n + 2) * row_h - row_h // 2)
+    x0, y0 = (
+        randint(rng, w // 20, w - tw - w // 20),
+        randint(rng, row_h // 2, h - (n + 2) * row_h - row_h // 2),
+    )
     draw.text((x0, y0), title, font=bold, fill=ink)
     header = random_palette(rng, 1, "vivid")[0]
     stripe = random_palette(rng, 1, "light")[0]
     y = y0 + row_h
     draw.rectangle((x0, y, x0 + tw, y + row_h), fill=header)
     draw.text((x0 + row_h // 3, y + row_h // 2), "Item", font=bold, fill=ink_for(header), anchor="lm")
-    draw.text((x0 + tw - row_h // 3, y + row_h // 2), noun.capitalize(), font=bold, fill=ink_for(header), anchor="rm")
+    draw.text(
+        (x0 + tw - row_h // 3, y + row_h // 2),
+        noun.capitalize(),
+        font=bold,
+        fill=ink_for(header),
+        anchor="rm",
+    )
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y += row_h
         if i % 2:
             draw.rectangle((x0, y, x0 + tw, y + row_h), fill=stripe)
-        draw.text((x0 + row_h // 3, y + row_h // 2), label, font=font, fill=(20, 20, 20) if i % 2 else ink, anchor="lm")
-        draw.text((x0 + tw - row_h // 3, y + row_h // 2), str(value), font=font,
-                  fill=(20, 20, 20) if i % 2 else ink, anchor="rm")
+        draw.text(
+            (x0 + row_h // 3, y + row_h // 2),
+            label,
+            font=font,
+            fill=(20, 20, 20) if i % 2 else ink,
+            anchor="lm",
+        )
+        draw.text(
+            (x0 + tw - row_h // 3, y + row_h // 2),
+            str(value),
+            font=font,
+            fill=(20, 20, 20) if i % 2 else ink,
+            anchor="rm",
+        )
         draw.line((x0, y, x0 + tw, y), fill=(120, 120, 120), width=1)
     draw.rectangle((x0, y0 + row_h, x0 + tw, y + row_h), outline=(90, 90, 90), width=2)
     return Rendered(img, (x0, y0, x0 + tw, y + row_h), dict(zip(labels, values, strict=True)), noun)
@@ -98,8 +124,12 @@ def render_bar_chart(rng: np.random.Generator, long: int, labels: list[str], val
         draw.rectangle((int(cx - slot * 0.3), int(bottom - bh), int(cx + slot * 0.3), bottom), fill=colors[i])
         draw.text((cx, bottom - bh - 4), str(value), font=font, fill=ink, anchor="mb")
         draw.text((cx, bottom + 6), label, font=font, fill=ink, anchor="mt")
-    return Rendered(img, (left, int(h * 0.03), right, min(h, bottom + 2 * font.size + 8)),
-                    dict(zip(labels, values, strict=True)), noun)
+    return Rendered(
+        img,
+        (left, int(h * 0.03), right, min(h, bottom + 2 * font.size + 8)),
+        dict(zip(labels, values, strict=True)),
+        noun,
+    )
 
 
 def render_figure(rng: np.random.Generator, long: int, op: str, value_range: tuple[int, int]) -> Rendered:
@@ -130,7 +160,11 @@ def render_figure(rng: np.random.Generator, long: int, op: str, value_range: tup
         sx = int(s * 1.6 * a / max(a, b)) + s // 3
         sy = int(s * 1.6 * b / max(a, b)) // 1 + s // 3
         x1, y1, x2, y2 = cx - sx // 2, cy - sy // 2, cx + sx // 2, cy + sy // 2
-        pts = [(x1, y1), (x2, y1), (x2, y2), (x1, y2)] if shape == "rectangle" else [(x1, y1), (x1, y2), (x2, y2)]
+        pts = (
+            [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+            if shape == "rectangle"
+            else [(x1, y1), (x1, y2), (x2, y2)]
+        )
         draw.polygon(pts, fill=fill, outline=ink, width=3)
         draw.text(((x1 + x2) // 2, y2 + 10), f"{a} {unit}", font=font, fill=ink, anchor="mt")
         draw.text((x1 - 12, (y1 + y2) // 2), f"{b} {unit}", font=font, fill=ink, anchor="rm")
@@ -138,10 +172,21 @@ def render_figure(rng: np.random.Generator, long: int, op: str, value_range: tup
         if shape == "rectangle":
             formula = "width * height" if op == "area" else "2 * (width + height)"
         else:
-            formula = "width * height / 2" if op == "area" else "width + height + math.sqrt(width ** 2 + height ** 2)"
+            formula = (
+                "width * height / 2"
+                if op == "area"
+                else "width + height + math.sqrt(width ** 2 + height ** 2)"
+            )
     name = {"rectangle": "rectangle", "triangle": "right triangle", "circle": "circle"}[shape]
     what = "area" if op == "area" else ("circumference" if shape == "circle" else "perimeter")
     units = f"square {unit}" if op == "area" else unit
     q = f"What is the {what} of the {name} in {units}? Round to 2 decimal places if needed."
-    return Rendered(img, (cx - int(s * 1.4), cy - int(s * 1.4), cx + int(s * 1.4), cy + int(s * 1.4)),
-                    values, what, q, formula, list(values))
+    return Rendered(
+        img,
+        (cx - int(s * 1.4), cy - int(s * 1.4), cx + int(s * 1.4), cy + int(s * 1.4)),
+        values,
+        what,
+        q,
+        formula,
+        list(values),
+    )

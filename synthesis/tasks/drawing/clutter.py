@@ -65,7 +65,10 @@ def add_clutter(
                 drawn += 1
         elif item == "line":
             x, y = randint(rng, 0, img.width - 1), randint(rng, 0, img.height - 1)
-            x2, y2 = x + randint(rng, -shape_px[1] * 3, shape_px[1] * 3), y + randint(rng, -shape_px[1], shape_px[1])
+            x2, y2 = (
+                x + randint(rng, -shape_px[1] * 3, shape_px[1] * 3),
+                y + randint(rng, -shape_px[1], shape_px[1]),
+            )
             box = (min(x, x2), min(y, y2), max(x, x2) + 1, max(y, y2) + 1)
             if not any(intersects(box, a, pad) for a in avoid):
                 draw.line((x, y, x2, y2), fill=color, width=randint(rng, 1, max(1, shape_px[0] // 4)))

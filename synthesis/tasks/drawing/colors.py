@@ -12,7 +12,15 @@ import numpy as np
 
 from synthesis.tasks.drawing.rand import pick, uniform
 
-__all__ = ["NAMED_COLORS", "TARGET_COLORS", "RGB", "color_distance", "farthest_color", "ink_for", "random_palette"]
+__all__ = [
+    "NAMED_COLORS",
+    "TARGET_COLORS",
+    "RGB",
+    "color_distance",
+    "farthest_color",
+    "ink_for",
+    "random_palette",
+]
 
 RGB = tuple[int, int, int]
 

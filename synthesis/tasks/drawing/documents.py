@@ -64,7 +64,9 @@ def _text_lines(rng: np.random.Generator, side: int) -> Content:
         words = [random_word(rng, "lower") for _ in range(randint(rng, 1, 3))]
         while draw.textlength(" ".join(words), font=font) > w * 0.9 and len(words) > 1:
             words.pop()
-        x = randint(rng, font.size // 3, max(font.size // 3, int(w - draw.textlength(" ".join(words), font=font)) - 4))
+        x = randint(
+            rng, font.size // 3, max(font.size // 3, int(w - draw.textlength(" ".join(words), font=font)) - 4)
+        )
         draw.text((x, y), " ".join(words), font=font, fill=ink)
         lines.append(words)
         boxes.append(tuple(int(v) for v in draw.textbbox((x, y), words[0], font=font)))
@@ -81,9 +83,15 @@ def _card(rng: np.random.Generator, side: int) -> Content:
     band = random_palette(rng, 1, "vivid")[0]
     draw.rectangle((0, 0, w, h // 5), fill=band)
     title = pick(rng, _TITLES)
-    draw.text((w // 20, h // 22), title, font=load_font(pick(rng, font_names("Bold")), h // 9), fill=ink_for(band))
-    fields = {"name": random_name(rng), "ID": random_code(rng), "date": f"20{randint(rng, 10, 29)}-"
-              f"{randint(rng, 1, 12):02d}-{randint(rng, 1, 28):02d}", "room number": random_number(rng, 2, 4)}
+    draw.text(
+        (w // 20, h // 22), title, font=load_font(pick(rng, font_names("Bold")), h // 9), fill=ink_for(band)
+    )
+    fields = {
+        "name": random_name(rng),
+        "ID": random_code(rng),
+        "date": f"20{randint(rng, 10, 29)}-{randint(rng, 1, 12):02d}-{randint(rng, 1, 28):02d}",
+        "room number": random_number(rng, 2, 4),
+    }
     font = load_font(pick(rng, font_names()), h // 12)
     boxes = {}
     y = h // 5 + h // 14
@@ -101,7 +109,9 @@ def _card(rng: np.random.Generator, side: int) -> Content:
                 draw.rectangle((x0 + i, int(h * 0.72), x0 + i + 1, int(h * 0.92)), fill=ink_for(paper))
     key = pick(rng, list(fields))
     answer_type = "number" if key == "room number" else "text"
-    return Content(img, f"What is the {key} on the {title.lower()}?", fields[key], answer_type, (), boxes[key])
+    return Content(
+        img, f"What is the {key} on the {title.lower()}?", fields[key], answer_type, (), boxes[key]
+    )
 
 
 def _arrow(rng: np.random.Generator, side: int) -> Content:
@@ -128,8 +138,11 @@ def _arrow(rng: np.random.Generator, side: int) -> Content:
     tail = (c - dx * reach // 2, c - dy * reach // 2)
     color = random_palette(rng, 1, "vivid")[0]
     draw.line((tail[0], tail[1], tip[0] - dx * 3 * t, tip[1] - dy * 3 * t), fill=color, width=2 * t)
-    head = [tip, (tip[0] - dx * 4 * t - dy * 3 * t, tip[1] - dy * 4 * t - dx * 3 * t),
-            (tip[0] - dx * 4 * t + dy * 3 * t, tip[1] - dy * 4 * t + dx * 3 * t)]
+    head = [
+        tip,
+        (tip[0] - dx * 4 * t - dy * 3 * t, tip[1] - dy * 4 * t - dx * 3 * t),
+        (tip[0] - dx * 4 * t + dy * 3 * t, tip[1] - dy * 4 * t + dx * 3 * t),
+    ]
     draw.polygon(head, fill=color)
     options = tuple(sample(rng, labels, 4))
     return Content(img, "Which word does the arrow point to?", labels[k], "choice", options, boxes[k])

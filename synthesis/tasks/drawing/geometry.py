@@ -9,7 +9,15 @@ import numpy as np
 
 from synthesis.tasks.drawing.rand import randint
 
-__all__ = ["Box", "area_fraction", "crop_box_around", "expand_box", "find_free_spot", "intersects", "position_phrase"]
+__all__ = [
+    "Box",
+    "area_fraction",
+    "crop_box_around",
+    "expand_box",
+    "find_free_spot",
+    "intersects",
+    "position_phrase",
+]
 
 Box = tuple[int, int, int, int]
 

@@ -53,8 +53,9 @@ def fit(img: Image.Image, tile: int, height: int | None = None) -> Image.Image:
         ((100, 100), (0, 0, 0))
     """
     s = tile / max(img.size)
-    small = img.convert("RGB").resize((max(1, round(img.width * s)), max(1, round(img.height * s))),
-                                      Image.Resampling.LANCZOS)
+    small = img.convert("RGB").resize(
+        (max(1, round(img.width * s)), max(1, round(img.height * s))), Image.Resampling.LANCZOS
+    )
     out = Image.new("RGB", (tile, height or tile), "white")
     out.paste(small, ((tile - small.width) // 2, 0))
     return out
@@ -79,11 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     """Write the preview grid; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="output PNG path")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first row (rows use seed, seed+1, ...)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the first row (rows use seed, seed+1, ...)"
+    )
     parser.add_argument("--rows", type=int, default=1, help="samples per family")
     parser.add_argument("--tile", type=int, default=512, help="tile side in pixels")
     args = parser.parse_args(argv)
-    tiles = [[render_tile(generate_task(f, args.seed + r), args.tile) for f in FAMILIES] for r in range(args.rows)]
+    tiles = [
+        [render_tile(generate_task(f, args.seed + r), args.tile) for f in FAMILIES] for r in range(args.rows)
+    ]
     grid(tiles).save(args.out)
     return 0
 

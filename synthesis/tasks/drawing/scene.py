@@ -87,8 +87,17 @@ def build_scene(rng: np.random.Generator, cfg: CropConfig) -> CropScene:
     count = int(w * h / 1e6 * uniform(rng, *cfg.clutter_per_megapixel))
     avoid_colors = [target.ink, NAMED_COLORS[target.color]]
     shapes = tuple(s for s in SHAPES if s != target.shape) if mode == "ask_color" else SHAPES
-    add_clutter(img, rng, count, avoid, pad=max(24, 2 * size_px), font_px=(size_px, 5 * size_px),
-                shape_px=(2 * size_px, 10 * size_px), avoid_colors=avoid_colors, shapes=shapes)
+    add_clutter(
+        img,
+        rng,
+        count,
+        avoid,
+        pad=max(24, 2 * size_px),
+        font_px=(size_px, 5 * size_px),
+        shape_px=(2 * size_px, 10 * size_px),
+        avoid_colors=avoid_colors,
+        shapes=shapes,
+    )
     img = Image.fromarray(add_grain(np.asarray(img), rng, cfg.grain))
     return CropScene(img, target, distractors, kind, mode, target.size_px, background)
 

@@ -31,8 +31,10 @@ def shape_points(shape: str, box: Box) -> list[tuple[float, float]]:
         return [(cx, y1), (x2, cy), (cx, y2), (x1, cy)]
     if shape in ("hexagon", "circle"):
         n, phase = (6, 0.0) if shape == "hexagon" else (48, 0.0)
-        return [(cx + rx * math.cos(phase + 2 * math.pi * k / n), cy + ry * math.sin(2 * math.pi * k / n))
-                for k in range(n)]
+        return [
+            (cx + rx * math.cos(phase + 2 * math.pi * k / n), cy + ry * math.sin(2 * math.pi * k / n))
+            for k in range(n)
+        ]
     if shape == "star":
         pts = []
         for k in range(10):

@@ -38,7 +38,7 @@ def downscale(rgb: np.ndarray, side: int = MODEL_SIDE) -> tuple[np.ndarray, floa
 def region(rgb: np.ndarray, box, scale: float = 1.0) -> np.ndarray:
     """Pixels of ``box`` (given at scale 1) in an image resized by ``scale``, including partly covered ones."""
     x1, y1, x2, y2 = box
-    return rgb[int(y1 * scale): int(np.ceil(y2 * scale)), int(x1 * scale): int(np.ceil(x2 * scale))]
+    return rgb[int(y1 * scale) : int(np.ceil(y2 * scale)), int(x1 * scale) : int(np.ceil(x2 * scale))]
 
 
 def teacher_crop(rgb: np.ndarray, box, margin: float = 0.5, zoom: int = 2) -> tuple[np.ndarray, tuple]:
@@ -77,7 +77,7 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 def center_crop(arr: np.ndarray, w: int, h: int) -> np.ndarray:
     cy, cx = arr.shape[0] / 2, arr.shape[1] / 2
     y0, x0 = int(round(cy - h / 2)), int(round(cx - w / 2))
-    return arr[y0: y0 + h, x0: x0 + w]
+    return arr[y0 : y0 + h, x0 : x0 + w]
 
 
 def robust_range(values: np.ndarray) -> float:

@@ -36,8 +36,7 @@ def test_expression_uses_the_values_shown(seed):
     values = p["values"]
     assert set(p["used"]) <= set(values)
     if p["kind"] != "figure":
-        expected = {"sum": sum(values[k] for k in p["used"]),
-                    "average": sum(values.values()) / len(values)}
+        expected = {"sum": sum(values[k] for k in p["used"]), "average": sum(values.values()) / len(values)}
         if p["operation"] in expected:
             assert p["value"] == pytest.approx(expected[p["operation"]])
         elif p["operation"] == "difference":
@@ -56,10 +55,17 @@ def test_formula_names_the_values_and_gives_the_expression(seed):
         assert p["variables"] == dict(zip(p["used"], used, strict=True))
     else:  # a table's formula is the same for every task of its operation: no label to copy
         assert p["variables"] == {"values": used}
-        assert p["formula"] in ("sum(values)", "sum(values) / len(values)", "values[0] - values[1]", "values[0] / values[1]")
+        assert p["formula"] in (
+            "sum(values)",
+            "sum(values) / len(values)",
+            "values[0] - values[1]",
+            "values[0] / values[1]",
+        )
     assert literal(p["formula"], p["variables"]) == p["expression"]
     assert all(name in p["formula"] for name in p["variables"])
-    assert not any(str(v) in p["formula"] for v in used if v > 2), p["formula"]  # numbers only on the naming line
+    assert not any(str(v) in p["formula"] for v in used if v > 2), p[
+        "formula"
+    ]  # numbers only on the naming line
 
 
 @pytest.mark.parametrize("kind", ["table", "bar_chart", "figure"])

@@ -29,11 +29,24 @@ def test_task_is_frozen():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"answer_type": "essay"}, "answer_type"), ({"image_format": "gif"}, "image_format"),
-     ({"answer_type": "choice"}, "choices")],
+    [
+        ({"answer_type": "essay"}, "answer_type"),
+        ({"image_format": "gif"}, "image_format"),
+        ({"answer_type": "choice"}, "choices"),
+    ],
 )
 def test_invalid_task_fields_are_rejected(kwargs, message):
-    base = dict(id="x", family="no_code", seed=0, image=b"", image_format="png", width=1, height=1,
-                question="q", answer="a", answer_type="text")
+    base = dict(
+        id="x",
+        family="no_code",
+        seed=0,
+        image=b"",
+        image_format="png",
+        width=1,
+        height=1,
+        question="q",
+        answer="a",
+        answer_type="text",
+    )
     with pytest.raises(ValueError, match=message):
         Task(**(base | kwargs))
