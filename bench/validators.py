@@ -34,7 +34,11 @@ def build(sb: Sandbox, count: int, threads: int) -> list:
     def one(item):
         task = generate_task(*item)
         return record_from_rollout(
-            task, teach(task, sb), Provenance("generated", "programmatic", "bench", task.seed)
+            task,
+            teach(task, sb),
+            Provenance(
+                source="generated", generator="programmatic", generator_version="bench", seed=task.seed
+            ),
         )
 
     with ThreadPoolExecutor(threads) as pool:

@@ -33,7 +33,9 @@ logging.getLogger().addFilter(UndeclaredTagNoise())
 
 def reject(record_id: str, stage: str, reason: str, detail: str, payload: Any) -> pvalue.TaggedOutput:
     """A rejection to ``yield`` from a stage DoFn."""
-    return pvalue.TaggedOutput(REJECTED, DeadLetter(record_id, stage, reason, detail, payload))
+    return pvalue.TaggedOutput(
+        REJECTED, DeadLetter(id=record_id, stage=stage, reason=reason, detail=detail, payload=payload)
+    )
 
 
 def _record_id(element: Any) -> str:
@@ -62,7 +64,13 @@ def exception_letters(bad: tuple, stage: str) -> list[DeadLetter]:
     tail = "".join(trace[-3:]) if isinstance(trace, list | tuple) else str(trace)
     items = element if isinstance(element, list) else [element]
     return [
-        DeadLetter(_record_id(item), stage, f"exception_{name}", exc_repr, {"input": item, "traceback": tail})
+        DeadLetter(
+            id=_record_id(item),
+            stage=stage,
+            reason=f"exception_{name}",
+            detail=exc_repr,
+            payload={"input": item, "traceback": tail},
+        )
         for item in items
     ]
 

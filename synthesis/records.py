@@ -36,7 +36,7 @@ __all__ = [
 _str, _bool, _i32, _i64, _f64 = (datasets.Value(t) for t in ("string", "bool", "int32", "int64", "float64"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Execution:
     """One executed code block of a trajectory, as the sandbox ran it."""
 
@@ -56,7 +56,7 @@ class Execution:
     ] = ()  # fix-ups folded into `code` (the `rewrite` policy): it needs none now
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Check:
     """A validator's verdict on a record; `reason` is a snake_case code prefixed by the check family."""
 
@@ -66,7 +66,7 @@ class Check:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Provenance:
     """Where a record came from, enough to regenerate it."""
 
@@ -77,7 +77,7 @@ class Provenance:
     sandbox_config_hash: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SftRecord:
     """An accepted SFT trajectory: original image first, then every processed image in order."""
 
@@ -131,7 +131,7 @@ class SftRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RlPrompt:
     """An RL prompt: no trajectory, only what the reward needs."""
 
@@ -152,17 +152,22 @@ class RlPrompt:
         """The RL prompt of a generated :class:`~synthesis.tasks.Task` (its params kept for analysis, never shown
         to the policy); the one mapping of a task to a prompt, which the trainer's held-out set reads too."""
         return cls(
-            task.id,
-            task.image,
-            task.question,
-            (task.width, task.height),
-            task.answer,
-            task.answer_type,
-            task.family,
-            float(task.difficulty),
-            tuple(task.choices),
-            {"params": task.params, "target": list(task.target) if task.target else None},
-            Provenance("generated", f"tasks.{task.family}", "0.1.0", task.seed),
+            id=task.id,
+            image=task.image,
+            question=task.question,
+            image_size=(task.width, task.height),
+            answer=task.answer,
+            answer_type=task.answer_type,
+            family=task.family,
+            difficulty=float(task.difficulty),
+            choices=tuple(task.choices),
+            task_params={"params": task.params, "target": list(task.target) if task.target else None},
+            provenance=Provenance(
+                source="generated",
+                generator=f"tasks.{task.family}",
+                generator_version="0.1.0",
+                seed=task.seed,
+            ),
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -176,7 +181,7 @@ class RlPrompt:
         return row
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeadLetter:
     """A record that did not make it, with the stage and reason, and its complete input for replay."""
 
@@ -202,11 +207,11 @@ class DeadLetter:
     def from_row(cls, row: dict[str, Any]) -> DeadLetter:
         """Inverse of :meth:`to_row`; the payload comes back with its bytes restored, ready for replay."""
         return cls(
-            row["id"],
-            row["stage"],
-            row["reason"],
-            row["detail"],
-            decode_payload(row["payload"], row["payload_blobs"]),
+            id=row["id"],
+            stage=row["stage"],
+            reason=row["reason"],
+            detail=row["detail"],
+            payload=decode_payload(row["payload"], row["payload_blobs"]),
         )
 
 

@@ -77,7 +77,17 @@ def consistency_reward(
         if fmt.check(text):
             out.append(0.0)
             continue
-        record = SftRecord("reward", (), q, (0, 0), text, truth, kind, "", {"choices": list(options)})
+        record = SftRecord(
+            id="reward",
+            images=(),
+            question=q,
+            image_size=(0, 0),
+            response=text,
+            answer=truth,
+            answer_type=kind,
+            family="",
+            task_params={"choices": list(options)},
+        )
         out.append(float(check_consistency(record).passed))
     return out
 

@@ -192,7 +192,14 @@ class DuplicateIndex:
                 image = row[image_col][0] if image_col == "images" else row[image_col]
                 index.add(
                     SftRecord(
-                        row["id"], (image["bytes"],), row["question"], (0, 0), "", row["answer"], "text", ""
+                        id=row["id"],
+                        images=(image["bytes"],),
+                        question=row["question"],
+                        image_size=(0, 0),
+                        response="",
+                        answer=row["answer"],
+                        answer_type="text",
+                        family="",
                     )
                 )
         return index

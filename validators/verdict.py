@@ -45,7 +45,7 @@ class Verdict:
 
     def to_check(self) -> Check:
         """This verdict as the :class:`~synthesis.records.Check` row stored in a record."""
-        return Check(self.check, self.passed, self.reason, self.detail)
+        return Check(name=self.check, passed=self.passed, reason=self.reason, detail=self.detail)
 
 
 def ok(check: str, detail: str = "") -> Verdict:

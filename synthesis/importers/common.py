@@ -87,7 +87,7 @@ class ImportFailure:
             >>> ImportFailure("r-3", "import_bad_image", "row 3: x").dead_letter({"q": 1}).stage
             'import'
         """
-        return DeadLetter(self.id, "import", self.reason, self.detail, payload)
+        return DeadLetter(id=self.id, stage="import", reason=self.reason, detail=self.detail, payload=payload)
 
 
 def stable_id(prefix: str, *parts: str | bytes) -> str:

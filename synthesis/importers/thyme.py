@@ -269,7 +269,13 @@ def import_thyme_record(
         family="imported",
         task_params={**params, "choices": list(choices)} if choices else params,
         executions=executions,
-        provenance=Provenance("imported", GENERATOR, IMPORTER_VERSION, 0, sandbox_config_hash),
+        provenance=Provenance(
+            source="imported",
+            generator=GENERATOR,
+            generator_version=IMPORTER_VERSION,
+            seed=0,
+            sandbox_config_hash=sandbox_config_hash,
+        ),
     )
 
 

@@ -73,7 +73,16 @@ def _server():
 def _row(question: str, answer: str) -> dict:
     buf = io.BytesIO()
     Image.new("RGB", (80, 80), "white").save(buf, format="PNG")
-    return RlPrompt("p", buf.getvalue(), question, (80, 80), answer, "text", "no_code", 0.0).to_row()
+    return RlPrompt(
+        id="p",
+        image=buf.getvalue(),
+        question=question,
+        image_size=(80, 80),
+        answer=answer,
+        answer_type="text",
+        family="no_code",
+        difficulty=0.0,
+    ).to_row()
 
 
 def test_difficulty_filter_asks_a_no_tool_model_over_http():

@@ -257,7 +257,14 @@ def test_file_sources_are_imported_verified_or_dead_lettered(tmp_path):
         for family, seed in (("crop", 900), ("compute", 901), ("no_code", 902)):
             task = generate_task(family, seed, cfg)
             released.append(
-                _released(task, record_from_rollout(task, teach(task, sb), Provenance("x", "x", "0", 0)))
+                _released(
+                    task,
+                    record_from_rollout(
+                        task,
+                        teach(task, sb),
+                        Provenance(source="x", generator="x", generator_version="0", seed=0),
+                    ),
+                )
             )
     broken = dict(released[1], response=released[1]["response"].replace("</think>", "", 1))
     thyme = tmp_path / "thyme.jsonl"
@@ -386,7 +393,12 @@ def test_the_same_record_from_three_sources_is_kept_once(tmp_path):
 
     with Sandbox(SandboxConfig(workers=1)) as sb:
         task = generate_task("compute", 903, TasksConfig())
-        row = _released(task, record_from_rollout(task, teach(task, sb), Provenance("x", "x", "0", 0)))
+        row = _released(
+            task,
+            record_from_rollout(
+                task, teach(task, sb), Provenance(source="x", generator="x", generator_version="0", seed=0)
+            ),
+        )
     files = []
     for name in ("a.jsonl", "b.jsonl", "c.jsonl"):
         (tmp_path / name).write_text(json.dumps(row) + "\n")

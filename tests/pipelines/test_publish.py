@@ -21,16 +21,16 @@ def _png(i):
 
 def _record(i, family):
     return SftRecord(
-        f"{family}-{i:04d}",
-        (_png(i), _png(i + 1)),
-        f"Question {i}?",
-        (40, 30),
-        "<think>x<code>\n```python\nprint(1)\n```\n</code><sandbox_output><image></sandbox_output>y</think>\n"
+        id=f"{family}-{i:04d}",
+        images=(_png(i), _png(i + 1)),
+        question=f"Question {i}?",
+        image_size=(40, 30),
+        response="<think>x<code>\n```python\nprint(1)\n```\n</code><sandbox_output><image></sandbox_output>y</think>\n"
         "<answer>A</answer>",
-        "A",
-        "choice",
-        family,
-        checks=(Check("format", True),),
+        answer="A",
+        answer_type="choice",
+        family=family,
+        checks=(Check(name="format", passed=True),),
     )
 
 
@@ -44,7 +44,13 @@ def run_dir(tmp_path):
     write_shard(train[6:], SFT_SCHEMA, run / "data" / shard_name("train", 1, 2))
     write_shard(test, SFT_SCHEMA, run / "data" / shard_name("test", 0, 1))
     dead = [
-        DeadLetter(f"d{i}", "validate", "answer_mismatch" if i % 2 else "exec_timeout", "", {}).to_row()
+        DeadLetter(
+            id=f"d{i}",
+            stage="validate",
+            reason="answer_mismatch" if i % 2 else "exec_timeout",
+            detail="",
+            payload={},
+        ).to_row()
         for i in range(5)
     ]
     write_shard(dead, DEAD_LETTER_SCHEMA, run / "dead_letter" / shard_name("dead_letter", 0, 1))

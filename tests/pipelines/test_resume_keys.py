@@ -56,7 +56,16 @@ def _answers(out: Path) -> dict[str, str]:
 
 def test_store_reuses_a_record_only_under_its_key(tmp_path):
     store = RecordStore(tmp_path)
-    record = SftRecord("a", (b"",), "q", (1, 1), "r", "1", "number", "user")
+    record = SftRecord(
+        id="a",
+        images=(b"",),
+        question="q",
+        image_size=(1, 1),
+        response="r",
+        answer="1",
+        answer_type="number",
+        family="user",
+    )
     store.put(record, "k1")
     assert store.has("a", "k1") and not store.has("a", "k2") and not store.has("b", "k1")
     assert store.get("a") == record and b"thyme_work_key" not in (store.table("a").schema.metadata or {})

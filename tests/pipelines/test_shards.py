@@ -30,7 +30,16 @@ def _png(i: int) -> bytes:
 
 def _rows(n: int) -> list[dict]:
     return [
-        RlPrompt(f"id-{i:04d}", _png(i), f"q{i}", (8, 8), str(i), "number", "compute", 0.5).to_row()
+        RlPrompt(
+            id=f"id-{i:04d}",
+            image=_png(i),
+            question=f"q{i}",
+            image_size=(8, 8),
+            answer=str(i),
+            answer_type="number",
+            family="compute",
+            difficulty=0.5,
+        ).to_row()
         for i in range(n)
     ]
 
@@ -87,9 +96,17 @@ def test_datasets_loads_the_folder_with_images(tmp_path):
 
 
 def test_rows_sharing_an_id_are_all_written_in_one_order_and_staging_is_removed(tmp_path):
-    letters = [DeadLetter("<unknown>", "import", "bad_row", "", {"line": i % 3}).to_row() for i in range(6)]
+    letters = [
+        DeadLetter(
+            id="<unknown>", stage="import", reason="bad_row", detail="", payload={"line": i % 3}
+        ).to_row()
+        for i in range(6)
+    ]
     letters += [
-        DeadLetter(f"id-{i}", "teacher", "exec_timeout", "", {"png": _png(i)}).to_row() for i in range(4)
+        DeadLetter(
+            id=f"id-{i}", stage="teacher", reason="exec_timeout", detail="", payload={"png": _png(i)}
+        ).to_row()
+        for i in range(4)
     ]
 
     def run(rows, folder, args):

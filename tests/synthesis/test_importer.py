@@ -56,7 +56,11 @@ def taught(sandbox):
         rollout = teach(task, sandbox)
         out[family] = (
             task,
-            record_from_rollout(task, rollout, Provenance("generated", "programmatic", "0", 0)),
+            record_from_rollout(
+                task,
+                rollout,
+                Provenance(source="generated", generator="programmatic", generator_version="0", seed=0),
+            ),
         )
     return out
 
@@ -169,7 +173,13 @@ def _pixels(data: bytes) -> np.ndarray:
 def _assert_good(record, raw: dict, family: str, taught) -> None:
     task, teacher = taught[family]
     assert isinstance(record, SftRecord), record
-    assert record.provenance == Provenance("imported", "thyme-sft", IMPORTER_VERSION, 0, "")
+    assert record.provenance == Provenance(
+        source="imported",
+        generator="thyme-sft",
+        generator_version=IMPORTER_VERSION,
+        seed=0,
+        sandbox_config_hash="",
+    )
     assert record.family == "imported" and record.id.startswith("imported-")
     assert record.question == task.question and record.image_size == (task.width, task.height)
     assert record.answer == task.answer

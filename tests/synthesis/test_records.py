@@ -42,11 +42,25 @@ def _sft(i: int) -> SftRecord:
         task_params={"target": [1, 2, 3, 4], "zoom": 2.0},
         executions=(
             Execution(
-                "print(1)", "print(1)", "ok", stdout="1", fixes=("fix_crop_clamp",), image_indices=(1,)
+                code="print(1)",
+                code_as_run="print(1)",
+                status="ok",
+                stdout="1",
+                fixes=("fix_crop_clamp",),
+                image_indices=(1,),
             ),
         ),
-        checks=(Check("format", True), Check("answer", False, "answer_mismatch", "got B")),
-        provenance=Provenance("generated", "programmatic", "0.1.0", i, "abc"),
+        checks=(
+            Check(name="format", passed=True),
+            Check(name="answer", passed=False, reason="answer_mismatch", detail="got B"),
+        ),
+        provenance=Provenance(
+            source="generated",
+            generator="programmatic",
+            generator_version="0.1.0",
+            seed=i,
+            sandbox_config_hash="abc",
+        ),
     )
 
 
@@ -91,17 +105,17 @@ def test_datasets_loads_sft_shards_with_images_decoded(tmp_path):
 
 def test_datasets_loads_rl_prompts_with_image_decoded(tmp_path):
     prompt = RlPrompt(
-        "rotate-000001",
-        _png((9, 9, 9)),
-        "What does it say?",
-        (32, 24),
-        "7",
-        "number",
-        "rotate",
-        0.25,
-        ("6", "7"),
-        {"rotation": 90},
-        Provenance("generated", "rotate", "0.1.0", 1),
+        id="rotate-000001",
+        image=_png((9, 9, 9)),
+        question="What does it say?",
+        image_size=(32, 24),
+        answer="7",
+        answer_type="number",
+        family="rotate",
+        difficulty=0.25,
+        choices=("6", "7"),
+        task_params={"rotation": 90},
+        provenance=Provenance(source="generated", generator="rotate", generator_version="0.1.0", seed=1),
     )
     pq.write_table(to_table([prompt.to_row()], RL_SCHEMA), tmp_path / "rl.parquet")
     ds = datasets.load_dataset("parquet", data_files=str(tmp_path / "rl.parquet"), split="train")
@@ -114,7 +128,13 @@ def test_dead_letter_keeps_complete_payload_for_replay(tmp_path):
         "task": {"image": _png((1, 2, 3)), "question": "q", "box": (1, 2, 3, 4)},
         "raw": [b"\x00\xff", None],
     }
-    letter = DeadLetter("crop-000001", "execute", "exec_timeout", "block 1 ran past 10 s", payload)
+    letter = DeadLetter(
+        id="crop-000001",
+        stage="execute",
+        reason="exec_timeout",
+        detail="block 1 ran past 10 s",
+        payload=payload,
+    )
     pq.write_table(to_table([letter.to_row()], DEAD_LETTER_SCHEMA), tmp_path / "dl.parquet")
     back = DeadLetter.from_row(pq.read_table(tmp_path / "dl.parquet").to_pylist()[0])
     assert back.payload["task"]["image"] == payload["task"]["image"]

@@ -67,7 +67,11 @@ def test_same_task_gives_identical_trajectory_and_images(strict_sandbox, family)
 def test_code_families_produce_the_images_they_promise(strict_sandbox):
     task = generate_task("crop", 3, CFG)
     rollout = teach(task, strict_sandbox)
-    record = record_from_rollout(task, rollout, Provenance("generated", "programmatic", "0", task.seed))
+    record = record_from_rollout(
+        task,
+        rollout,
+        Provenance(source="generated", generator="programmatic", generator_version="0", seed=task.seed),
+    )
     assert len(record.images) == 1 + fmt.count_images(fmt.parse(record.response))
     x1, y1, x2, y2 = task.params["crop_box"]
     crop = Image.open(io.BytesIO(record.images[1]))

@@ -78,7 +78,7 @@ def sandbox():
 
 @pytest.fixture(scope="session")
 def sft_records(sandbox):
-    prov = Provenance("generated", "programmatic", "test", 0)
+    prov = Provenance(source="generated", generator="programmatic", generator_version="test", seed=0)
     return [record_from_rollout(t, teach(t, sandbox), prov) for t in _tasks(0)]
 
 
@@ -94,15 +94,15 @@ def sft_dir(tmp_path_factory, sft_records) -> Path:
 def rl_rows() -> list[dict]:
     return [
         RlPrompt(
-            t.id,
-            t.image,
-            t.question,
-            (t.width, t.height),
-            t.answer,
-            t.answer_type,
-            t.family,
-            float(t.difficulty),
-            tuple(t.choices),
+            id=t.id,
+            image=t.image,
+            question=t.question,
+            image_size=(t.width, t.height),
+            answer=t.answer,
+            answer_type=t.answer_type,
+            family=t.family,
+            difficulty=float(t.difficulty),
+            choices=tuple(t.choices),
         ).to_row()
         for t in _tasks(500, 1)
     ]

@@ -111,7 +111,15 @@ def test_helpers():
 
 def _record(response, answer="BASKET", answer_type="text", question="What word?", params=None):
     return SftRecord(
-        "t", (b"",), question, (1, 1), response, answer, answer_type, "crop", task_params=params or {}
+        id="t",
+        images=(b"",),
+        question=question,
+        image_size=(1, 1),
+        response=response,
+        answer=answer,
+        answer_type=answer_type,
+        family="crop",
+        task_params=params or {},
     )
 
 

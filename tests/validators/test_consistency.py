@@ -11,14 +11,14 @@ CODE = "<code>\n```python\nprint(2 * (24 + 49))\n```\n</code>"
 def _record(think, answer, answer_type="number", choices=None):
     params = {"choices": choices} if choices else {}
     return SftRecord(
-        "t",
-        (b"",),
-        "q",
-        (1, 1),
-        f"<think>{think}</think> <answer>{answer}</answer>",
-        answer,
-        answer_type,
-        "compute",
+        id="t",
+        images=(b"",),
+        question="q",
+        image_size=(1, 1),
+        response=f"<think>{think}</think> <answer>{answer}</answer>",
+        answer=answer,
+        answer_type=answer_type,
+        family="compute",
         task_params=params,
     )
 
@@ -79,14 +79,14 @@ UMBRELLA_MC = (
 
 def _imported(think, answer, truth, answer_type, question=UMBRELLA_MC):
     return SftRecord(
-        "t",
-        (b"",),
-        question,
-        (1, 1),
-        f"<think>{think}</think> <answer>{answer}</answer>",
-        truth,
-        answer_type,
-        "imported",
+        id="t",
+        images=(b"",),
+        question=question,
+        image_size=(1, 1),
+        response=f"<think>{think}</think> <answer>{answer}</answer>",
+        answer=truth,
+        answer_type=answer_type,
+        family="imported",
     )
 
 
@@ -121,7 +121,16 @@ def test_answer_rounded_from_a_widened_print_is_consistent():
             "<think>Compute.<code>\n```python\nprint(f'{2 * 3.14159265:.2f}')\n```\n</code>"
             f"<sandbox_output>6.28318530</sandbox_output>So it is {answer}.</think> <answer>{answer}</answer>"
         )
-        return SftRecord("x", (b"",), "q", (1, 1), response, answer, "number", "compute")
+        return SftRecord(
+            id="x",
+            images=(b"",),
+            question="q",
+            image_size=(1, 1),
+            response=response,
+            answer=answer,
+            answer_type="number",
+            family="compute",
+        )
 
     assert check_consistency(record("6.28")).passed and check_consistency(record("6.283")).passed
     assert check_consistency(record("6.21")).reason == "consistency_output_contradicted"

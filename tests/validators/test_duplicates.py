@@ -26,7 +26,16 @@ def _scene(seed: int) -> Image.Image:
 def _rec(
     rid: str, image: bytes, question: str = "What colour is the star?", answer: str = "red"
 ) -> SftRecord:
-    return SftRecord(rid, (image,), question, (320, 240), "", answer, "text", "crop")
+    return SftRecord(
+        id=rid,
+        images=(image,),
+        question=question,
+        image_size=(320, 240),
+        response="",
+        answer=answer,
+        answer_type="text",
+        family="crop",
+    )
 
 
 def test_exact_key_ignores_question_case_and_spacing():

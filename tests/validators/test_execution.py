@@ -27,17 +27,17 @@ def _record(outputs, images=(), runs=None):
             fmt.Code(code),
             fmt.SandboxOutput(out, "") if isinstance(out, int) else fmt.SandboxOutput(0, out),
         ]
-        executions.append(Execution(code, code, "ok"))
+        executions.append(Execution(code=code, code_as_run=code, status="ok"))
     response = fmt.render(fmt.Trajectory(tuple(segments), " ", "1"))
     return SftRecord(
-        "t",
-        (_png(0), *images),
-        "q",
-        (80, 80),
-        response,
-        "1",
-        "number",
-        "compute",
+        id="t",
+        images=(_png(0), *images),
+        question="q",
+        image_size=(80, 80),
+        response=response,
+        answer="1",
+        answer_type="number",
+        family="compute",
         executions=tuple(runs if runs is not None else executions),
     )
 
@@ -93,15 +93,17 @@ def test_pixel_tolerance():
 
 
 def test_stored_execution_reasons():
-    base = Execution("print(0)", "print(0)", "ok")
+    base = Execution(code="print(0)", code_as_run="print(0)", status="ok")
     assert compare_execution(_record(["42"], runs=[]), None).reason == "exec_block_count_mismatch"
     assert (
-        compare_execution(_record(["42"], runs=[Execution("print(9)", "", "ok")]), None).reason
+        compare_execution(
+            _record(["42"], runs=[Execution(code="print(9)", code_as_run="", status="ok")]), None
+        ).reason
         == "exec_code_mismatch"
     )
-    failed = Execution("print(0)", "print(0)", "error", error_type="NameError")
+    failed = Execution(code="print(0)", code_as_run="print(0)", status="error", error_type="NameError")
     assert compare_execution(_record(["42"], runs=[failed]), None).reason == "exec_error"
-    fixed = Execution("print(0)", "print(0)", "ok", fixes=("fix_crop_clamp",))
+    fixed = Execution(code="print(0)", code_as_run="print(0)", status="ok", fixes=("fix_crop_clamp",))
     assert compare_execution(
         _record(["42"], runs=[fixed]), None, ExecutionCheckConfig(fixups="accept")
     ).passed
@@ -110,7 +112,7 @@ def test_stored_execution_reasons():
         == "exec_fixups_applied"
     )
     transport = Execution(
-        "print(0)", "print(0)", "ok", fixes=("fix_output_dir",)
+        code="print(0)", code_as_run="print(0)", status="ok", fixes=("fix_output_dir",)
     )  # the supervisor's path mapping
     assert compare_execution(
         _record(["42"], runs=[transport]), None, ExecutionCheckConfig(fixups="reject")
@@ -124,8 +126,21 @@ def test_reexecute_runs_strictly_in_one_session(sb):
     code2 = "print(value + 1)"  # needs the first block's state
     segments = (fmt.Code(code1), fmt.SandboxOutput(0, "42"), fmt.Code(code2), fmt.SandboxOutput(0, "43"))
     response = fmt.render(fmt.Trajectory(segments, " ", "43"))
-    runs = (Execution(code1, code1, "ok"), Execution(code2, code2, "ok"))
-    rec = SftRecord("t", (_png(0),), "q", (80, 80), response, "43", "number", "compute", executions=runs)
+    runs = (
+        Execution(code=code1, code_as_run=code1, status="ok"),
+        Execution(code=code2, code_as_run=code2, status="ok"),
+    )
+    rec = SftRecord(
+        id="t",
+        images=(_png(0),),
+        question="q",
+        image_size=(80, 80),
+        response=response,
+        answer="43",
+        answer_type="number",
+        family="compute",
+        executions=runs,
+    )
     results = reexecute(rec, sb)
     assert [r.feedback for r in results] == ["42", "43"] and all(not r.fixes for r in results)
     assert compare_execution(rec, results).passed
@@ -139,19 +154,28 @@ def test_strict_rerun_does_not_fix_out_of_range_crops(sb):
     )
     response = fmt.render(fmt.Trajectory((fmt.Code(code), fmt.SandboxOutput(1)), " ", "1"))
     rec = SftRecord(
-        "t",
-        (_png(0), _png(0, (10, 10))),
-        "q",
-        (80, 80),
-        response,
-        "1",
-        "number",
-        "crop",
-        executions=(Execution(code, code, "ok"),),
+        id="t",
+        images=(_png(0), _png(0, (10, 10))),
+        question="q",
+        image_size=(80, 80),
+        response=response,
+        answer="1",
+        answer_type="number",
+        family="crop",
+        executions=(Execution(code=code, code_as_run=code, status="ok"),),
     )
     assert compare_execution(rec, reexecute(rec, sb)).reason == "exec_error"
 
 
 def test_input_image_name():
-    rec = SftRecord("t", (b"",), "q", (1, 1), 'image_path = "/mnt/data/input/task-1.jpg"', "", "text", "crop")
+    rec = SftRecord(
+        id="t",
+        images=(b"",),
+        question="q",
+        image_size=(1, 1),
+        response='image_path = "/mnt/data/input/task-1.jpg"',
+        answer="",
+        answer_type="text",
+        family="crop",
+    )
     assert input_image_name(rec) == "task-1.jpg"

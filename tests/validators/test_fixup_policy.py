@@ -50,22 +50,22 @@ def _recorded(sb, code: str, answer: str, answer_type: str) -> SftRecord:
         answer,
     )
     run = Execution(
-        code,
-        result.code_as_run,
-        "ok",
-        result.stdout,
+        code=code,
+        code_as_run=result.code_as_run,
+        status="ok",
+        stdout=result.stdout,
         fixes=tuple(result.fixes),
         image_indices=tuple(range(1, 1 + len(result.images))),
     )
     return SftRecord(
-        "r",
-        (image, *result.images),
-        "What is shown?",
-        (240, 200),
-        fmt.render(traj),
-        answer,
-        answer_type,
-        "imported",
+        id="r",
+        images=(image, *result.images),
+        question="What is shown?",
+        image_size=(240, 200),
+        response=fmt.render(traj),
+        answer=answer,
+        answer_type=answer_type,
+        family="imported",
         executions=(run,),
     )
 

@@ -10,7 +10,16 @@ GOOD = (
 
 
 def _record(response=GOOD, images=2):
-    return SftRecord("t", (b"",) * images, "q", (1, 1), response, "B", "choice", "crop")
+    return SftRecord(
+        id="t",
+        images=(b"",) * images,
+        question="q",
+        image_size=(1, 1),
+        response=response,
+        answer="B",
+        answer_type="choice",
+        family="crop",
+    )
 
 
 def test_good():

@@ -10,7 +10,16 @@ GOOD = "<think>The crop shows a red star near the blue sign. So the answer is B.
 
 
 def _record(response=GOOD, question="Which shape?", answer="B", answer_type="choice", images=1):
-    return SftRecord("t", (b"",) * images, question, (1, 1), response, answer, answer_type, "crop")
+    return SftRecord(
+        id="t",
+        images=(b"",) * images,
+        question=question,
+        image_size=(1, 1),
+        response=response,
+        answer=answer,
+        answer_type=answer_type,
+        family="crop",
+    )
 
 
 def test_good_record_passes():
@@ -153,6 +162,13 @@ def test_a_number_in_the_question_is_a_leak_only_when_stated_as_the_value(questi
     from validators.hygiene import check_hygiene
 
     record = SftRecord(
-        "n", (b"",), question, (1, 1), "<think>t</think> <answer>2</answer>", "2", "number", "compute"
+        id="n",
+        images=(b"",),
+        question=question,
+        image_size=(1, 1),
+        response="<think>t</think> <answer>2</answer>",
+        answer="2",
+        answer_type="number",
+        family="compute",
     )
     assert (check_hygiene(record).reason == "hygiene_answer_leak") is leaks

@@ -34,7 +34,15 @@ def _record(family, original, blocks, target=None, params=None):
     response = fmt.render(fmt.Trajectory(tuple(segments), " ", "x"))
     task_params = {"target": target, "params": params or {}}
     return SftRecord(
-        "t", tuple(images), "q", original.size, response, "x", "text", family, task_params=task_params
+        id="t",
+        images=tuple(images),
+        question="q",
+        image_size=original.size,
+        response=response,
+        answer="x",
+        answer_type="text",
+        family=family,
+        task_params=task_params,
     )
 
 

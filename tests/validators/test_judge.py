@@ -39,7 +39,16 @@ def _record(answer_text: str) -> SftRecord:
     response = (
         f"<think>The sign reads basket. So the answer is basket.</think> <answer>{answer_text}</answer>"
     )
-    return SftRecord("t", (b"",), "What is written on the sign?", (1, 1), response, "basket", "text", "crop")
+    return SftRecord(
+        id="t",
+        images=(b"",),
+        question="What is written on the sign?",
+        image_size=(1, 1),
+        response=response,
+        answer="basket",
+        answer_type="text",
+        family="crop",
+    )
 
 
 def test_parse_reply():

@@ -406,7 +406,9 @@ def test_verdicts_become_record_checks(good, sb):
 
 def _judged(sb, task):
     record = record_from_rollout(
-        task, teach(task, sb), Provenance("generated", "programmatic", "test", task.seed)
+        task,
+        teach(task, sb),
+        Provenance(source="generated", generator="programmatic", generator_version="test", seed=task.seed),
     )
     return record.id, judge_record(record, sandbox=sb)
 

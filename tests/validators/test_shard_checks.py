@@ -19,15 +19,15 @@ FAMILIES = ["crop", "rotate", "compute", "crop"]
 
 def _row(i: int, **changes):
     record = SftRecord(
-        f"crop-{i:06d}",
-        (b"\x89PNG...", b"\x89PNG..."),
-        "What word?",
-        (640, 480),
-        "<think>x</think> <answer>a</answer>",
-        "a",
-        "text",
-        FAMILIES[i % len(FAMILIES)],
-        checks=(Check("format", True), Check("answer", True)),
+        id=f"crop-{i:06d}",
+        images=(b"\x89PNG...", b"\x89PNG..."),
+        question="What word?",
+        image_size=(640, 480),
+        response="<think>x</think> <answer>a</answer>",
+        answer="a",
+        answer_type="text",
+        family=FAMILIES[i % len(FAMILIES)],
+        checks=(Check(name="format", passed=True), Check(name="answer", passed=True)),
     )
     row = record.to_row()
     row.update(changes)

@@ -15,6 +15,6 @@ def test_reason_rules():
 
 def test_helpers_and_conversion():
     verdicts = [ok("format"), fail("exec", "timeout", "block 0"), fail("answer", "mismatch")]
-    assert to_checks(verdicts)[1] == Check("exec", False, "exec_timeout", "block 0")
+    assert to_checks(verdicts)[1] == Check(name="exec", passed=False, reason="exec_timeout", detail="block 0")
     assert not accepted(verdicts) and first_failure(verdicts).reason == "exec_timeout"
     assert accepted([ok("format")]) and first_failure([ok("format")]) is None

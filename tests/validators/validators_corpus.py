@@ -24,7 +24,11 @@ from validators.execution import input_image_name
 def teacher_record(sb, family: str, seed: int) -> SftRecord:
     task = generate_task(family, seed)
     rollout = teach(task, sb)
-    return record_from_rollout(task, rollout, Provenance("generated", "programmatic", "test", task.seed))
+    return record_from_rollout(
+        task,
+        rollout,
+        Provenance(source="generated", generator="programmatic", generator_version="test", seed=task.seed),
+    )
 
 
 def _params(r: SftRecord) -> dict:
@@ -80,15 +84,15 @@ def rebuild(record: SftRecord, sb, codes: list[str]) -> SftRecord:
                 )
                 executions.append(
                     Execution(
-                        code,
-                        result.code_as_run,
-                        result.status.value,
-                        result.stdout,
-                        result.stderr,
-                        result.error_type,
-                        result.error_message,
-                        tuple(result.fixes),
-                        tuple(range(start, len(images))),
+                        code=code,
+                        code_as_run=result.code_as_run,
+                        status=result.status.value,
+                        stdout=result.stdout,
+                        stderr=result.stderr,
+                        error_type=result.error_type,
+                        error_message=result.error_message,
+                        fixes=tuple(result.fixes),
+                        image_indices=tuple(range(start, len(images))),
                     )
                 )
             else:
