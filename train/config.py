@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from synthesis.endpoint.config import EndpointConfig
+
 __all__ = ["FIXED_STEM", "EvalConfig", "GrpoConfig", "ModelConfig", "SftConfig", "TrainConfig"]
 
 ATS_MODES = ("segments", "logits_processor", "off")
@@ -205,10 +207,13 @@ class EvalConfig:
     strict: bool = field(
         default=True, metadata={"help": "Run the policy's code in strict mode (no fix-ups)."}
     )
-    endpoint: str = field(
-        default="", metadata={"help": "Also evaluate an OpenAI-compatible endpoint (base URL)."}
+    use_endpoint: bool = field(
+        default=False, metadata={"help": "Also evaluate the OpenAI-compatible model at eval.endpoint."}
     )
-    endpoint_model: str = field(default="", metadata={"help": "Model name served at the endpoint."})
+    endpoint: EndpointConfig = field(
+        default_factory=EndpointConfig,
+        metadata={"help": "The served model to evaluate: the same endpoint type the teacher and judge use."},
+    )
 
 
 @dataclass

@@ -13,10 +13,12 @@ same command resumes every stage from its latest checkpoint; a finished stage is
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 if __package__ in (None, ""):  # `python train/run.py` from the repository root
@@ -25,6 +27,7 @@ if __package__ in (None, ""):  # `python train/run.py` from the repository root
 
 from runconfig.typed import ConfigError, to_dict  # noqa: E402
 from sandbox import Sandbox, SandboxConfig  # noqa: E402
+from synthesis.agent import Backend  # noqa: E402
 from synthesis.tasks import TasksConfig  # noqa: E402
 from train.chat import prompt_text  # noqa: E402
 from train.checkpoint import latest_checkpoint, resume_from  # noqa: E402
@@ -119,16 +122,19 @@ def run_eval(
 
     prompts = [p.served(cfg.input_stem) for p in build_benchmark(cfg.eval, tasks)]
     reports = {}
-    backends = {
-        name: (lambda p=path: LocalBackend(load_policy(p, cfg.model, trainable=False)))
-        for name, path in checkpoints.items()
+
+    def local(path: Path) -> Backend:
+        return LocalBackend(load_policy(path, cfg.model, trainable=False))
+
+    backends: dict[str, Callable[[], Backend]] = {
+        name: functools.partial(local, path) for name, path in checkpoints.items()
     }
-    if cfg.eval.endpoint:  # any served model, through the same OpenAI-compatible backend the teacher uses
+    if cfg.eval.use_endpoint:  # any served model, through the same OpenAI-compatible backend the teacher uses
         from runconfig.keys import api_key
         from synthesis.endpoint.backend import OpenAIBackend
-        from synthesis.endpoint.config import TeacherConfig
+        from synthesis.endpoint.config import TeacherConfig, endpoint_of
 
-        endpoint = TeacherConfig(base_url=cfg.eval.endpoint, model=cfg.eval.endpoint_model, cache_path="")
+        endpoint = TeacherConfig(**endpoint_of(cfg.eval.endpoint), cache_path="")
         backends["endpoint"] = lambda: OpenAIBackend(endpoint, api_key(endpoint.api_key_env))
     for i, (name, make) in enumerate(backends.items()):
         backend = make()
@@ -185,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             checkpoints["grpo"] = run_grpo(cfg, out, sft, sandbox, log)
             timings["grpo_s"] = time.perf_counter() - t
             print(f"GRPO checkpoint: {checkpoints['grpo']} ({timings['grpo_s']:.0f} s)")
-        elif latest_checkpoint(out / "grpo") is not None:
-            checkpoints["grpo"] = latest_checkpoint(out / "grpo")
+        elif (last_grpo := latest_checkpoint(out / "grpo")) is not None:
+            checkpoints["grpo"] = last_grpo
         if "eval" in stages:
             t = time.perf_counter()
             summary["eval"] = run_eval(cfg, out, checkpoints, sandbox, tasks, log)
