@@ -5,7 +5,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup run test test-slow lint bench
+.PHONY: setup run test test-slow lint check bench
 
 setup:
 	@bash scripts/setup.sh
@@ -22,6 +22,12 @@ test-slow: setup
 
 lint: setup
 	.venv/bin/ruff check .
+
+# The style we claim, enforced (CI runs it before the tests; .pre-commit-config.yaml runs the same three).
+check: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 # Each bench prints ratios against a baseline measured side by side in the same run (the machines are noisy).
 # bench/train.py reads small SFT and RL shards, built here first into $(BENCH_DATA) (120 SFT tasks, 24 RL prompts;
