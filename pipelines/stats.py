@@ -36,7 +36,17 @@ def record_facts(record) -> list[str]:
 
     Example:
         >>> from synthesis.records import Check, SftRecord
-        >>> r = SftRecord("a", (b"",), "q", (1, 1), "r", "A", "choice", "crop", checks=(Check("format", True),))
+        >>> r = SftRecord(
+        ...     id="a",
+        ...     images=(b"",),
+        ...     question="q",
+        ...     image_size=(1, 1),
+        ...     response="r",
+        ...     answer="A",
+        ...     answer_type="choice",
+        ...     family="crop",
+        ...     checks=(Check(name="format", passed=True),),
+        ... )
         >>> record_facts(r)
         ['accepted', 'accepted/family/crop', 'check/format/passed']
     """
@@ -50,7 +60,7 @@ def dead_letter_facts(letter) -> list[str]:
 
     Example:
         >>> from synthesis.records import DeadLetter
-        >>> dead_letter_facts(DeadLetter("a", "teacher", "exec_timeout", ""))
+        >>> dead_letter_facts(DeadLetter(id="a", stage="teacher", reason="exec_timeout", detail=""))
         ['dead', 'dead/stage/teacher', 'dead/reason/teacher/exec_timeout']
     """
     return ["dead", f"dead/stage/{letter.stage}", f"dead/reason/{letter.stage}/{letter.reason}"]
@@ -125,7 +135,9 @@ def teacher_totals(metrics: dict[str, float]) -> dict[str, Any]:
     """The teacher's request, retry, failure and cache-hit counts out of a run's metrics (``teacher_*`` counters).
 
     Example:
-        >>> totals = teacher_totals({"teacher_requests": 5, "teacher_failures/teacher_auth_error": 2, "other": 3})
+        >>> totals = teacher_totals(
+        ...     {"teacher_requests": 5, "teacher_failures/teacher_auth_error": 2, "other": 3}
+        ... )
         >>> totals["requests"], totals["failures"], totals["cache_hits"]
         (5, {'teacher_auth_error': 2}, 0)
     """

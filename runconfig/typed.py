@@ -136,7 +136,8 @@ def apply_override(data: dict, override: str) -> None:
 
     Example:
         >>> d = {"sandbox": {"workers": 1}}
-        >>> apply_override(d, "sandbox.workers=2"); d
+        >>> apply_override(d, "sandbox.workers=2")
+        >>> d
         {'sandbox': {'workers': 2}}
     """
     import yaml

@@ -288,7 +288,10 @@ def to_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     """Rows (from ``to_row``) as an Arrow table with exactly ``schema``, metadata included.
 
     Example:
-        >>> to_table([DeadLetter("a", "validate", "format_bad", "x").to_row()], DEAD_LETTER_SCHEMA).num_rows
+        >>> to_table(
+        ...     [DeadLetter(id="a", stage="validate", reason="format_bad", detail="x").to_row()],
+        ...     DEAD_LETTER_SCHEMA,
+        ... ).num_rows
         1
     """
     return pa.Table.from_pylist(rows, schema=schema)

@@ -1,14 +1,14 @@
-"""The layout is part of the product: dependencies flow one way, no file imports itself in a circle, every module
-imports, doctests hold.
+"""The layout is part of the product: dependencies flow one way, no file imports itself in a circle, every
+module imports, doctests hold.
 
 The import picture (an arrow reads "is imported by")::
 
     runconfig.typed, runconfig.keys   (generic: strict config loader, API-key reader; import nothing of ours)
     sandbox <- synthesis <- validators <- pipelines
                         \\______________\\_____ train     (train reads shards; never imports pipelines)
-    runconfig.root    composes every section of pipeline.yaml, so it imports every package's config; only the
-                      entry points import it: pipelines/cli.py (the ``beam`` command), pipelines/build_*.py and
-                      train/run.py.
+    runconfig.root    composes every section of pipeline.yaml, so it imports every package's config; only
+                      the entry points import it: pipelines/cli.py (the ``beam`` command),
+                      pipelines/build_*.py and train/run.py.
 
 Rules, checked on each file's own imports (direct, not transitive):
 
@@ -18,9 +18,10 @@ Rules, checked on each file's own imports (direct, not transitive):
 * runconfig.root is imported only by the entry points above. It is the one module allowed to import both
   pipelines and train, which is how train/run.py loads the whole file without train importing pipelines.
 * No cycle between files through module-level imports, ``if TYPE_CHECKING:`` ones included (imports inside
-  functions run late and do not count; a package ``__init__`` that its own modules' imports run implicitly does
-  not count either).
-* No Beam below pipelines/, and nothing runconfig.root loads at import time imports Beam (train/run.py imports it).
+  functions run late and do not count; a package ``__init__`` that its own modules' imports run implicitly
+  does not count either).
+* No Beam below pipelines/, and nothing runconfig.root loads at import time imports Beam (train/run.py
+  imports it).
 """
 
 import ast
@@ -42,8 +43,8 @@ ALLOWED = {
     "train": {"runconfig", "sandbox", "synthesis", "validators"},
 }
 BEAM_FREE = {"runconfig", "sandbox", "synthesis", "validators", "train"}
-# The root config composes every section (pipelines' and train's included) so that one strict loader validates the
-# whole file; it may import every package, and only entry points may import it.
+# The root config composes every section (pipelines' and train's included) so that one strict loader validates
+# the whole file; it may import every package, and only entry points may import it.
 ROOT_CONFIG = "runconfig/root.py"
 ENTRY_POINTS = {"pipelines/cli.py", "pipelines/build_sft.py", "pipelines/build_rl.py", "train/run.py"}
 
@@ -83,7 +84,7 @@ def test_dependencies_flow_one_way(package):
             assert "apache_beam" not in _imports(path), f"{rel} imports apache_beam"
 
 
-# --- the file-level import graph -----------------------------------------------------------------------------
+# --- the file-level import graph ----------------------------------------------------------------------------
 
 
 def _file_of(module: str) -> str | None:
@@ -103,8 +104,8 @@ def _package_of(rel: str) -> str:
 
 
 def _targets(rel: str, node: ast.Import | ast.ImportFrom) -> set[str]:
-    """Our files one import statement loads by name (the parent packages' ``__init__`` it also runs are left out:
-    a package's ``__init__`` re-exporting its modules is not a cycle)."""
+    """Our files one import statement loads by name (the parent packages' ``__init__`` it also runs are left
+    out: a package's ``__init__`` re-exporting its modules is not a cycle)."""
     if isinstance(node, ast.Import):
         return {f for alias in node.names if (f := _file_of(alias.name))}
     if node.level:
@@ -248,7 +249,19 @@ def test_module_imports_and_doctests_pass(name):
 
 
 def test_train_config_stays_light():
-    assert _imports(ROOT / "train" / "config.py") <= {"__future__", "dataclasses", "typing", "collections"}
+    """The root config imports train's section on every worker: it may take the one endpoint type from
+    ``synthesis.endpoint.config``, which is itself only dataclasses, but nothing heavier (no torch)."""
+    light = {"__future__", "dataclasses", "typing", "collections"}
+    assert _imports(ROOT / "train" / "config.py") <= light | {"synthesis"}
+    assert _imports(ROOT / "synthesis" / "endpoint" / "config.py") <= light
+    for init in ("synthesis/__init__.py", "synthesis/endpoint/__init__.py"):
+        assert _imports(ROOT / init) <= light, init
+    synthesis_modules = {
+        node.module
+        for node in ast.walk(_tree(ROOT / "train" / "config.py"))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("synthesis")
+    }
+    assert synthesis_modules <= {"synthesis.endpoint.config"}
 
 
 def test_no_environment_reads_outside_config_modules():

@@ -1,4 +1,4 @@
-"""Metrics as JSON lines (one object per logged step, tagged with its stage) and PNG curves drawn from them."""
+"""Metrics as JSON lines (one object per logged step, tagged with its stage) and the PNG curves of them."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     Example:
         >>> import tempfile, os
         >>> p = os.path.join(tempfile.mkdtemp(), "m.jsonl")
-        >>> log = MetricsLog(p); _ = log.log("sft", 1, loss=2.0); _ = log.log("sft", 1, loss=1.5)
+        >>> log = MetricsLog(p)
+        >>> _ = log.log("sft", 1, loss=2.0)
+        >>> _ = log.log("sft", 1, loss=1.5)
         >>> read_metrics(p)
         [{'loss': 1.5, 'stage': 'sft', 'step': 1}]
     """

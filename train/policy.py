@@ -5,8 +5,8 @@ Two image conventions are supported, chosen from the model config:
 * LLaVA (the tiny model): every ``<image>`` becomes ``(side / patch)^2`` image tokens, ``pixel_values`` is one
   fixed-size tensor per image;
 * Qwen2-VL / Qwen2.5-VL (the original's backbone): every ``<image>`` becomes ``<|vision_start|>``, one
-  ``<|image_pad|>`` per merged patch, ``<|vision_end|>``, with ``pixel_values`` and ``image_grid_thw`` from the
-  PIL image processor (the stock processor class needs torchvision, training.md §5.1).
+  ``<|image_pad|>`` per merged patch, ``<|vision_end|>``, with ``pixel_values`` and ``image_grid_thw`` from
+  the PIL image processor (the stock processor class needs torchvision, training.md §5.1).
 
 Images are downscaled before they reach the model (``image_size``); the sandbox keeps working on originals.
 """
@@ -29,11 +29,12 @@ def decode_image(data: bytes, side: int) -> Image.Image:
     """Decode ``data`` as RGB, shrunk so its long side is at most ``2 * side`` (JPEG drafts decode faster).
 
     Example:
-        >>> buf = io.BytesIO(); Image.new("RGB", (800, 400)).save(buf, format="PNG")
+        >>> buf = io.BytesIO()
+        >>> Image.new("RGB", (800, 400)).save(buf, format="PNG")
         >>> decode_image(buf.getvalue(), 64).size
         (128, 64)
     """
-    image = Image.open(io.BytesIO(data))
+    image: Image.Image = Image.open(io.BytesIO(data))
     image.draft("RGB", (2 * side, 2 * side))
     image = image.convert("RGB")
     image.thumbnail((2 * side, 2 * side))
@@ -103,21 +104,21 @@ def _adapter(model, tok, path: str, side: int) -> VisionAdapter:
         from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 
         vision = config.vision_config
-        processor = SiglipImageProcessorPil(size={"height": vision.image_size, "width": vision.image_size})
+        siglip = SiglipImageProcessorPil(size={"height": vision.image_size, "width": vision.image_size})
         per_image = (vision.image_size // vision.patch_size) ** 2
         return VisionAdapter(
-            "llava", processor, vision.image_size, {"image": config.image_token_index}, per_image
+            "llava", siglip, vision.image_size, {"image": config.image_token_index}, per_image
         )
     if config.model_type in ("qwen2_vl", "qwen2_5_vl"):
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-        processor = Qwen2VLImageProcessorPil.from_pretrained(path, max_pixels=side * side, min_pixels=56 * 56)
+        qwen = Qwen2VLImageProcessorPil.from_pretrained(path, max_pixels=side * side, min_pixels=56 * 56)
         ids = {
             "image": config.image_token_id,
             "start": config.vision_start_token_id,
             "end": config.vision_end_token_id,
         }
-        return VisionAdapter("qwen2_vl", processor, side, ids)
+        return VisionAdapter("qwen2_vl", qwen, side, ids)
     raise ValueError(f"unsupported model type {config.model_type!r}: use a LLaVA or Qwen2(.5)-VL checkpoint")
 
 
@@ -134,7 +135,9 @@ def load_policy(path: str | Path, cfg: ModelConfig, trainable: bool = True) -> P
 
     device = resolve_device(cfg.device)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=dtype).to(device)
+    loaded = AutoModelForImageTextToText.from_pretrained(str(path), dtype=dtype)
+    # transformers types PreTrainedModel.to through functools.wraps, whose stub keeps `self` as a parameter
+    model = loaded.to(device)  # type: ignore[arg-type]
     tok = AutoTokenizer.from_pretrained(str(path))
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token

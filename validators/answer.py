@@ -207,7 +207,10 @@ def read_answer(
         AnswerSpec(answer='C', answer_type='choice', choices=('blue', 'green', 'red'))
         >>> [read_answer("How long?", a).answer for a in ("**1,234 cm**", "\\\\boxed{42}", "$3.50")]
         ['1234', '42', '3.50']
-        >>> [read_answer("Is the sign red?", a).answer for a in ("Yes, the sign is red.", "*no*", "Answer: yes")]
+        >>> [
+        ...     read_answer("Is the sign red?", a).answer
+        ...     for a in ("Yes, the sign is red.", "*no*", "Answer: yes")
+        ... ]
         ['yes', 'no', 'yes']
         >>> read_answer("What does the sign say?", "B", given="<answer> **No smoking** </answer>")
         AnswerSpec(answer='No smoking', answer_type='text', choices=())
@@ -299,7 +302,16 @@ def record_choices(record: SftRecord) -> tuple[str, ...]:
 
     Example:
         >>> from synthesis.records import SftRecord
-        >>> r = SftRecord("x", (), "Options:\\nA. red\\nB. blue", (1, 1), "", "A", "choice", "crop")
+        >>> r = SftRecord(
+        ...     id="x",
+        ...     images=(),
+        ...     question="Options:\\nA. red\\nB. blue",
+        ...     image_size=(1, 1),
+        ...     response="",
+        ...     answer="A",
+        ...     answer_type="choice",
+        ...     family="crop",
+        ... )
         >>> record_choices(r)
         ('red', 'blue')
     """
@@ -320,7 +332,16 @@ def check_answer(
 
     Example:
         >>> from synthesis.records import SftRecord
-        >>> r = SftRecord("x", (), "q", (1, 1), "<think>t</think> <answer>42</answer>", "42", "number", "compute")
+        >>> r = SftRecord(
+        ...     id="x",
+        ...     images=(),
+        ...     question="q",
+        ...     image_size=(1, 1),
+        ...     response="<think>t</think> <answer>42</answer>",
+        ...     answer="42",
+        ...     answer_type="number",
+        ...     family="compute",
+        ... )
         >>> check_answer(r).passed
         True
     """

@@ -77,7 +77,11 @@ def rounds_to(printed: str, answer: str) -> bool:
     ``:.2f`` to ``:.8f``, so code meant to print 6.28 prints 6.28318531 and the model answers 6.28).
 
     Example:
-        >>> rounds_to("6.28318531", "6.28"), rounds_to("6.28318531", "**6.3**"), rounds_to("6.28318531", "6.2")
+        >>> (
+        ...     rounds_to("6.28318531", "6.28"),
+        ...     rounds_to("6.28318531", "**6.3**"),
+        ...     rounds_to("6.28318531", "6.2"),
+        ... )
         (True, True, False)
     """
     value, said = to_number(printed), to_number(answer)
@@ -100,7 +104,16 @@ def check_consistency(
 
     Example:
         >>> from synthesis.records import SftRecord
-        >>> r = SftRecord("x", (b"",), "q", (1, 1), "<think>So the answer is 7.</think> <answer>8</answer>", "8", "number", "no_code")
+        >>> r = SftRecord(
+        ...     id="x",
+        ...     images=(b"",),
+        ...     question="q",
+        ...     image_size=(1, 1),
+        ...     response="<think>So the answer is 7.</think> <answer>8</answer>",
+        ...     answer="8",
+        ...     answer_type="number",
+        ...     family="no_code",
+        ... )
         >>> check_consistency(r).reason
         'consistency_reasoning_contradicted'
     """

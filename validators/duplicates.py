@@ -46,7 +46,8 @@ def dhash(image: bytes) -> int:
     """64-bit difference hash of an encoded image (grey 9x8 thumbnail, one bit per horizontal gradient).
 
     Example:
-        >>> buf = io.BytesIO(); Image.linear_gradient("L").save(buf, "PNG")
+        >>> buf = io.BytesIO()
+        >>> Image.linear_gradient("L").save(buf, "PNG")
         >>> f"{dhash(buf.getvalue()):016x}"
         '0000000000000000'
     """
@@ -81,8 +82,28 @@ def exact_key(record: SftRecord) -> str:
     """sha256 of the input image bytes + hash of the normalised question.
 
     Example:
-        >>> r = SftRecord("a", (b"img",), "What is it?", (1, 1), "", "", "text", "crop")
-        >>> exact_key(r) == exact_key(SftRecord("b", (b"img",), "what is it", (1, 1), "", "", "text", "crop"))
+        >>> r = SftRecord(
+        ...     id="a",
+        ...     images=(b"img",),
+        ...     question="What is it?",
+        ...     image_size=(1, 1),
+        ...     response="",
+        ...     answer="",
+        ...     answer_type="text",
+        ...     family="crop",
+        ... )
+        >>> exact_key(r) == exact_key(
+        ...     SftRecord(
+        ...         id="b",
+        ...         images=(b"img",),
+        ...         question="what is it",
+        ...         image_size=(1, 1),
+        ...         response="",
+        ...         answer="",
+        ...         answer_type="text",
+        ...         family="crop",
+        ...     )
+        ... )
         True
     """
     return f"{hashlib.sha256(record.images[0]).hexdigest()}:{_question_hash(record.question)}"
@@ -92,8 +113,20 @@ def near_key(record: SftRecord) -> str:
     """The input image's dHash (16 hex digits) + hash of the normalised question and answer.
 
     Example:
-        >>> buf = io.BytesIO(); Image.linear_gradient("L").save(buf, "PNG")
-        >>> near_key(SftRecord("a", (buf.getvalue(),), "Q?", (256, 256), "", "", "text", "crop"))[:17]
+        >>> buf = io.BytesIO()
+        >>> Image.linear_gradient("L").save(buf, "PNG")
+        >>> near_key(
+        ...     SftRecord(
+        ...         id="a",
+        ...         images=(buf.getvalue(),),
+        ...         question="Q?",
+        ...         image_size=(256, 256),
+        ...         response="",
+        ...         answer="",
+        ...         answer_type="text",
+        ...         family="crop",
+        ...     )
+        ... )[:17]
         '0000000000000000:'
     """
     return f"{dhash(record.images[0]):016x}:{_task_hash(record.question, record.answer)}"
@@ -107,8 +140,23 @@ def near_keys(record: SftRecord, max_distance: int = 6) -> list[str]:
         max_distance (`int`, *optional*, defaults to `6`): the near-duplicate Hamming threshold.
 
     Example:
-        >>> buf = io.BytesIO(); Image.linear_gradient("L").save(buf, "PNG")
-        >>> len(near_keys(SftRecord("a", (buf.getvalue(),), "Q?", (256, 256), "", "", "text", "crop"), 6))
+        >>> buf = io.BytesIO()
+        >>> Image.linear_gradient("L").save(buf, "PNG")
+        >>> len(
+        ...     near_keys(
+        ...         SftRecord(
+        ...             id="a",
+        ...             images=(buf.getvalue(),),
+        ...             question="Q?",
+        ...             image_size=(256, 256),
+        ...             response="",
+        ...             answer="",
+        ...             answer_type="text",
+        ...             family="crop",
+        ...         ),
+        ...         6,
+        ...     )
+        ... )
         7
     """
     value, bands = dhash(record.images[0]), max_distance + 1
@@ -128,9 +176,20 @@ class DuplicateIndex:
 
     Example:
         >>> index = DuplicateIndex()
-        >>> buf = io.BytesIO(); Image.linear_gradient("L").save(buf, "PNG")
-        >>> r = SftRecord("a", (buf.getvalue(),), "Q?", (256, 256), "", "", "text", "crop")
-        >>> index.add(r); index.seen(r).reason
+        >>> buf = io.BytesIO()
+        >>> Image.linear_gradient("L").save(buf, "PNG")
+        >>> r = SftRecord(
+        ...     id="a",
+        ...     images=(buf.getvalue(),),
+        ...     question="Q?",
+        ...     image_size=(256, 256),
+        ...     response="",
+        ...     answer="",
+        ...     answer_type="text",
+        ...     family="crop",
+        ... )
+        >>> index.add(r)
+        >>> index.seen(r).reason
         'duplicates_exact'
     """
 
@@ -227,8 +286,20 @@ def fingerprint(record: SftRecord) -> tuple[str, str, str]:
     """``(id, exact key, near key)``: all a run-wide dedupe needs, a few dozen bytes per record.
 
     Example:
-        >>> buf = io.BytesIO(); Image.linear_gradient("L").save(buf, "PNG")
-        >>> fingerprint(SftRecord("a", (buf.getvalue(),), "Q?", (256, 256), "", "", "text", "crop"))[2][:17]
+        >>> buf = io.BytesIO()
+        >>> Image.linear_gradient("L").save(buf, "PNG")
+        >>> fingerprint(
+        ...     SftRecord(
+        ...         id="a",
+        ...         images=(buf.getvalue(),),
+        ...         question="Q?",
+        ...         image_size=(256, 256),
+        ...         response="",
+        ...         answer="",
+        ...         answer_type="text",
+        ...         family="crop",
+        ...     )
+        ... )[2][:17]
         '0000000000000000:'
     """
     return record.id, exact_key(record), near_key(record)
@@ -258,7 +329,11 @@ def dedupe_fingerprints(
         reference (`DuplicateIndex`, *optional*): e.g. an evaluation set to keep out of training data.
 
     Example:
-        >>> fps = [("b", "k1", "0000000000000000:q"), ("a", "k1", "0000000000000000:q"), ("c", "k2", "ffffffffffffffff:q")]
+        >>> fps = [
+        ...     ("b", "k1", "0000000000000000:q"),
+        ...     ("a", "k1", "0000000000000000:q"),
+        ...     ("c", "k2", "ffffffffffffffff:q"),
+        ... ]
         >>> {k: (d.verdict.reason, d.of_reference) for k, d in dedupe_fingerprints(fps).items()}
         {'b': ('duplicates_exact', False)}
     """

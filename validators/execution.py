@@ -46,7 +46,9 @@ def pixel_diff(a: bytes, b: bytes) -> float | None:
     Example:
         >>> from PIL import Image
         >>> def png(v):
-        ...     buf = io.BytesIO(); Image.new("RGB", (4, 4), (v, v, v)).save(buf, "PNG"); return buf.getvalue()
+        ...     buf = io.BytesIO()
+        ...     Image.new("RGB", (4, 4), (v, v, v)).save(buf, "PNG")
+        ...     return buf.getvalue()
         >>> pixel_diff(png(10), png(13))
         3.0
     """
@@ -137,7 +139,16 @@ def compare_execution(
 
     Example:
         >>> from synthesis.records import SftRecord
-        >>> r = SftRecord("x", (b"",), "q", (1, 1), "<think>t</think> <answer>1</answer>", "1", "number", "no_code")
+        >>> r = SftRecord(
+        ...     id="x",
+        ...     images=(b"",),
+        ...     question="q",
+        ...     image_size=(1, 1),
+        ...     response="<think>t</think> <answer>1</answer>",
+        ...     answer="1",
+        ...     answer_type="number",
+        ...     family="no_code",
+        ... )
         >>> compare_execution(r, []).passed
         True
     """
@@ -187,7 +198,18 @@ def input_image_name(record: SftRecord) -> str:
 
     Example:
         >>> from synthesis.records import SftRecord
-        >>> input_image_name(SftRecord("t-1", (b"\\xff\\xd8",), "q", (1, 1), "", "", "text", "crop"))
+        >>> input_image_name(
+        ...     SftRecord(
+        ...         id="t-1",
+        ...         images=(b"\\xff\\xd8",),
+        ...         question="q",
+        ...         image_size=(1, 1),
+        ...         response="",
+        ...         answer="",
+        ...         answer_type="text",
+        ...         family="crop",
+        ...     )
+        ... )
         't-1.jpg'
     """
     match = _INPUT.search(record.response)
@@ -212,7 +234,17 @@ def needs_fixups(record: SftRecord) -> bool:
 
     Example:
         >>> from synthesis.records import Execution
-        >>> r = SftRecord("x", (), "q", (1, 1), "", "", "text", "crop", executions=(Execution("c", "c", "ok"),))
+        >>> r = SftRecord(
+        ...     id="x",
+        ...     images=(),
+        ...     question="q",
+        ...     image_size=(1, 1),
+        ...     response="",
+        ...     answer="",
+        ...     answer_type="text",
+        ...     family="crop",
+        ...     executions=(Execution(code="c", code_as_run="c", status="ok"),),
+        ... )
         >>> needs_fixups(r)
         False
     """

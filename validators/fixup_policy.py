@@ -42,8 +42,18 @@ def rewrite_fixups(record: SftRecord, min_crop_side: int = 64) -> SftRecord | No
         >>> from synthesis.records import Execution
         >>> code = "x1, y1, x2, y2 = 0, 0, 10, 10\\nprint(x2)"
         >>> resp = f"<think>a{fmt.render_code(code)}<sandbox_output>64</sandbox_output></think> <answer>1</answer>"
-        >>> run = Execution(code, "", "ok", fixes=("fix_crop_clamp",))
-        >>> r = SftRecord("x", (b"",), "q", (100, 100), resp, "1", "number", "crop", executions=(run,))
+        >>> run = Execution(code=code, code_as_run="", status="ok", fixes=("fix_crop_clamp",))
+        >>> r = SftRecord(
+        ...     id="x",
+        ...     images=(b"",),
+        ...     question="q",
+        ...     image_size=(100, 100),
+        ...     response=resp,
+        ...     answer="1",
+        ...     answer_type="number",
+        ...     family="crop",
+        ...     executions=(run,),
+        ... )
         >>> new = rewrite_fixups(r)
         >>> fmt.code_blocks(fmt.parse(new.response))[0].splitlines()[0], new.executions[0].fixes_rewritten
         ('x1, y1, x2, y2 = 0, 0, 64, 64', ('fix_crop_clamp',))

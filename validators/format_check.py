@@ -25,7 +25,16 @@ def check_format(record: SftRecord, cfg: FormatCheckConfig | None = None) -> Ver
 
     Example:
         >>> from synthesis.records import SftRecord
-        >>> r = SftRecord("x", (b"",), "q", (1, 1), "<think>t</think> <answer>1</answer>tail", "1", "number", "no_code")
+        >>> r = SftRecord(
+        ...     id="x",
+        ...     images=(b"",),
+        ...     question="q",
+        ...     image_size=(1, 1),
+        ...     response="<think>t</think> <answer>1</answer>tail",
+        ...     answer="1",
+        ...     answer_type="number",
+        ...     family="no_code",
+        ... )
         >>> check_format(r).reason
         'format_text_after_answer'
     """

@@ -72,7 +72,9 @@ def model_text_segments(response: str) -> list[str]:
     """The stretches of model-written prose: the response split at code blocks and sandbox outputs.
 
     Example:
-        >>> model_text_segments("<think>a<code>x</code><sandbox_output>1</sandbox_output>b</think> <answer>c</answer>")
+        >>> model_text_segments(
+        ...     "<think>a<code>x</code><sandbox_output>1</sandbox_output>b</think> <answer>c</answer>"
+        ... )
         ['a', 'b c']
     """
     parts = (" ".join(_TAGS.sub(" ", part).split()) for part in _BLOCKS.split(response))
@@ -129,7 +131,16 @@ def check_hygiene(record: SftRecord, cfg: HygieneCheckConfig | None = None) -> V
 
     Example:
         >>> from synthesis.records import SftRecord
-        >>> r = SftRecord("x", (b"",), "What word?", (1, 1), "<think>t</think> <answer>cat</answer>", "cat", "text", "crop")
+        >>> r = SftRecord(
+        ...     id="x",
+        ...     images=(b"",),
+        ...     question="What word?",
+        ...     image_size=(1, 1),
+        ...     response="<think>t</think> <answer>cat</answer>",
+        ...     answer="cat",
+        ...     answer_type="text",
+        ...     family="crop",
+        ... )
         >>> check_hygiene(r).passed
         True
     """

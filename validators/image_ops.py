@@ -115,7 +115,8 @@ def upright_angle(
     fill) is scaled to ``produced``'s size and compared by mean absolute grey-level difference on small copies.
 
     Example:
-        >>> img = Image.new("RGB", (120, 80), "white"); img.paste((0, 0, 0), (10, 10, 60, 30))
+        >>> img = Image.new("RGB", (120, 80), "white")
+        >>> img.paste((0, 0, 0), (10, 10, 60, 30))
         >>> upright_angle(img, img.rotate(90, expand=True), (0, 90, 180, 270))
         90
     """

@@ -35,8 +35,23 @@ def block_images(record: SftRecord) -> list[tuple[str, list[int]]]:
     Example:
         >>> from synthesis.format import render_code
         >>> from synthesis.records import SftRecord
-        >>> resp = "<think>a" + render_code("c") + "<sandbox_output><image></sandbox_output></think> <answer>1</answer>"
-        >>> block_images(SftRecord("x", (b"", b""), "q", (1, 1), resp, "1", "text", "crop"))
+        >>> resp = (
+        ...     "<think>a"
+        ...     + render_code("c")
+        ...     + "<sandbox_output><image></sandbox_output></think> <answer>1</answer>"
+        ... )
+        >>> block_images(
+        ...     SftRecord(
+        ...         id="x",
+        ...         images=(b"", b""),
+        ...         question="q",
+        ...         image_size=(1, 1),
+        ...         response=resp,
+        ...         answer="1",
+        ...         answer_type="text",
+        ...         family="crop",
+        ...     )
+        ... )
         [('c', [1])]
     """
     blocks, position, code = [], 1, ""
@@ -119,11 +134,32 @@ def check_images(record: SftRecord, cfg: ImagesCheckConfig | None = None) -> Ver
 
     Example:
         >>> from synthesis.records import SftRecord
-        >>> buf = io.BytesIO(); Image.new("RGB", (8, 8)).save(buf, "PNG")
-        >>> r = SftRecord("x", (buf.getvalue(),), "q", (8, 8), "<think>t</think> <answer>1</answer>", "1", "number", "no_code")
+        >>> buf = io.BytesIO()
+        >>> Image.new("RGB", (8, 8)).save(buf, "PNG")
+        >>> r = SftRecord(
+        ...     id="x",
+        ...     images=(buf.getvalue(),),
+        ...     question="q",
+        ...     image_size=(8, 8),
+        ...     response="<think>t</think> <answer>1</answer>",
+        ...     answer="1",
+        ...     answer_type="number",
+        ...     family="no_code",
+        ... )
         >>> check_images(r).passed
         True
-        >>> check_images(SftRecord("x", (b"junk",), "q", (8, 8), r.response, "1", "number", "no_code")).reason
+        >>> check_images(
+        ...     SftRecord(
+        ...         id="x",
+        ...         images=(b"junk",),
+        ...         question="q",
+        ...         image_size=(8, 8),
+        ...         response=r.response,
+        ...         answer="1",
+        ...         answer_type="number",
+        ...         family="no_code",
+        ...     )
+        ... ).reason
         'images_undecodable'
     """
     cfg = cfg or ImagesCheckConfig()

@@ -48,7 +48,16 @@ def check_prompt(prompt: RlPrompt, min_side: int = 64) -> Verdict:
         min_side (`int`, *optional*, defaults to `64`): smallest acceptable image side.
 
     Example:
-        >>> p = RlPrompt("p", b"junk", "What?", (1, 1), "4", "number", "compute", 0.0)
+        >>> p = RlPrompt(
+        ...     id="p",
+        ...     image=b"junk",
+        ...     question="What?",
+        ...     image_size=(1, 1),
+        ...     answer="4",
+        ...     answer_type="number",
+        ...     family="compute",
+        ...     difficulty=0.0,
+        ... )
         >>> check_prompt(p).reason
         'prompt_bad_image'
     """

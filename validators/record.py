@@ -70,8 +70,18 @@ def judge_record(
         The verdicts of the checks that ran, in order.
 
     Example:
-        >>> r = SftRecord("x", (b"",), "q", (1, 1), "<think>t</think>  <answer>1</answer>", "1", "number", "no_code")
-        >>> cfg = ValidatorsConfig(); cfg.execution.reexecute = False
+        >>> r = SftRecord(
+        ...     id="x",
+        ...     images=(b"",),
+        ...     question="q",
+        ...     image_size=(1, 1),
+        ...     response="<think>t</think>  <answer>1</answer>",
+        ...     answer="1",
+        ...     answer_type="number",
+        ...     family="no_code",
+        ... )
+        >>> cfg = ValidatorsConfig()
+        >>> cfg.execution.reexecute = False
         >>> [v.reason for v in judge_record(r, cfg)]
         ['format_separator_not_single_whitespace']
     """
@@ -97,7 +107,19 @@ def with_verdicts(record: SftRecord, verdicts: Iterable[Verdict]) -> SftRecord:
 
     Example:
         >>> from validators.verdict import ok
-        >>> with_verdicts(SftRecord("x", (), "q", (1, 1), "", "", "text", "crop"), [ok("format")]).checks[0].name
+        >>> with_verdicts(
+        ...     SftRecord(
+        ...         id="x",
+        ...         images=(),
+        ...         question="q",
+        ...         image_size=(1, 1),
+        ...         response="",
+        ...         answer="",
+        ...         answer_type="text",
+        ...         family="crop",
+        ...     ),
+        ...     [ok("format")],
+        ... ).checks[0].name
         'format'
     """
     return replace(record, checks=to_checks(verdicts))

@@ -64,10 +64,23 @@ def derive_columns(frame: pd.DataFrame) -> pd.DataFrame:
             column naming each row's file.
 
     Example:
-        >>> rows = pd.DataFrame({"id": ["a"], "question": ["q"], "response": ["r"], "answer": ["1"],
-        ...     "family": ["crop"], "answer_type": ["text"], "images": [[{"bytes": b"x", "path": None}]],
-        ...     "image_size": [{"width": 4, "height": 3}], "checks": [[{"passed": True}]], "path": ["s.parquet"]})
-        >>> print(derive_columns(rows)[["n_images", "image_width", "all_checks_passed"]].to_string(index=False))
+        >>> rows = pd.DataFrame(
+        ...     {
+        ...         "id": ["a"],
+        ...         "question": ["q"],
+        ...         "response": ["r"],
+        ...         "answer": ["1"],
+        ...         "family": ["crop"],
+        ...         "answer_type": ["text"],
+        ...         "images": [[{"bytes": b"x", "path": None}]],
+        ...         "image_size": [{"width": 4, "height": 3}],
+        ...         "checks": [[{"passed": True}]],
+        ...         "path": ["s.parquet"],
+        ...     }
+        ... )
+        >>> print(
+        ...     derive_columns(rows)[["n_images", "image_width", "all_checks_passed"]].to_string(index=False)
+        ... )
          n_images  image_width  all_checks_passed
               1.0          4.0               True
     """

@@ -133,8 +133,18 @@ def clean_answer(text: str) -> str:
         text (`str`): an answer as written (``<answer>`` content, a ``solution`` field, a stated conclusion).
 
     Example:
-        >>> [clean_answer(a) for a in ("**C. a red umbrella**", "The answer is $\\\\boxed{C}$.", "<answer> C </answer>",
-        ...                            "\\\\boxed{\\\\text{red}}", "*yes*", "Final answer: **42**.", "$3.50")]
+        >>> [
+        ...     clean_answer(a)
+        ...     for a in (
+        ...         "**C. a red umbrella**",
+        ...         "The answer is $\\\\boxed{C}$.",
+        ...         "<answer> C </answer>",
+        ...         "\\\\boxed{\\\\text{red}}",
+        ...         "*yes*",
+        ...         "Final answer: **42**.",
+        ...         "$3.50",
+        ...     )
+        ... ]
         ['C. a red umbrella', 'C', 'C', 'red', 'yes', '42', '$3.50']
     """
     text, previous = text.translate(_WIDE), None

@@ -98,7 +98,9 @@ def stable_id(prefix: str, *parts: str | bytes) -> str:
         parts (`str | bytes`): what identifies the row.
 
     Example:
-        >>> stable_id("imported", "q", b"img") == stable_id("imported", "q", b"img") != stable_id("imported", "qi", b"mg")
+        >>> stable_id("imported", "q", b"img") == stable_id("imported", "q", b"img") != stable_id(
+        ...     "imported", "qi", b"mg"
+        ... )
         True
     """
     digest = hashlib.sha256()
@@ -173,7 +175,8 @@ def normalise_image(data: bytes) -> tuple[bytes, str, tuple[int, int]]:
 
     Example:
         >>> from PIL import Image
-        >>> buf = io.BytesIO(); Image.new("RGBA", (3, 2), (0, 0, 0, 0)).save(buf, "PNG")
+        >>> buf = io.BytesIO()
+        >>> Image.new("RGBA", (3, 2), (0, 0, 0, 0)).save(buf, "PNG")
         >>> out, fmt, size = normalise_image(buf.getvalue())
         >>> fmt, size, Image.open(io.BytesIO(out)).getpixel((0, 0))
         ('png', (3, 2), (255, 255, 255))
@@ -203,7 +206,9 @@ def image_size(data: bytes) -> tuple[int, int]:
 
     Example:
         >>> from PIL import Image
-        >>> buf = io.BytesIO(); Image.new("L", (5, 4)).save(buf, "PNG"); image_size(buf.getvalue())
+        >>> buf = io.BytesIO()
+        >>> Image.new("L", (5, 4)).save(buf, "PNG")
+        >>> image_size(buf.getvalue())
         (5, 4)
     """
     from PIL import Image
@@ -233,7 +238,8 @@ def row_groups(path: str | os.PathLike) -> list[RowGroup]:
 
     Example:
         >>> import tempfile
-        >>> f = Path(tempfile.mkdtemp()) / "r.jsonl"; _ = f.write_text('{"a": 1}\\n\\n{"a": 2}\\n')
+        >>> f = Path(tempfile.mkdtemp()) / "r.jsonl"
+        >>> _ = f.write_text('{"a": 1}\\n\\n{"a": 2}\\n')
         >>> [(g.group, g.first, g.rows) for g in row_groups(f)]
         [(None, 0, 2)]
     """

@@ -24,7 +24,9 @@ def released_question(text: str) -> fmt.UserPrompt:
         text (`str`): the record's ``question``.
 
     Example:
-        >>> released_question('<image>\\nQ?\\n\\n### User Image Path:** "/a/x.jpg"\\n### User Image Size:** "4x3"')
+        >>> released_question(
+        ...     '<image>\\nQ?\\n\\n### User Image Path:** "/a/x.jpg"\\n### User Image Size:** "4x3"'
+        ... )
         UserPrompt(question='Q?', image_path='/a/x.jpg', image_size=(4, 3))
     """
     try:

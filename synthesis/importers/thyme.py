@@ -94,7 +94,8 @@ def imported_id(raw: dict, base_dir: str | os.PathLike | None = None) -> str:
 
     Example:
         >>> imported_id({"question": "q", "response": "r", "image": ["aGk="]}) == imported_id(
-        ...     {"question": "q", "response": "r", "image": [b"hi"]})
+        ...     {"question": "q", "response": "r", "image": [b"hi"]}
+        ... )
         True
     """
     if ROW_ERROR in raw:
@@ -300,7 +301,17 @@ def imported_user_prompt(record: SftRecord) -> str:
         record (`SftRecord`): a record made by :func:`import_thyme_record`.
 
     Example:
-        >>> r = SftRecord("i", (b"",), "Q?", (4, 3), "", "", "text", "imported", {"image_name": "0001_00.jpg"})
+        >>> r = SftRecord(
+        ...     id="i",
+        ...     images=(b"",),
+        ...     question="Q?",
+        ...     image_size=(4, 3),
+        ...     response="",
+        ...     answer="",
+        ...     answer_type="text",
+        ...     family="imported",
+        ...     task_params={"image_name": "0001_00.jpg"},
+        ... )
         >>> imported_user_prompt(r).splitlines()[3]
         '### User Image Path:** "/mnt/data/input/0001_00.jpg"'
     """

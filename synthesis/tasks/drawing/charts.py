@@ -137,7 +137,11 @@ def render_figure(rng: np.random.Generator, long: int, op: str, value_range: tup
 
     Example:
         >>> from synthesis.tasks.drawing.rand import make_rng
-        >>> render_figure(make_rng(0), 800, "area", (2, 30)).formula in ("width * height", "width * height / 2", "math.pi * radius ** 2")
+        >>> render_figure(make_rng(0), 800, "area", (2, 30)).formula in (
+        ...     "width * height",
+        ...     "width * height / 2",
+        ...     "math.pi * radius ** 2",
+        ... )
         True
     """
     w, h = long, int(long * 0.75)

@@ -49,7 +49,10 @@ def fit(img: Image.Image, tile: int, height: int | None = None) -> Image.Image:
     """``img`` scaled to fit a ``tile``-wide square, centred at the top of a white ``tile`` x ``height`` canvas.
 
     Example:
-        >>> fit(Image.new("RGB", (400, 100)), 100).size, fit(Image.new("RGB", (400, 100)), 100).getpixel((50, 10))
+        >>> (
+        ...     fit(Image.new("RGB", (400, 100)), 100).size,
+        ...     fit(Image.new("RGB", (400, 100)), 100).getpixel((50, 10)),
+        ... )
         ((100, 100), (0, 0, 0))
     """
     s = tile / max(img.size)

@@ -58,7 +58,8 @@ def draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: Box, fill, outline=No
 
     Example:
         >>> from PIL import Image
-        >>> im = Image.new("RGB", (20, 20)); draw_shape(ImageDraw.Draw(im), "circle", (0, 0, 20, 20), "red")
+        >>> im = Image.new("RGB", (20, 20))
+        >>> draw_shape(ImageDraw.Draw(im), "circle", (0, 0, 20, 20), "red")
         >>> im.getpixel((10, 10))
         (255, 0, 0)
     """

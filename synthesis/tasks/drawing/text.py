@@ -222,7 +222,8 @@ def random_number(rng: np.random.Generator, min_digits: int = 2, max_digits: int
 
     Example:
         >>> from synthesis.tasks.drawing.rand import make_rng
-        >>> s = random_number(make_rng(0), 3, 3); len(s), s[0] != "0"
+        >>> s = random_number(make_rng(0), 3, 3)
+        >>> len(s), s[0] != "0"
         (3, True)
     """
     n = randint(rng, min_digits, max_digits)
