@@ -5,8 +5,8 @@
    dataset, to show memory does not grow with the dataset.
 
 Usage: .venv/bin/python bench/pipeline.py [--records 300] [--small 1000] [--large 10000] [--repeats 1]
-The memory runs use a compute-only mix (the cheapest family) without strict re-execution, so 10k records finish in
-minutes on 2 cores; what they measure is whether the pipeline's own buffers grow with the dataset.
+The memory runs use a compute-only mix (the cheapest family) without strict re-execution, so 10k records
+finish in minutes on 2 cores; what they measure is whether the pipeline's own buffers grow with the dataset.
 """
 
 from __future__ import annotations

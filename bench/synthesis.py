@@ -1,5 +1,5 @@
 # ruff: noqa: E402
-"""Synthesis throughput: tasks + trajectories per second on the programmatic path (sandbox included), per family,
+"""Synthesis throughput: tasks + trajectories/s on the programmatic path (sandbox included), per family,
 and the OpenAI-compatible teacher against a local scripted server with injected latency (bench/teacher.py).
 
 Usage: .venv/bin/python bench/synthesis.py [--tasks 120] [--workers 2] [--skip-teacher]
@@ -25,7 +25,7 @@ from synthesis.teacher import teach
 
 
 def programmatic(n: int, workers: int, threads: int) -> None:
-    """Generate + teach ``n`` tasks of the default mix; ``threads`` trajectories in flight over ``workers``."""
+    """Generate + teach ``n`` default-mix tasks; ``threads`` trajectories in flight over ``workers``."""
     cfg = TasksConfig(count=n, base_seed=50_000)
     per_family = defaultdict(lambda: [0, 0.0, 0.0])
 

@@ -141,10 +141,11 @@ def main() -> int:
             start = time.perf_counter()
             s = grpo_step(policy, reference, optimizer, sandbox, batch, cfg, seed=step)
             total = time.perf_counter() - start
+            other = total - s["generate_s"] - s["sandbox_s"] - s["forward_s"] - s["backward_s"]
             print(
-                f"GRPO step {step + 1} ({cfg.prompts_per_step} prompts x G={cfg.group_size}): total {total:.2f} s = "
-                f"generation {s['generate_s']:.2f} + sandbox {s['sandbox_s']:.2f} + forward {s['forward_s']:.2f} + "
-                f"backward {s['backward_s']:.2f} + other {total - s['generate_s'] - s['sandbox_s'] - s['forward_s'] - s['backward_s']:.2f}; "
+                f"GRPO step {step + 1} ({cfg.prompts_per_step} prompts x G={cfg.group_size}): "
+                f"total {total:.2f} s = generation {s['generate_s']:.2f} + sandbox {s['sandbox_s']:.2f} + "
+                f"forward {s['forward_s']:.2f} + backward {s['backward_s']:.2f} + other {other:.2f}; "
                 f"{s['completion_tokens']:.0f} completion tokens/rollout"
             )
     return 0

@@ -1,4 +1,4 @@
-"""Throughput of the record checks: records per second through every check, with and without strict re-execution.
+"""Throughput of the record checks: records/s through every check, with and without strict re-execution.
 
 Builds N good trajectories with the programmatic teacher (real tasks, real sandbox), then judges all of them
 twice with :func:`validators.judge_record`: once with ``execution.reexecute`` on (every code block re-run in a
@@ -79,7 +79,8 @@ def main() -> None:
         built = time.perf_counter() - started
         run(records[:4], sb, True, 1)  # warm-up: imports, math-verify, cv2
         print(
-            f"# {len(records)} programmatic trajectories (built in {built:.1f} s), {args.workers} sandbox workers, "
+            f"# {len(records)} programmatic trajectories (built in {built:.1f} s), "
+            f"{args.workers} sandbox workers, "
             f"isolation {sb.isolation}, {platform.python_implementation()} {platform.python_version()}, "
             f"{len(__import__('os').sched_getaffinity(0))} CPUs"
         )

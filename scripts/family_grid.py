@@ -1,4 +1,4 @@
-"""Render docs/families.png: one task per family, its input (target box in red) and what the teacher's code produced.
+"""Render docs/families.png: a task per family, its input (target in red) and what the teacher's code made.
 
 Usage: .venv/bin/python scripts/family_grid.py [OUT.png]
 """
@@ -20,7 +20,7 @@ CELL = 360
 
 
 def main(out: str = "docs/families.png") -> None:
-    """One row per family: the task as the preview draws it, then the first two images its teacher's code made."""
+    """One row per family: the task as previewed, then the first two images its teacher's code made."""
     cfg = TasksConfig()
     rows = []
     with Sandbox(SandboxConfig(workers=1)) as sb:

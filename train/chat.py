@@ -3,9 +3,9 @@
 A sample is a list of :class:`Chunk`: the ChatML prompt (system + user turn with the input image), then the
 assistant message cut into model-written pieces (trained) and sandbox outputs (never trained: the
 ``<sandbox_output>`` markers, the printed text or error between them and every ``<image>`` token). Chunks are
-tokenized one by one, so a rollout's context (prompt, generated token ids, inserted sandbox outputs) is encoded
-exactly like the SFT example it imitates. Every ``<image>`` becomes the model's image-token block and its image
-joins the pixel inputs in ``<image>`` order: input image first, then each sandbox image.
+tokenized one by one, so a rollout's context (prompt, generated token ids, inserted sandbox outputs) is
+encoded exactly like the SFT example it imitates. Every ``<image>`` becomes the model's image-token block and
+its image joins the pixel inputs in ``<image>`` order: input image first, then each sandbox image.
 """
 
 from __future__ import annotations
@@ -64,13 +64,14 @@ def response_chunks(
         response (`str`): the assistant message (Thyme format).
         images (`Sequence[bytes]`, *optional*): the sandbox images in ``<image>`` order (the record's images
             after the input).
-        last_round_only (`bool`, *optional*, defaults to `False`): Thyme's SFT option: with two or more sandbox
-            outputs, everything up to and including the second-to-last one is not trained.
+        last_round_only (`bool`, *optional*, defaults to `False`): Thyme's SFT option: with two or more
+            sandbox outputs, everything up to and including the second-to-last one is not trained.
         end (`str`, *optional*, defaults to `"<|im_end|>"`): appended to the last model piece (trained) so the
             model learns to stop.
 
     Example:
-        >>> [(c.text, c.trainable) for c in response_chunks("<think>a<sandbox_output>1</sandbox_output>b", end="")]
+        >>> response = "<think>a<sandbox_output>1</sandbox_output>b"
+        >>> [(c.text, c.trainable) for c in response_chunks(response, end="")]
         [('<think>a', True), ('<sandbox_output>1</sandbox_output>', False), ('b', True)]
     """
     chunks, cursor, queue = [], 0, list(images)
@@ -133,7 +134,10 @@ def encode(chunks: Sequence[Chunk], tokenizer, vision, max_len: int | None = Non
     """
     images = [img for c in chunks for img in c.images]
     blocks, pixels = vision.encode(images)
-    ids, mask, spans = [], [], []
+    ids: list[int] = []
+    mask: list[int] = []
+    spans: list[tuple[int, int]] = []
+    piece_spans: list[tuple[int, int]]
     for chunk in chunks:
         if chunk.token_ids:
             piece, piece_spans = list(chunk.token_ids), []

@@ -1,9 +1,9 @@
 """Checkpoints that resume exactly: weights, tokenizer, optimizer, scheduler, step, RNG states, data position.
 
-A stage writes ``<stage_dir>/step-NNNNNN/`` (a loadable model folder plus ``trainer_state.pt``) and then points
-``<stage_dir>/latest`` at it, so a run killed mid-save resumes from the previous complete checkpoint. Restoring
-the optimizer moments, the scheduler, the RNGs and the number of examples consumed makes the next step of a
-resumed run compute the same loss as the uninterrupted run.
+A stage writes ``<stage_dir>/step-NNNNNN/`` (a loadable model folder plus ``trainer_state.pt``) and then
+points ``<stage_dir>/latest`` at it, so a run killed mid-save resumes from the previous complete checkpoint.
+Restoring the optimizer moments, the scheduler, the RNGs and the number of examples consumed makes the next
+step of a resumed run compute the same loss as the uninterrupted run.
 """
 
 from __future__ import annotations
@@ -78,5 +78,5 @@ def load_state(folder: str | Path, optimizer, scheduler) -> dict[str, Any]:
 
 
 def resume_from(stage_dir: str | Path, base: str | Path) -> Path | str:
-    """Where a stage loads its policy from: its latest checkpoint, else ``base`` (the previous stage's output)."""
+    """The policy a stage loads: its latest checkpoint, else ``base`` (the previous stage's output)."""
     return latest_checkpoint(stage_dir) or base

@@ -2,8 +2,8 @@
 
 One dataclass per stage, composed into :class:`TrainConfig`; ``pipeline.yaml`` only overrides these defaults.
 The defaults are sized so that ``python train/run.py`` (tiny model, SFT, GRPO-ATS, evaluation) finishes in
-25-40 minutes on two CPU cores (one thread), depending on what else runs; on a GPU with ``model`` set to a real
-checkpoint, raise the step counts, lengths and image size.
+25-40 minutes on two CPU cores (one thread), depending on what else runs; on a GPU with ``model`` set to a
+real checkpoint, raise the step counts, lengths and image size.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class SftConfig:
     lr: float = field(
         default=3e-3,
         metadata={
-            "help": "Peak learning rate: linear warmup, kept through the copy drills, cosine over the SFT steps."
+            "help": "Peak learning rate: linear warmup, kept through the copy drills, "
+            "cosine over the SFT steps."
         },
     )
     warmup_steps: int = field(default=20, metadata={"help": "Linear warmup steps."})
@@ -218,7 +219,7 @@ class EvalConfig:
 
 @dataclass
 class TrainConfig:
-    """Everything ``train/run.py`` needs besides the sandbox and task sections it shares with the pipelines."""
+    """Everything ``train/run.py`` needs but the sandbox and task sections (shared with the pipelines)."""
 
     output_dir: str = field(default="out/train", metadata={"help": "Checkpoints, metrics.jsonl and curves."})
     sft_data: str = field(default="out/thyme-sft/data", metadata={"help": "Folder of SFT Parquet shards."})

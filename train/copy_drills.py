@@ -1,15 +1,15 @@
-"""Copy drills: short text-only sequences that make the tiny policy copy the prompt's input path into its code.
+"""Copy drills: short text-only sequences that make the tiny policy copy the prompt's input path into code.
 
 A crop trajectory copies its item id (family, seed, eight hex digits: about eight tokens) from the prompt's
 ``### User Image Path`` into ``image_path = "..."``; in strict mode a wrong id is a ``FileNotFoundError``. The
-random-init policy learns the code templates within a few hundred steps but, measured over 800 SFT steps of four
-records (about 3,200 copies), never learns to copy: the loss on the id's tokens stayed near 4.7 nats, a guess
-among numbers. Copying needs an induction circuit, which forms from many copy events. A drill is the real
-prompt without its image, followed by the real response up to the end of its ``image_path`` line, with a fresh
-id: about a third of an SFT example's tokens and no image, so a step of drills holds many copies.
+random-init policy learns the code templates within a few hundred steps but, measured over 800 SFT steps of
+four records (about 3,200 copies), never learns to copy: the loss on the id's tokens stayed near 4.7 nats, a
+guess among numbers. Copying needs an induction circuit, which forms from many copy events. A drill is the
+real prompt without its image, followed by the real response up to the end of its ``image_path`` line, with a
+fresh id: about a third of an SFT example's tokens and no image, so a step of drills holds many copies.
 
-The fresh ids (:func:`random_id`) and the copy weighting (:func:`copy_weighted`) live here too; SFT applies both
-to every real example.
+The fresh ids (:func:`random_id`) and the copy weighting (:func:`copy_weighted`) live here too; SFT applies
+both to every real example.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _LOAD = 'image_path = "' + INPUT_DIR
 
 @dataclass(frozen=True, slots=True)
 class DrillTemplate:
-    """What a drill keeps of a record: its id, question, image size and response up to the input path's line."""
+    """What a drill keeps of a record: its id, question, image size, response up to the input path's line."""
 
     id: str
     question: str
@@ -124,7 +124,10 @@ def drill_templates(folder: str | Path) -> list[DrillTemplate]:
 def drill_batch(
     templates: list[DrillTemplate], count: int, rng: random.Random, tokenizer, vision, weight: int
 ) -> list[Encoded]:
-    """``count`` drills drawn with ``rng``, each with a fresh id, the id's trained tokens weighted by ``weight``."""
+    """``count`` drills drawn with ``rng``, each with a fresh id.
+
+    The id's trained tokens are weighted by ``weight``.
+    """
     batch = []
     for template in (rng.choice(templates) for _ in range(count)):
         item = random_id(template.id, rng)

@@ -70,7 +70,7 @@ def probe(
     """
     import torch
 
-    by_family = {}
+    by_family: dict[str, DrillTemplate] = {}
     for t in templates:
         by_family.setdefault(t.id.split("-", 1)[0], t)
     report, tok = CopyReport(), policy.tokenizer

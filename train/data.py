@@ -81,7 +81,7 @@ def image_name(item_id: str, image: bytes) -> str:
 
 
 def shard_files(folder: str | Path) -> list[Path]:
-    """The Parquet shards of a folder, sorted (a missing or empty folder is an error worth a clear message)."""
+    """The Parquet shards of a folder, sorted; a missing or empty folder is an error with a clear message."""
     files = sorted(Path(folder).glob("*.parquet"))
     if not files:
         raise FileNotFoundError(
@@ -91,7 +91,7 @@ def shard_files(folder: str | Path) -> list[Path]:
 
 
 def shuffled(items: Iterable[T], buffer_size: int, rng: random.Random) -> Iterator[T]:
-    """``items`` through a shuffle buffer of ``buffer_size`` (0 keeps the order); the tail is flushed shuffled.
+    """``items`` through a shuffle buffer of ``buffer_size`` (0 keeps the order); the tail is shuffled too.
 
     The pipelines write shards sorted by id, hence by family: a buffer smaller than the data set feeds the
     trainer one family after another, so the SFT buffer is sized to hold the (image-shrunk) data set.
@@ -123,7 +123,8 @@ def iter_rows(
         folder (`str | Path`): folder of ``*.parquet`` shards.
         seed (`int`, *optional*, defaults to `0`): shuffle seed (shard order and buffer draws).
         shuffle_buffer (`int`, *optional*, defaults to `0`): rows held for shuffling; 0 keeps file order.
-        loop (`bool`, *optional*, defaults to `False`): start again after the last shard (step-based training).
+        loop (`bool`, *optional*, defaults to `False`): start again after the last shard (step-based
+            training).
         batch_rows (`int`, *optional*, defaults to `16`): rows per Arrow batch read.
     """
     rng, files = random.Random(seed), shard_files(folder)

@@ -35,7 +35,7 @@ def build_benchmark(cfg: EvalConfig, tasks: TasksConfig | None = None) -> list[P
             parameters); defaults to ``TasksConfig()``.
     """
     tasks = tasks or TasksConfig()
-    crop = replace(tasks.crop, long_side_range=tuple(cfg.long_side_range))
+    crop = replace(tasks.crop, long_side_range=cfg.long_side_range)  # CropConfig makes it a checked tuple
     held_out = replace(
         tasks,
         count=cfg.count,
@@ -103,7 +103,7 @@ def evaluate(
 def summarize(
     prompts: Sequence[Prompt], rollouts: Sequence[Rollout], weights: dict[str, float]
 ) -> dict[str, Any]:
-    """Accuracy (overall and per family), format validity, code rates and errors by type, turns and mean reward."""
+    """Accuracy (overall and per family), format validity, code rates, errors by type, turns, mean reward."""
     completions = [r.response for r in rollouts]
     rewards, parts = score(
         completions,

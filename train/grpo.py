@@ -1,12 +1,12 @@
 """GRPO with adaptive temperature sampling: group rollouts through the agent loop, then one clipped update.
 
-Why an own loop rather than TRL's ``GRPOTrainer``: its ``rollout_func`` path feeds the training forward pass only
-the dataset's images, so the crops and rotations the sandbox returns mid-trajectory would be missing
+Why an own loop rather than TRL's ``GRPOTrainer``: its ``rollout_func`` path feeds the training forward pass
+only the dataset's images, so the crops and rotations the sandbox returns mid-trajectory would be missing
 (training.md §0.5). Here every rollout is re-encoded exactly as it was generated (prompt, generated token ids,
 sandbox outputs with their images in ``<image>`` order), policy tokens train and sandbox tokens do not;
-rollouts without an answer (turn or token budget exhausted) are masked out when ``mask_truncated``; by
-default they are scored like any other, as in Thyme, so code that never runs in strict mode costs reward.
-The maths lives in :mod:`train.grpo_math`.
+rollouts without an answer (turn or token budget exhausted) are masked out when ``mask_truncated``; by default
+they are scored like any other, as in Thyme, so code that never runs in strict mode costs reward. The maths
+lives in :mod:`train.grpo_math`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def collect_groups(
     seed: int = 0,
     backend: Backend | None = None,
 ) -> list[Rollout]:
-    """``cfg.group_size`` rollouts per prompt, laid out group after group, sampled under ``ats`` (default cfg's).
+    """``cfg.group_size`` rollouts per prompt, group after group, sampled under ``ats`` (default cfg's).
 
     The code runs with Thyme's fix-ups unless ``cfg.strict``. ``backend`` replaces the policy's own (any
     :class:`~synthesis.agent.Backend`, e.g. a scripted one).
@@ -195,10 +195,11 @@ def train_grpo(
     log: MetricsLog,
     input_stem: str = "",
 ) -> Path:
-    """GRPO-ATS up to ``cfg.steps``, resuming from the stage's latest checkpoint; returns the final checkpoint.
+    """GRPO-ATS up to ``cfg.steps``, resuming from the stage's latest checkpoint; returns the final one.
 
     Args:
-        policy (`train.policy.Policy`): loaded from ``resume_from(stage_dir, sft_checkpoint)``; trained in place.
+        policy (`train.policy.Policy`): loaded from ``resume_from(stage_dir, sft_checkpoint)``; trained in
+            place.
         reference (`train.policy.Policy`): the frozen SFT policy of the KL term.
         sandbox (`sandbox.Sandbox`): runs the rollouts' code.
         cfg (`GrpoConfig`): group size, sampling, clipping, KL, bounds.
@@ -228,7 +229,9 @@ def train_grpo(
         log.log("grpo", step, step_s=time.perf_counter() - started, **stats)
         if step % cfg.save_every == 0 or step == cfg.steps:
             save_checkpoint(stage_dir, step, policy, optimizer, None, {"consumed": consumed})
-    return latest_checkpoint(stage_dir)
+    final = latest_checkpoint(stage_dir)
+    assert final is not None, "steps >= 1 and the last step saves, so a checkpoint exists"
+    return final
 
 
 def compare_ats(policy, sandbox, prompts: Sequence[Prompt], cfg: GrpoConfig, seed: int = 0) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """The GRPO objective as pure tensor functions: group advantages, clipped surrogate, k3 KL, aggregation.
 
-Conventions (thyme.md §6.1, training.md §4): A_i = (r_i - mean_g) / (std_g + 1e-4) with the unbiased group std,
-the same on every token of trajectory i; per-token loss = -min(ratio * A, clip(ratio, 1 - eps_low,
-1 + eps_high) * A) + beta * k3, with k3 = exp(ref - logp) - (ref - logp) - 1; aggregation "grpo": mean over each
-sequence's unmasked tokens, then mean over the sequences that have any.
+Conventions (thyme.md §6.1, training.md §4): A_i = (r_i - mean_g) / (std_g + 1e-4) with the unbiased group
+std, the same on every token of trajectory i; per-token loss = -min(ratio * A, clip(ratio, 1 - eps_low,
+1 + eps_high) * A) + beta * k3, with k3 = exp(ref - logp) - (ref - logp) - 1; aggregation "grpo": mean over
+each sequence's unmasked tokens, then mean over the sequences that have any.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def clipped_surrogate(logp, old_logp, advantages, eps_low: float = 0.2, eps_high
 
     Example:
         >>> import torch, math
-        >>> loss, clipped = clipped_surrogate(torch.tensor([[math.log(1.5)]]), torch.zeros(1, 1), torch.tensor([1.0]))
+        >>> logp, old_logp = torch.tensor([[math.log(1.5)]]), torch.zeros(1, 1)
+        >>> loss, clipped = clipped_surrogate(logp, old_logp, torch.tensor([1.0]))
         >>> round(loss.item(), 4), clipped.item()
         (-1.2, True)
     """
@@ -74,7 +75,8 @@ def grpo_loss(
     """The GRPO loss and its diagnostics (mean KL, clip fraction) over the masked-in tokens.
 
     Args:
-        logp, old_logp, ref_logp (`torch.Tensor`): ``(batch, tokens)`` log-probs (``ref_logp`` unused if beta 0).
+        logp, old_logp, ref_logp (`torch.Tensor`): ``(batch, tokens)`` log-probs (``ref_logp`` unused if
+            beta 0).
         advantages (`torch.Tensor`): ``(batch,)``.
         mask (`torch.Tensor`): ``(batch, tokens)``, 1 on policy tokens that train (sandbox and padding 0).
         beta (`float`): KL coefficient.
@@ -83,7 +85,8 @@ def grpo_loss(
     Example:
         >>> import torch
         >>> z = torch.zeros(2, 2)
-        >>> loss, kl, clip = grpo_loss(z, z, z, torch.tensor([1.0, -3.0]), torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
+        >>> mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+        >>> loss, kl, clip = grpo_loss(z, z, z, torch.tensor([1.0, -3.0]), mask)
         >>> loss.item(), kl.item(), clip.item()
         (1.0, 0.0, 0.0)
     """

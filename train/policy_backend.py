@@ -14,6 +14,7 @@ at ``<code>`` (thyme.md §6.2: "a per-sequence logits processor ... equivalent r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from synthesis import format as fmt
 from synthesis.agent import Conversation, Generation, Sampling
@@ -109,7 +110,8 @@ class LocalBackend:
 
     Args:
         policy (`train.policy.Policy`): model, tokenizer, image adapter.
-        ats_logits (`bool`, *optional*, defaults to `False`): greedy decoding inside open code blocks, per token.
+        ats_logits (`bool`, *optional*, defaults to `False`): greedy decoding inside open code blocks, per
+            token.
         max_context (`int`, *optional*, defaults to `4096`): longest prompt + generation the model is given.
     """
 
@@ -131,7 +133,7 @@ class LocalBackend:
         )
 
     def generate(self, conversation: Conversation, sampling: Sampling, stop: Sequence[str]) -> Generation:
-        """One generation call: ``conversation.assistant`` continued until a stop string, EOS or the budget."""
+        """One generation call: ``conversation.assistant`` continued to a stop string, EOS or the budget."""
         import torch
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
@@ -180,7 +182,7 @@ class LocalBackend:
         logprobs = (
             torch.log_softmax(raw[: len(ids)], dim=-1).gather(-1, torch.tensor(ids).view(-1, 1)).view(-1)
         )
-        finish = "stop" if stopped or ended else "length"
+        finish: Literal["stop", "length"] = "stop" if stopped or ended else "length"
         return Generation(
             tok.decode(ids, skip_special_tokens=False),
             finish,

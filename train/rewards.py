@@ -28,8 +28,12 @@ def accuracy_reward(
     """1.0 when the extracted ``<answer>`` matches the ground truth (``validators.answer.answers_match``).
 
     Example:
-        >>> accuracy_reward(["<think>t</think> <answer>B</answer>", "no tag"], ["B", "B"], ["choice"] * 2,
-        ...                 [("red", "blue")] * 2)
+        >>> accuracy_reward(
+        ...     ["<think>t</think> <answer>B</answer>", "no tag"],
+        ...     ["B", "B"],
+        ...     ["choice"] * 2,
+        ...     [("red", "blue")] * 2,
+        ... )
         [1.0, 0.0]
     """
     choices = choices or [()] * len(completions)
@@ -104,8 +108,10 @@ def combine(components: dict[str, list[float | None]], weights: dict[str, float]
     """Weighted sum per completion, with the gated rewards zeroed where accuracy is not positive.
 
     Example:
-        >>> combine({"accuracy": [1.0, 0.0], "format": [1.0, 1.0], "consistency": [1.0, 1.0]},
-        ...         {"accuracy": 1.0, "format": 0.5, "consistency": 0.5})
+        >>> combine(
+        ...     {"accuracy": [1.0, 0.0], "format": [1.0, 1.0], "consistency": [1.0, 1.0]},
+        ...     {"accuracy": 1.0, "format": 0.5, "consistency": 0.5},
+        ... )
         [2.0, 0.5]
     """
     size = len(next(iter(components.values())))

@@ -69,7 +69,8 @@ def ats_agent_config(
     """The loop's settings for a sampling scheme.
 
     ``segments`` stops text at ``<code>`` and samples the block with ``code_temperature`` (Thyme's ATS);
-    ``logits_processor`` and ``off`` sample every call like text (the backend does per-token ATS for the former).
+    ``logits_processor`` and ``off`` sample every call like text (the backend does per-token ATS for the
+    former).
 
     Example:
         >>> ats_agent_config("segments", 1.0, 0.0, 5, 64, 256).code.temperature

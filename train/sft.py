@@ -45,9 +45,9 @@ def record_chunks(record: SftRecord, last_round_only: bool = False, rename: str 
     Args:
         record (`SftRecord`): the trajectory.
         last_round_only (`bool`, *optional*, defaults to `False`): Thyme's last-round-only masking.
-        rename (`str`, *optional*): a new stem for the input file, replacing the record's id in the image path of
-            the prompt and of the code: a fresh id (the model learns to copy the path it is given instead of
-            memorising training ids) or :data:`~train.config.FIXED_STEM`.
+        rename (`str`, *optional*): a new stem for the input file, replacing the record's id in the image path
+            of the prompt and of the code: a fresh id (the model learns to copy the path it is given instead
+            of memorising training ids) or :data:`~train.config.FIXED_STEM`.
     """
     response = record.response
     prompt = prompt_from_record(record)
@@ -63,7 +63,8 @@ class _CachedVision:
     """The policy's image adapter with its outputs kept per image list (decoding big images dominates SFT)."""
 
     def __init__(self, vision, size: int):
-        self.vision, self.size, self.cache = vision, size, {}
+        self.vision, self.size = vision, size
+        self.cache: dict[bytes, tuple[list[list[int]], dict[str, Any]]] = {}
 
     def __getattr__(self, name):
         return getattr(self.vision, name)
@@ -79,7 +80,7 @@ class _CachedVision:
 
 
 def shrink_images(record: SftRecord, side: int) -> SftRecord:
-    """``record`` with every image replaced by the ``2 * side`` thumbnail the model's adapter would decode anyway.
+    """``record`` with every image replaced by the ``2 * side`` thumbnail the model's adapter decodes anyway.
 
     Same format as before (the prompt's path keeps its extension; JPEG at quality 95), so thousands of records
     fit a shuffle buffer: the shards' full-size crop images are megabytes each.
@@ -110,14 +111,15 @@ def _shrunk_records(folder: str | Path, side: int, cache: int) -> Iterator[SftRe
 def sft_examples(
     policy, folder: str | Path, cfg: SftConfig, seed: int, skip: int = 0, input_stem: str = ""
 ) -> Iterator[Encoded]:
-    """Encoded examples streamed forever from ``folder``; the first ``skip`` examples are passed over (resume).
+    """Encoded examples streamed forever from ``folder``; the first ``skip`` are passed over (resume).
 
-    Records are read in file order, shrunk (:func:`shrink_images`) and shuffled through ``cfg.shuffle_buffer``,
-    which by default holds the whole default data set: the shards are sorted by family. With
-    ``input_stem`` every example names its input ``input_stem`` + extension; otherwise, with
-    ``cfg.randomize_ids``, the i-th example gets a fresh id from a RNG seeded by ``(seed, i)`` (identical after a
-    resume), and the trained tokens that copy the id get loss weight ``cfg.copy_weight``; a data set of up to ``cfg.cache_examples`` records is kept in memory (shrunk, with its image inputs), so
-    later epochs read and decode nothing.
+    Records are read in file order, shrunk (:func:`shrink_images`) and shuffled through
+    ``cfg.shuffle_buffer``, which by default holds the whole default data set: the shards are sorted by
+    family. With ``input_stem`` every example names its input ``input_stem`` + extension; otherwise, with
+    ``cfg.randomize_ids``, the i-th example gets a fresh id from a RNG seeded by ``(seed, i)`` (identical
+    after a resume), and the trained tokens that copy the id get loss weight ``cfg.copy_weight``; a data set
+    of up to ``cfg.cache_examples`` records is kept in memory (shrunk, with its image inputs), so later epochs
+    read and decode nothing.
     """
     light = _shrunk_records(folder, policy.vision.side, cfg.cache_examples)
     records = shuffled(light, cfg.shuffle_buffer, random.Random(seed))
@@ -167,13 +169,13 @@ def token_logprobs(model, batch: dict[str, Any], device: str):
 
 
 def token_loss(model, batch: dict[str, Any], device: str):
-    """Negative log-likelihood of the target tokens, summed with the mask's weights, and the sum of the weights."""
+    """Negative log-likelihood of the targets summed with the mask's weights, and the sum of the weights."""
     losses = _weighted_nll(model, batch, device)
     return losses["weighted"], losses["weight"]
 
 
 def _weighted_nll(model, batch: dict[str, Any], device: str) -> dict[str, Any]:
-    """Summed NLL with the mask's weights (the objective), plain over trained tokens, and over copied-path tokens."""
+    """Summed NLL: mask-weighted (the objective), plain over trained tokens, and over copied-path tokens."""
     nll = -token_logprobs(model, batch, device)
     weights = batch["loss_mask"][:, 1:].to(device).float()
     trained, copied = (weights > 0).float(), (weights > 1).float()
@@ -188,7 +190,7 @@ def _weighted_nll(model, batch: dict[str, Any], device: str) -> dict[str, Any]:
 
 
 def lr_factor(cfg: SftConfig, step: int) -> float:
-    """Multiplier of ``cfg.lr`` at ``step``: linear warmup, constant through the copy drills, then a cosine to 0.1.
+    """Factor of ``cfg.lr`` at ``step``: linear warmup, constant through the copy drills, then cosine to 0.1.
 
     The drills keep the peak rate because the copying circuit forms late (a drop in ``copy_loss`` after about
     900 drill steps at 1e-3) and a decaying rate delayed it; the cosine spans the SFT steps only.
@@ -216,7 +218,7 @@ def train_sft(
     log: MetricsLog,
     input_stem: str = "",
 ) -> Path:
-    """Run the copy drills and SFT up to ``cfg.total_steps`` (resuming from the latest checkpoint); returns the last one.
+    """Run the copy drills and SFT up to ``cfg.total_steps`` (resuming); returns the last checkpoint.
 
     The policy must come from ``resume_from(stage_dir, base)``: the latest checkpoint when there is one, whose
     optimizer, scheduler, RNG states and data position are restored here.
@@ -290,4 +292,6 @@ def train_sft(
             sums = dict.fromkeys(sums, 0.0)
         if step % cfg.save_every == 0 or step == cfg.total_steps:
             save_checkpoint(stage_dir, step, policy, optimizer, scheduler, {"consumed": consumed})
-    return latest_checkpoint(stage_dir)
+    final = latest_checkpoint(stage_dir)
+    assert final is not None, "steps >= 1 and the last step saves, so a checkpoint exists"
+    return final

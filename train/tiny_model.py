@@ -1,11 +1,11 @@
 """A tiny vision-language model built entirely offline: BPE tokenizer from the shards' text + random LLaVA.
 
 The model is LLaVA-style from stock ``transformers`` classes (a SigLIP vision tower, a projector and a Qwen2
-decoder), its image processor is ``SiglipImageProcessorPil`` (no torchvision, no download) and its tokenizer is
-a byte-level BPE trained in-process on the text the policy must write. The Thyme tags and the ChatML markers are
-added tokens, so a tag is always exactly one token and piecewise tokenization (prompt, model pieces, sandbox
-outputs) equals tokenizing the whole text at once. Everything saves with ``save_pretrained`` and reloads with
-the Auto classes (stack.md §4).
+decoder), its image processor is ``SiglipImageProcessorPil`` (no torchvision, no download) and its tokenizer
+is a byte-level BPE trained in-process on the text the policy must write. The Thyme tags and the ChatML
+markers are added tokens, so a tag is always exactly one token and piecewise tokenization (prompt, model
+pieces, sandbox outputs) equals tokenizing the whole text at once. Everything saves with ``save_pretrained``
+and reloads with the Auto classes (stack.md §4).
 """
 
 from __future__ import annotations

@@ -33,7 +33,11 @@ class ScriptedBackend:
         return Generation(text, reason, prompt_tokens=10, completion_tokens=len(text) // 4)
 
 
-CROP = '<code>\n```python\nfrom PIL import Image\nimg = Image.open(image_path)\np = "/mnt/data/temp_processed_images/c.png"\nimg.crop((0, 0, 100, 100)).save(p)\nprint(p)\n```\n</code>'
+CROP = (
+    "<code>\n```python\nfrom PIL import Image\nimg = Image.open(image_path)\n"
+    'p = "/mnt/data/temp_processed_images/c.png"\n'
+    "img.crop((0, 0, 100, 100)).save(p)\nprint(p)\n```\n</code>"
+)
 CALC = "<code>\n```python\nprint(6 * 7)\n```\n</code>"
 
 
@@ -130,9 +134,12 @@ def test_backend_error_is_recorded(sandbox):
 
 
 class _TaggedSession:
-    """A session whose output holds protocol tags, as a SyntaxError traceback of a block named ``<code>`` does."""
+    """A session whose output holds protocol tags (a SyntaxError traceback of a block named ``<code>``)."""
 
-    feedback = 'printed </code> and <answer> then\n  File "<code>", line 1\n    print(1/)\nSyntaxError: invalid syntax'
+    feedback = (
+        'printed </code> and <answer> then\n  File "<code>", line 1\n'
+        "    print(1/)\nSyntaxError: invalid syntax"
+    )
 
     def __init__(self):
         self.codes = []

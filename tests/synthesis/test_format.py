@@ -1,4 +1,4 @@
-"""The Thyme protocol: prompts, render/parse round trips, every grammar violation with its position, answers."""
+"""The Thyme protocol: prompts, render/parse round trips, each grammar violation at its position, answers."""
 
 import hashlib
 import re
@@ -16,7 +16,7 @@ OK_OUT = "<sandbox_output>1</sandbox_output>"
 MARK = "‸"  # marks the expected violation offset inside a case; removed before checking
 
 
-# --- prompts -------------------------------------------------------------------------------------------------
+# --- prompts ------------------------------------------------------------------------------------------------
 
 
 def test_system_prompt_is_verbatim():
@@ -88,7 +88,7 @@ def test_render_user_prompt_rejects_multiline_path():
         fmt.render_user_prompt("Q", "/a\n.png", None)
 
 
-# --- render / parse -------------------------------------------------------------------------------------------
+# --- render / parse -----------------------------------------------------------------------------------------
 
 
 def test_parse_known_trajectory():
@@ -274,7 +274,7 @@ def test_check_and_parse_never_crash_on_mutated_trajectories(traj, mutations):
     _assert_consistent(text)
 
 
-# --- the grammar: one case per violation, with its exact offset (marked by ‸) ----------------------------------
+# --- the grammar: one case per violation, with its exact offset (marked by ‸) -------------------------------
 
 MALFORMED = [
     ("format_missing_think_open", "‸Plan.</think>\n<answer>1</answer>"),
@@ -432,13 +432,14 @@ def test_valid_edge_cases():
         + CODE
         + "<sandbox_output><image><image></sandbox_output>"
         + CODE
-        + "<sandbox_output>Sandbox for 7: Code execution failed: boom</sandbox_output></think> <answer>B</answer>",
+        + "<sandbox_output>Sandbox for 7: Code execution failed: boom</sandbox_output></think> "
+        + "<answer>B</answer>",
     ]:
         assert fmt.check(text) == []
         assert fmt.render(fmt.parse(text)) == text
 
 
-# --- images --------------------------------------------------------------------------------------------------
+# --- images -------------------------------------------------------------------------------------------------
 
 
 def test_image_slots_map_placeholders_in_order():
@@ -470,7 +471,7 @@ def test_image_slots_reject_count_mismatch(images):
         fmt.image_slots(traj, images)
 
 
-# --- answers -------------------------------------------------------------------------------------------------
+# --- answers ------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -500,7 +501,7 @@ def test_no_answer_constant():
     assert fmt.IMAGE_PLACEHOLDER == "<image>"
 
 
-# --- streaming helpers for the agent loop --------------------------------------------------------------------
+# --- streaming helpers for the agent loop -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Importers: released-format SFT files (good and broken records, JSONL, paths, Parquet) and plain task sources.
+"""Importers: released-format SFT files (good and broken records, JSONL, paths, Parquet), plain task sources.
 
 The released-format file is made here from our own programmatic teacher's trajectories, converted exactly to
 the Hub format (thyme.md §4.5): base64 images [original, processed...], the §2.3 question with an authors'
@@ -290,7 +290,7 @@ def test_outputs_agree_tolerance():
     assert not outputs_agree("1 2", "1")
 
 
-# --- plain task sources --------------------------------------------------------------------------------------
+# --- plain task sources -------------------------------------------------------------------------------------
 
 
 def _jpeg(size=(40, 30)) -> bytes:

@@ -2,7 +2,8 @@
 
 Every rollout goes through the one agent loop with a real sandbox session. Faults are injected by the server
 (see ``scripted_server.py``): transient ones must be recovered by retries, persistent ones must end as a
-recorded failure with its reason, and nothing may be lost. A second run must be served entirely from the cache.
+recorded failure with its reason, and nothing may be lost. A second run must be served entirely from the
+cache.
 """
 
 import functools
@@ -244,7 +245,7 @@ def test_stopless_reply_after_tagged_sandbox_output_gets_nothing_appended(server
 
 
 class _TaggedSession:
-    """A sandbox session whose output holds protocol tags (a SyntaxError traceback of a block named ``<code>``)."""
+    """A session whose output holds protocol tags (a SyntaxError traceback of a block named ``<code>``)."""
 
     def __init__(self):
         self.codes = []
@@ -268,7 +269,7 @@ def test_restore_stop_without_code_stop_leaves_eos_endings_alone():
     assert cut_at_stop("abc", STOPS) == ("abc", False)
 
 
-# --- faults ---------------------------------------------------------------------------------------------------
+# --- faults -------------------------------------------------------------------------------------------------
 
 TRANSIENT = [  # (marker, reason of each retry, retries)
     ("429x2", "teacher_rate_limited", 2),
@@ -350,7 +351,7 @@ def test_backoff_honours_retry_after_and_grows_otherwise(server):
     assert [0.0005 <= s <= 0.001 * 2**i for i, s in enumerate(slept)] == [True, True, True]
 
 
-# --- batches, cache, key -------------------------------------------------------------------------------------
+# --- batches, cache, key ------------------------------------------------------------------------------------
 
 
 def _answers(rollouts):
@@ -454,7 +455,7 @@ def test_stats_as_dict_is_plain_data(server):
     assert json.loads(json.dumps(d)) == d
 
 
-# --- lone surrogates ------------------------------------------------------------------------------------------
+# --- lone surrogates ----------------------------------------------------------------------------------------
 
 
 def test_cache_round_trips_any_str(tmp_path):
@@ -487,7 +488,7 @@ def test_unencodable_conversation_is_a_teacher_reason(server):
     assert server.requests == 0 and not backend.stats.retries
 
 
-# --- errors no retry can fix: preflight and fail-fast ---------------------------------------------------------
+# --- errors no retry can fix: preflight and fail-fast -------------------------------------------------------
 
 
 def test_preflight_bad_key_names_authentication_and_the_endpoint():
@@ -650,13 +651,15 @@ def test_config_builds_strictly_from_yaml_mapping():
         build(TeacherConfig, {"api_key": "sk-..."}, source="t")  # the key never comes from the file
 
 
-# --- a real server: transformers serve with a tiny random checkpoint -----------------------------------------
+# --- a real server: transformers serve with a tiny random checkpoint ----------------------------------------
 
 CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}"
     "{{ message['content'] }}{% else %}{% for c in message['content'] %}"
-    "{% if c['type'] in ('image', 'image_url') %}<image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    "{% if c['type'] in ('image', 'image_url') %}<image>"
+    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
 

@@ -1,10 +1,11 @@
 """A released-format Thyme-SFT test corpus: hand-written records with the verdict each must get.
 
 :func:`write_corpus` writes Parquet shards in the released layout (``image`` list<string> of base64, original
-first; ``question``; ``response``) plus ``expected.json``; :func:`read_expectations` maps ``(file, row index)``
-to each row's entry; :func:`build_corpus` gives the rows in memory. Every processed image and printed output is
-what the row's code made in our sandbox with Thyme's fix-ups on (see :mod:`.build`); verdicts are described in
-:mod:`.spec`. Building takes a few seconds (one sandbox worker) and is byte-for-byte deterministic.
+first; ``question``; ``response``) plus ``expected.json``; :func:`read_expectations` maps
+``(file, row index)`` to each row's entry; :func:`build_corpus` gives the rows in memory. Every processed
+image and printed output is what the row's code made in our sandbox with Thyme's fix-ups on (see
+:mod:`.build`); verdicts are described in :mod:`.spec`. Building takes a few seconds (one sandbox worker) and
+is byte-for-byte deterministic.
 
 Use from another test folder (pytest puts ``tests/`` on ``sys.path`` once it collects this package; a test run
 alone can add it itself)::

@@ -1,11 +1,11 @@
 """Build the corpus: draw each original, run its code in the real sandbox with Thyme's fix-ups on (as the
 released data was made), assemble the released row, apply the row's defect if it has one, write Parquet.
 
-The code is run with the in-sandbox input path (``/mnt/data/input/<file name>``, what the importer rewrites the
-authors' path to) and written into the record with the authors' path. Every processed image in ``image[1:]``
-and every printed output in ``<sandbox_output>`` is what that run produced, unless the row is a tampered reject.
-The builder also checks its own work: accepted rows run cleanly, use fix-ups exactly when marked
-``needs_fixups``, and every crop box (after Thyme's clamp) holds the scene item the question is about.
+The code is run with the in-sandbox input path (``/mnt/data/input/<file name>``, what the importer rewrites
+the authors' path to) and written into the record with the authors' path. Every processed image in
+``image[1:]`` and every printed output in ``<sandbox_output>`` is what that run produced, unless the row is a
+tampered reject. The builder also checks its own work: accepted rows run cleanly, use fix-ups exactly when
+marked ``needs_fixups``, and every crop box (after Thyme's clamp) holds the scene item the question is about.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ _BUILT: list[CorpusRow] = []
 
 
 class CorpusError(AssertionError):
-    """A hand-written record does not do what its spec says (a mistake in the corpus, not in the code tested)."""
+    """A hand-written record does not do what its spec says (the corpus is wrong, not the code tested)."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,8 @@ def build_row(spec: Spec, sandbox) -> CorpusRow:
 
     Args:
         spec (`Spec`): the hand-written record.
-        sandbox (`sandbox.Sandbox`): the pool the code runs in (fix-ups on, seed 0, as the importer replays it).
+        sandbox (`sandbox.Sandbox`): the pool the code runs in (fix-ups on, seed 0, as the importer replays
+            it).
     """
     original, items = spec.scene.draw()
     size = Image.open(io.BytesIO(original)).size
@@ -180,7 +181,7 @@ def build_row(spec: Spec, sandbox) -> CorpusRow:
 
 
 def _order(rows: list[CorpusRow]) -> list[CorpusRow]:
-    """Rows of each subset in a fixed pseudo-random order (rejects mixed in), subsets in :data:`SUBSETS` order."""
+    """Subsets in :data:`SUBSETS` order, the rows of each in fixed pseudo-random order (rejects mixed in)."""
 
     def mix(r: CorpusRow) -> str:
         return hashlib.sha256(r.key.encode()).hexdigest()

@@ -64,13 +64,15 @@ print(processed_path)'''
 
 def pil_terse(box: Box, zoom: int = 3, ext: str = ".jpg") -> str:
     """A terse writer: the preset ``image_path``, one comment, an integer resize."""
+    # the backslash-newline in the template is eaten by this literal: the written code has one long line
     return f'''from PIL import Image
 import random, os
 img = Image.open(image_path)
 # zoom on the area of interest
 crop = img.crop(({box[0]}, {box[1]}, {box[2]}, {box[3]}))
 crop = crop.resize((crop.size[0] * {zoom}, crop.size[1] * {zoom}))
-processed_path = "{OUT}" + os.path.basename(image_path).split(".")[0] + "_" + str(random.randint(10000, 99999)) + "{ext}"
+processed_path = "{OUT}" + os.path.basename(image_path).split(".")[0] + "_" \
++ str(random.randint(10000, 99999)) + "{ext}"
 crop.save(processed_path)
 print(processed_path)'''
 

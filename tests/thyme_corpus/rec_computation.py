@@ -1,7 +1,8 @@
 """Computation records: the code reads numbers off the figure and prints a result (all accepted).
 
-``<sandbox_output>`` holds exactly what the code printed. Two records format with ``:.2f``/``:.3f``, which Thyme's
-sandbox widened to ``:.8f``, so their recorded outputs carry 8 decimals and reproduce only with that fix-up.
+``<sandbox_output>`` holds exactly what the code printed. Two records format with ``:.2f``/``:.3f``, which
+Thyme's sandbox widened to ``:.8f``, so their recorded outputs carry 8 decimals and reproduce only with that
+fix-up.
 """
 
 from __future__ import annotations
@@ -262,7 +263,10 @@ def _perimeter_zh() -> Spec:
         _label((500, 590), "12 cm", 32),
         _label((880, 400), "7.5 cm", 32),
     )
-    code = "# 长方形周长 = (长 + 宽) × 2\nlength = 12\nwidth = 7.5\nperimeter = (length + width) * 2\nprint(perimeter)"
+    code = (
+        "# 长方形周长 = (长 + 宽) × 2\nlength = 12\nwidth = 7.5\n"
+        "perimeter = (length + width) * 2\nprint(perimeter)"
+    )
     return _spec(
         "cp_perimeter_zh",
         scene,

@@ -1,8 +1,9 @@
 """Single-round records whose code reproduces its recorded image only with Thyme's fix-ups (all accepted).
 
-Each needs one fix-up the original sandbox applied while the data was made: a crop box partly outside the image
-(clamped), a box side under 64 px (widened), a negative box corner, a numpy slice with a negative bound, and a
-block indented as a whole (dedented). With fix-ups off each of them makes an image of another size or fails.
+Each needs one fix-up the original sandbox applied while the data was made: a crop box partly outside the
+image (clamped), a box side under 64 px (widened), a negative box corner, a numpy slice with a negative bound,
+and a block indented as a whole (dedented). With fix-ups off each of them makes an image of another size or
+fails.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ def _plaque_year() -> Spec:
         authors_path("doc", "plaque_0031.png"),
         "What year is engraved on the plaque in the top-left corner?",
         (
-            "The plaque sits in the top-left corner. I will slice that region out with OpenCV and upscale it.\n",
+            "The plaque sits in the top-left corner. I will slice that region out with OpenCV and upscale "
+            "it.\n",
             Block(cv2_literal_slice(box, "the plaque"), (box,), ("plaque_text",)),
             "\nThe upscaled plaque reads 1907.\n",
         ),

@@ -2,10 +2,10 @@
 
 Import-stage defects: a processed image of the wrong size, one image more or fewer than the ``<image>``
 placeholders, code that raises, broken tags (an unclosed ``<code>``, a stray ``</code>``, two ``<answer>``, no
-``</think>``, two whitespace characters before ``<answer>``), an empty answer, undecodable or truncated images,
-a question whose stated size disagrees with the image, and printed text that differs from what the code prints.
-Validate-stage defects: reasoning that concludes another option or another number than the answer, a host path
-in the prose, and a repetition loop.
+``</think>``, two whitespace characters before ``<answer>``), an empty answer, undecodable or truncated
+images, a question whose stated size disagrees with the image, and printed text that differs from what the
+code prints. Validate-stage defects: reasoning that concludes another option or another number than the
+answer, a host path in the prose, and a repetition loop.
 """
 
 from __future__ import annotations

@@ -264,11 +264,11 @@ def _red_outline() -> Spec:
         authors_path("mmb", "00080412.png"),
         "Which shape is drawn with a red outline?\n(A) circle\n(B) square\n(C) triangle\n(D) hexagon",
         (
-            "Most outlines are black. The small shape near the bottom centre looks reddish, so I will zoom in "
-            "to check its colour and shape.\n",
+            "Most outlines are black. The small shape near the bottom centre looks reddish, so I will zoom "
+            "in to check its colour and shape.\n",
             Block(pil_zoom(box, "the small shape near the bottom centre", ext=".png"), (box,), ("square",)),
-            "\nThe zoomed region shows a square drawn with a red outline; the circle, triangle and hexagon are "
-            "all outlined in black. Therefore the answer is B.\n",
+            "\nThe zoomed region shows a square drawn with a red outline; the circle, triangle and hexagon "
+            "are all outlined in black. Therefore the answer is B.\n",
         ),
         "\\boxed{B}",
     )

@@ -155,9 +155,9 @@ def _segment_length() -> Spec:
         authors_path("mmb", "00041877.jpg"),
         "What length is written under the blue segment?",
         (
-            "There are two segments in the figure, a red one near the top and a blue one lower down, each with "
-            "a small label. To be sure I read the label of the blue one, I will crop just below its middle and "
-            "upscale the region.\n",
+            "There are two segments in the figure, a red one near the top and a blue one lower down, each "
+            "with a small label. To be sure I read the label of the blue one, I will crop just below its "
+            "middle and upscale the region.\n",
             Block(cv2_cubic(box, "the label under the blue segment"), (box,), ("blue_label",)),
             '\nThe upscaled crop shows the text "12 cm" in blue directly under the blue segment. (The red '
             "segment is labelled 8 cm, but that is not the one asked about.)\n",
@@ -428,8 +428,8 @@ def _gate_numbers() -> Spec:
                 (left, right),
                 ("left_text", "right_text"),
             ),
-            "\nThe first crop (left sign) reads GATE 12 and the second crop (right sign) reads GATE 27. Since "
-            "27 > 12, the right sign shows the larger number.\n",
+            "\nThe first crop (left sign) reads GATE 12 and the second crop (right sign) reads GATE 27. "
+            "Since 27 > 12, the right sign shows the larger number.\n",
         ),
         "The right sign (Gate 27) has the larger number.",
     )
@@ -515,8 +515,8 @@ def _poster_word() -> Spec:
         authors_path("mmb", "poster_0450.jpg"),
         "What word is written in large letters across the top of the poster?",
         (
-            "The problem is very simple and requires no additional processing. The large yellow letters across "
-            "the top of the poster spell CONCERT.",
+            "The problem is very simple and requires no additional processing. The large yellow letters "
+            "across the top of the poster spell CONCERT.",
         ),
         "CONCERT",
     )

@@ -91,8 +91,8 @@ def _tallest_month() -> Spec:
         (
             "Let me first crop the plotting area of the chart.\n",
             Block(pil_crop_box(chart, "the plotting area", zoom=1.5, var="coords"), (chart,), ("label_Mar",)),
-            "\nThe third bar from the left is clearly the tallest, but the month labels under the bars are very "
-            "small. I will crop the label under the third bar from the original image and upscale it.\n",
+            "\nThe third bar from the left is clearly the tallest, but the month labels under the bars are "
+            "very small. I will crop the label under the third bar from the original image and upscale it.\n",
             Block(cv2_cubic(label, "the label under the third bar"), (label,), ("label_Mar",)),
             "\nThe label under the tallest bar reads Mar. So the answer is C.\n",
         ),
@@ -154,8 +154,8 @@ def _route_sign() -> Spec:
         (
             "I'll zoom into the right side of the image where the blue sign stands.\n",
             Block(pil_terse(broad, zoom=2), (broad,), ("route_text",)),
-            "\nThe sign's text runs from top to bottom, so it is rotated. I'll crop the sign again and turn it "
-            "90 degrees counter-clockwise to make the text horizontal.\n",
+            "\nThe sign's text runs from top to bottom, so it is rotated. I'll crop the sign again and turn "
+            "it 90 degrees counter-clockwise to make the text horizontal.\n",
             Block(pil_rotate(tight, "The sign text", angle=90), (tight,), ("route_text",)),
             "\nThe rotated sign reads ROUTE 9.\n",
         ),
@@ -185,8 +185,8 @@ def _keypad_key() -> Spec:
         (
             "First crop the keypad to see its layout.\n",
             Block(pil_zoom(pad, "the keypad"), (pad,), ("pad",)),
-            "\nThe keypad has four rows of three keys. The bottom-right key is small; crop just that key from "
-            "the original and upscale it.\n",
+            "\nThe keypad has four rows of three keys. The bottom-right key is small; crop just that key "
+            "from the original and upscale it.\n",
             Block(cv2_cubic(key, "the bottom-right key"), (key,), ("key_11",)),
             "\nThe bottom-right key shows the # symbol.\n",
         ),
@@ -253,8 +253,8 @@ def _speed_limit() -> Spec:
             Block(cv2_cubic(broad, "the round road sign", scale=2), (broad,), ("sign",)),
             "\nStep 2: the sign is found; crop tightly around it in the original image for a sharper view.\n",
             Block(pil_zoom(tight, "the round sign", zoom=3), (tight,), ("sign_text",)),
-            "\nThe sign is a white disc with a red ring and the number 60 in the middle, so the speed limit is "
-            "60.\n",
+            "\nThe sign is a white disc with a red ring and the number 60 in the middle, so the speed limit "
+            "is 60.\n",
         ),
         "\\boxed{60}",
     )

@@ -7,7 +7,12 @@ get. The builder (:mod:`build`) runs the blocks to fill in the sandbox outputs a
 Verdicts are plain dicts (they go to a JSON sidecar as they are)::
 
     {"expect": "accept"}
-    {"expect": "reject", "stage": "import" | "validate", "reason_prefix": "import_bad_format", "defect": "..."}
+    {
+        "expect": "reject",
+        "stage": "import" | "validate",
+        "reason_prefix": "import_bad_format",
+        "defect": "...",
+    }
 
 ``reason_prefix`` is the reason code the row must be rejected with, matched by prefix (``import_...`` from
 :mod:`synthesis.importers.thyme`, or a validator's ``<check>_...``).
@@ -21,7 +26,8 @@ from dataclasses import dataclass, field
 from .scenes import Scene
 
 __all__ = [
-    "ACCEPT", "CLAIM_CROP", "SUBSETS", "Block", "Spec", "authors_path", "question_text", "reject", "verdict_matches",
+    "ACCEPT", "CLAIM_CROP", "SUBSETS", "Block", "Spec", "authors_path", "question_text", "reject",
+    "verdict_matches",
 ]  # fmt: skip
 
 SUBSETS = ("single_round", "two_round", "computation")
@@ -29,7 +35,8 @@ ACCEPT: dict = {"expect": "accept"}
 CLAIM_CROP = "<crop of boxes[0], zoomed 2x>"  # Block.claimed: the record shows an image the code never made
 
 # The §2.3 user prompt as the released questions carry it (thyme.md §2.3), written out here on purpose rather
-# than taken from synthesis.format, so the corpus checks the parser instead of agreeing with it by construction.
+# than taken from synthesis.format, so the corpus checks the parser instead of agreeing with it by
+# construction.
 _QUESTION = (
     "<image>\n{question}\n\n"
     '### User Image Path:** "{path}"\n'
@@ -57,7 +64,7 @@ def authors_path(source: str, name: str) -> str:
 
 
 def question_text(question: str, path: str, size: tuple[int, int]) -> str:
-    """The released ``question`` field: ``<image>``, the question, the authors' path and size, the format block."""
+    """The released ``question``: ``<image>``, the question, the authors' path and size, the format block."""
     return _QUESTION.format(question=question, path=path, width=size[0], height=size[1])
 
 
@@ -92,11 +99,13 @@ class Block:
 
     Args:
         code (`str`): the source.
-        boxes (`tuple`): crop boxes in original-image pixels, checked against ``covers`` (after Thyme's clamp).
+        boxes (`tuple`): crop boxes in original-image pixels, checked against ``covers`` (after Thyme's
+            clamp).
         covers (`tuple[str, ...]`): for each box, the scene item it must contain ("" to skip).
         claimed (`str`, *optional*): what the record shows instead of the real output (a tampered row): a text
             output, or :data:`CLAIM_CROP` for one fabricated image.
-        lead (`str`), trail (`str`): whitespace between ``<code>`` and the fence, and the fence and ``</code>``.
+        lead (`str`), trail (`str`): whitespace between ``<code>`` and the fence, and the fence and
+            ``</code>``.
     """
 
     code: str

@@ -19,10 +19,11 @@ from thyme_corpus import SHARDS, SIDECAR, SUBSETS, read_expectations, write_corp
 from thyme_corpus.build import ROWS_PER_GROUP
 
 _QUESTION = re.compile(
-    r'<image>\n(?P<q>.+)\n\n### User Image Path:\*\* "(?P<path>/[^"\n]+)"\n### User Image Size:\*\* "(?P<w>\d+)x(?P<h>\d+)"'
-    r"\n\n### \*\*Output Format \(strict adherence required\):\*\*\n\n<think>Your detailed reasoning process, "
-    r"including any code, should go here\.</think>\n<answer>Your final answer to the user's question goes here\."
-    r"</answer>\n",
+    r'<image>\n(?P<q>.+)\n\n### User Image Path:\*\* "(?P<path>/[^"\n]+)"\n'
+    r'### User Image Size:\*\* "(?P<w>\d+)x(?P<h>\d+)"'
+    r"\n\n### \*\*Output Format \(strict adherence required\):\*\*\n\n"
+    r"<think>Your detailed reasoning process, including any code, should go here\.</think>\n"
+    r"<answer>Your final answer to the user's question goes here\.</answer>\n",
     re.DOTALL,
 )
 _RESPONSE = re.compile(r"<think>(?P<body>.*)</think>\s<answer>(?P<answer>.+)</answer>", re.DOTALL)

@@ -1,4 +1,4 @@
-"""Copy drills: the real prompt and code prefix with a fresh id, the copied id weighted, drawn reproducibly."""
+"""Copy drills: real prompt and code prefix with a fresh id, the copied id weighted, drawn reproducibly."""
 
 import random
 

@@ -1,4 +1,4 @@
-"""Copy probe: it scores exactly the id tokens of the code's input path, aligned with the next-token logits."""
+"""Copy probe: it scores exactly the id tokens of the code's input path, aligned with next-token logits."""
 
 from dataclasses import replace
 from types import SimpleNamespace

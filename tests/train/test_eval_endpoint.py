@@ -1,4 +1,4 @@
-"""``train.eval.use_endpoint``: a served model is evaluated through the teacher's own backend and endpoint type."""
+"""``train.eval.use_endpoint``: a served model is scored through the teacher's backend and endpoint type."""
 
 import json
 

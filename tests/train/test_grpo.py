@@ -91,7 +91,7 @@ def test_ats_comparison_reports_both_schemes(policy, sandbox, rl_rows):
 
 
 def test_strict_rollouts_fail_the_code_that_fix_ups_repair(sandbox):
-    """``grpo.strict`` reaches the sandbox: a miscopied input path runs with Thyme's fix-ups and fails without."""
+    """``grpo.strict`` reaches the sandbox: a miscopied path runs with Thyme's fix-ups and fails without."""
     from tests.train.conftest import TASKS, RenamedPath
     from train.data import prompt_from_task
     from train.grpo import collect_groups

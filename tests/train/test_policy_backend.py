@@ -1,4 +1,5 @@
-"""The local policy backend: ATS makes code deterministic (both variants), stops on text, logprobs match training."""
+"""The local policy backend: ATS makes code deterministic (both variants), stops on text, logprobs match
+training."""
 
 from synthesis.agent import Conversation, Piece, Sampling, run_agent
 from train.chat import conversation_chunks, encode

@@ -7,7 +7,10 @@ from train.rewards import accuracy_reward, combine, consistency_reward, format_r
 
 WEIGHTS = {"accuracy": 1.0, "format": 0.5, "consistency": 0.5}
 CODE = fmt.render_code("print(3 * 4)")
-GOOD = f"<think>Compute it.{CODE}<sandbox_output>12</sandbox_output>So the answer is 12.</think>\n<answer>12</answer>"
+GOOD = (
+    f"<think>Compute it.{CODE}<sandbox_output>12</sandbox_output>So the answer is 12.</think>\n"
+    "<answer>12</answer>"
+)
 WRONG = GOOD.replace("12", "13")  # consistent with its own (wrong) output
 INCONSISTENT = GOOD.replace("So the answer is 12.", "So the answer is 11.")
 BAD_FORMAT = GOOD.replace("</think>\n<answer>", "</think>\n\n<answer>")

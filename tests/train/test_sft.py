@@ -1,4 +1,4 @@
-"""SFT: the loss falls on real records, and a resumed run takes exactly the step an uninterrupted run takes."""
+"""SFT: the loss falls on real records; a resumed run takes exactly the step an uninterrupted run takes."""
 
 from train.checkpoint import latest_checkpoint, resume_from
 from train.config import SftConfig

@@ -1,4 +1,5 @@
-"""Real-style answer forms (released Thyme records, outside teachers): one reader for the importer, checks, rewards."""
+"""Real-style answer forms (released Thyme records, outside teachers): one reader for the importer, checks,
+rewards."""
 
 import pytest
 

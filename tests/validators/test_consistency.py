@@ -24,7 +24,10 @@ def _record(think, answer, answer_type="number", choices=None):
 
 
 def test_agreeing_reasoning_passes():
-    think = f"Compute it.{CODE}<sandbox_output>146</sandbox_output>The code prints 146. Therefore the answer is 146."
+    think = (
+        f"Compute it.{CODE}<sandbox_output>146</sandbox_output>"
+        "The code prints 146. Therefore the answer is 146."
+    )
     assert check_consistency(_record(think, "146")).passed
 
 

@@ -149,7 +149,8 @@ def test_reexecute_runs_strictly_in_one_session(sb):
 def test_strict_rerun_does_not_fix_out_of_range_crops(sb):
     """Fix-ups (e.g. crop clamping) are off in the re-run: code that only worked fixed up fails."""
     code = (
-        'from PIL import Image\nimg = Image.open(image_path)\nimg.crop((0, 0, 10, 10)).save("/mnt/data/temp_processed_images/a.png")\n'
+        "from PIL import Image\nimg = Image.open(image_path)\n"
+        'img.crop((0, 0, 10, 10)).save("/mnt/data/temp_processed_images/a.png")\n'
         'print("/mnt/data/temp_processed_images/a.png")\nraise ValueError("strict")'
     )
     response = fmt.render(fmt.Trajectory((fmt.Code(code), fmt.SandboxOutput(1)), " ", "1"))

@@ -1,6 +1,6 @@
-"""The fix-up policy (reject | accept | rewrite) on records whose code ran only thanks to Thyme's fix-ups, in the
-real sandbox: a crop box below the 64-px minimum, a box outside the image, and a printed float widened to 8
-decimals, as the released data and outside teachers produce them."""
+"""The fix-up policy (reject | accept | rewrite) on records whose code ran only thanks to Thyme's fix-ups, in
+the real sandbox: a crop box below the 64-px minimum, a box outside the image, and a printed float widened to
+8 decimals, as the released data and outside teachers produce them."""
 
 import io
 from dataclasses import replace

@@ -136,7 +136,10 @@ def test_a_multiple_choice_question_lists_its_answer_without_leaking_it(question
 
 
 def test_a_question_that_states_the_answer_outside_its_options_still_leaks():
-    stated = "Hint: the man holds a red umbrella.\nWhat is the man holding?\nA. a blue umbrella\nB. a green umbrella"
+    stated = (
+        "Hint: the man holds a red umbrella.\nWhat is the man holding?\n"
+        "A. a blue umbrella\nB. a green umbrella"
+    )
     assert (
         check_hygiene(_record(question=stated, answer="a red umbrella", answer_type="text")).reason
         == "hygiene_answer_leak"

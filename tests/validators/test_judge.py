@@ -1,4 +1,4 @@
-"""The LLM judge through the real ``openai`` client, against a scripted OpenAI-compatible server on 127.0.0.1."""
+"""The LLM judge via the real ``openai`` client, against a scripted OpenAI-compatible server on 127.0.0.1."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The corrupted corpus: good teacher trajectories, each corrupted one way, each rejected by the right check with
-the right reason; variants that stay correct are accepted; and good trajectories are never rejected."""
+"""The corrupted corpus: good teacher trajectories, each corrupted one way, each rejected by the right check
+with the right reason; variants that stay correct are accepted; and good trajectories are never rejected."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def _executions(fn) -> Mutation:
 
 
 def _same_code(new_code: str) -> Mutation:
-    """Replace the first block's code in the trajectory and in its stored execution, keeping the claimed output."""
+    """Swap the first block's code in the trajectory and in its stored execution; keep the claimed output."""
 
     def mutate(r, sb):
         old = codes(r)[0]
@@ -128,7 +128,8 @@ def _long_reasoning(r, sb):
 
 _BLANK = (
     'from PIL import Image\nimg = Image.new("RGB", (200, 200), (255, 255, 255))\n'
-    'processed_path = "/mnt/data/temp_processed_images/blank_1.png"\nimg.save(processed_path)\nprint(processed_path)'
+    'processed_path = "/mnt/data/temp_processed_images/blank_1.png"\n'
+    "img.save(processed_path)\nprint(processed_path)"
 )
 
 CORPUS = [

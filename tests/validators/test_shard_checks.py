@@ -1,4 +1,4 @@
-"""Shard suite (great-expectations over dask-read shards): a good run passes, a corrupted shard fails by name."""
+"""Shard suite (great-expectations on dask-read shards): a good run passes, a corrupted one fails by name."""
 
 from __future__ import annotations
 

@@ -24,7 +24,10 @@ def test_strip_answer_prefix():
 
 
 def test_choices_from_question():
-    q = "Question: Which?\nOptions:\nA. red star\nB. blue\nC. green\nPlease select the correct answer from the options above."
+    q = (
+        "Question: Which?\nOptions:\nA. red star\nB. blue\nC. green\n"
+        "Please select the correct answer from the options above."
+    )
     assert choices_from_question(q) == ("red star", "blue", "green")
     assert choices_from_question("What word?") == ()
 
@@ -38,7 +41,8 @@ LAYOUTS = [
     "Please select the correct answer from the options above.",
     "Which colour?\n(A) red\n(B) blue\n(C) green",
     "Which colour?\nA: red\nB: blue\nC: green",
-    "Which colour?\nA) red\nB) blue\nC) green\nAnswer with the option's letter from the given choices directly.",
+    "Which colour?\nA) red\nB) blue\nC) green\n"
+    "Answer with the option's letter from the given choices directly.",
     "Which colour? Options: (A) red (B) blue (C) green",
     "Which colour? A. red B. blue C. green",
     "Hint: Please answer the question and provide the correct option letter, e.g., A, B, C, D, at the end.\n"

@@ -1,9 +1,9 @@
 """Good trajectories from the programmatic teacher, and the tools to corrupt them.
 
 ``good_record`` runs the real teacher (real sandbox, real images) on the first seed of a family whose task has
-a wanted property. ``rebuild`` swaps code blocks and re-runs them in a strict session, so a corrupted record is
-self-consistent (its images and printed values are what its code really produces) and only the defect that the
-corruption introduces remains.
+a wanted property. ``rebuild`` swaps code blocks and re-runs them in a strict session, so a corrupted record
+is self-consistent (its images and printed values are what its code really produces) and only the defect that
+the corruption introduces remains.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def replace(record: SftRecord, **changes) -> SftRecord:
 
 
 def rebuild(record: SftRecord, sb, codes: list[str]) -> SftRecord:
-    """``record`` with its code blocks replaced by ``codes``, re-run strictly: new outputs, images, executions."""
+    """``record`` with ``codes`` as its code blocks, re-run strictly: new outputs, images, executions."""
     traj = fmt.parse(record.response)
     codes_iter = iter(codes)
     segments, images, executions = [], [record.images[0]], []
