@@ -1,4 +1,4 @@
-"""The dataset card of a published folder: YAML header for the Hub, counts, rejections, config, examples, plots."""
+"""The dataset card of a published folder: Hub YAML header, counts, rejections, config, examples, plots."""
 
 from __future__ import annotations
 
@@ -98,10 +98,11 @@ def render_card(
     parts = [
         "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---",
         f"# {name}",
-        "Code-augmented visual reasoning trajectories in the Thyme format: the model writes Python in `<code>` "
-        "blocks, a sandbox runs it, `<sandbox_output>` holds the returned images (`<image>`, in the order of the "
-        "`images` column after the original) or printed text, and the final answer is in `<answer>`. Every row "
-        "was executed in an isolated sandbox and passed every record check listed in its `checks` column.",
+        "Code-augmented visual reasoning trajectories in the Thyme format: the model writes Python in "
+        "`<code>` blocks, a sandbox runs it, `<sandbox_output>` holds the returned images (`<image>`, in the "
+        "order of the `images` column after the original) or printed text, and the final answer is in "
+        "`<answer>`. Every row was executed in an isolated sandbox and passed every record check listed in "
+        "its `checks` column.",
         "## Splits\n\n" + _table(splits, ("split", "rows")),
         "## Families\n\n" + "\n".join(fam_rows) + "\n\n![family mix](family_mix.png)",
         "## Rejections\n\nRecords that did not make it, by stage and reason (their full payloads are in the "

@@ -38,7 +38,7 @@ class Progress:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._start = time.time()
-        self._base = (0, 0)
+        self._base = (0, 0, 0)
 
     def counts(self) -> tuple[int, int, int]:
         """(trajectories written, records accepted, records rejected) so far; stores include earlier runs."""

@@ -1,11 +1,11 @@
 """Publish a build's output as a Hub-ready dataset folder, and optionally push it.
 
-``python pipelines/publish.py out/thyme-sft [--out DIR] [--push REPO_ID [--yes]]`` makes ``<run>/hub/`` holding
-the shards (``data/``), a dataset card (``README.md``: YAML configs and features, counts per split and family,
-rejection reasons, the generating config, example trajectories) and PNG plots of the family mix and the
-rejection reasons. ``datasets.load_dataset(folder)`` loads it with images decoded. ``--push`` uploads it with
-``huggingface_hub`` (the token comes from the environment, as huggingface_hub reads it); without ``--yes`` it is a
-dry run that lists what would be uploaded. Transient Hub errors are retried with backoff.
+``python pipelines/publish.py out/thyme-sft [--out DIR] [--push REPO_ID [--yes]]`` makes ``<run>/hub/``
+holding the shards (``data/``), a dataset card (``README.md``: YAML configs and features, counts per split
+and family, rejection reasons, the generating config, example trajectories) and PNG plots of the family mix
+and the rejection reasons. ``datasets.load_dataset(folder)`` loads it with images decoded. ``--push`` uploads
+it with ``huggingface_hub`` (the token comes from the environment, as huggingface_hub reads it); without
+``--yes`` it is a dry run that lists what would be uploaded. Transient Hub errors are retried with backoff.
 """
 
 from __future__ import annotations
@@ -57,11 +57,12 @@ def _first_of_each_family(shards: list[Path], count: int) -> list[dict[str, Any]
     Only the ``family`` column is scanned; a row group is read in full only when it holds a picked row, so a
     card costs a few row groups of images, not the whole dataset.
     """
-    picked, seen = [], set()
+    picked: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for shard in shards:
         file = pq.ParquetFile(shard)
         for group in range(file.num_row_groups):
-            new = []
+            new: list[int] = []
             for index, family in enumerate(
                 file.read_row_group(group, columns=["family"]).column(0).to_pylist()
             ):
@@ -111,7 +112,7 @@ def publish_folder(run_dir: str | Path, out: str | Path | None = None, examples:
             os.link(shard, folder / "data" / shard.name)
         else:
             shutil.copy2(shard, folder / "data" / shard.name)
-    splits = Counter()
+    splits: Counter[str] = Counter()
     for shard in shards:
         splits[_split_of(shard)] += pq.ParquetFile(shard).metadata.num_rows
     families = {
@@ -125,7 +126,7 @@ def publish_folder(run_dir: str | Path, out: str | Path | None = None, examples:
     total_families = sum(families.values(), Counter())
     plot_bars(dict(total_families), "Accepted records by family", folder / "family_mix.png")
     plot_bars(dict(reasons), "Dead letters by stage/reason", folder / "rejection_reasons.png")
-    split_bytes = Counter()
+    split_bytes: Counter[str] = Counter()
     for shard in shards:
         split_bytes[_split_of(shard)] += shard.stat().st_size
     meta = card_yaml(dict(splits), SFT_FEATURES._to_yaml_list(), "apache-2.0", dict(split_bytes))
@@ -166,7 +167,8 @@ def push_folder(
     backoff_s: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[str]:
-    """Upload ``folder`` to the dataset repo ``repo_id``; returns the files (uploaded, or to upload on a dry run).
+    """Upload ``folder`` to the dataset repo ``repo_id``; returns the files (uploaded, or to upload on a dry
+    run).
 
     Args:
         folder (`str | Path`): the published folder.

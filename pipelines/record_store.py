@@ -47,7 +47,8 @@ class RecordStore:
         return metadata.get(_KEY, b"").decode()
 
     def has(self, record_id: str, key: str) -> bool:
-        """True when ``record_id`` was finished, by this or an earlier run, from the inputs ``key`` stands for."""
+        """True when ``record_id`` was finished, by this or an earlier run, from the inputs ``key`` stands
+        for."""
         return self.key(record_id) == key
 
     def put(self, record: SftRecord, key: str) -> str:

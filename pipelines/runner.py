@@ -17,7 +17,8 @@ __all__ = ["beam_args", "local_workers", "pipeline_options"]
 
 
 def local_workers(cfg: RunnerConfig) -> int:
-    """How many SDK workers the local runner splits each stage among (1 for the in-process and portable ones)."""
+    """How many SDK workers the local runner splits each stage among (1 for the in-process and portable
+    ones)."""
     return (cfg.workers or os.cpu_count() or 1) if cfg.kind == "multi_process" else 1
 
 
@@ -51,7 +52,8 @@ def beam_args(cfg: RunnerConfig) -> list[str]:
 
 
 def pipeline_options(cfg: RunnerConfig) -> PipelineOptions:
-    """PipelineOptions for ``cfg``; multi-process workers run this interpreter so they see the project venv."""
+    """PipelineOptions for ``cfg``; multi-process workers run this interpreter, so they see the project
+    venv."""
     if cfg.kind != "in_process":
         # SDK workers are started as `python -m ...` from PATH: put this venv first or they lack our packages.
         bindir = os.path.dirname(sys.executable)

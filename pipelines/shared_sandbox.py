@@ -19,7 +19,8 @@ _pools: dict[str, tuple[Sandbox, int]] = {}  # repr of the config -> (pool, user
 
 
 def acquire(cfg: SandboxConfig) -> Sandbox:
-    """This process's pool for ``cfg`` (started now if none is running); pair every call with :func:`release`."""
+    """This process's pool for ``cfg`` (started now if none is running); pair every call with
+    :func:`release`."""
     key = repr(cfg)
     with _lock:
         pool, count = _pools.get(key) or (Sandbox(cfg), 0)

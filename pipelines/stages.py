@@ -2,8 +2,8 @@
 
 Nothing is caught in order to drop it. A stage's DoFn yields its results on the main output and a
 :class:`~synthesis.records.DeadLetter` on the ``rejected`` tag for every record it turns down; Beam's
-``with_exception_handling`` routes anything the DoFn raises to a dead letter too, with the exception type as the
-reason and the complete input as payload. So every record that enters a stage leaves it exactly once.
+``with_exception_handling`` routes anything the DoFn raises to a dead letter too, with the exception type as
+the reason and the complete input as payload. So every record that enters a stage leaves it exactly once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ REJECTED = "rejected"
 
 
 class UndeclaredTagNoise(logging.Filter):
-    """Beam warns on every stage that the ``rejected`` tag is not in the DoFn's type hints; it is by design."""
+    """Beam warns on every stage that the ``rejected`` tag is not in the DoFn's type hints; that is by
+    design."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith("Tags {'rejected'} requested in with_outputs()")

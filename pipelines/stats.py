@@ -81,8 +81,9 @@ class CountFacts(beam.PTransform):
 def check_invariant(
     records_in: int, counts: dict[str, int], written: dict[str, int] | None = None
 ) -> dict[str, Any]:
-    """The accounting invariant of a run: every record in is accepted or dead-lettered, exactly once, and, given
-    the rows the shards hold per folder (``written``), the data and dead-letter shards hold exactly those rows.
+    """The accounting invariant of a run: every record in is accepted or dead-lettered, exactly once, and,
+    given the rows the shards hold per folder (``written``), the data and dead-letter shards hold exactly
+    those rows.
 
     Example:
         >>> check_invariant(3, {"accepted": 2, "dead": 1})["holds"]
@@ -91,7 +92,7 @@ def check_invariant(
         False
     """
     accepted, dead = counts.get("accepted", 0), counts.get("dead", 0)
-    out = {
+    out: dict[str, Any] = {
         "records_in": records_in,
         "accepted": accepted,
         "dead_lettered": dead,
@@ -132,7 +133,8 @@ def nothing_accepted(records_in: int, counts: dict[str, int], out) -> NothingAcc
 
 
 def teacher_totals(metrics: dict[str, float]) -> dict[str, Any]:
-    """The teacher's request, retry, failure and cache-hit counts out of a run's metrics (``teacher_*`` counters).
+    """The teacher's request, retry, failure and cache-hit counts out of a run's metrics (``teacher_*``
+    counters).
 
     Example:
         >>> totals = teacher_totals(

@@ -1,4 +1,5 @@
-"""What each stored record depends on, as a short key: resume recomputes exactly the records whose inputs changed.
+"""What each stored record depends on, as a short key: resume recomputes exactly the records whose inputs
+changed.
 
 A record in the run's store is reused only when its key matches. The key of a trajectory covers its input (the
 task's image, question and answer, or the released row's every field), the teacher's identity and sampling
