@@ -21,6 +21,7 @@ import apache_beam as beam
 
 from pipelines.difficulty import difficulty_backend, solved_every_time
 from pipelines.manifest import build_manifest, write_json
+from pipelines.report import write_report
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import GenerateTasks, PlanTasks
 from pipelines.shards import WriteShards, promote_staging, rows_per_folder, split_of
@@ -151,4 +152,6 @@ def run(config: PipelineConfig) -> int:
         f"build_rl: {invariant['records_in']} in -> {invariant['accepted']} prompts + "
         f"{invariant['dead_lettered']} dead-lettered in {elapsed} s; {out}/\n"
     )
+    if config.run.report:
+        sys.stderr.write(f"  report: {write_report(out)}\n")
     return 0 if invariant["holds"] else 1

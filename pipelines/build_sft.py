@@ -30,6 +30,7 @@ from pipelines.manifest import build_manifest, write_json
 from pipelines.progress import Progress, mark_dead
 from pipelines.publish import publish_folder
 from pipelines.record_store import RecordStore
+from pipelines.report import write_report
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import (
     Deduplicate,
@@ -249,6 +250,8 @@ def run(config: PipelineConfig) -> int:
     if ok and config.run.publish:
         publish_folder(out)
     _summary(out, stats, shards, report.summary(), config.run.publish and ok)
+    if config.run.report:
+        sys.stderr.write(f"  report: {write_report(out)}\n")
     return 0 if ok else 1
 
 

@@ -39,6 +39,10 @@ class RunConfig:
     publish: bool = field(
         default=True, metadata={"help": "Write the Hub-ready folder <run>/hub when all checks hold."}
     )
+    report: bool = field(
+        default=True,
+        metadata={"help": "Write <run>/report/index.html, a static site of the summary and every record."},
+    )
 
     def __post_init__(self):
         if not self.name or "/" in self.name:

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(bubblewrap fonts-dejavu-core fonts-dejavu-extra)  # sandbox walls; fonts for the task images
+# chromium: the report tests drive it with playwright (never `playwright install`: that downloads a browser)
+APT_PACKAGES+=(chromium)
 PIP_VERSION=26.3
 
 missing=()

@@ -60,7 +60,7 @@ def test_artefact_contract_and_datasets_load(clean_run):
     names = sorted(
         p.relative_to(clean_run).as_posix()
         for p in clean_run.rglob("*")
-        if p.is_file() and not {"work", "hub", "shard_checks"} & set(p.relative_to(clean_run).parts)
+        if p.is_file() and not {"work", "hub", "shard_checks", "report"} & set(p.relative_to(clean_run).parts)
     )
     assert names == [
         "data/train-00000-of-00003.parquet",
@@ -70,6 +70,7 @@ def test_artefact_contract_and_datasets_load(clean_run):
         "manifest.json",
         "stats.json",
     ]
+    assert (clean_run / "report" / "index.html").is_file()  # the browsable report (tests/pipelines/test_report*)
     stats = json.loads((clean_run / "stats.json").read_text())
     assert stats["holds"] and stats["records_in"] == COUNT == stats["accepted"] + stats["dead_lettered"]
     manifest = json.loads((clean_run / "manifest.json").read_text())

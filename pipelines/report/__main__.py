@@ -1,0 +1,21 @@
+"""``python -m pipelines.report OUTPUT_DIR [--page-size N]``: (re)write the report of a finished run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipelines.report.build import PAGE_SIZE, write_report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.report", description=__doc__)
+    parser.add_argument("output_dir", help="a build_sft or build_rl output folder, e.g. out/thyme-sft")
+    parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help="records per page file")
+    args = parser.parse_args(argv)
+    sys.stderr.write(f"report: {write_report(args.output_dir, args.page_size)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
