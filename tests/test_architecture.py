@@ -275,3 +275,19 @@ def test_no_environment_reads_outside_config_modules():
             if reads and _rel(path) not in {"pipelines/runner.py", "runconfig/keys.py"}:
                 offenders.append(_rel(path))
     assert not offenders, f"environment read outside config modules: {offenders}"
+
+
+def test_every_sandbox_parameter_is_typed():
+    """A ``sandbox`` parameter outside the sandbox package is a ``SessionOpener`` (or the concrete pool), so
+    the type checker holds every caller to the one ``session`` call."""
+    untyped = [
+        f"{_rel(path)}:{arg.lineno} {node.name}"
+        for pkg in PACKAGES
+        if pkg != "sandbox"
+        for path in _modules(pkg)
+        for node in ast.walk(_tree(path))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for arg in node.args.args + node.args.kwonlyargs
+        if arg.arg == "sandbox" and arg.annotation is None
+    ]
+    assert not untyped, f"untyped sandbox parameters: {untyped}"

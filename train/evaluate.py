@@ -15,6 +15,7 @@ from dataclasses import replace
 from statistics import mean
 from typing import Any
 
+from sandbox.opener import SessionOpener
 from synthesis import format as fmt
 from synthesis.agent import AgentConfig, Backend, Rollout, Sampling, no_tool_conversation
 from synthesis.tasks import TasksConfig, generate_task, plan_tasks
@@ -61,7 +62,7 @@ def _config(cfg: EvalConfig, tools: bool) -> AgentConfig:
 def evaluate(
     backend: Backend,
     prompts: Sequence[Prompt],
-    sandbox,
+    sandbox: SessionOpener,
     cfg: EvalConfig,
     tools: bool = True,
     weights: dict[str, float] | None = None,

@@ -17,6 +17,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
+from sandbox.opener import SessionOpener
 from synthesis.agent import Backend, Rollout
 from train.chat import conversation_chunks, encode
 from train.checkpoint import latest_checkpoint, load_state, save_checkpoint
@@ -34,7 +35,7 @@ __all__ = ["collect_groups", "compare_ats", "grpo_step", "train_grpo"]
 
 def collect_groups(
     policy,
-    sandbox,
+    sandbox: SessionOpener,
     prompts: Sequence[Prompt],
     cfg: GrpoConfig,
     ats: str | None = None,
@@ -107,7 +108,7 @@ def grpo_step(
     policy,
     reference,
     optimizer,
-    sandbox,
+    sandbox: SessionOpener,
     prompts: Sequence[Prompt],
     cfg: GrpoConfig,
     seed: int = 0,
@@ -187,7 +188,7 @@ def _prompts(rl_dir: str | Path, seed: int, skip: int, buffer: int, stem: str) -
 def train_grpo(
     policy,
     reference,
-    sandbox,
+    sandbox: SessionOpener,
     cfg: GrpoConfig,
     rl_dir: str | Path,
     stage_dir: str | Path,
@@ -234,7 +235,9 @@ def train_grpo(
     return final
 
 
-def compare_ats(policy, sandbox, prompts: Sequence[Prompt], cfg: GrpoConfig, seed: int = 0) -> dict[str, Any]:
+def compare_ats(
+    policy, sandbox: SessionOpener, prompts: Sequence[Prompt], cfg: GrpoConfig, seed: int = 0
+) -> dict[str, Any]:
     """Code failure rates of the same policy on the same prompts: ATS (code greedy) vs everything at T=1.
 
     Returns ``{"ats": code_stats, "t1": code_stats}`` plus each scheme's mean reward, the paper's claim in

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sandbox.opener import SessionOpener
 from synthesis.agent import AgentConfig, Backend, Conversation, Generation, Rollout, Sampling, run_agent
 from train.data import Prompt
 
@@ -91,7 +92,7 @@ def ats_agent_config(
 
 def rollout(
     backend: Backend,
-    sandbox,
+    sandbox: SessionOpener,
     prompt: Prompt,
     cfg: AgentConfig,
     strict: bool = True,

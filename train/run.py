@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # `python train/run.py` from the repository root
 
 from runconfig.typed import ConfigError, to_dict  # noqa: E402
 from sandbox import Sandbox, SandboxConfig  # noqa: E402
+from sandbox.opener import SessionOpener  # noqa: E402
 from synthesis.agent import Backend  # noqa: E402
 from synthesis.tasks import TasksConfig  # noqa: E402
 from train.chat import prompt_text  # noqa: E402
@@ -87,7 +88,7 @@ def run_sft(cfg: TrainConfig, out: Path, base: str, log: MetricsLog) -> Path:
     return train_sft(policy, cfg.sft, cfg.sft_data, stage, cfg.seed, log, cfg.input_stem)
 
 
-def run_grpo(cfg: TrainConfig, out: Path, start: Path, sandbox, log: MetricsLog) -> Path:
+def run_grpo(cfg: TrainConfig, out: Path, start: Path, sandbox: SessionOpener, log: MetricsLog) -> Path:
     from train.grpo import train_grpo
 
     stage = out / "grpo"
@@ -99,7 +100,7 @@ def run_grpo(cfg: TrainConfig, out: Path, start: Path, sandbox, log: MetricsLog)
     return train_grpo(policy, reference, sandbox, cfg.grpo, cfg.rl_data, stage, cfg.seed, log, cfg.input_stem)
 
 
-def run_compare(cfg: TrainConfig, out: Path, start: Path, sandbox) -> dict:
+def run_compare(cfg: TrainConfig, out: Path, start: Path, sandbox: SessionOpener) -> dict:
     from train.grpo import compare_ats
 
     rows = iter_rows(
@@ -115,7 +116,12 @@ def run_compare(cfg: TrainConfig, out: Path, start: Path, sandbox) -> dict:
 
 
 def run_eval(
-    cfg: TrainConfig, out: Path, checkpoints: dict[str, Path], sandbox, tasks: TasksConfig, log: MetricsLog
+    cfg: TrainConfig,
+    out: Path,
+    checkpoints: dict[str, Path],
+    sandbox: SessionOpener,
+    tasks: TasksConfig,
+    log: MetricsLog,
 ) -> dict:
     from train.evaluate import build_benchmark, evaluate
     from train.policy_backend import LocalBackend

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sandbox.layout import INPUT_DIR
+from sandbox.opener import SessionOpener
 from synthesis import format as fmt
 from synthesis.agent import AgentConfig, Conversation, Generation, Rollout, Sampling, run_agent
 from synthesis.tasks import Task
@@ -57,7 +58,7 @@ def user_prompt(task: Task) -> str:
     return fmt.render_user_prompt(task.question, INPUT_DIR + image_name(task), (task.width, task.height))
 
 
-def teach(task: Task, sandbox) -> Rollout:
+def teach(task: Task, sandbox: SessionOpener) -> Rollout:
     """Write and execute the trajectory for ``task`` in a fresh sandbox session of ``sandbox``.
 
     Args:
