@@ -1,19 +1,24 @@
-"""The ``beam`` command: ``beam run PATH [--config pipeline.yaml] [KEY=VALUE ...]``.
+"""The ``beam`` command: ``beam run PATH [--config pipeline.yaml] [KEY=VALUE ...]``, ``beam check`` and
+``beam replay OUTPUT_DIR [--reason R ...] [--stage S ...] [KEY=VALUE ...]``.
 
 The config is loaded and validated before the pipeline file is even imported, so a typo fails in
-milliseconds with one line naming the file and key. The pipeline file must define ``run(config)``.
+milliseconds with one line naming the file and key. The pipeline file must define ``run(config)``. A replay's
+config is the run's own (its ``manifest.json``) with the overrides applied, checked the same way.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import logging
 import sys
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
-from runconfig.root import DEFAULT_CONFIG, load_config
-from runconfig.typed import ConfigError, to_dict
+from runconfig.root import DEFAULT_CONFIG, PipelineConfig, load_config
+from runconfig.typed import ConfigError, apply_override, build, to_dict
 
 USAGE_EXAMPLE = "beam run pipelines/build_sft.py --config pipeline.yaml sandbox.workers=2 tasks.count=100"
 
@@ -38,6 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a config and print the resolved values")
     check.add_argument("--config", default=None)
     check.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    replay = sub.add_parser(
+        "replay",
+        help="re-run the dead letters of a finished build_sft run and merge the outcome into it",
+        epilog="example: beam replay out/thyme-sft --reason images_contrast_not_raised "
+        "validators.images.min_contrast_gain=0.1",
+    )
+    replay.add_argument("out", metavar="OUTPUT_DIR", help="the run's folder, e.g. out/thyme-sft")
+    for flag, what in (("--reason", "reason"), ("--stage", "stage")):
+        replay.add_argument(
+            flag, action="append", default=[], help=f"re-run only dead letters of this {what} (repeatable)"
+        )
+    replay.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="overrides of the run's config, e.g. a fixed check"
+    )
     return parser
 
 
@@ -47,11 +66,33 @@ def _config_path(arg: str | None) -> str | None:
     return DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None
 
 
+def _replay_config(out: str, overrides: list[str]) -> PipelineConfig:
+    """The config of the run in ``out`` (its manifest's) with ``overrides``; its output is ``out`` itself."""
+    path = Path(out) / "manifest.json"
+    try:
+        data = json.loads(path.read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(
+            f"{path}: no run manifest with a config to replay ({type(err).__name__}: {err})"
+        ) from None
+    moved = [o for o in overrides if o.split("=", 1)[0] in ("run.output_dir", "run.name")]
+    if moved:
+        raise ConfigError(
+            f"{moved[0]}: a replay writes into OUTPUT_DIR itself; run.output_dir and run.name stay put"
+        )
+    for override in overrides:
+        apply_override(data, override)
+    config = build(PipelineConfig, data, source=f"{path}{' with overrides' if overrides else ''}")
+    return replace(config, run=replace(config.run, output_dir=str(Path(out).parent), name=Path(out).name))
+
+
 def _load_pipeline(path: str):
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"{path}: no such pipeline file")
     spec = importlib.util.spec_from_file_location(f"_beam_pipeline_{file.stem}", file)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if not callable(getattr(module, "run", None)):
@@ -71,21 +112,28 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("apache_beam", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        config = load_config(_config_path(args.config), args.overrides)
+        if args.command == "replay":
+            config = _replay_config(args.out, args.overrides)
+        else:
+            config = load_config(_config_path(args.config), args.overrides)
         if args.command == "check":
-            import json
-
             print(json.dumps(to_dict(config), indent=2))
             return 0
         from pipelines.stages import UndeclaredTagNoise  # imports Beam: only once the config is known good
 
         for handler in logging.getLogger().handlers:  # also for records re-emitted from SDK worker processes
             handler.addFilter(UndeclaredTagNoise())
-        module = _load_pipeline(args.path)
+        if args.command == "replay":
+            from pipelines import replay
+
+            selection = replay.Selection(tuple(args.reason), tuple(args.stage))
+            run = partial(replay.run, out=Path(args.out), selection=selection, overrides=args.overrides)
+        else:
+            run = _load_pipeline(args.path).run
     except ConfigError as err:
         print(f"beam: config error: {err}", file=sys.stderr)
         return 2
-    result = module.run(config)
+    result = run(config)
     return int(result) if isinstance(result, int) else 0
 
 

@@ -118,8 +118,14 @@ def column_compression(schema: pa.Schema) -> dict[str, str]:
 
     Example:
         >>> import pyarrow as pa
-        >>> column_compression(pa.schema([("id", pa.string()),
-        ...     ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())])))]))
+        >>> column_compression(
+        ...     pa.schema(
+        ...         [
+        ...             ("id", pa.string()),
+        ...             ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
+        ...         ]
+        ...     )
+        ... )
         {'id': 'zstd', 'images.list.element.bytes': 'none', 'images.list.element.path': 'zstd'}
     """
 
@@ -294,8 +300,13 @@ def rows_per_folder(shards: list[ShardInfo]) -> dict[str, int]:
     """Rows the shards hold, per folder (``data``, ``dead_letter``): what a run checks its counts against.
 
     Example:
-        >>> rows_per_folder([ShardInfo("o/data/a.parquet", 3, ""), ShardInfo("o/data/b.parquet", 2, ""),
-        ...                  ShardInfo("o/dead_letter/d.parquet", 1, "")])
+        >>> rows_per_folder(
+        ...     [
+        ...         ShardInfo("o/data/a.parquet", 3, ""),
+        ...         ShardInfo("o/data/b.parquet", 2, ""),
+        ...         ShardInfo("o/dead_letter/d.parquet", 1, ""),
+        ...     ]
+        ... )
         {'data': 5, 'dead_letter': 1}
     """
     rows: dict[str, int] = {}
@@ -328,7 +339,10 @@ def split_of(record_id: str, splits: dict[str, float]) -> int:
     """Index of the split of ``record_id`` (a stable hash, so a record never changes split between runs).
 
     Example:
-        >>> split_of("crop-000001", {"train": 1.0}), {split_of(f"r{i}", {"a": 0.5, "b": 0.5}) for i in range(50)}
+        >>> (
+        ...     split_of("crop-000001", {"train": 1.0}),
+        ...     {split_of(f"r{i}", {"a": 0.5, "b": 0.5}) for i in range(50)},
+        ... )
         (0, {0, 1})
     """
     total, names = sum(splits.values()), list(splits)
