@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 from dataclasses import replace
+from operator import itemgetter
 from pathlib import Path
 
 import apache_beam as beam
@@ -24,11 +25,12 @@ from pipelines.manifest import build_manifest, write_json
 from pipelines.report import write_report
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import GenerateTasks, PlanTasks
-from pipelines.shards import WriteShards, promote_staging, rows_per_folder, split_of
+from pipelines.shards import WriteRunShards, promote_staging, rows_per_folder
 from pipelines.stages import RunStage, reject
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts
 from runconfig.root import PipelineConfig
-from synthesis.records import DEAD_LETTER_SCHEMA, RL_SCHEMA, RlPrompt
+from synthesis.agent import Backend
+from synthesis.records import RL_SCHEMA, RlPrompt
 from synthesis.tasks import Task
 from validators.prompt import check_prompt
 
@@ -54,13 +56,14 @@ class _DropEasy(beam.DoFn):
     def __init__(self, config: PipelineConfig):
         self._cfg = config.rl.difficulty
         self._answer_cfg = config.validators.answer
-        self._backend = None
+        self._backend: Backend | None = None
 
     def setup(self):
         self._backend = difficulty_backend(self._cfg)
 
     def process(self, row: dict):
         cfg = self._cfg
+        assert self._backend is not None, "setup() opens the backend"
         if solved_every_time(
             self._backend, row, cfg.samples, cfg.temperature, cfg.max_tokens, self._answer_cfg
         ):
@@ -85,42 +88,16 @@ def build(p: beam.Pipeline, config: PipelineConfig, stage: Path) -> None:
         prompts, dead_easy = prompts | "FilterDifficulty" >> RunStage("difficulty", _DropEasy(config))
         dead.append(dead_easy)
     dead = dead | "AllDeadLetters" >> beam.Flatten()
-    names = list(config.run.splits)
-    parts = prompts | "Split" >> beam.Partition(lambda r, n: split_of(r["id"], config.run.splits), len(names))
-    shards = [
-        part
-        | f"Write_{n}"
-        >> WriteShards(
-            str(stage / "data"),
-            n,
-            RL_SCHEMA,
-            config.run.rows_per_shard,
-            rows_per_group=config.run.rows_per_group,
-        )
-        for n, part in zip(names, parts, strict=True)
-    ]
-    shards.append(
-        dead
-        | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
-        | "WriteDeadLetters"
-        >> WriteShards(
-            str(stage / "dead_letter"),
-            "dead_letter",
-            DEAD_LETTER_SCHEMA,
-            config.run.rows_per_shard,
-            rows_per_group=config.run.rows_per_group,
-        )
-    )
     _ = (
-        shards
-        | "AllShards" >> beam.Flatten()
-        | "ShardList" >> beam.combiners.ToList()
-        | "SaveShards"
-        >> beam.Map(
-            lambda v, path=str(stage / "shards.json"): write_json(
-                Path(path), {"shards": [vars(i) for i in v]}
-            )
-        )
+        prompts,
+        dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row()),
+    ) | "WriteRunShards" >> WriteRunShards(
+        str(stage),
+        config.run.splits,
+        RL_SCHEMA,
+        config.run.rows_per_shard,
+        config.run.rows_per_group,
+        id_of=itemgetter("id"),
     )
     facts = (
         prompts | "AcceptedFacts" >> beam.FlatMap(lambda r: ["accepted", f"accepted/family/{r['family']}"]),

@@ -43,7 +43,7 @@ from pipelines.sft import (
     WriteTrajectories,
     source_units,
 )
-from pipelines.shards import ShardInfo, WriteShards, promote_staging, rows_per_folder, split_of
+from pipelines.shards import ShardInfo, WriteRunShards, promote_staging, rows_per_folder
 from pipelines.stats import (
     CountFacts,
     check_invariant,
@@ -58,7 +58,7 @@ from runconfig.root import PipelineConfig
 from synthesis.endpoint.config import TeacherConfig
 from synthesis.endpoint.errors import FatalTeacherError, find_fatal
 from synthesis.importers.common import row_groups
-from synthesis.records import DEAD_LETTER_SCHEMA, SFT_SCHEMA
+from synthesis.records import SFT_SCHEMA
 from validators.shards import preload, validate_shards
 
 log = logging.getLogger("build_sft")
@@ -89,8 +89,8 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
         | "SpreadThymeSlices" >> beam.Reshuffle()
     )
     imported, dead_import = thyme_units | "ImportThyme" >> ImportThyme(config.sandbox, drafts)
-    # One teacher per task source, so generation and teaching fuse into one stage: a Flatten of tasks would make
-    # the runner buffer every task (and its image) between the stages. Only ids are flattened.
+    # One teacher per task source, so generation and teaching fuse into one stage: a Flatten of tasks would
+    # make the runner buffer every task (and its image) between the stages. Only ids are flattened.
     sandbox_hash = config.sandbox.behaviour_hash()
     taught, dead_teacher = generated | "WriteTrajectories" >> WriteTrajectories(
         config.teacher, config.sandbox, drafts, sandbox_hash
@@ -98,8 +98,8 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
     taught_user, dead_teacher_user = user_tasks | "TeachUserTasks" >> WriteTrajectories(
         config.teacher, config.sandbox, drafts, sandbox_hash
     )
-    # Verified per source too: a Flatten before the checks would end the fused stage there, so every record would
-    # wait for the slowest teacher before its checks began.
+    # Verified per source too: a Flatten before the checks would end the fused stage there, so every record
+    # would wait for the slowest teacher before its checks began.
     verify = VerifyTrajectories(config.validators, config.sandbox, drafts, accepted_store)
     judged = [
         ids | f"Verify{name}" >> verify
@@ -135,39 +135,16 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
         file_rows,
     ) | "AllInputs" >> beam.Flatten()
 
-    names = list(config.run.splits)
-    parts = accepted | "Split" >> beam.Partition(lambda rid, n: split_of(rid, config.run.splits), len(names))
-    shards = [
-        part
-        | f"Write_{name}"
-        >> WriteShards(
-            str(stage / "data"),
-            name,
-            SFT_SCHEMA,
-            config.run.rows_per_shard,
-            load=accepted_store.table,
-            rows_per_group=config.run.rows_per_group,
-        )
-        for name, part in zip(names, parts, strict=True)
-    ]
-    shards.append(
-        dead
-        | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
-        | "WriteDeadLetters"
-        >> WriteShards(
-            str(stage / "dead_letter"),
-            "dead_letter",
-            DEAD_LETTER_SCHEMA,
-            config.run.rows_per_shard,
-            rows_per_group=config.run.rows_per_group,
-        )
-    )
     _ = (
-        shards
-        | "AllShards" >> beam.Flatten()
-        | "ShardList" >> beam.combiners.ToList()
-        | "ShardsJson" >> beam.Map(lambda infos: {"shards": [vars(i) for i in infos]})
-        | "SaveShards" >> beam.Map(lambda v, path=str(stage / "shards.json"): write_json(Path(path), v))
+        accepted,
+        dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row()),
+    ) | "WriteRunShards" >> WriteRunShards(
+        str(stage),
+        config.run.splits,
+        SFT_SCHEMA,
+        config.run.rows_per_shard,
+        config.run.rows_per_group,
+        load=accepted_store.table,
     )
     accepted_facts = accepted | "AcceptedFacts" >> beam.FlatMap(
         lambda rid: record_facts(accepted_store.get(rid))
@@ -190,8 +167,8 @@ def check_teacher(cfg: TeacherConfig) -> None:
 
 
 def run(config: PipelineConfig) -> int:
-    """Run build_sft with ``config``; returns 0 when every record is accounted for, 1 otherwise, and 3 when the
-    teacher refused the run (bad key, unknown model, nothing listening) with one line saying why."""
+    """Run build_sft with ``config``; returns 0 when every record is accounted for, 1 otherwise, and 3 when
+    the teacher refused the run (bad key, unknown model, nothing listening) with one line saying why."""
     out = Path(config.run.output_dir) / config.run.name
     stage = out / f".staging-{int(time.time())}"
     planned = config.tasks.count if config.sources.generated else 0

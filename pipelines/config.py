@@ -1,7 +1,8 @@
 """The pipelines' own sections of ``pipeline.yaml``: ``run``, ``runner``, ``sources``, ``teacher`` and ``rl``.
 
 Each package owns the config of its own component (``sandbox.config``, ``synthesis.tasks.config``, ...);
-:mod:`runconfig.root` composes them all into :class:`~runconfig.root.PipelineConfig` and loads the file strictly.
+:mod:`runconfig.root` composes them all into :class:`~runconfig.root.PipelineConfig` and loads the file
+strictly.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ __all__ = ["DifficultyConfig", "RlConfig", "RunConfig", "RunnerConfig", "Sources
 
 @dataclass
 class RunConfig:
-    """Where a run writes and how its output is laid out. (Seeds live with what they seed: ``tasks.base_seed``.)"""
+    """Where a run writes and how its output is laid out. (Seeds live with what they seed:
+    ``tasks.base_seed``.)"""
 
     name: str = field(
         default="thyme-sft", metadata={"help": "Run name; names the output folder under output_dir."}
@@ -61,9 +63,9 @@ class RunnerConfig:
     """Which Beam runner executes the pipeline.
 
     ``in_process`` is Beam's FnApiRunner in this process. ``multi_process`` is the same runner with
-    ``direct_num_workers`` SDK-harness subprocesses. ``portable`` submits to a Beam Job API endpoint (what Flink,
-    Spark and Dataflow use). Prism and the DaskRunner are never used: Prism downloads a binary at run time and
-    the DaskRunner (Beam 2.77) silently drops Parquet output.
+    ``direct_num_workers`` SDK-harness subprocesses. ``portable`` submits to a Beam Job API endpoint (what
+    Flink, Spark and Dataflow use). Prism and the DaskRunner are never used: Prism downloads a binary at run
+    time and the DaskRunner (Beam 2.77) silently drops Parquet output.
     """
 
     kind: Literal["in_process", "multi_process", "portable"] = field(

@@ -45,7 +45,7 @@ from pipelines.sft import (
     VerifyTrajectories,
     WriteTrajectories,
 )
-from pipelines.shards import WriteShards, promote_staging, rows_per_folder, split_of
+from pipelines.shards import WriteRunShards, promote_staging, rows_per_folder
 from pipelines.stats import (
     CountFacts,
     check_invariant,
@@ -56,7 +56,7 @@ from pipelines.stats import (
     teacher_totals,
 )
 from synthesis.endpoint.errors import FatalTeacherError, find_fatal
-from synthesis.records import DEAD_LETTER_SCHEMA, SFT_SCHEMA, DeadLetter
+from synthesis.records import SFT_SCHEMA, DeadLetter
 from validators.shards import preload, validate_shards
 
 __all__ = ["Selection", "build", "run"]
@@ -132,38 +132,8 @@ def _write_outputs(config: Any, stage: Path, store: RecordStore, accepted, dead_
     """build_sft's outputs of the merged run: the data shards from the store, split and written as build_sft
     writes them; the dead-letter shards; ``shards.json``; and ``counts.json`` (accepted and dead letters)."""
     run = config.run
-    names = list(run.splits)
-    parts = accepted | "Split" >> beam.Partition(lambda rid, n: split_of(rid, run.splits), len(names))
-    shards = [
-        part
-        | f"Write_{name}"
-        >> WriteShards(
-            str(stage / "data"),
-            name,
-            SFT_SCHEMA,
-            run.rows_per_shard,
-            load=store.table,
-            rows_per_group=run.rows_per_group,
-        )
-        for name, part in zip(names, parts, strict=True)
-    ]
-    shards.append(
-        dead_rows
-        | "WriteDeadLetters"
-        >> WriteShards(
-            str(stage / "dead_letter"),
-            "dead_letter",
-            DEAD_LETTER_SCHEMA,
-            run.rows_per_shard,
-            rows_per_group=run.rows_per_group,
-        )
-    )
-    _ = (
-        shards
-        | "AllShards" >> beam.Flatten()
-        | "ShardList" >> beam.combiners.ToList()
-        | "ShardsJson" >> beam.Map(lambda infos: {"shards": [vars(i) for i in infos]})
-        | "SaveShards" >> beam.Map(lambda v, path=str(stage / "shards.json"): write_json(Path(path), v))
+    _ = (accepted, dead_rows) | "WriteRunShards" >> WriteRunShards(
+        str(stage), run.splits, SFT_SCHEMA, run.rows_per_shard, run.rows_per_group, load=store.table
     )
     _ = (
         (

@@ -1,17 +1,17 @@
 """Write a PCollection of rows as Hub-layout Parquet shards, balanced by rows and identical on every runner.
 
 Beam's ``WriteToParquet(num_shards=N)`` distributes Arrow record batches, not rows (32 rows over 3 shards gave
-0, 0 and 32), and its shard contents depend on bundle boundaries. Here the shard of every row is decided from the
-sorted list of ids (row ``k`` of the sorted order goes to shard ``k // rows_per_shard``), and each shard is
-written sorted by id with pyarrow, to a temporary name that is renamed at the end: the same rows give
+0, 0 and 32), and its shard contents depend on bundle boundaries. Here the shard of every row is decided from
+the sorted list of ids (row ``k`` of the sorted order goes to shard ``k // rows_per_shard``), and each shard
+is written sorted by id with pyarrow, to a temporary name that is renamed at the end: the same rows give
 byte-identical files whatever the runner, worker count or bundle sizes. A shard is written one row group at a
 time, loading only that group's rows, so a writer holds one group of images, never a whole shard of them.
 
-Rows never travel through Beam's buffers either: each row is staged to its own small Parquet file as it arrives
-and only a key moves on. Large rows (0.9 MB images) passed whole into the side-input stage lost 1-85 of 400 rows
-per run on the multi-process FnApiRunner (Beam 2.77), nondeterministically and without an error; keys did not.
-Each writer also checks its row count against the plan, and the transform checks the total, so a row lost by
-any runner fails the run instead of going missing.
+Rows never travel through Beam's buffers either: each row is staged to its own small Parquet file as it
+arrives and only a key moves on. Large rows (0.9 MB images) passed whole into the side-input stage lost 1-85
+of 400 rows per run on the multi-process FnApiRunner (Beam 2.77), nondeterministically and without an error;
+keys did not. Each writer also checks its row count against the plan, and the transform checks the total, so a
+row lost by any runner fails the run instead of going missing.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.pvalue import AsSingleton
 
-from synthesis.records import to_table
+from pipelines.manifest import write_json
+from synthesis.records import DEAD_LETTER_SCHEMA, to_table
 
 __all__ = [
     "ROWS_PER_GROUP",
@@ -82,8 +83,8 @@ def write_shard(
         items (`list`): rows (dicts with an ``id``), or ids (or keys that sort by id) when ``load`` is given.
         schema (`pa.Schema`): the record schema.
         path (`Path`): the shard's final path.
-        load (`Callable[[Any], dict | pa.Table]`, *optional*): loads the row of an id or key (a dict, or a one-row
-            table such as ``RecordStore.table``), one row group at a time.
+        load (`Callable[[Any], dict | pa.Table]`, *optional*): loads the row of an id or key (a dict, or a
+            one-row table such as ``RecordStore.table``), one row group at a time.
         rows_per_group (`int`, *optional*, defaults to `32`): rows per Parquet row group.
     """
     ordered = sorted(items, key=(lambda i: i) if load else (lambda r: r["id"]))
@@ -102,9 +103,11 @@ def write_shard(
 
 
 def _group_table(rows: list, schema: pa.Schema) -> pa.Table:
-    """One row group: dict rows converted, or one-row tables (a record store's files) concatenated as they are.
+    """One row group: dict rows converted, or one-row tables (a record store's files) concatenated as they
+    are.
 
-    Both give the same table, so the same bytes on disk; concatenating skips a round trip through Python objects.
+    Both give the same table, so the same bytes on disk; concatenating skips a round trip through Python
+    objects.
     """
     if rows and all(isinstance(r, pa.Table) for r in rows):
         return pa.concat_tables(rows).cast(schema).combine_chunks()
@@ -112,9 +115,11 @@ def _group_table(rows: list, schema: pa.Schema) -> pa.Table:
 
 
 def column_compression(schema: pa.Schema) -> dict[str, str]:
-    """Parquet codec per leaf column: zstd, except for encoded image bytes (PNG/JPEG), which zstd cannot shrink.
+    """Parquet codec per leaf column: zstd, except for encoded image bytes (PNG/JPEG), which zstd cannot
+    shrink.
 
-    Measured on 150 default records: zstd on the image bytes saved 1.3% of the file and took half the write time.
+    Measured on 150 default records: zstd on the image bytes saved 1.3% of the file and took half the write
+    time.
 
     Example:
         >>> import pyarrow as pa
@@ -243,7 +248,8 @@ class WriteShards(beam.PTransform):
         rows_per_group (`int`, *optional*, defaults to `32`): rows per Parquet row group, the most rows a
             writer holds in memory at once.
 
-    Returns a PCollection of :class:`ShardInfo`, one per written file, once every shard is written and checked.
+    Returns a PCollection of :class:`ShardInfo`, one per written file, once every shard is written and
+    checked.
     """
 
     def __init__(
@@ -352,3 +358,91 @@ def split_of(record_id: str, splits: dict[str, float]) -> int:
         if point < 0:
             return index
     return len(names) - 1
+
+
+class _BySplit(beam.PartitionFn):
+    """The split index of an element (its id read by ``id_of``), for ``beam.Partition``."""
+
+    def __init__(self, splits: dict[str, float], id_of: Callable[[Any], str]):
+        self.splits, self.id_of = splits, id_of
+
+    def partition_for(self, element: Any, num_partitions: int, *args: Any, **kwargs: Any) -> int:
+        return split_of(self.id_of(element), self.splits)
+
+
+def _save_shard_list(infos: list[ShardInfo], path: str) -> None:
+    write_json(Path(path), {"shards": [vars(i) for i in infos]})
+
+
+class WriteRunShards(beam.PTransform):
+    """A run's shards under the staging folder ``stage``: the accepted elements split into
+    ``data/<split>-SSSSS-of-NNNNN.parquet``, the dead-letter rows into ``dead_letter/``, and ``shards.json``
+    listing every file. The one writer of build_sft, build_rl and replay, so the same records give the same
+    bytes whichever of them wrote them.
+
+    Args:
+        stage (`str`): the run's staging folder.
+        splits (`dict[str, float]`): split name -> weight (``run.splits``).
+        schema (`pa.Schema`): the schema of the accepted rows.
+        rows_per_shard, rows_per_group (`int`): as in :class:`WriteShards`.
+        load (`Callable`, *optional*): as in :class:`WriteShards`; then the accepted elements are ids.
+        id_of (`Callable[[Any], str]`, *optional*): the id of an accepted element (the element itself by
+            default, for ids).
+
+    Applied to ``(accepted, dead_letter_rows)``.
+    """
+
+    def __init__(
+        self,
+        stage: str,
+        splits: dict[str, float],
+        schema: pa.Schema,
+        rows_per_shard: int,
+        rows_per_group: int = ROWS_PER_GROUP,
+        load: Callable[[str], dict | pa.Table] | None = None,
+        id_of: Callable[[Any], str] = str,
+    ):
+        super().__init__()
+        self.stage, self.splits, self.schema = stage, dict(splits), schema
+        self.rows_per_shard, self.rows_per_group, self.load, self.id_of = (
+            rows_per_shard,
+            rows_per_group,
+            load,
+            id_of,
+        )
+
+    def expand(self, pcolls):
+        accepted, dead_rows = pcolls
+        names = list(self.splits)
+        parts = accepted | "Split" >> beam.Partition(_BySplit(self.splits, self.id_of), len(names))
+        data = os.path.join(self.stage, "data")
+        shards = [
+            part
+            | f"Write_{name}"
+            >> WriteShards(
+                data,
+                name,
+                self.schema,
+                self.rows_per_shard,
+                load=self.load,
+                rows_per_group=self.rows_per_group,
+            )
+            for name, part in zip(names, parts, strict=True)
+        ]
+        shards.append(
+            dead_rows
+            | "WriteDeadLetters"
+            >> WriteShards(
+                os.path.join(self.stage, "dead_letter"),
+                "dead_letter",
+                DEAD_LETTER_SCHEMA,
+                self.rows_per_shard,
+                rows_per_group=self.rows_per_group,
+            )
+        )
+        return (
+            shards
+            | "AllShards" >> beam.Flatten()
+            | "ShardList" >> beam.combiners.ToList()
+            | "SaveShards" >> beam.Map(_save_shard_list, os.path.join(self.stage, "shards.json"))
+        )
