@@ -3,8 +3,8 @@
 One strict loader validates the whole file, so a typo in any section (train's included) fails before any work.
 Composing every section means importing every package's config, the pipelines' own sections included, so this
 module sits outside the data-flow packages and only entry points import it: the ``beam`` command
-(``pipelines/cli.py``), the pipeline files (``pipelines/build_*.py``) and ``train/run.py``. Library modules take
-the sections they need as arguments (``tests/test_architecture.py`` enforces this).
+(``pipelines/cli.py``), the pipeline files (``pipelines/build_*.py``) and ``train/run.py``. Library modules
+take the sections they need as arguments (``tests/test_architecture.py`` enforces this).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Every component owns a dataclass with defaults in code; ``pipeline.yaml`` only overrides. This module turns a
 parsed YAML mapping into those dataclasses and refuses, before any work starts, anything it does not
-understand: an unknown key, a value of the wrong type, or a value a ``__post_init__`` rejects. Each error is one
-line that names the file and the dotted key, because a typo in a config should never cost a run.
+understand: an unknown key, a value of the wrong type, or a value a ``__post_init__`` rejects. Each error is
+one line that names the file and the dotted key, because a typo in a config should never cost a run.
 
 Generic machinery only: it imports nothing of this project, so every package but ``sandbox`` (which imports
 nothing of ours at all) may use it.
@@ -66,7 +66,7 @@ def _convert(tp: Any, value: Any, source: str, key: str) -> Any:
     """Check ``value`` against annotation ``tp`` and convert it (nested dataclasses, tuples, int to float)."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a dataclass type, never an instance
         return build(tp, value, source=source, prefix=f"{key}.")
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:

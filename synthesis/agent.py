@@ -1,14 +1,14 @@
 """The one multi-turn agent loop: generate, run the code block in the trajectory's sandbox session, continue.
 
-Every model-driven path uses it: the OpenAI-compatible teacher, RL rollouts and evaluation. A backend only has to
-continue a :class:`Conversation` until a stop string; the loop owns the protocol (thyme.md §1, §2.5, §6.2):
+Every model-driven path uses it: the OpenAI-compatible teacher, RL rollouts and evaluation. A backend only has
+to continue a :class:`Conversation` until a stop string; the loop owns the protocol (thyme.md §1, §2.5, §6.2):
 
 * generate until ``</code>`` or ``</answer>`` (and, with adaptive temperature sampling, until ``<code>``);
 * a segment with an answer ends the rollout; a segment ending in a code block is executed in the sandbox
   session of this trajectory and ``<sandbox_output>`` with ``<image>`` placeholders or text is appended to the
   same assistant message; anything else ends the rollout as degenerate;
-* turns, tokens and images are bounded; code segments can be sampled with their own settings (GRPO-ATS: text at
-  temperature 1.0, code greedily).
+* turns, tokens and images are bounded; code segments can be sampled with their own settings (GRPO-ATS: text
+  at temperature 1.0, code greedily).
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ class Piece:
 
 @dataclass(slots=True)
 class Conversation:
-    """What a backend continues: system prompt, the user turn (text + input image) and the assistant so far."""
+    """What a backend continues: system prompt, the user turn (text + input image) and the assistant
+    so far."""
 
     system: str
     user: str
@@ -116,8 +117,8 @@ class Conversation:
     def segment(self) -> str:
         """The model's own text since the last sandbox output: the only text in which a tag can be open.
 
-        Sandbox outputs print whatever the code printed (a traceback of a block compiled as ``<code>`` included),
-        so whether a code block or an answer is open is never read from them.
+        Sandbox outputs print whatever the code printed (a traceback of a block compiled as ``<code>``
+        included), so whether a code block or an answer is open is never read from them.
         """
         tail = []
         for piece in reversed(self.pieces):
@@ -293,8 +294,9 @@ def _step(
         return "answer"
     if cfg.code is not None and piece.text.endswith(CODE_OPEN) and not truncated:
         return None  # the code segment comes next, with its own sampling
-    # With ATS the block spans two pieces ("...<code>" then "...</code>"): read it from the model's own segment,
-    # never from a sandbox output before it (a "<code>" printed there is not a block the model opened).
+    # With ATS the block spans two pieces ("...<code>" then "...</code>"): read it from the model's own
+    # segment, never from a sandbox output before it (a "<code>" printed there is not a block
+    # the model opened).
     code = fmt.last_code_block(conversation.segment) if piece.text.endswith(CODE_CLOSE) else None
     if code is None:
         return "length" if truncated else "degenerate"

@@ -125,15 +125,15 @@ VIOLATION_CODES = (  # every reason code check() can return
 SYSTEM_PROMPT = (
     "You are a helpful assistant.\n\n"
     "Solve the following problem step by step, and optionally write Python code for image manipulation to "
-    "enhance your reasoning process. The Python code will be executed by an external sandbox, and the processed "
-    "image or result (wrapped in <sandbox_output></sandbox_output>) can be returned to aid your reasoning and "
-    "help you arrive at the final answer.\n\n"
+    "enhance your reasoning process. The Python code will be executed by an external sandbox, and the "
+    "processed image or result (wrapped in <sandbox_output></sandbox_output>) can be returned to aid your "
+    "reasoning and help you arrive at the final answer.\n\n"
     "**Reasoning & Image Manipulation (Optional but Encouraged):**\n"
-    "    * You have the capability to write executable Python code to perform image manipulations (e.g., cropping "
-    "to a Region of Interest (ROI), resizing, rotation, adjusting contrast) or perform calculation for better "
-    "reasoning.\n"
-    "    * The code will be executed in a secure sandbox, and its output will be provided back to you for further "
-    "analysis.\n"
+    "    * You have the capability to write executable Python code to perform image manipulations (e.g., "
+    "cropping to a Region of Interest (ROI), resizing, rotation, adjusting contrast) or perform calculation "
+    "for better reasoning.\n"
+    "    * The code will be executed in a secure sandbox, and its output will be provided back to you for "
+    "further analysis.\n"
     "    * All Python code snippets **must** be wrapped as follows:\n"
     "    <code>\n"
     "    ```python\n"
@@ -242,15 +242,15 @@ Segment = Text | Code | SandboxOutput
 class Trajectory:
     """A complete assistant message: think body segments, the separator and the raw (unstripped) answer.
 
-    The constructor checks the segment structure (each ``Code`` directly followed by a ``SandboxOutput``,
-    no empty or adjacent ``Text``) and the separator; tags inside texts are only caught by ``check(render(t))``.
+    The constructor checks the segment structure (each ``Code`` directly followed by a ``SandboxOutput``, no
+    empty or adjacent ``Text``) and the separator; tags inside texts are only caught by ``check(render(t))``.
     """
 
     segments: tuple[Segment, ...]
     separator: str
     answer: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not _WS1_RE.fullmatch(self.separator):
             raise ValueError(f"separator must be one whitespace character, got {self.separator!r}")
         previous: Segment | None = None
@@ -295,8 +295,11 @@ def render_user_prompt(question: str, image_path: str, image_size: tuple[int, in
         image_size (`tuple[int, int]` or `None`): the original file's (width, height); None when unreadable.
 
     Example:
-        >>> render_user_prompt("How many?", "/mnt/data/input/a.png", (640, 480)).splitlines()[:5]
-        ['<image>', 'How many?', '', '### User Image Path:** "/mnt/data/input/a.png"', '### User Image Size:** "640x480"']
+        >>> lines = render_user_prompt("How many?", "/mnt/data/input/a.png", (640, 480)).splitlines()
+        >>> lines[:3]
+        ['<image>', 'How many?', '']
+        >>> lines[3:5]
+        ['### User Image Path:** "/mnt/data/input/a.png"', '### User Image Size:** "640x480"']
     """
     if "\n" in image_path:
         raise ValueError(f"image path must be one line: {image_path!r}")
@@ -374,7 +377,11 @@ def parse(text: str) -> Trajectory:
         text (`str`): the assistant message.
 
     Example:
-        >>> parse("<think>a" + render_code("print(2)") + "<sandbox_output>2</sandbox_output></think>\\n<answer>2</answer>").segments[1:]
+        >>> parse(
+        ...     "<think>a"
+        ...     + render_code("print(2)")
+        ...     + "<sandbox_output>2</sandbox_output></think>\\n<answer>2</answer>"
+        ... ).segments[1:]
         (Code(code='print(2)', lead='\\n', trail='\\n'), SandboxOutput(images=0, text='2'))
     """
     traj, violations = _scan(text)
@@ -594,7 +601,8 @@ def _scan_envelope(text: str, tokens: list[tuple[int, str]], out: list[Violation
         out.append(
             Violation("format_tag_order", f"{tag} out of order (<think></think><answer></answer>)", pos)
         )
-    if len(present) < 4 or disordered:
+    # four present tags means t1, a0 and a1 are all set; the None tests only tell the type checker so
+    if len(present) < 4 or disordered or t1 is None or a0 is None or a1 is None:
         return _Envelope((start, end), None, None)
     return _Envelope(
         (start, end),
@@ -742,7 +750,9 @@ def _fenced(content: str, at: int, out: list[Violation]) -> Code | None:
     match = _FENCED_RE.fullmatch(content)
     if match is not None and match[2] and match[2].strip():
         return Code(match[2], match[1], match[3])
-    lead = len(_WS_RE.match(content)[0])
+    leading_ws = _WS_RE.match(content)
+    assert leading_ws is not None  # ``\s*`` matches at the start of every string
+    lead = len(leading_ws[0])
     if match is not None or not content.strip():
         out.append(Violation("format_empty_code", "the code block holds no code", at + lead))
     elif not content.startswith("```", lead):

@@ -149,8 +149,9 @@ class RlPrompt:
 
     @classmethod
     def from_task(cls, task: Any) -> RlPrompt:
-        """The RL prompt of a generated :class:`~synthesis.tasks.Task` (its params kept for analysis, never shown
-        to the policy); the one mapping of a task to a prompt, which the trainer's held-out set reads too."""
+        """The RL prompt of a generated :class:`~synthesis.tasks.Task` (its params kept for analysis,
+        never shown to the policy); the one mapping of a task to a prompt, which the trainer's held-out set
+        reads too."""
         return cls(
             id=task.id,
             image=task.image,

@@ -1,8 +1,9 @@
 """Validators: every decision about a record or a shard is an explicit, explainable, testable verdict.
 
-Record checks are pure functions ``(record, cfg, ...) -> Verdict`` (format, hygiene, answer, images, execution,
-consistency, duplicates) run in a fixed order by :func:`judge_record`; shard checks are a great-expectations
-suite over the written Parquet shards (:mod:`validators.shards`, also ``python -m validators.shards``).
+Record checks are pure functions ``(record, cfg, ...) -> Verdict`` (format, hygiene, answer, images,
+execution, consistency, duplicates) run in a fixed order by :func:`judge_record`; shard checks are a
+great-expectations suite over the written Parquet shards (:mod:`validators.shards`, also
+``python -m validators.shards``).
 """
 
 from validators.answer import answers_match, check_answer

@@ -1,11 +1,12 @@
 """Answer check: the final answer matches the ground truth (rules first, then an optional LLM judge).
 
-Every answer is first undressed by :func:`validators.text.clean_answer` (markdown, ``\boxed``, lead-ins), so the
-importer (:func:`read_answer`), the checks and the RL rewards read one answer one way. Rules by answer type: option
-letter or option text for multiple choice ("B", "(B)", "**B. red**", "red", "B is correct" all select B=red),
-yes/no synonyms, numbers with a tolerance and the truth's rounding (units and thousands separators dropped), then
-``math-verify`` for numbers and expressions (always with its signal-based timeouts disabled: they raise in Beam and
-dask worker threads), and normalised text otherwise. Only free-form text answers the rules reject go to the judge.
+Every answer is first undressed by :func:`validators.text.clean_answer` (markdown, ``\boxed``, lead-ins), so
+the importer (:func:`read_answer`), the checks and the RL rewards read one answer one way. Rules by answer
+type: option letter or option text for multiple choice ("B", "(B)", "**B. red**", "red", "B is correct" all
+select B=red), yes/no synonyms, numbers with a tolerance and the truth's rounding (units and thousands
+separators dropped), then ``math-verify`` for numbers and expressions (always with its signal-based timeouts
+disabled: they raise in Beam and dask worker threads), and normalised text otherwise. Only free-form text
+answers the rules reject go to the judge.
 """
 
 from __future__ import annotations
@@ -81,9 +82,11 @@ def _contains(text: str, part: str) -> bool:
 
 
 def _agrees(rest: str, index: int, options: list[str]) -> bool | None:
-    """Whether the text after an option letter names that option: True, False (it names another), None (neither).
+    """Whether the text after an option letter names that option:
+    True, False (it names another), None (neither).
 
-    A long explanation may mention other options ("B. a red umbrella, not the blue one") as long as it names its own.
+    A long explanation may mention other options ("B. a red umbrella, not the blue one") as long as it names
+    its own.
     """
     mine = options[index]
     names_mine = rest == mine or _contains(rest, mine) or _contains(mine, rest)
@@ -96,7 +99,8 @@ def _agrees(rest: str, index: int, options: list[str]) -> bool | None:
 
 
 def _concluded(text: str, count: int) -> set[str]:
-    """The letters a sentence concludes ("so the answer is C", "B is correct"); several when it hedges ("C or D")."""
+    """The letters a sentence concludes ("so the answer is C", "B is correct"); several when it hedges
+    ("C or D")."""
     letters = set()
     for match in _CONCLUDES.finditer(text):
         letters.add(next(g for g in match.groups() if g))
@@ -179,7 +183,8 @@ def _yes_no(text: str) -> str | None:
 
 
 def _stated_yes_no(question: str, text: str) -> str | None:
-    """``yes``/``no`` when the answer is one ("Yes", "No, it is not."), not a phrase that starts so ("No parking")."""
+    """``yes``/``no`` when the answer is one ("Yes", "No, it is not."), not a phrase that starts so
+    ("No parking")."""
     head = re.match(r"(yes|no)\b(.?)", text, re.IGNORECASE)
     if not head or not (head.group(2) in ("", ",", ".", "!", ";", ":") or _YES_NO_QUESTION.match(question)):
         return None
@@ -191,14 +196,14 @@ def read_answer(
 ) -> AnswerSpec:
     """The ground truth of a question: its type, its canonical answer and its options.
 
-    ``choice`` when the question lists options (any layout) and the answer selects one (by letter, by text or in
-    a sentence); ``yes_no`` for a yes or no; ``number`` for a number (units allowed); ``text`` otherwise.
+    ``choice`` when the question lists options (any layout) and the answer selects one (by letter, by text or
+    in a sentence); ``yes_no`` for a yes or no; ``number`` for a number (units allowed); ``text`` otherwise.
 
     Args:
         question (`str`): the question, with its options if it has any.
         answer_text (`str`): the answer as the response gives it (the ``<answer>`` text).
-        given (`str`, *optional*): the row's own ``answer``/``solution`` field; when set it is the ground truth
-            and wins over ``answer_text`` (``<answer> C </answer>``, ``\\boxed{C}`` or plain).
+        given (`str`, *optional*): the row's own ``answer``/``solution`` field; when set it is the ground
+            truth and wins over ``answer_text`` (``<answer> C </answer>``, ``\\boxed{C}`` or plain).
         choices (`Sequence[str]`, *optional*): the option texts when known apart from the question.
 
     Example:

@@ -49,8 +49,8 @@ class ExecutionCheckConfig:
     fixups: Literal["reject", "accept", "rewrite"] = field(
         default="rewrite",
         metadata={
-            "help": "Blocks that ran only thanks to Thyme's fix-ups: reject the record; accept it (re-run with "
-            "the fix-ups, every fix recorded); or rewrite its code into the code as run when a strict "
+            "help": "Blocks that ran only thanks to Thyme's fix-ups: reject the record; accept it (re-run "
+            "with the fix-ups, every fix recorded); or rewrite its code into the code as run when a strict "
             "re-run of that reproduces every output exactly (otherwise accept)."
         },
     )
@@ -66,8 +66,8 @@ class ExecutionCheckConfig:
 
 @dataclass
 class JudgeConfig(EndpointConfig):
-    """An OpenAI-compatible chat endpoint used as judge (the original's protocol); off by default. The pipeline
-    reads its key (validators read no environment)."""
+    """An OpenAI-compatible chat endpoint used as judge (the original's protocol); off by default. The
+    pipeline reads its key (validators read no environment)."""
 
     model: str = endpoint_default("model", "Qwen2.5-VL-72B-Instruct-AWQ")
     api_key_env: str = endpoint_default("api_key_env", "JUDGE_API_KEY")

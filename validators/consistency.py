@@ -64,8 +64,9 @@ def _last_printed(response: str) -> str | None:
 
 
 def _kind(record: SftRecord, answer: str, choices: tuple[str, ...]) -> str:
-    """How to compare a conclusion with the answer: by option when the answer selects one ("so the answer is C"
-    against ``**C. a red umbrella**``), by yes/no when it says so, else as the record's answer type."""
+    """How to compare a conclusion with the answer: by option when the answer selects one
+    ("so the answer is C" against ``**C. a red umbrella**``), by yes/no when it says so, else as the record's
+    answer type."""
     read = read_answer(record.question, answer, choices=choices).answer_type
     return (
         read if read in ("choice", "yes_no") and record.answer_type in (read, "text") else record.answer_type

@@ -1,14 +1,15 @@
 """Duplicates: exact (image bytes + normalised question) and near (perceptual image hash + question + answer).
 
-The near key carries the answer because a 9x8 grey thumbnail cannot tell a red square from a blue one, nor a sign
-reading "OPEN" from one reading "EXIT" in a 3000-px scene: two records whose images look alike at that scale, with
-the same question and different answers, differ exactly in what the task is about, so they are not duplicates.
+The near key carries the answer because a 9x8 grey thumbnail cannot tell a red square from a blue one, nor a
+sign reading "OPEN" from one reading "EXIT" in a 3000-px scene: two records whose images look alike at that
+scale, with the same question and different answers, differ exactly in what the task is about, so they are not
+duplicates.
 
 Keys are pure functions so a pipeline can group by them: :func:`exact_key` and :func:`near_key`, plus
-:func:`near_keys`, the banded form of the near key (two hashes within ``max_distance`` bits share at least one of
-``max_distance + 1`` bands, so grouping by every band finds every near pair). A :class:`DuplicateIndex` built
-from a reference set (records, or a folder of Parquet shards, e.g. an evaluation set) answers ``seen(record)``;
-:func:`dedupe` judges a group of records, keeping the smallest id of each duplicate set.
+:func:`near_keys`, the banded form of the near key (two hashes within ``max_distance`` bits share at least one
+of ``max_distance + 1`` bands, so grouping by every band finds every near pair). A :class:`DuplicateIndex`
+built from a reference set (records, or a folder of Parquet shards, e.g. an evaluation set) answers
+``seen(record)``; :func:`dedupe` judges a group of records, keeping the smallest id of each duplicate set.
 """
 
 from __future__ import annotations
@@ -133,7 +134,9 @@ def near_key(record: SftRecord) -> str:
 
 
 def near_keys(record: SftRecord, max_distance: int = 6) -> list[str]:
-    """One key per band of the dHash (``max_distance + 1`` bands) + question and answer hash; near pairs share one.
+    """One key per band of the dHash (``max_distance + 1`` bands) + question and answer hash.
+
+    Near pairs share at least one of these keys.
 
     Args:
         record (`SftRecord`): the record.
@@ -213,7 +216,10 @@ class DuplicateIndex:
         return self.match(exact_key(record), dhash(record.images[0]), task) or ok(CHECK)
 
     def match(self, key: str, value: int, question: str, label: str = "") -> Verdict | None:
-        """The failing verdict for precomputed keys (exact key, image dHash, question and answer hash), or None."""
+        """The failing verdict for precomputed keys, or None.
+
+        The keys: the exact key, the image dHash, and the question and answer hash.
+        """
         other = self._exact.get(key)
         if other is not None:
             return fail(CHECK, "exact", f"same image and question as {label}{other}")
@@ -240,7 +246,10 @@ class DuplicateIndex:
 
     @classmethod
     def from_parquet(cls, folder: str | Path, max_distance: int = 6) -> DuplicateIndex:
-        """An index of every row of the ``*.parquet`` files under ``folder`` (SFT shards: ``images``, or RL: ``image``)."""
+        """An index of every row of the ``*.parquet`` files under ``folder``.
+
+        Reads SFT shards (an ``images`` column) or RL shards (an ``image`` column).
+        """
         import pyarrow.parquet as pq
 
         index = cls(max_distance)

@@ -1,10 +1,12 @@
-"""Execution check: every block ran cleanly as written, and a strict re-run reproduces what the trajectory claims.
+"""Execution check: every block ran cleanly as written, and a strict re-run reproduces what the
+trajectory claims.
 
 Two parts. :func:`compare_execution` is pure: it compares the trajectory's claims (its code blocks, the
 ``<sandbox_output>`` after each, the images the placeholders stand for, the stored :class:`Execution` rows)
-with the results of a strict re-run passed in. :func:`reexecute` is the I/O: it replays the blocks in one strict
-session (no fix-ups) of a :class:`sandbox.Sandbox` the caller owns. Printed text must be identical (after
-stripping); images must have the same size and a mean absolute pixel difference within ``max_pixel_diff``.
+with the results of a strict re-run passed in. :func:`reexecute` is the I/O: it replays the blocks in one
+strict session (no fix-ups) of a :class:`sandbox.Sandbox` the caller owns. Printed text must be identical
+(after stripping); images must have the same size and a mean absolute pixel difference within
+``max_pixel_diff``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from sandbox import ExecResult
 from sandbox.layout import INPUT_DIR
+from sandbox.opener import SessionOpener
 from synthesis import format as fmt
 from synthesis.records import SftRecord
 from validators.config import ExecutionCheckConfig
@@ -133,8 +136,8 @@ def compare_execution(
 
     Args:
         record (`SftRecord`): a trajectory that passed the format check.
-        reproduced (`Sequence[ExecResult]`, *optional*): results of :func:`reexecute`, one per block; None checks
-            the stored executions only.
+        reproduced (`Sequence[ExecResult]`, *optional*): results of :func:`reexecute`, one per block; None
+            checks the stored executions only.
         cfg (`ExecutionCheckConfig`, *optional*): settings; defaults to ``ExecutionCheckConfig()``.
 
     Example:
@@ -251,7 +254,9 @@ def needs_fixups(record: SftRecord) -> bool:
     return any(code_fixes(run.fixes) for run in record.executions)
 
 
-def reexecute(record: SftRecord, sandbox, seed: int | None = None, strict: bool = True) -> list[ExecResult]:
+def reexecute(
+    record: SftRecord, sandbox: SessionOpener, seed: int | None = None, strict: bool = True
+) -> list[ExecResult]:
     """Re-run every code block of ``record`` in one session, by default strict (code exactly as written).
 
     Args:

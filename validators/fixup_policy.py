@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from sandbox.fixups import FixContext, apply_fixups
 from sandbox.layout import INPUT_DIR
+from sandbox.opener import SessionOpener
 from synthesis import format as fmt
 from synthesis.records import SftRecord
 from validators.config import ValidatorsConfig
@@ -31,8 +32,9 @@ __all__ = ["judge_with_policy", "rewrite_fixups"]
 
 
 def rewrite_fixups(record: SftRecord, min_crop_side: int = 64) -> SftRecord | None:
-    """``record`` with every block's code replaced by its code after the fix-ups, or None when there is nothing
-    to fold in or the fix-ups now differ from the recorded ones (so the recorded outputs cannot be theirs).
+    """``record`` with every block's code replaced by its code after the fix-ups, or None when there is
+    nothing to fold in or the fix-ups now differ from the recorded ones (so the recorded outputs cannot be
+    theirs).
 
     Args:
         record (`SftRecord`): a well-formed trajectory with one stored execution per block.
@@ -41,7 +43,10 @@ def rewrite_fixups(record: SftRecord, min_crop_side: int = 64) -> SftRecord | No
     Example:
         >>> from synthesis.records import Execution
         >>> code = "x1, y1, x2, y2 = 0, 0, 10, 10\\nprint(x2)"
-        >>> resp = f"<think>a{fmt.render_code(code)}<sandbox_output>64</sandbox_output></think> <answer>1</answer>"
+        >>> resp = (
+        ...     f"<think>a{fmt.render_code(code)}<sandbox_output>64</sandbox_output></think>"
+        ...     " <answer>1</answer>"
+        ... )
         >>> run = Execution(code=code, code_as_run="", status="ok", fixes=("fix_crop_clamp",))
         >>> r = SftRecord(
         ...     id="x",
@@ -82,7 +87,7 @@ def rewrite_fixups(record: SftRecord, min_crop_side: int = 64) -> SftRecord | No
 
 
 def judge_with_policy(
-    record: SftRecord, cfg: ValidatorsConfig, *, sandbox=None, **checks
+    record: SftRecord, cfg: ValidatorsConfig, *, sandbox: SessionOpener | None = None, **checks
 ) -> tuple[SftRecord, list[Verdict]]:
     """Apply the fix-up policy and judge: the record to keep (rewritten or as given) and its verdicts.
 

@@ -20,7 +20,8 @@ def check_format(record: SftRecord, cfg: FormatCheckConfig | None = None) -> Ver
     """Format check of a record: grammar, then one ``<image>`` placeholder per produced image.
 
     Args:
-        record (`SftRecord`): the trajectory; ``images[0]`` is the input, the rest are the placeholders' images.
+        record (`SftRecord`): the trajectory; ``images[0]`` is the input, the rest are the placeholders'
+            images.
         cfg (`FormatCheckConfig`, *optional*): settings (only the enabled flag today).
 
     Example:

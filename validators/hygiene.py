@@ -2,11 +2,12 @@
 
 Repetition follows the original's filter (thyme.md §6.4): each stretch of model text (code blocks and sandbox
 outputs removed) is scanned over its last ``window`` characters (``n`` of them); the original tries substring
-lengths ``L`` from ``n / 3`` down while ``2L / n > threshold`` and flags the text when a substring's overlapping
-occurrences cover more than ``threshold`` of it. Any repeated substring in that length range covers more than the
-threshold, and a repeat of length ``L`` contains repeats of every shorter length, so the loop reduces to one pass at
-the shortest length ``L0 = floor(threshold * n / 2) + 1``. One change: a loop needs ``min_repeats`` occurrences
-(default 3), so that restating a conclusion once ("The answer is 7. So the answer is 7.") is not a loop.
+lengths ``L`` from ``n / 3`` down while ``2L / n > threshold`` and flags the text when a substring's
+overlapping occurrences cover more than ``threshold`` of it. Any repeated substring in that length range
+covers more than the threshold, and a repeat of length ``L`` contains repeats of every shorter length, so the
+loop reduces to one pass at the shortest length ``L0 = floor(threshold * n / 2) + 1``. One change: a loop
+needs ``min_repeats`` occurrences (default 3), so that restating a conclusion once
+("The answer is 7. So the answer is 7.") is not a loop.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ def is_repetitive(
 
     Args:
         text (`str`): one stretch of model text.
-        threshold (`float`, *optional*, defaults to `0.3`): share of the window one repeated substring may cover.
+        threshold (`float`, *optional*, defaults to `0.3`): share of the window one repeated substring may
+            cover.
         window (`int`, *optional*, defaults to `1000`): characters scanned at the end of ``text``.
         min_chars (`int`, *optional*, defaults to `50`): shorter texts are never repetitive.
-        min_repeats (`int`, *optional*, defaults to `3`): occurrences that make a loop (2 is the original's rule).
+        min_repeats (`int`, *optional*, defaults to `3`): occurrences that make a loop (2 is the original's
+            rule).
 
     Example:
         >>> is_repetitive("Let me check the crop again. " * 20)
@@ -99,8 +102,8 @@ def leaked_paths(text: str, allowed_prefixes: list[str] | tuple[str, ...] = ("/m
 def _leaks_answer(record: SftRecord) -> bool:
     """Whether the question itself (outside its options and instructions) states the answer.
 
-    A multiple-choice question lists its answer among its options by design: an answer that is (or selects) one
-    of the options is never a leak, whatever the answer type says.
+    A multiple-choice question lists its answer among its options by design: an answer that is (or selects)
+    one of the options is never a leak, whatever the answer type says.
     """
     if record.answer_type not in ("text", "number"):
         return False

@@ -21,7 +21,8 @@ _WHITE = (255, 255, 255)
 
 
 def crop_box_from_code(code: str) -> Box | None:
-    """The last literal crop box of a code block: ``x1, y1, x2, y2 = ...``, ``.crop((...))`` or ``[y1:y2, x1:x2]``.
+    """The last literal crop box of a code block: ``x1, y1, x2, y2 = ...``, ``.crop((...))`` or
+    ``[y1:y2, x1:x2]``.
 
     Args:
         code (`str`): the Python source of one block.
@@ -38,7 +39,8 @@ def crop_box_from_code(code: str) -> Box | None:
     for pattern, order in ((_ASSIGN, (0, 1, 2, 3)), (_CROP, (0, 1, 2, 3)), (_SLICE, (2, 0, 3, 1))):
         for match in pattern.finditer(code):
             values = [int(v) for v in match.groups()]
-            found.append((match.start(), tuple(values[i] for i in order)))
+            x1, y1, x2, y2 = (values[i] for i in order)
+            found.append((match.start(), (x1, y1, x2, y2)))
     return max(found)[1] if found else None
 
 
@@ -69,10 +71,11 @@ def locate_crop(
     zooms: tuple[float, ...] = (1, 1.5, 2, 3, 4),
     max_side: int = 1600,
 ) -> tuple[Box, float]:
-    """Where ``crop`` (possibly enlarged by an unknown zoom) lies in ``original``: (box, match score in [-1, 1]).
+    """Where ``crop`` (possibly enlarged by an unknown zoom) lies in ``original``:
+    (box, match score in [-1, 1]).
 
-    Template matching (normalised cross-correlation) at each candidate zoom, on copies scaled so the original's
-    long side is at most ``max_side``; the best score wins.
+    Template matching (normalised cross-correlation) at each candidate zoom, on copies scaled so the
+    original's long side is at most ``max_side``; the best score wins.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -111,8 +114,9 @@ def upright_angle(
 ) -> int:
     """The candidate counter-clockwise angle whose rotation of ``original`` looks most like ``produced``.
 
-    Each candidate rotation (PIL convention, canvas expanded unless ``produced`` kept the original's size, white
-    fill) is scaled to ``produced``'s size and compared by mean absolute grey-level difference on small copies.
+    Each candidate rotation (PIL convention, canvas expanded unless ``produced`` kept the original's size,
+    white fill) is scaled to ``produced``'s size and compared by mean absolute grey-level difference on
+    small copies.
 
     Example:
         >>> img = Image.new("RGB", (120, 80), "white")

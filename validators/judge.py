@@ -1,9 +1,10 @@
 """The optional LLM judge: an OpenAI-compatible chat endpoint asked the original's two questions.
 
-The protocol follows the original reward plugin (thyme.md §6.5): text only (no image), temperature 0.1, at most
-256 tokens, up to 3 attempts, the first ``{...}`` of the reply parsed as JSON: ``{"Correctness": 0|1}`` for an
-answer against the reference, ``{"Consistency": 0|1}`` for the last 500 characters of reasoning against the
-final answer. The judge is the one piece of I/O a check may use; it is passed in, never created by a check.
+The protocol follows the original reward plugin (thyme.md §6.5): text only (no image), temperature 0.1, at
+most 256 tokens, up to 3 attempts, the first ``{...}`` of the reply parsed as JSON: ``{"Correctness": 0|1}``
+for an answer against the reference, ``{"Consistency": 0|1}`` for the last 500 characters of reasoning against
+the final answer. The judge is the one piece of I/O a check may use: it is passed in, never created by
+a check.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ __all__ = ["CONSISTENCY_PROMPT", "CORRECTNESS_PROMPT", "Judge", "OpenAIJudge", "
 
 CORRECTNESS_PROMPT = (
     "You are an expert grader. Decide whether the generated answer to the question is correct, using the "
-    "reference answer as ground truth. Ignore differences of wording, case, punctuation and format that do not "
-    "change the meaning.\n\nQuestion: {question}\nGenerated answer: {predicted}\nReference answer: {truth}\n\n"
-    'Reply with JSON only: {{"Correctness": 1}} if the generated answer is correct, else {{"Correctness": 0}}.'
+    "reference answer as ground truth. Ignore differences of wording, case, punctuation and format that do "
+    "not change the meaning.\n\n"
+    "Question: {question}\nGenerated answer: {predicted}\nReference answer: {truth}\n\n"
+    'Reply with JSON only: {{"Correctness": 1}} if the generated answer is correct, '
+    'else {{"Correctness": 0}}.'
 )
 CONSISTENCY_PROMPT = (
     "You are an expert grader. Below are the last part of a solution process and the final answer it gave. "

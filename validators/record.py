@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+from sandbox.opener import SessionOpener
 from synthesis.records import SftRecord
 from validators.answer import check_answer
 from validators.config import ValidatorsConfig
@@ -30,12 +31,23 @@ CHECK_ORDER = ("format", "hygiene", "answer", "images", "exec", "consistency", "
 
 
 def _plan(
-    record: SftRecord, cfg: ValidatorsConfig, sandbox, judge: Judge | None, index: DuplicateIndex | None
+    record: SftRecord,
+    cfg: ValidatorsConfig,
+    sandbox: SessionOpener | None,
+    judge: Judge | None,
+    index: DuplicateIndex | None,
 ) -> list[tuple[bool, Callable[[], Verdict]]]:
     def execution() -> Verdict:
         strict = cfg.execution.fixups == "reject" or not needs_fixups(record)
-        reproduced = reexecute(record, sandbox, strict=strict) if cfg.execution.reexecute else None
+        reproduced = None
+        if cfg.execution.reexecute:
+            assert sandbox is not None  # judge_record refuses reexecute without a sandbox
+            reproduced = reexecute(record, sandbox, strict=strict)
         return compare_execution(record, reproduced, cfg.execution)
+
+    def duplicates() -> Verdict:
+        assert index is not None  # planned as enabled only when there is an index
+        return index.seen(record)
 
     return [
         (cfg.format.enabled, lambda: check_format(record, cfg.format)),
@@ -44,7 +56,7 @@ def _plan(
         (cfg.images.enabled, lambda: check_images(record, cfg.images)),
         (cfg.execution.enabled, execution),
         (cfg.consistency.enabled, lambda: check_consistency(record, cfg.consistency, judge)),
-        (cfg.duplicates.enabled and index is not None, lambda: index.seen(record)),
+        (cfg.duplicates.enabled and index is not None, duplicates),
     ]
 
 
@@ -52,7 +64,7 @@ def judge_record(
     record: SftRecord,
     cfg: ValidatorsConfig | None = None,
     *,
-    sandbox=None,
+    sandbox: SessionOpener | None = None,
     judge: Judge | None = None,
     index: DuplicateIndex | None = None,
 ) -> list[Verdict]:

@@ -60,8 +60,8 @@ def derive_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """The scalar view of SFT shard rows that the suite validates (works on one dask partition).
 
     Args:
-        frame (`pandas.DataFrame`): rows read from SFT shards (``synthesis.records.SFT_SCHEMA``) plus a ``path``
-            column naming each row's file.
+        frame (`pandas.DataFrame`): rows read from SFT shards (``synthesis.records.SFT_SCHEMA``) plus a
+            ``path`` column naming each row's file.
 
     Example:
         >>> rows = pd.DataFrame(

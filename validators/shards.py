@@ -2,9 +2,9 @@
 
 Two batches are validated. *files*: one row per shard with ``schema_ok`` (its Arrow schema equals
 ``SFT_SCHEMA``). *rows*: the scalar columns :func:`~validators.shard_suite.derive_columns` derives from every
-row of the well-formed shards (one dask partition per row group, so memory is bounded by a row group's images), run
-through :func:`~validators.shard_suite.expectations`. The report folder gets ``result.json`` and Data Docs HTML
-(``data_docs/index.html``). Offline: an ephemeral context, analytics and progress bars off.
+row of the well-formed shards (one dask partition per row group, so memory is bounded by a row group's
+images), run through :func:`~validators.shard_suite.expectations`. The report folder gets ``result.json`` and
+Data Docs HTML (``data_docs/index.html``). Offline: an ephemeral context, analytics and progress bars off.
 
 CLI: ``python -m validators.shards DIR --out REPORT_DIR`` exits 1 with a short summary naming every failing
 expectation and column.
@@ -57,12 +57,14 @@ class ShardReport:
 def read_shards(folder: str | Path, pattern: str = "**/*.parquet") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The *files* frame (shard, rows, schema_ok) and the derived *rows* frame of the shards under ``folder``.
 
-    Each well-formed shard is read with ``dask.dataframe.read_parquet`` (one partition per row group, tagged with its
-    file) and reduced to the derived scalar columns partition by partition, on dask's threaded scheduler.
+    Each well-formed shard is read with ``dask.dataframe.read_parquet`` (one partition per row group, tagged
+    with its file) and reduced to the derived scalar columns partition by partition, on dask's threaded
+    scheduler.
 
     Args:
         folder (`str | Path`): the folder holding the shards.
-        pattern (`str`, *optional*, defaults to `"**/*.parquet"`): glob of the shard files (hidden files skipped).
+        pattern (`str`, *optional*, defaults to `"**/*.parquet"`): glob of the shard files
+            (hidden files skipped).
     """
     import dask.dataframe as dd
     import pyarrow.parquet as pq
@@ -90,8 +92,9 @@ def read_shards(folder: str | Path, pattern: str = "**/*.parquet") -> tuple[pd.D
 def preload() -> threading.Thread:
     """Import great-expectations and dask in a background thread, and return it.
 
-    Those imports take about 2.5 s of one core here. A pipeline starts this before its run so the imports overlap
-    with the work and the suite begins as soon as the shards exist; a later import just waits for this one.
+    Those imports take about 2.5 s of one core here. A pipeline starts this before its run so the imports
+    overlap with the work and the suite begins as soon as the shards exist; a later import just waits for
+    this one.
     """
 
     def work():
@@ -140,7 +143,8 @@ def _failure_line(batch: str, result) -> str:
         got = f"{res['unexpected_count']} unexpected of {res.get('element_count')}{where}, e.g. {sample}"
     else:
         value = res.get("observed_value")
-        got = f"observed {value.item() if hasattr(value, 'item') else value!r}"
+        shown = value.item() if value is not None and hasattr(value, "item") else value
+        got = f"observed {shown!r}"
     bounds = {k: v for k, v in config.kwargs.items() if k in ("min_value", "max_value", "value_set")}
     return f"  {batch}: {config.type}({column}) {bounds or ''} -> {got}".replace(" {} ", " ")
 
@@ -164,7 +168,7 @@ def validate_shards(
     for family in cfg.family_bounds:
         rows[f"is_{family}"] = (rows["family"] == family).astype(float)
     gx, gxe, context = _gx()
-    files_spec = [
+    files_spec: list[tuple[str, dict[str, Any]]] = [
         ("ExpectTableRowCountToBeBetween", {"min_value": 1}),
         ("ExpectColumnValuesToBeInSet", {"column": "schema_ok", "value_set": [True]}),
     ]
@@ -200,11 +204,10 @@ def _write(out: Path, report: ShardReport, runs: dict[str, Any]) -> None:
     (out / "result.json").write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
     links = []
     for name, run in runs.items():
-        for (
-            result
-        ) in run.results:  # GX's renderer cannot format numpy scalars (numpy 2 repr): make them plain
+        # GX's renderer cannot format numpy scalars (numpy 2 repr): make them plain
+        for result in run.results:
             value = (result.result or {}).get("observed_value")
-            if hasattr(value, "item"):
+            if value is not None and hasattr(value, "item"):
                 result.result["observed_value"] = value.item()
         html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(run))
         (docs / f"{name}.html").write_text(html)

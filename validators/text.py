@@ -1,9 +1,10 @@
 """Text normalisation shared by the answer, consistency, hygiene and duplicates checks (pure functions).
 
-Answers arrive in many dresses (``**C. red**``, ``\\boxed{42}``, ``Answer: yes``, ``$3.50$``): :func:`clean_answer`
-undresses them once, so every check (and the RL reward) reads letters, numbers and words from the same text.
-Options are read from the question in every layout released questions use (one per line or inline, ``(A)``,
-``A.``, ``A:``, ``A)``, with or without an ``Options:`` line), always as a run of consecutive letters from A.
+Answers arrive in many dresses (``**C. red**``, ``\\boxed{42}``, ``Answer: yes``, ``$3.50$``):
+:func:`clean_answer` undresses them once, so every check (and the RL reward) reads letters, numbers and words
+from the same text. Options are read from the question in every layout released questions use (one per line or
+inline, ``(A)``, ``A.``, ``A:``, ``A)``, with or without an ``Options:`` line), always as a run of consecutive
+letters from A.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ _PREFIXES = re.compile(
     r"\s*(?:is|would be|should be|:)\s*:?\s*|^\s*best option\s*:\s*|^\s*答案\s*(?:是|为|:)\s*",
     re.IGNORECASE,
 )
-# full-width ASCII (Chinese punctuation such as "（A）" or "答案：C") as ASCII; the minus sign and no-break space too
+# full-width ASCII (Chinese punctuation such as "（A）" or "答案：C") as ASCII;
+# the minus sign and no-break space too
 _WIDE = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x2212: "-", 0xA0: " ", 0x3000: " "}
 _ANSWER_TAGS = re.compile(r"</?answer>", re.IGNORECASE)
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
@@ -125,9 +127,11 @@ def _unwrap(text: str) -> str:
 
 def clean_answer(text: str) -> str:
     """An answer without its dress: answer tags, markdown emphasis, ``\\boxed``/``\\text``, math delimiters,
-    quotes, lead-ins ("The answer is", "Answer:", "Final answer:") and a trailing full stop, until none is left.
+    quotes, lead-ins ("The answer is", "Answer:", "Final answer:") and a trailing full stop,
+    until none is left.
 
-    Every reader of answers (option letters, numbers, yes/no, text) starts here, so one form is never read two ways.
+    Every reader of answers (option letters, numbers, yes/no, text) starts here, so one form is never read
+    two ways.
 
     Args:
         text (`str`): an answer as written (``<answer>`` content, a ``solution`` field, a stated conclusion).
@@ -175,7 +179,8 @@ def _next_line_end(text: str, at: int) -> int:
 
 
 def _run_from(question: str, marks: list[re.Match], first: int) -> list[re.Match]:
-    """The markers A, B, C, ... from ``marks[first]``: each on the line of the previous one or starting the next."""
+    """The markers A, B, C, ... from ``marks[first]``: each on the line of the previous one or starting
+    the next."""
     run = [marks[first]]
     limit = _next_line_end(question, run[0].start())
     for mark in marks[first + 1 :]:
@@ -209,12 +214,13 @@ def _options(question: str) -> list[tuple[int, int, str]]:
             continue
         options = []
         for here, after in zip(run, [*run[1:], None], strict=True):
-            same_line = after is not None and "\n" not in question[here.end() : after.start()]
-            end = after.start() if same_line else _line_end(question, here.end())
+            if after is not None and "\n" not in question[here.end() : after.start()]:
+                end = after.start()  # the next option is on the same line
+            else:
+                end = _line_end(question, here.end())
             text = question[here.end() : end].strip()
-            cut = _TRAILER.sub(
-                "", text
-            )  # "C. green. Please answer with the letter.": the sentence's stop goes too
+            # "C. green. Please answer with the letter.": the sentence's stop goes too
+            cut = _TRAILER.sub("", text)
             text = (cut.removesuffix(".") if cut != text else text).rstrip(",;，；").strip()
             options.append((here.start(), here.end() + len(question[here.end() : end].rstrip()), text))
         if all(text for _, _, text in options):
@@ -226,7 +232,8 @@ def choices_from_question(question: str) -> tuple[str, ...]:
     """Option texts listed in the question, in letter order; ``()`` when it lists none.
 
     Args:
-        question (`str`): a question, possibly with lettered options (one per line or inline, any marker style).
+        question (`str`): a question, possibly with lettered options (one per line or inline, any
+            marker style).
 
     Example:
         >>> choices_from_question("Question: Which?\\nOptions:\\nA. red\\nB. blue\\nPlease select.")

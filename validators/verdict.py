@@ -23,8 +23,8 @@ class Verdict:
     Args:
         check (`str`): the check family, e.g. ``"answer"``.
         passed (`bool`): whether the record passed this check.
-        reason (`str`, *optional*, defaults to `""`): snake_case reason code prefixed by the family; ``""`` when
-            passed.
+        reason (`str`, *optional*, defaults to `""`): snake_case reason code prefixed by the family; ``""``
+            when passed.
         detail (`str`, *optional*, defaults to `""`): a short explanation (the values that disagreed, ...).
 
     Example:

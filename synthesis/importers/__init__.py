@@ -1,7 +1,9 @@
-"""Importers of outside data, in one place: the released Thyme SFT data and plain (image, question, answer) rows.
+"""Importers of outside data, in one place: the released Thyme SFT data and plain
+(image, question, answer) rows.
 
-* :func:`import_thyme_file` / :func:`import_thyme_record` (:mod:`synthesis.importers.thyme`): released SFT records
-  re-run in the sandbox, verified and emitted as :class:`~synthesis.records.SftRecord` (provenance ``imported``);
+* :func:`import_thyme_file` / :func:`import_thyme_record` (:mod:`synthesis.importers.thyme`): released SFT
+  records re-run in the sandbox, verified and emitted as :class:`~synthesis.records.SftRecord`
+  (provenance ``imported``);
 * :func:`read_task_source` (:mod:`synthesis.importers.tasks`): JSONL/Parquet rows (and the RL release) as
   :class:`~synthesis.tasks.Task` (family ``user``) for the teacher or the RL prompt builder.
 

@@ -1,11 +1,13 @@
-"""Import plain (image, question, answer) data as task sources: :class:`synthesis.tasks.Task` with family ``user``.
+"""Import plain (image, question, answer) data as task sources:
+:class:`synthesis.tasks.Task` with family ``user``.
 
-A row is ``{"image": base64 | path | bytes | {"bytes", "path"}, "question": str, "answer": str}`` with optional
-``answer_type``, ``choices`` and ``id``; the RL release's rows (``images`` list, ``question``, ``solution``)
-are read the same way (the first image of an ``images`` list is the task's image). A ``choice`` answer may be
-the option letter or the option text (stored as the letter); without ``answer_type`` the type is guessed. Images are normalised like the SFT importer's (RGB; JPEG and PNG kept as they are,
-anything else re-encoded as PNG). A question in the §2.3 user-prompt layout is reduced to the raw question.
-Every bad row becomes an :class:`ImportFailure` naming its index; nothing raises.
+A row is ``{"image": base64 | path | bytes | {"bytes", "path"}, "question": str, "answer": str}`` with
+optional ``answer_type``, ``choices`` and ``id``; the RL release's rows (``images`` list, ``question``,
+``solution``) are read the same way (the first image of an ``images`` list is the task's image). A ``choice``
+answer may be the option letter or the option text (stored as the letter); without ``answer_type`` the type is
+guessed. Images are normalised like the SFT importer's (RGB; JPEG and PNG kept as they are, anything else
+re-encoded as PNG). A question in the §2.3 user-prompt layout is reduced to the raw question. Every bad row
+becomes an :class:`ImportFailure` naming its index; nothing raises.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def _image(row: dict[str, Any], base_dir: str | os.PathLike | None) -> tuple[byt
 def _answer_type(
     row: dict[str, Any], answer: str, question: str, read_answer: AnswerReader | None
 ) -> tuple[str, str, tuple[str, ...]]:
-    """(answer, answer_type, choices) after checking them against each other; a choice answer becomes a letter.
+    """(answer, answer_type, choices) after checking them against each other; a choice answer becomes
+    a letter.
 
     A row that states neither its type nor its choices is read by ``read_answer`` (options listed in the
     question, ``<answer> C </answer>`` or ``\\boxed{C}`` solutions, numbers with units) when one is given.

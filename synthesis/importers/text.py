@@ -1,4 +1,5 @@
-"""Pure text pieces of the released-data importer: the question's path block, path rewriting, output comparison."""
+"""Pure text pieces of the released-data importer: the question's path block, path rewriting,
+output comparison."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ _LOOSE_PATH = re.compile(r'### User Image Path:\*\* "([^"\n]*)"\n### User Image 
 def released_question(text: str) -> fmt.UserPrompt:
     """The question, path and size of a released record's question; raises ValueError when there is no block.
 
-    The exact §2.3 layout is parsed with :func:`synthesis.format.parse_user_prompt`; failing that, the path and
-    size lines are found anywhere and the question is the text before them (minus the leading ``<image>``).
+    The exact §2.3 layout is parsed with :func:`synthesis.format.parse_user_prompt`; failing that, the path
+    and size lines are found anywhere and the question is the text before them
+    (minus the leading ``<image>``).
 
     Args:
         text (`str`): the record's ``question``.

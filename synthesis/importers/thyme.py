@@ -27,6 +27,7 @@ from pathlib import Path
 
 from sandbox.inputs import safe_name
 from sandbox.layout import INPUT_DIR
+from sandbox.opener import SessionOpener
 from synthesis import format as fmt
 from synthesis.importers.common import (
     ROW_ERROR,
@@ -89,8 +90,8 @@ def _claimed_size(index: int, data: bytes) -> tuple[int, int]:
 
 def imported_id(raw: dict, base_dir: str | os.PathLike | None = None) -> str:
     """The id a released row is imported under: ``imported-<12 hex>`` of its question, response and first
-    image (its bytes when decodable, so the same record has the same id whether its images are base64, bytes or
-    files); known before any work, so a rerun can look the row's record up.
+    image (its bytes when decodable, so the same record has the same id whether its images are base64, bytes
+    or files); known before any work, so a rerun can look the row's record up.
 
     Example:
         >>> imported_id({"question": "q", "response": "r", "image": ["aGk="]}) == imported_id(
@@ -117,7 +118,7 @@ def _prepare(raw: dict, record_id: str, base_dir: str | os.PathLike | None) -> _
     items = [items] if isinstance(items, str | bytes | dict) else items
     question, response = raw.get("question"), raw.get("response")
     missing = [k for k, v in (("image", items), ("question", question), ("response", response)) if not v]
-    if missing or not isinstance(question, str) or not isinstance(response, str):
+    if missing or items is None or not isinstance(question, str) or not isinstance(response, str):
         hint = " (an RL record: read it with read_task_source)" if "solution" in raw else ""
         raise Rejected(
             "import_missing_field", f"missing or not text: {', '.join(missing) or 'question/response'}{hint}"
@@ -165,7 +166,8 @@ def _compare(block: int, claimed: fmt.SandboxOutput, sizes: tuple[tuple[int, int
         if len(result.images) != claimed.images:
             raise Rejected(
                 "import_image_count_mismatch",
-                f"block {block}: the record shows {claimed.images} images, the code made {len(result.images)}",
+                f"block {block}: the record shows {claimed.images} images, "
+                f"the code made {len(result.images)}",
             )
         for k, (want, data) in enumerate(zip(sizes, result.images, strict=True)):
             if image_size(data) != want:
@@ -176,20 +178,26 @@ def _compare(block: int, claimed: fmt.SandboxOutput, sizes: tuple[tuple[int, int
     elif not outputs_agree(claimed.text, result.feedback):
         raise Rejected(
             "import_output_mismatch",
-            f"block {block}: the record shows {claimed.text[:80]!r}, the code printed {result.feedback[:80]!r}",
+            f"block {block}: the record shows {claimed.text[:80]!r}, "
+            f"the code printed {result.feedback[:80]!r}",
         )
 
 
 def _execute(
-    prep: _Prepared, sandbox, strict: bool
+    prep: _Prepared, sandbox: SessionOpener, strict: bool | None
 ) -> tuple[fmt.Trajectory, list[bytes], tuple[Execution, ...]]:
     """Run the blocks in one session; returns the trajectory with our outputs, our images, the executions."""
-    segments, produced, executions, claimed_at = list(prep.traj.segments), [], [], 0
+    segments = list(prep.traj.segments)
+    produced: list[bytes] = []
+    executions: list[Execution] = []
+    claimed_at = 0
     with sandbox.session(
         images=[prep.image], image_name=prep.image_name, item_id=prep.id, seed=0, strict=strict
     ) as session:
         for block, at in enumerate(i for i, s in enumerate(segments) if isinstance(s, fmt.Code)):
             code, claimed = segments[at], segments[at + 1]
+            # a Trajectory has a SandboxOutput right after every Code (its constructor checks)
+            assert isinstance(code, fmt.Code) and isinstance(claimed, fmt.SandboxOutput)
             result = session.run(code.code)
             _compare(block, claimed, prep.claimed_sizes[claimed_at : claimed_at + claimed.images], result)
             claimed_at += claimed.images
@@ -215,7 +223,7 @@ def _execute(
 def import_thyme_record(
     raw: dict,
     index: int,
-    sandbox,
+    sandbox: SessionOpener,
     strict: bool | None = None,
     *,
     base_dir: str | os.PathLike | None = None,
@@ -235,8 +243,9 @@ def import_thyme_record(
         base_dir (`str | PathLike`, *optional*): folder relative image paths resolve against.
         source (`str`, *optional*): the file name, kept in ``task_params`` and named in failure details.
         sandbox_config_hash (`str`, *optional*): hash of the sandbox settings, for the provenance.
-        read_answer (`AnswerReader`, *optional*): ``(question, answer text, row's answer or None) ->`` an object
-            with ``answer``, ``answer_type`` and ``choices`` (the validators' reader); by default a simple guess.
+        read_answer (`AnswerReader`, *optional*): ``(question, answer text, row's answer or None) ->`` an
+            object with ``answer``, ``answer_type`` and ``choices`` (the validators' reader);
+            by default a simple guess.
 
     Returns:
         The :class:`SftRecord` (family ``imported``, provenance ``imported``) or an :class:`ImportFailure`.
@@ -336,7 +345,7 @@ def read_thyme_file(path: str | os.PathLike) -> Iterator[dict]:
 
 
 def import_thyme_file(
-    path: str | os.PathLike, sandbox, strict: bool | None = None, sandbox_config_hash: str = ""
+    path: str | os.PathLike, sandbox: SessionOpener, strict: bool | None = None, sandbox_config_hash: str = ""
 ) -> Iterator[SftRecord | ImportFailure]:
     """Import every record of a released-format file; relative image paths resolve against its folder.
 

@@ -31,7 +31,8 @@ def assemble(
     Args:
         family (`str`): the family name.
         seed (`int`): the task seed.
-        cfg (`dataclass`): the family config; needs ``image_format`` and ``jpeg_quality`` (or a nested ``crop``).
+        cfg (`dataclass`): the family config; needs ``image_format`` and ``jpeg_quality``
+            (or a nested ``crop``).
         image (`PIL.Image.Image`): the RGB image.
         question (`str`): formatted question.
         answer (`str`): ground truth.
@@ -50,6 +51,10 @@ def assemble(
     fmt_cfg = getattr(cfg, "crop", cfg)
     data = encode_image(image, fmt_cfg.image_format, fmt_cfg.jpeg_quality)
     config = dataclasses.asdict(cfg)
+    int_target: tuple[int, int, int, int] | None = None
+    if target is not None:
+        x1, y1, x2, y2 = target
+        int_target = (int(x1), int(y1), int(x2), int(y2))
     return Task(
         id=make_task_id(family, seed, config, params),
         family=family,
@@ -62,7 +67,7 @@ def assemble(
         answer=answer,
         answer_type=answer_type,
         choices=tuple(choices),
-        target=None if target is None else tuple(int(v) for v in target),
+        target=int_target,
         difficulty=float(difficulty),
         params=params,
     )

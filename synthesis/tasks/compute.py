@@ -76,7 +76,7 @@ def generate(seed: int, cfg: ComputeConfig | None = None) -> Task:
         rendered.question, rendered.formula, rendered.used = _table_question(
             rng, op, labels, values, rendered.noun
         )
-    variables = (
+    variables: dict[str, int | list[int]] = (
         {k: rendered.values[k] for k in rendered.used}
         if kind == "figure"
         else {"values": [rendered.values[k] for k in rendered.used]}

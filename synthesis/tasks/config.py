@@ -89,7 +89,8 @@ class CropConfig:
     max_glyph_px_at_model_side: float = field(
         default=4.0,
         metadata={
-            "help": "Largest target font em size (and object size) once the image is downscaled to model_side."
+            "help": "Largest target font em size (and object size) once the image is downscaled to "
+            "model_side."
         },
     )
     min_font_px: int = field(
@@ -142,9 +143,9 @@ class CropConfig:
                 + 1
             )
             raise ValueError(
-                f"targets of min_font_px={self.min_font_px} / min_object_px={self.min_object_px} would stay readable "
-                f"at {self.model_side} px on a {self.long_side_range[0]} px image; raise long_side_range[0] to >= "
-                f"{need} or lower min_font_px/min_object_px"
+                f"targets of min_font_px={self.min_font_px} / min_object_px={self.min_object_px} would stay "
+                f"readable at {self.model_side} px on a {self.long_side_range[0]} px image; raise "
+                f"long_side_range[0] to >= {need} or lower min_font_px/min_object_px"
             )
         _image_format(self.image_format, self.jpeg_quality)
 
@@ -241,7 +242,8 @@ class ComputeConfig:
     operations: list[str] = field(
         default_factory=lambda: list(COMPUTE_OPERATIONS),
         metadata={
-            "help": f"Operations, subset of {list(COMPUTE_OPERATIONS)}; tables/charts use sum..ratio, figures area/perimeter."
+            "help": f"Operations, subset of {list(COMPUTE_OPERATIONS)}; tables/charts use sum..ratio, "
+            "figures area/perimeter."
         },
     )
     value_range: tuple[int, int] = field(
@@ -264,9 +266,8 @@ class ComputeConfig:
         self.long_side_range = _range("long_side_range", self.long_side_range, 480, 4096)
         for kind in self.kinds:
             if not set(self.operations) & set(_OPS_BY_KIND[kind]):
-                raise ValueError(
-                    f"kind {kind!r} needs one of operations {list(_OPS_BY_KIND[kind])}; add one or drop the kind"
-                )
+                needed = list(_OPS_BY_KIND[kind])
+                raise ValueError(f"kind {kind!r} needs one of operations {needed}; add one or drop the kind")
         _image_format(self.image_format, self.jpeg_quality)
 
 

@@ -29,7 +29,9 @@ def apply_fix(img: Image.Image, fix: dict) -> Image.Image:
     """Apply ``params["fix"]`` (``{"enhancer": ..., "factor": ...}``) the way a teacher's code would.
 
     Example:
-        >>> apply_fix(Image.new("RGB", (2, 2), (10, 10, 10)), {"enhancer": "brightness", "factor": 2.0}).getpixel((0, 0))
+        >>> apply_fix(
+        ...     Image.new("RGB", (2, 2), (10, 10, 10)), {"enhancer": "brightness", "factor": 2.0}
+        ... ).getpixel((0, 0))
         (20, 20, 20)
     """
     return ENHANCERS[fix["enhancer"]](img).enhance(fix["factor"])
@@ -58,7 +60,8 @@ def generate(seed: int, cfg: ContrastConfig | None = None) -> Task:
     if ch > h * 0.92:  # keep the document inside the frame
         content.image = content.image.resize((int(cw * h * 0.9 / ch), int(h * 0.9)), Image.Resampling.LANCZOS)
         scale = content.image.height / ch
-        content.answer_box = tuple(int(round(v * scale)) for v in content.answer_box)
+        bx1, by1, bx2, by2 = (int(round(v * scale)) for v in content.answer_box)
+        content.answer_box = (bx1, by1, bx2, by2)
         cw, ch = content.image.size
     ox, oy = randint(rng, 0, w - cw), randint(rng, 0, h - ch)
     img.paste(content.image, (ox, oy))

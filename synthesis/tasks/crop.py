@@ -64,6 +64,7 @@ def question_for(rng: np.random.Generator, scene: CropScene) -> tuple[str, str, 
     t = scene.target
     where = position_phrase(t.box, *scene.image.size)
     if t.kind == "object":
+        pool: tuple[str, ...]
         if scene.mode == "ask_shape":
             truth, pool, q = t.shape, SHAPES, f"What shape is the small {t.color} object {where}?"
         else:
@@ -76,7 +77,8 @@ def question_for(rng: np.random.Generator, scene: CropScene) -> tuple[str, str, 
         q = f"What number is written in small {t.color} digits {where}?"
     else:
         noun = "code" if "-" in t.text else "word"
-        q = f"What {noun} is written in small {t.color} {'characters' if noun == 'code' else 'letters'} {where}?"
+        symbols = "characters" if noun == "code" else "letters"
+        q = f"What {noun} is written in small {t.color} {symbols} {where}?"
     return format_open(q), t.text, "number" if t.kind == "digits" else "text", ()
 
 

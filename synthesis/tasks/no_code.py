@@ -14,7 +14,7 @@ from synthesis.tasks.config import NoCodeConfig
 from synthesis.tasks.drawing.backgrounds import make_background
 from synthesis.tasks.drawing.colors import NAMED_COLORS, TARGET_COLORS, ink_for
 from synthesis.tasks.drawing.fonts import font_names, load_font
-from synthesis.tasks.drawing.geometry import find_free_spot
+from synthesis.tasks.drawing.geometry import Box, find_free_spot
 from synthesis.tasks.drawing.rand import chance, make_rng, pick, randint, sample
 from synthesis.tasks.drawing.shapes import SHAPES, draw_shape
 from synthesis.tasks.drawing.text import random_word
@@ -56,7 +56,8 @@ def _shapes(rng, img: Image.Image, n: int) -> list[tuple[str, str]]:
     """Draw ``n`` large non-overlapping shapes; returns their (shape, colour name) pairs."""
     draw = ImageDraw.Draw(img)
     side = min(img.size)
-    placed, boxes = [], []
+    placed: list[tuple[str, str]] = []
+    boxes: list[Box] = []
     for shape, color in zip(sample(rng, SHAPES, n), sample(rng, TARGET_COLORS, n), strict=False):
         s = randint(rng, side // 5, side // 3)
         box = find_free_spot(rng, (s, s), img.size, boxes, pad=side // 20, border=side // 25)

@@ -47,7 +47,8 @@ def format_yes_no(question: str) -> str:
 
 
 def format_number(value: float, decimals: int = 2) -> str:
-    """Canonical numeric answer: an integer when integral, else rounded to ``decimals`` without trailing zeros.
+    """Canonical numeric answer: an integer when integral, else rounded to ``decimals``
+    without trailing zeros.
 
     Args:
         value (`float`): the exact result.

@@ -54,7 +54,8 @@ class Task:
         answer (`str`): the ground truth (the option letter for ``choice``).
         answer_type (`str`): ``choice``, ``number``, ``text`` or ``yes_no``.
         choices (`tuple[str, ...]`): option texts in order A, B, ...; empty unless multiple choice.
-        target (`tuple[int, int, int, int] | None`): ``(x1, y1, x2, y2)`` of the region that must be inspected.
+        target (`tuple[int, int, int, int] | None`): ``(x1, y1, x2, y2)`` of the region that must
+            be inspected.
         difficulty (`float`): family-specific hardness (e.g. the target's area fraction for crop).
         params (`dict`): JSON-serialisable facts the teacher needs (boxes, angles, factors, values).
     """

@@ -29,7 +29,8 @@ def _save_pil(var: str, tag: str) -> str:
 def _save_cv2(var: str, tag: str) -> str:
     return (
         f"stem = os.path.splitext(os.path.basename(image_path))[0]\n"
-        f'processed_path = "{VIRTUAL_OUTPUT_DIR}" + stem + "_{tag}_" + str(random.randint(100000, 999999)) + ".png"\n'
+        f'processed_path = "{VIRTUAL_OUTPUT_DIR}" + stem + "_{tag}_"'
+        ' + str(random.randint(100000, 999999)) + ".png"\n'
         f"cv2.imwrite(processed_path, {var})\n"
         f"print(processed_path)"
     )
@@ -38,9 +39,9 @@ def _save_cv2(var: str, tag: str) -> str:
 def _box_guard(size: str) -> str:
     """Lines that order ``x1, y1, x2, y2`` and clip them to the image, keeping at least 1 px each way.
 
-    Thyme repairs crop boxes in its sandbox (thyme.md §3.5, step 6). The teacher writes the repair into the code
-    instead, so a student that gets the four numbers wrong still writes a block that runs in the strict sandbox.
-    ``size`` is the line that sets ``width`` and ``height``; a true box passes through unchanged.
+    Thyme repairs crop boxes in its sandbox (thyme.md §3.5, step 6). The teacher writes the repair into the
+    code instead, so a student that gets the four numbers wrong still writes a block that runs in the strict
+    sandbox. ``size`` is the line that sets ``width`` and ``height``; a true box passes through unchanged.
 
     Example:
         >>> env = {"x1": 90, "y1": -5, "x2": 10, "y2": -1}
@@ -62,7 +63,9 @@ def crop_code(rng: random.Random, image_path: str, box: Box, zoom: int, comment:
     The box goes through :func:`_box_guard` first, so the block runs whatever numbers a student writes there.
 
     Example:
-        >>> "x1, y1, x2, y2 = 10, 20, 110, 120" in crop_code(random.Random(0), "/in/a.png", (10, 20, 110, 120), 2, "c")
+        >>> "x1, y1, x2, y2 = 10, 20, 110, 120" in crop_code(
+        ...     random.Random(0), "/in/a.png", (10, 20, 110, 120), 2, "c"
+        ... )
         True
     """
     x1, y1, x2, y2 = box
@@ -109,7 +112,8 @@ def rotate_code(rng: random.Random, image_path: str, correction: int) -> str:
         f'image_path = "{image_path}"\nimage = cv2.imread(image_path)\nh, w = image.shape[:2]\n'
         f"# Rotate counter-clockwise by {correction} degrees about the centre, enlarging the canvas\n"
         f"angle = {correction}\nm = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)\n"
-        f"cos, sin = abs(m[0, 0]), abs(m[0, 1])\nnew_w, new_h = int(h * sin + w * cos), int(h * cos + w * sin)\n"
+        f"cos, sin = abs(m[0, 0]), abs(m[0, 1])\n"
+        f"new_w, new_h = int(h * sin + w * cos), int(h * cos + w * sin)\n"
         f"m[0, 2] += new_w / 2 - w / 2\nm[1, 2] += new_h / 2 - h / 2\n"
         f"upright = cv2.warpAffine(image, m, (new_w, new_h), borderValue=(255, 255, 255))\n"
         + _save_cv2("upright", "rotated")
@@ -146,7 +150,8 @@ def contrast_code(rng: random.Random, image_path: str, enhancer: str, factor: fl
 
 
 def compute_code(variables: dict[str, int | list[int]], formula: str, comment: str) -> str:
-    """Name the values read from the image, evaluate ``formula`` over them and print it the way answers are written.
+    """Name the values read from the image, evaluate ``formula`` over them and print it the way answers
+    are written.
 
     The numbers appear once, on the line that names them; the formula line is the same for every task of its
     kind, so a student copies the formula and only has to read the numbers.

@@ -81,7 +81,9 @@ def _noise_field(rng: np.random.Generator, w: int, h: int, octaves: int, base: i
     for k in range(octaves):
         cell = max(2, base >> k)
         grid = rng.random((h // cell + 2, w // cell + 2), dtype=np.float32)
-        out += cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC) / (1.6**k)
+        # float32 in, float32 out; asarray only gives the type checker the dtype cv2's stubs leave open
+        layer = np.asarray(cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC), np.float32)
+        out += layer / (1.6**k)
     out -= out.min()
     return out / max(float(out.max()), 1e-6)
 

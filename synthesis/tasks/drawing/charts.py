@@ -126,7 +126,7 @@ def render_bar_chart(rng: np.random.Generator, long: int, labels: list[str], val
         draw.text((cx, bottom + 6), label, font=font, fill=ink, anchor="mt")
     return Rendered(
         img,
-        (left, int(h * 0.03), right, min(h, bottom + 2 * font.size + 8)),
+        (left, int(h * 0.03), right, min(h, bottom + 2 * int(font.size) + 8)),
         dict(zip(labels, values, strict=True)),
         noun,
     )

@@ -7,12 +7,14 @@ remains unambiguous.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from PIL import Image, ImageDraw
 
 from synthesis.tasks.drawing.colors import NAMED_COLORS, RGB, color_distance, random_palette
 from synthesis.tasks.drawing.fonts import pick_font
-from synthesis.tasks.drawing.geometry import Box, intersects
+from synthesis.tasks.drawing.geometry import Box, int_box, intersects
 from synthesis.tasks.drawing.rand import pick, randint
 from synthesis.tasks.drawing.shapes import SHAPES, draw_shape
 from synthesis.tasks.drawing.text import random_code, random_number, random_word
@@ -28,7 +30,7 @@ def add_clutter(
     pad: int,
     font_px: tuple[int, int],
     shape_px: tuple[int, int],
-    avoid_colors: list[RGB] = (),
+    avoid_colors: Sequence[RGB] = (),
     shapes: tuple[str, ...] = SHAPES,
 ) -> int:
     """Draw up to ``count`` clutter items onto ``img`` in place; returns how many were drawn.
@@ -41,7 +43,7 @@ def add_clutter(
         pad (`int`): minimum gap between clutter and the avoided boxes.
         font_px (`tuple[int, int]`): range of font sizes for clutter words.
         shape_px (`tuple[int, int]`): range of sizes for clutter shapes.
-        avoid_colors (`list[RGB]`, *optional*, defaults to `()`): colours clutter must not resemble.
+        avoid_colors (`Sequence[RGB]`, *optional*, defaults to `()`): colours clutter must not resemble.
         shapes (`tuple[str, ...]`, *optional*, defaults to all shapes): shapes clutter may use.
 
     Example:
@@ -77,7 +79,7 @@ def add_clutter(
             text = random_word(rng) if item == "word" else pick(rng, (random_number(rng), random_code(rng)))
             font = pick_font(rng, randint(rng, *font_px))
             x, y = randint(rng, 0, img.width - 1), randint(rng, 0, img.height - 1)
-            box = tuple(int(v) for v in draw.textbbox((x, y), text, font=font))
+            box = int_box(draw.textbbox((x, y), text, font=font))
             if not any(intersects(box, a, pad) for a in avoid):
                 draw.text((x, y), text, font=font, fill=color)
                 drawn += 1

@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 
 from synthesis.tasks.drawing.colors import ink_for, random_palette
 from synthesis.tasks.drawing.fonts import font_names, load_font
+from synthesis.tasks.drawing.geometry import Box, int_box
 from synthesis.tasks.drawing.rand import chance, pick, randint, sample
 from synthesis.tasks.drawing.text import WORDS, random_code, random_name, random_number, random_word
 
@@ -58,18 +59,18 @@ def _text_lines(rng: np.random.Generator, side: int) -> Content:
     n_lines = randint(rng, 3, 5)
     font = load_font(pick(rng, font_names()), max(12, h // (n_lines * 2 + 1)))
     ink = ink_for(paper)
-    lines, boxes = [], []
+    lines: list[list[str]] = []
+    boxes: list[Box] = []
     y = font.size // 2
     for _ in range(n_lines):
         words = [random_word(rng, "lower") for _ in range(randint(rng, 1, 3))]
         while draw.textlength(" ".join(words), font=font) > w * 0.9 and len(words) > 1:
             words.pop()
-        x = randint(
-            rng, font.size // 3, max(font.size // 3, int(w - draw.textlength(" ".join(words), font=font)) - 4)
-        )
+        margin = int(font.size) // 3
+        x = randint(rng, margin, max(margin, int(w - draw.textlength(" ".join(words), font=font)) - 4))
         draw.text((x, y), " ".join(words), font=font, fill=ink)
         lines.append(words)
-        boxes.append(tuple(int(v) for v in draw.textbbox((x, y), words[0], font=font)))
+        boxes.append(int_box(draw.textbbox((x, y), words[0], font=font)))
         y += int(font.size * 1.8)
     k = randint(rng, 0, n_lines - 1)
     q = f"What is the first word on the {_ORDINALS[k]} line of text?"
@@ -93,14 +94,14 @@ def _card(rng: np.random.Generator, side: int) -> Content:
         "room number": random_number(rng, 2, 4),
     }
     font = load_font(pick(rng, font_names()), h // 12)
-    boxes = {}
+    boxes: dict[str, Box] = {}
     y = h // 5 + h // 14
     for key in sample(rng, list(fields), 4):
         label = {"room number": "Room", "name": "Name", "ID": "ID", "date": "Date"}[key] + ": "
         draw.text((w // 20, y), label, font=font, fill=ink_for(paper))
         x = w // 20 + int(draw.textlength(label, font=font))
         draw.text((x, y), fields[key], font=font, fill=ink_for(paper))
-        boxes[key] = tuple(int(v) for v in draw.textbbox((x, y), fields[key], font=font))
+        boxes[key] = int_box(draw.textbbox((x, y), fields[key], font=font))
         y += int(font.size * 1.6)
     if chance(rng, 0.7):  # a barcode-like stripe block for realism
         x0 = int(w * 0.72)
@@ -123,11 +124,11 @@ def _arrow(rng: np.random.Generator, side: int) -> Content:
     font = load_font(pick(rng, font_names()), side // 18)
     c, r = side // 2, int(side * 0.33)
     dirs = [(0, -1), (1, 0), (0, 1), (-1, 0)]  # N, E, S, W
-    boxes = []
+    boxes: list[Box] = []
     for (dx, dy), label in zip(dirs, labels, strict=True):
         xy = (c + dx * r, c + dy * r)
         draw.text(xy, label, font=font, fill=ink, anchor="mm")
-        boxes.append(tuple(int(v) for v in draw.textbbox(xy, label, font=font, anchor="mm")))
+        boxes.append(int_box(draw.textbbox(xy, label, font=font, anchor="mm")))
     k = randint(rng, 0, 3)
     dx, dy = dirs[k]
     b = boxes[k]

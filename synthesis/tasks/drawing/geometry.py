@@ -15,11 +15,23 @@ __all__ = [
     "crop_box_around",
     "expand_box",
     "find_free_spot",
+    "int_box",
     "intersects",
     "position_phrase",
 ]
 
 Box = tuple[int, int, int, int]
+
+
+def int_box(bbox: tuple[float, float, float, float]) -> Box:
+    """``bbox`` (a ``textbbox``, say) in whole pixels, each edge truncated by ``int``.
+
+    Example:
+        >>> int_box((1.9, 2.0, 30.5, 40.2))
+        (1, 2, 30, 40)
+    """
+    x1, y1, x2, y2 = bbox
+    return int(x1), int(y1), int(x2), int(y2)
 
 
 def expand_box(box: Box, margin: int, width: int, height: int) -> Box:
@@ -120,7 +132,8 @@ def position_phrase(box: Box, width: int, height: int) -> str:
 
 
 def crop_box_around(box: Box, width: int, height: int, margin: float = 0.6, min_side: int = 64) -> Box:
-    """The crop a teacher would take: ``box`` plus a margin of ``margin`` x its longer side, at least ``min_side``.
+    """The crop a teacher would take: ``box`` plus a margin of ``margin`` x its longer side,
+    at least ``min_side``.
 
     ``min_side`` defaults to the sandbox's minimum crop side (64 px, see the reference spec's constants).
 

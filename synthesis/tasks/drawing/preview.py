@@ -1,7 +1,7 @@
 """Render one sample of each family into a grid PNG, with its target box drawn, for eyeballing.
 
-Usage: ``python -m synthesis.tasks.drawing.preview OUT.png [--seed N] [--tile 512]``. Red is the target box; for
-multi-round tasks blue is the first (too wide or wrong) box.
+Usage: ``python -m synthesis.tasks.drawing.preview OUT.png [--seed N] [--tile 512]``. Red is the target box;
+for multi-round tasks blue is the first (too wide or wrong) box.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ __all__ = ["fit", "grid", "main", "render_tile"]
 
 
 def render_tile(task: Task, tile: int) -> Image.Image:
-    """The task's image fitted in a ``tile`` x ``tile`` square, boxes drawn, with its question and answer below.
+    """The task's image fitted in a ``tile`` x ``tile`` square, boxes drawn, with its question and
+    answer below.
 
     Example:
         >>> render_tile(generate_task("no_code", 0), 128).size
@@ -46,7 +47,8 @@ def render_tile(task: Task, tile: int) -> Image.Image:
 
 
 def fit(img: Image.Image, tile: int, height: int | None = None) -> Image.Image:
-    """``img`` scaled to fit a ``tile``-wide square, centred at the top of a white ``tile`` x ``height`` canvas.
+    """``img`` scaled to fit a ``tile``-wide square, centred at the top of a white
+    ``tile`` x ``height`` canvas.
 
     Example:
         >>> (

@@ -22,7 +22,8 @@ def make_rng(seed: int, salt: str = "") -> np.random.Generator:
 
     Args:
         seed (`int`): the task seed.
-        salt (`str`, *optional*, defaults to `""`): a name for the stream (e.g. the family), hashed into the seed.
+        salt (`str`, *optional*, defaults to `""`): a name for the stream (e.g. the family), hashed
+            into the seed.
 
     Example:
         >>> int(make_rng(1, "crop").integers(100)) == int(make_rng(1, "crop").integers(100))

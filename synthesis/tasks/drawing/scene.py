@@ -20,7 +20,7 @@ from synthesis.tasks.drawing.backgrounds import add_grain, make_background
 from synthesis.tasks.drawing.clutter import add_clutter
 from synthesis.tasks.drawing.colors import NAMED_COLORS, RGB, TARGET_COLORS, farthest_color, ink_for
 from synthesis.tasks.drawing.fonts import font_names, load_font
-from synthesis.tasks.drawing.geometry import Box, area_fraction, find_free_spot
+from synthesis.tasks.drawing.geometry import Box, area_fraction, find_free_spot, int_box
 from synthesis.tasks.drawing.rand import chance, pick, randint, sample, uniform
 from synthesis.tasks.drawing.shapes import SHAPES, draw_shape
 from synthesis.tasks.drawing.text import random_code, random_number, random_word
@@ -115,7 +115,7 @@ def _content(rng: np.random.Generator, kind: str) -> str:
 def _footprint(item_kind: str, text: str, font: str, size_px: int) -> tuple[int, int]:
     if item_kind == "object":
         return size_px, size_px
-    x1, y1, x2, y2 = load_font(font, size_px).getbbox(text)
+    x1, y1, x2, y2 = int_box(load_font(font, size_px).getbbox(text))
     pad = _pad(item_kind, size_px)
     return x2 - x1 + 2 * pad, y2 - y1 + 2 * pad
 

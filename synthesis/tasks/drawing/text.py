@@ -187,7 +187,8 @@ def random_word(rng: np.random.Generator, case: str = "random") -> str:
 
     Args:
         rng (`numpy.random.Generator`): the task's generator.
-        case (`str`, *optional*, defaults to `"random"`): ``"lower"``, ``"upper"``, ``"title"`` or ``"random"``.
+        case (`str`, *optional*, defaults to `"random"`): ``"lower"``, ``"upper"``, ``"title"`` or
+            ``"random"``.
 
     Example:
         >>> from synthesis.tasks.drawing.rand import make_rng

@@ -36,13 +36,16 @@ def downscale(rgb: np.ndarray, side: int = MODEL_SIDE) -> tuple[np.ndarray, floa
 
 
 def region(rgb: np.ndarray, box, scale: float = 1.0) -> np.ndarray:
-    """Pixels of ``box`` (given at scale 1) in an image resized by ``scale``, including partly covered ones."""
+    """Pixels of ``box`` (given at scale 1) in an image resized by ``scale``, partly covered ones included."""
     x1, y1, x2, y2 = box
     return rgb[int(y1 * scale) : int(np.ceil(y2 * scale)), int(x1 * scale) : int(np.ceil(x2 * scale))]
 
 
 def teacher_crop(rgb: np.ndarray, box, margin: float = 0.5, zoom: int = 2) -> tuple[np.ndarray, tuple]:
-    """Crop the box plus ``margin`` x its longer side, zoom ``zoom``x (cubic); returns crop and the box in it."""
+    """Crop the box plus ``margin`` x its longer side and zoom ``zoom``x (cubic).
+
+    Returns the crop and the box in it.
+    """
     x1, y1, x2, y2 = box
     m = int(margin * max(x2 - x1, y2 - y1))
     h, w = rgb.shape[:2]
