@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 
 from sandbox import ExecResult
 from synthesis import format as fmt
+from synthesis.prompts import NO_TOOL_SUFFIX, NO_TOOL_SYSTEM
 
 __all__ = [
     "NO_TOOL_SYSTEM",
@@ -40,8 +41,6 @@ CODE_OPEN, CODE_CLOSE, ANSWER_CLOSE = (
     fmt.CODE_CLOSE,
     fmt.ANSWER_CLOSE,
 )  # the protocol's, defined once
-NO_TOOL_SYSTEM = "You are a helpful assistant."
-NO_TOOL_SUFFIX = "\nAnswer with the final answer only, inside <answer></answer>."
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from itertools import pairwise
 from typing import TypeVar
 
 from sandbox.layout import VIRTUAL_OUTPUT_DIR
+from synthesis.prompts import SYSTEM_PROMPT, USER_TEMPLATE
 
 __all__ = [
     "ANSWER_CLOSE",
@@ -122,36 +123,8 @@ VIOLATION_CODES = (  # every reason code check() can return
     "format_mixed_images_and_text_in_output",
 )
 
-SYSTEM_PROMPT = (
-    "You are a helpful assistant.\n\n"
-    "Solve the following problem step by step, and optionally write Python code for image manipulation to "
-    "enhance your reasoning process. The Python code will be executed by an external sandbox, and the "
-    "processed image or result (wrapped in <sandbox_output></sandbox_output>) can be returned to aid your "
-    "reasoning and help you arrive at the final answer.\n\n"
-    "**Reasoning & Image Manipulation (Optional but Encouraged):**\n"
-    "    * You have the capability to write executable Python code to perform image manipulations (e.g., "
-    "cropping to a Region of Interest (ROI), resizing, rotation, adjusting contrast) or perform calculation "
-    "for better reasoning.\n"
-    "    * The code will be executed in a secure sandbox, and its output will be provided back to you for "
-    "further analysis.\n"
-    "    * All Python code snippets **must** be wrapped as follows:\n"
-    "    <code>\n"
-    "    ```python\n"
-    "    # your code.\n"
-    "    ```\n"
-    "    </code>\n"
-    "    * At the end of the code, print the path of the processed image (processed_path) or the result for "
-    "further processing in a sandbox environment."
-)
-
-_USER_TEMPLATE = (
-    '<image>\n{question}\n\n### User Image Path:** "{path}"\n### User Image Size:** "{size}"\n\n'
-    "### **Output Format (strict adherence required):**\n\n"
-    "<think>Your detailed reasoning process, including any code, should go here.</think>\n"
-    "<answer>Your final answer to the user's question goes here.</answer>\n"
-)
 _USER_RE = re.compile(
-    re.escape(_USER_TEMPLATE)
+    re.escape(USER_TEMPLATE)
     .replace(r"\{question\}", "(?P<question>.*)")
     .replace(r"\{path\}", "(?P<path>[^\n]*)")
     .replace(r"\{size\}", "(?P<size>[^\n]*)"),
@@ -304,7 +277,7 @@ def render_user_prompt(question: str, image_path: str, image_size: tuple[int, in
     if "\n" in image_path:
         raise ValueError(f"image path must be one line: {image_path!r}")
     size = IMAGE_SIZE_UNKNOWN if image_size is None else f"{image_size[0]}x{image_size[1]}"
-    return _USER_TEMPLATE.format(question=question, path=image_path, size=size)
+    return USER_TEMPLATE.format(question=question, path=image_path, size=size)
 
 
 def parse_user_prompt(text: str) -> UserPrompt:

@@ -25,6 +25,7 @@ Rules, checked on each file's own imports (direct, not transitive):
 """
 
 import ast
+import re
 import doctest
 import importlib
 from pathlib import Path
@@ -291,3 +292,19 @@ def test_every_sandbox_parameter_is_typed():
         if arg.arg == "sandbox" and arg.annotation is None
     ]
     assert not untyped, f"untyped sandbox parameters: {untyped}"
+
+
+def test_every_prompt_text_is_in_the_prompts_module():
+    """Texts a model is shown are defined once, in ``synthesis/prompts.py`` (others import them from there)."""
+    shown = re.compile(r"(PROMPT|TEMPLATE|NO_TOOL_\w+)$")
+    elsewhere = [
+        f"{_rel(path)}: {target.id}"
+        for pkg in PACKAGES
+        for path in _modules(pkg)
+        if _rel(path) != "synthesis/prompts.py"
+        for node in _tree(path).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name) and shown.search(target.id.lstrip("_"))
+    ]
+    assert not elsewhere, f"model-facing texts outside synthesis/prompts.py: {elsewhere}"

@@ -13,24 +13,11 @@ import json
 import re
 from typing import Protocol
 
+from synthesis.prompts import CONSISTENCY_PROMPT, CORRECTNESS_PROMPT
 from validators.config import JudgeConfig
 
 __all__ = ["CONSISTENCY_PROMPT", "CORRECTNESS_PROMPT", "Judge", "OpenAIJudge", "parse_reply"]
 
-CORRECTNESS_PROMPT = (
-    "You are an expert grader. Decide whether the generated answer to the question is correct, using the "
-    "reference answer as ground truth. Ignore differences of wording, case, punctuation and format that do "
-    "not change the meaning.\n\n"
-    "Question: {question}\nGenerated answer: {predicted}\nReference answer: {truth}\n\n"
-    'Reply with JSON only: {{"Correctness": 1}} if the generated answer is correct, '
-    'else {{"Correctness": 0}}.'
-)
-CONSISTENCY_PROMPT = (
-    "You are an expert grader. Below are the last part of a solution process and the final answer it gave. "
-    "Decide whether the solution process reaches the same conclusion as the final answer.\n\n"
-    "Solution process: {reasoning}\nFinal answer: {answer}\n\n"
-    'Reply with JSON only: {{"Consistency": 1}} if they agree, else {{"Consistency": 0}}.'
-)
 _OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
 
 
