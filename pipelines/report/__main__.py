@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from pipelines.report.build import PAGE_SIZE, write_report
+from runconfig.storage import location_problem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,6 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output_dir", help="a build_sft or build_rl output folder, e.g. out/thyme-sft")
     parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help="records per page file")
     args = parser.parse_args(argv)
+    if problem := location_problem(args.output_dir):
+        parser.error(f"{args.output_dir!r} {problem}")
     sys.stderr.write(f"report: {write_report(args.output_dir, args.page_size)}\n")
     return 0
 

@@ -195,3 +195,26 @@ def test_a_real_build_rl_run_writes_its_report(tmp_path):
     assert len(views) == 3 and all(len(v["images"]) == 1 and v["images"][0]["thumb"] for v in views)
     assert all("difficulty" in v and "trajectory" not in v for v in views)
     assert data_of(root / "data" / "summary.js")[0]["run"]["pipeline"] == "build_rl"
+
+
+def test_a_large_canvas_is_shown_as_a_preview_and_a_small_image_as_itself(tmp_path):
+    """Originals above PREVIEW_BYTES would double a run's disk: they become JPEG previews, marked as such."""
+    import io
+
+    from PIL import Image
+
+    from pipelines.report.images import PREVIEW_BYTES, PREVIEW_SIDE, write_images
+
+    def png(size: tuple[int, int]) -> bytes:
+        buf = io.BytesIO()
+        Image.effect_noise(size, 64).convert("RGB").save(buf, "PNG")  # noise: a PNG as large as its pixels
+        return buf.getvalue()
+
+    big, small = png((2400, 1200)), png((300, 200))
+    assert len(big) > PREVIEW_BYTES >= len(small)
+    big_view, small_view = write_images(tmp_path, [big, small])
+    assert big_view["preview"] and big_view["full"].endswith(".preview.jpg")
+    assert (big_view["w"], big_view["h"], big_view["bytes"]) == (2400, 1200, len(big))  # of the exact image
+    with Image.open(tmp_path / big_view["full"]) as shown:
+        assert shown.format == "JPEG" and max(shown.size) == PREVIEW_SIDE
+    assert not small_view["preview"] and (tmp_path / small_view["full"]).read_bytes() == small

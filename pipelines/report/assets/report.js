@@ -197,7 +197,8 @@ const REPORT = (() => {
     const pic = img.thumb
       ? `<a href="${esc(img.full)}" target="_blank"><img src="${esc(img.thumb)}" alt="image ${k}"></a>`
       : `<a class="broken" href="${esc(img.full)}" target="_blank">not decodable<br>${esc(img.error || "")}</a>`;
-    return `<figure>${pic}<figcaption>#${k} ${role} · ${img.w}×${img.h} · ${kb(img.bytes)}</figcaption></figure>`;
+    const shown = img.preview ? ` · <span title="a JPEG preview opens; the exact image is in the shard">preview</span>` : "";
+    return `<figure>${pic}<figcaption>#${k} ${role} · ${img.w}×${img.h} · ${kb(img.bytes)}${shown}</figcaption></figure>`;
   }
 
   function execution(e) {
