@@ -17,7 +17,8 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from runconfig.root import DEFAULT_CONFIG, PipelineConfig, load_config
+from runconfig.root import DEFAULT_CONFIG, PipelineConfig, check_locations, load_config
+from runconfig.storage import location_problem
 from runconfig.typed import ConfigError, apply_override, build, to_dict
 
 USAGE_EXAMPLE = "beam run pipelines/build_sft.py --config pipeline.yaml sandbox.workers=2 tasks.count=100"
@@ -68,6 +69,8 @@ def _config_path(arg: str | None) -> str | None:
 
 def _replay_config(out: str, overrides: list[str]) -> PipelineConfig:
     """The config of the run in ``out`` (its manifest's) with ``overrides``; its output is ``out`` itself."""
+    if problem := location_problem(out):
+        raise ConfigError(f"OUTPUT_DIR {out!r} {problem}")
     path = Path(out) / "manifest.json"
     try:
         data = json.loads(path.read_text())["config"]
@@ -82,7 +85,9 @@ def _replay_config(out: str, overrides: list[str]) -> PipelineConfig:
         )
     for override in overrides:
         apply_override(data, override)
-    config = build(PipelineConfig, data, source=f"{path}{' with overrides' if overrides else ''}")
+    source = f"{path}{' with overrides' if overrides else ''}"
+    config = build(PipelineConfig, data, source=source)
+    check_locations(config, source)
     return replace(config, run=replace(config.run, output_dir=str(Path(out).parent), name=Path(out).name))
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from pipelines.card import card_yaml, plot_bars, render_card
+from runconfig.storage import location_problem
 from synthesis.records import SFT_FEATURES
 
 __all__ = ["publish_folder", "push_folder"]
@@ -214,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--push", metavar="REPO_ID", default=None, help="upload to this Hub dataset repo")
     parser.add_argument("--yes", action="store_true", help="really upload (without it --push is a dry run)")
     args = parser.parse_args(argv)
+    for location in (args.run_dir, args.out or ""):
+        if problem := location_problem(location):
+            parser.error(f"{location!r} {problem}")
     folder = publish_folder(args.run_dir, args.out)
     print(f"publish: wrote {folder}")
     if args.push:

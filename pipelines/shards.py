@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import shutil
 import uuid
 import zlib
 from collections.abc import Callable
@@ -33,6 +32,7 @@ import pyarrow.parquet as pq
 from apache_beam.pvalue import AsSingleton
 
 from pipelines.manifest import write_json
+from runconfig import storage
 from synthesis.records import DEAD_LETTER_SCHEMA, to_table
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "rows_per_folder",
     "shard_name",
     "split_of",
+    "staged_counts",
     "write_shard",
 ]
 
@@ -73,7 +74,7 @@ def shard_name(prefix: str, index: int, count: int) -> str:
 def write_shard(
     items: list,
     schema: pa.Schema,
-    path: Path,
+    path: Path | str,
     load: Callable[[Any], dict | pa.Table] | None = None,
     rows_per_group: int = ROWS_PER_GROUP,
 ) -> ShardInfo:
@@ -82,12 +83,24 @@ def write_shard(
     Args:
         items (`list`): rows (dicts with an ``id``), or ids (or keys that sort by id) when ``load`` is given.
         schema (`pa.Schema`): the record schema.
-        path (`Path`): the shard's final path.
+        path (`Path | str`): the shard's final path, or an object-store URI (``runconfig.storage``).
         load (`Callable[[Any], dict | pa.Table]`, *optional*): loads the row of an id or key (a dict, or a
             one-row table such as ``RecordStore.table``), one row group at a time.
         rows_per_group (`int`, *optional*, defaults to `32`): rows per Parquet row group.
     """
     ordered = sorted(items, key=(lambda i: i) if load else (lambda r: r["id"]))
+    if storage.is_remote(str(path)):  # written here, then published as one object (no rename on a store)
+        import tempfile
+
+        fd, local = tempfile.mkstemp(suffix=".parquet")
+        os.close(fd)
+        try:
+            info = write_shard(ordered, schema, Path(local), load, rows_per_group)
+            storage.upload_file(local, str(path))
+        finally:
+            Path(local).unlink(missing_ok=True)
+        return ShardInfo(str(path), info.rows, info.sha256)
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with pq.ParquetWriter(tmp, schema, compression=column_compression(schema)) as writer:
@@ -169,7 +182,7 @@ class _StagedRows:
     """
 
     def __init__(self, folder: str, schema: pa.Schema):
-        self.folder, self._schema = Path(folder), schema
+        self.folder, self._schema = folder, schema
 
     def put(self, row: dict) -> tuple[str, str, str]:
         table = to_table([row], self._schema)
@@ -177,14 +190,24 @@ class _StagedRows:
         pq.write_table(table, sink)
         data = sink.getvalue()
         name = f"{uuid.uuid4().hex}.parquet"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{name}.tmp"
-        tmp.write_bytes(data.to_pybytes())
-        os.replace(tmp, self.folder / name)
+        if storage.is_remote(self.folder):
+            storage.write_bytes(storage.join(self.folder, name), data.to_pybytes())
+        else:
+            folder = Path(self.folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{name}.tmp"
+            tmp.write_bytes(data.to_pybytes())
+            os.replace(tmp, folder / name)
         return str(row["id"]), hashlib.sha256(data).hexdigest(), name
 
     def table(self, key: tuple[str, str, str]) -> pa.Table:
-        return pq.read_table(self.folder / key[2])
+        if storage.is_remote(self.folder):
+            return pq.read_table(pa.BufferReader(storage.read_bytes(storage.join(self.folder, key[2]))))
+        return pq.read_table(Path(self.folder) / key[2])
+
+
+def _shard_path(folder: str, name: str) -> Path | str:
+    return storage.join(folder, name) if storage.is_remote(folder) else Path(folder) / name
 
 
 class _WriteShardFn(beam.DoFn):
@@ -202,10 +225,11 @@ class _WriteShardFn(beam.DoFn):
     def process(self, element, plan):
         index, items = element
         items = list(items)
-        path = Path(self._folder) / shard_name(self._prefix, index, plan["count"])
+        name = shard_name(self._prefix, index, plan["count"])
+        path = _shard_path(self._folder, name)
         if len(items) != plan["rows"][index]:
             raise RuntimeError(
-                f"{path.name}: {len(items)} rows reached its writer but the plan gives it "
+                f"{name}: {len(items)} rows reached its writer but the plan gives it "
                 f"{plan['rows'][index]}; rows were lost or duplicated upstream, nothing written"
             )
         yield write_shard(items, self._schema, path, self._load, self._rows_per_group)
@@ -217,14 +241,14 @@ class _WriteEmptyShardFn(_WriteShardFn):
     def process(self, plan):
         if not plan["shard_of"]:
             yield write_shard(
-                [], self._schema, Path(self._folder) / shard_name(self._prefix, 0, 1), self._load
+                [], self._schema, _shard_path(self._folder, shard_name(self._prefix, 0, 1)), self._load
             )
 
 
 def _check_written(infos: list[ShardInfo], plan: dict, prefix: str, staged: str | None) -> list[ShardInfo]:
     """Every planned shard and row was written (else the run fails); the staged rows are removed."""
     if staged:
-        shutil.rmtree(staged, ignore_errors=True)
+        storage.delete_tree(staged)
     rows, planned = sum(i.rows for i in infos), sum(plan["rows"])
     if len(infos) != plan["count"] or rows != planned:
         raise RuntimeError(
@@ -271,12 +295,17 @@ class WriteShards(beam.PTransform):
 
     def expand(self, rows):
         if self._load is None:
-            folder = Path(self._folder)
-            staged = _StagedRows(str(folder.parent / f".{folder.name}-{self._prefix}-rows"), self._schema)
+            if storage.is_remote(self._folder):
+                parent, name = storage.split(self._folder)
+                staged_at = storage.join(parent, f".{name}-{self._prefix}-rows")
+            else:
+                folder = Path(self._folder)
+                staged_at = str(folder.parent / f".{folder.name}-{self._prefix}-rows")
+            staged = _StagedRows(staged_at, self._schema)
             keys, load, staged_folder = (
                 rows | "StageRows" >> beam.Map(staged.put),
                 staged.table,
-                str(staged.folder),
+                staged.folder,
             )
         else:
             keys, load, staged_folder = rows, self._load, None
@@ -320,6 +349,28 @@ def rows_per_folder(shards: list[ShardInfo]) -> dict[str, int]:
         folder = Path(shard.path).parent.name
         rows[folder] = rows.get(folder, 0) + shard.rows
     return rows
+
+
+def staged_counts(stage: Path, pipeline: str) -> dict | None:
+    """The counts a finished run staged, or None after one line saying why there are none.
+
+    A runner whose workers write to a disk this launcher cannot see (hosts that share no filesystem, where
+    ``run.output_dir`` is a local path) finishes without error yet leaves nothing here: that must stop the run
+    loudly, never be read as a run that produced nothing.
+    """
+    import json
+    import sys
+
+    try:
+        return json.loads((stage / "counts.json").read_text())
+    except FileNotFoundError:
+        sys.stderr.write(
+            f"{pipeline}: stopped: the runner finished but {stage}/counts.json is missing: its workers "
+            "wrote to a disk this launcher cannot see. run.output_dir must be on a filesystem that the "
+            "launcher and every worker mount at the same path (object stores are not yet supported for "
+            "outputs; README 'Running on a cluster')\n"
+        )
+        return None
 
 
 def promote_staging(

@@ -15,13 +15,14 @@ from pathlib import Path
 import yaml
 
 from pipelines.config import RlConfig, RunConfig, RunnerConfig, SourcesConfig, TeacherSection
+from runconfig.storage import location_problem
 from runconfig.typed import ConfigError, apply_override, build
 from sandbox.config import SandboxConfig
 from synthesis.tasks.config import TasksConfig
 from train.config import TrainConfig
 from validators.config import ValidatorsConfig
 
-__all__ = ["DEFAULT_CONFIG", "PipelineConfig", "load_config"]
+__all__ = ["DEFAULT_CONFIG", "PipelineConfig", "check_locations", "load_config"]
 
 DEFAULT_CONFIG = "pipeline.yaml"
 
@@ -80,7 +81,33 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{source}: top level must be a mapping of sections, got {type(data).__name__}")
     cfg = build(PipelineConfig, data, source=source)
     if overrides:
+        source = f"override of {source}"
         for override in overrides:
             apply_override(data, override)
-        cfg = build(PipelineConfig, data, source=f"override of {source}")
+        cfg = build(PipelineConfig, data, source=source)
+    check_locations(cfg, source)
     return cfg
+
+
+def check_locations(cfg: PipelineConfig, source: str = "config") -> None:
+    """Refuse, in one line, a location the sections' own checks do not see (the dedupe reference set, the
+    teacher cache) that cannot be used (``runconfig.storage.location_problem``); ``run.output_dir`` and
+    ``sources.*`` are checked by their sections.
+
+    Example:
+        >>> check_locations(PipelineConfig())
+        >>> cfg = PipelineConfig()
+        >>> cfg.validators.duplicates.reference = "s3:/evals"
+        >>> try:
+        ...     check_locations(cfg)
+        ... except ConfigError as err:
+        ...     print(str(err)[:60])
+        config: validators.duplicates.reference 's3:/evals' is not a
+    """
+    for key, location in (
+        ("validators.duplicates.reference", cfg.validators.duplicates.reference),
+        ("teacher.openai.cache_path", cfg.teacher.openai.cache_path),
+    ):
+        problem = location_problem(location)
+        if problem:
+            raise ConfigError(f"{source}: {key} {location!r} {problem}")

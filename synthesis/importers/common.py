@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runconfig import storage
 from sandbox.layout import IMAGE_EXTENSIONS
 from synthesis.records import DeadLetter
 
@@ -244,9 +245,7 @@ def row_groups(path: str | os.PathLike) -> list[RowGroup]:
         [(None, 0, 2)]
     """
     if Path(path).suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        meta, groups, first = pq.ParquetFile(path).metadata, [], 0
+        meta, groups, first = _parquet_file(path).metadata, [], 0
         for g in range(meta.num_row_groups):
             groups.append(RowGroup(str(path), g, first, meta.row_group(g).num_rows))
             first += meta.row_group(g).num_rows
@@ -259,9 +258,7 @@ def read_row_group(group: RowGroup) -> Iterator[tuple[int, dict[str, Any]]]:
     if group.group is None:
         yield from enumerate(read_rows(group.path))
         return
-    import pyarrow.parquet as pq
-
-    table = pq.ParquetFile(group.path).read_row_group(group.group)
+    table = _parquet_file(group.path).read_row_group(group.group)
     for offset in range(table.num_rows):  # one row's Python objects at a time, not the group's
         yield group.first + offset, table.slice(offset, 1).to_pylist()[0]
 
@@ -273,25 +270,28 @@ def read_rows(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
     row count stays exact; blank lines are skipped. A ``.json`` file starting with ``[`` is read as an array.
 
     Args:
-        path (`str | PathLike`): the file.
+        path (`str | PathLike`): the file: a local path or an object-store URI (``runconfig.storage``).
     """
-    path = Path(path)
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=64):
+    if Path(path).suffix == ".parquet":
+        for batch in _parquet_file(path).iter_batches(batch_size=64):
             yield from batch.to_pylist()
         return
-    if path.suffix == ".json" and path.read_text(encoding="utf-8").lstrip().startswith("["):
+    remote = storage.is_remote(str(path))
+    data = storage.read_bytes(str(path)) if remote else None  # an object store's file is read whole
+    if Path(path).suffix == ".json" and _text(path, data).lstrip().startswith("["):
         try:
-            rows = json.loads(path.read_text(encoding="utf-8"))
+            rows = json.loads(_text(path, data))
         except json.JSONDecodeError as err:
             yield {ROW_ERROR: f"invalid JSON array ({err})"}
             return
         for number, row in enumerate(rows):
             yield row if isinstance(row, dict) else {ROW_ERROR: f"element {number}: not a JSON object"}
         return
-    with path.open(encoding="utf-8") as lines:
+    with (
+        Path(path).open(encoding="utf-8")
+        if data is None
+        else io.TextIOWrapper(io.BytesIO(data), "utf-8") as lines
+    ):
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -301,3 +301,17 @@ def read_rows(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
                 yield {ROW_ERROR: f"line {number}: invalid JSON ({err})"}
                 continue
             yield row if isinstance(row, dict) else {ROW_ERROR: f"line {number}: not a JSON object"}
+
+
+def _text(path: str | os.PathLike, data: bytes | None) -> str:
+    return Path(path).read_text(encoding="utf-8") if data is None else data.decode("utf-8")
+
+
+def _parquet_file(path: str | os.PathLike) -> Any:
+    """``pyarrow.parquet.ParquetFile`` of a local path or an object-store URI (reads the footer only)."""
+    import pyarrow.parquet as pq
+
+    if storage.is_remote(str(path)):
+        store, inner = storage.filesystem(str(path))
+        return pq.ParquetFile(inner, filesystem=store)
+    return pq.ParquetFile(path)
