@@ -1,9 +1,22 @@
 # ruff: noqa: E402
-"""Per-block latency and throughput of the sandbox against a fresh subprocess and in-process exec.
+"""Per-block latency and throughput of the sandbox against its floors: a bare fork, in-process exec.
 
-Run: ``.venv/bin/python bench/sandbox.py [--rounds N] [--blocks N]``. All variants run interleaved in one
-process, round-robin, so machine noise hits them equally. Reports median and p90 per block, the ratios
-the sandbox targets are stated against, and trivial blocks per second with 1 and 2 workers.
+Run: ``.venv/bin/python bench/sandbox.py [--rounds N] [--blocks N] [--trials N]``. All variants run
+interleaved in one process, round-robin, so machine noise hits them equally. Reports median and p90 per block,
+trivial blocks per second with 1 and 2 workers, and the three targets, each with PASS or FAIL:
+
+* throughput: trivial blocks per second with 2 workers >= 0.9 x the fork floor, the rate at which two
+  processes the size of the full zygote (Pillow, numpy, cv2 loaded) fork, exit and reap a child, side by side,
+  pinned to the CPUs the pool's slots pinned to (unpinned when the pool could not pin). The floor's trials
+  alternate with the pool's, and each keeps its best trial: other tenants of a shared machine can only slow a
+  run down;
+* latency: the trivial block's median <= 2 x the floor's per-block time: one bare fork + exit + wait of that
+  process (``fork-floor`` row; the median of 5 in a row, timed by that process, in the same rounds as the
+  blocks, on the CPU of the pool's slot);
+* Pillow: the sandbox's median for the Pillow crop <= 1.05 x in-process exec of the same code (Thyme's way).
+
+For comparison with earlier runs it also prints the floor as this bench measured it before: forks of the bench
+process itself, two side by side, unpinned (bigger than a zygote, and slower than a pinned one).
 
 A trivial block uses no preloaded module, so the pool forks it from its light zygote
 (``sandbox/routing.py``); the ``sandbox-full`` rows run the same block with ``light_zygote: false``,
@@ -88,61 +101,78 @@ def in_sandbox(sb: Sandbox, code: str, image: Path | None) -> Callable[[], None]
     return run
 
 
-def timed(fn: Callable[[], None]) -> float:
+TARGETS = {"throughput": 0.9, "latency": 2.0, "pillow": 1.05}
+
+
+FLOOR_SCRIPT = """
+import os, statistics, sys, time
+import PIL.Image, numpy, cv2
+cv2.setNumThreads(1)
+if sys.argv[1] != "-":
+    os.sched_setaffinity(0, {int(sys.argv[1])})
+rss = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+sys.stdout.write(f"{rss}\\n"); sys.stdout.flush()
+for line in sys.stdin:
+    forks, times = int(line), []
     start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
+    for _ in range(forks):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        times.append(time.perf_counter())
+    steps = [b - a for a, b in zip([start, *times], times)]
+    sys.stdout.write(f"{times[-1] - start} {statistics.median(steps)}\\n"); sys.stdout.flush()
+"""
 
 
-def latency(rounds: int, image: Path, out_dir: str) -> dict[tuple[str, str], list[float]]:
-    """Interleaved per-block latencies in ms for every (variant, snippet)."""
-    samples: dict[tuple[str, str], list[float]] = {}
-    with (
-        Sandbox(SandboxConfig(workers=1)) as sb,
-        Sandbox(SandboxConfig(workers=1, light_zygote=False)) as full,
-    ):
-        variants = {("sandbox-full", "trivial"): in_sandbox(full, SNIPPETS["trivial"], None)}
-        for name, code in SNIPPETS.items():
-            img = image if name == "pil_crop" else None
-            variants[("sandbox", name)] = in_sandbox(sb, code, img)
-            variants[("subprocess", name)] = fresh_subprocess(code, image, out_dir)
-            variants[("in-process", name)] = in_process(code, image, out_dir)
-        for fn in variants.values():
-            fn()  # warm-up
-        for _ in range(rounds):
-            for key, fn in variants.items():
-                samples.setdefault(key, []).append(timed(fn))
-    return samples
+class Floor:
+    """(d) the floor of a block: a separate process the size of the full zygote (Pillow, numpy and cv2
+    imported, as the worker starts) that, when asked, forks children that exit at once and reaps each, and
+    reports the seconds that took; pinned to ``cpu`` (the pool's slot's) unless None.
+    """
+
+    def __init__(self, cpu: int | None) -> None:
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        argv = [sys.executable, "-c", FLOOR_SCRIPT, "-" if cpu is None else str(cpu)]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        assert self.proc.stdout is not None
+        self.rss = int(self.proc.stdout.readline())
+
+    def ask(self, forks: int) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{forks}\n")
+        self.proc.stdin.flush()
+
+    def answer(self) -> tuple[float, float]:
+        """(seconds for all the forks asked for, median seconds of one)."""
+        assert self.proc.stdout is not None
+        total, median = self.proc.stdout.readline().split()
+        return float(total), float(median)
+
+    def fork_ms(self) -> float:
+        """One bare fork + exit + wait in ms: the median of 5 in a row, as the floor process timed them (the
+        median, so that a fork that meets a zygote's own next fork on that CPU does not count)."""
+        self.ask(5)
+        return self.answer()[1] * 1000
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
-def throughput(workers: int, blocks: int, trials: int, light: bool = True) -> float:
-    """Trivial blocks per second with ``workers`` workers, driven by 2 threads per worker; the best of
-    ``trials`` runs, since other tenants of a shared machine can only slow a run down."""
-    with Sandbox(SandboxConfig(workers=workers, light_zygote=light)) as sb:
-        for _ in range(20):
-            sb.run("print(1 + 1)")
-        per_thread = blocks // (2 * workers)
-
-        def drive() -> None:
-            for _ in range(per_thread):
-                assert sb.run("print(1 + 1)").ok
-
-        rates = []
-        for _ in range(trials):
-            threads = [threading.Thread(target=drive) for _ in range(2 * workers)]
-            start = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            rates.append(per_thread * len(threads) / (time.perf_counter() - start))
-        return max(rates)
+def fork_floor(floors: list[Floor], forks: int = 400) -> float:
+    """Bare fork+exit+wait per second of the floor processes run side by side (their rates summed)."""
+    for floor in floors:
+        floor.ask(forks)
+    return sum(forks / floor.answer()[0] for floor in floors)
 
 
-def fork_floor(forks: int = 300) -> float:
-    """Context for the throughput numbers: bare fork+exit+wait per second of two processes that hold
-    PIL, numpy and cv2 (the zygote's size), run side by side, on this machine right now."""
-    import cv2  # noqa: F401 - imported for its memory footprint
+def bench_process_floor(forks: int = 300) -> float:
+    """The floor as this bench measured it before: forks of this (bench) process, two side by side, unpinned.
+    For comparison with earlier runs only: this process has run the in-process blocks and holds more than a
+    zygote, and it is not pinned as the pool is."""
 
     def loop(write_fd: int) -> None:
         start = time.perf_counter()
@@ -168,11 +198,90 @@ def fork_floor(forks: int = 300) -> float:
         return sum(float(line) for line in handle)
 
 
+def timed(fn: Callable[[], float | None]) -> float:
+    """``fn``'s wall time in ms, or the time it reports itself (the floor times its own fork)."""
+    start = time.perf_counter()
+    reported = fn()
+    return reported if reported is not None else (time.perf_counter() - start) * 1000
+
+
+def latency(rounds: int, image: Path, out_dir: str) -> dict[tuple[str, str], list[float]]:
+    """Interleaved per-block latencies in ms for every (variant, snippet)."""
+    samples: dict[tuple[str, str], list[float]] = {}
+    with (
+        Sandbox(SandboxConfig(workers=1)) as sb,
+        Sandbox(SandboxConfig(workers=1, light_zygote=False)) as full,
+    ):
+        floor = Floor(sb._slots[0].cpu.cpu if sb._slots[0].cpu is not None else None)
+        variants: dict[tuple[str, str], Callable[[], float | None]] = {
+            ("sandbox-full", "trivial"): in_sandbox(full, SNIPPETS["trivial"], None),
+            ("fork-floor", "trivial"): floor.fork_ms,
+        }
+        for name, code in SNIPPETS.items():
+            img = image if name == "pil_crop" else None
+            variants[("sandbox", name)] = in_sandbox(sb, code, img)
+            variants[("subprocess", name)] = fresh_subprocess(code, image, out_dir)
+            variants[("in-process", name)] = in_process(code, image, out_dir)
+        for fn in variants.values():
+            fn()  # warm-up
+        for _ in range(rounds):
+            for key, fn in variants.items():
+                samples.setdefault(key, []).append(timed(fn))
+        floor.close()
+    return samples
+
+
+def throughput(workers: int, blocks: int, trials: int, light: bool = True) -> tuple[float, dict[str, object]]:
+    """Trivial blocks per second with ``workers`` workers, driven by 2 threads per worker, the best of
+    ``trials`` runs; with 2 workers also the fork floors (`fork_floor`, `bench_process_floor`), their trials
+    alternating with the pool's, each the best of its trials."""
+    with Sandbox(SandboxConfig(workers=workers, light_zygote=light)) as sb:
+        cpus = [slot.cpu.cpu if slot.cpu is not None else None for slot in sb._slots]
+        for _ in range(20):
+            sb.run("print(1 + 1)")
+        per_thread = blocks // (2 * workers)
+
+        def drive() -> None:
+            for _ in range(per_thread):
+                assert sb.run("print(1 + 1)").ok
+
+        rates: list[float] = []
+        floors: dict[str, list[float]] = {"zygote-sized": [], "bench-process": []}
+        helpers = [Floor(cpu) for cpu in cpus] if workers == 2 else []
+        for _ in range(trials):
+            if helpers:
+                floors["zygote-sized"].append(fork_floor(helpers))
+                floors["bench-process"].append(bench_process_floor())
+            threads = [threading.Thread(target=drive) for _ in range(2 * workers)]
+            start = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            rates.append(per_thread * len(threads) / (time.perf_counter() - start))
+        best: dict[str, object] = {name: max(values) for name, values in floors.items() if values}
+        if helpers:
+            best["rss"] = helpers[0].rss
+            best["pinned"] = "unpinned" if None in cpus else "pinned to CPUs " + ", ".join(map(str, cpus))
+        for helper in helpers:
+            helper.close()
+        return max(rates), best
+
+
 def p90(values: list[float]) -> float:
     return statistics.quantiles(values, n=10)[-1]
 
 
-def report(samples: dict[tuple[str, str], list[float]], rates: dict[tuple[int, bool], float]) -> None:
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def report(
+    samples: dict[tuple[str, str], list[float]],
+    rates: dict[tuple[int, bool], float],
+    floors: dict[str, object],
+) -> dict[str, bool]:
+    """Print the table, the context ratios and the three targets; returns each target's verdict."""
     print(f"{'variant':<12} {'snippet':<9} {'n':>4} {'median ms':>10} {'p90 ms':>9}")
     for (variant, snippet), values in sorted(samples.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(
@@ -180,27 +289,49 @@ def report(samples: dict[tuple[str, str], list[float]], rates: dict[tuple[int, b
         )
     med = {key: statistics.median(v) for key, v in samples.items()}
     print()
-    print(
-        f"sandbox trivial median: {med['sandbox', 'trivial']:.2f} ms (target <= 5 ms); "
-        f"forked from the full zygote: {med['sandbox-full', 'trivial']:.2f} ms"
-    )
+    print(f"sandbox trivial median: {med['sandbox', 'trivial']:.2f} ms; forked from the full zygote: "
+          f"{med['sandbox-full', 'trivial']:.2f} ms")  # fmt: skip
     for snippet in SNIPPETS:
         ratio = med["subprocess", snippet] / med["sandbox", snippet]
-        target = (
-            " (target >= 2.5x)" if snippet == "trivial" else " (end to end, ~100 ms of it the work itself)"
-        )
-        print(f"fresh subprocess / sandbox, {snippet}: {ratio:.2f}x faster{target}")
-    floor = med["in-process", "pil_crop"]
-    overhead = (med["subprocess", "pil_crop"] - floor) / max(med["sandbox", "pil_crop"] - floor, 1e-9)
-    print(f"per-block overhead over in-process, pil_crop: subprocess {overhead:.1f}x the sandbox's")
-    ratio = med["sandbox", "pil_crop"] / floor
-    print(f"sandbox / in-process exec, pil_crop: {ratio:.2f}x (target <= 1.2x)")
+        print(f"fresh subprocess / sandbox, {snippet}: {ratio:.2f}x faster")
     for (workers, light), rate in rates.items():
-        target = " (target >= 400)" if workers == 2 and light else ""
         zygote = "light zygote" if light else "full zygote only"
-        print(
-            f"throughput, trivial, {workers} worker(s), {zygote}, best of trials: {rate:.0f} blocks/s{target}"
-        )
+        print(f"throughput, trivial, {workers} worker(s), {zygote}, best of trials: {rate:.0f} blocks/s")
+    floor, pinned, legacy = float(floors["zygote-sized"]), floors["pinned"], float(floors["bench-process"])
+    bench_rss = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    size = f"{int(floors['rss']) / 2**20:.0f} MB resident: Pillow, numpy, cv2"
+    print(f"fork floor, 2 zygote-sized processes ({size}) side by side ({pinned}), best of trials: ", end="")
+    print(f"{floor:.0f}/s")
+    print(
+        f"  for comparison with earlier runs, the floor as this bench measured it before (forks of the bench "
+        f"process, {bench_rss / 2**20:.0f} MB resident, unpinned): {legacy:.0f}/s, the pool "
+        f"{rates[2, True] / legacy:.2f} x that"
+    )
+    print()
+    share = rates[2, True] / floor
+    latency, per_block = med["sandbox", "trivial"], med["fork-floor", "trivial"]
+    pillow = med["sandbox", "pil_crop"] / med["in-process", "pil_crop"]
+    verdicts = {
+        "throughput": share >= TARGETS["throughput"],
+        "latency": latency <= TARGETS["latency"] * per_block,
+        "pillow": pillow <= TARGETS["pillow"],
+    }
+    print(
+        f"TARGET throughput: {rates[2, True]:.0f} blocks/s = {share:.2f} x the fork floor's {floor:.0f}/s "
+        f"(target >= {TARGETS['throughput']}): {verdict(verdicts['throughput'])}"
+    )
+    bound = TARGETS["latency"] * per_block
+    print(
+        f"TARGET latency: trivial median {latency:.2f} ms = {latency / per_block:.2f} x the floor's "
+        f"per-block {per_block:.2f} ms (target <= {TARGETS['latency']:g} x, {bound:.2f} ms): "
+        f"{verdict(verdicts['latency'])}"
+    )
+    in_process = med["in-process", "pil_crop"]
+    print(
+        f"TARGET pillow: {med['sandbox', 'pil_crop']:.1f} ms = {pillow:.3f} x in-process {in_process:.1f} ms "
+        f"(target <= {TARGETS['pillow']}): {verdict(verdicts['pillow'])}"
+    )
+    return verdicts
 
 
 def main() -> None:
@@ -217,18 +348,18 @@ def main() -> None:
         make_image(image)
         out_dir = tempfile.mkdtemp(dir=tmp) + "/"
         samples = latency(args.rounds, image, out_dir)
-        rates = {
-            (workers, light): throughput(workers, args.blocks, args.trials, light)
-            for light in (True, False)
-            for workers in (1, 2)
-        }
-        floor = fork_floor()
+        rates: dict[tuple[int, bool], float] = {}
+        floors: dict[str, object] = {}
+        for light in (True, False):
+            for workers in (1, 2):
+                rates[workers, light], measured = throughput(workers, args.blocks, args.trials, light)
+                if workers == 2 and light:
+                    floors = measured
     print(
         f"machine: {os.cpu_count()} cores, load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after; "
         f"python {sys.version.split()[0]}"
     )
-    report(samples, rates)
-    print(f"context: bare fork+exit floor of 2 cv2-sized processes side by side: {floor:.0f}/s")
+    report(samples, rates, floors)
 
 
 if __name__ == "__main__":

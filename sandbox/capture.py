@@ -40,9 +40,13 @@ def relative_output(path: str, prefixes: tuple[str, ...]) -> str | None:
     """Map a path under one of the output-folder prefixes to its relative name, else None.
 
     Example:
-        >>> relative_output("/mnt/data/temp_processed_images/a/../b.png", ("/mnt/data/temp_processed_images/",))
+        >>> relative_output(
+        ...     "/mnt/data/temp_processed_images/a/../b.png", ("/mnt/data/temp_processed_images/",)
+        ... )
         'b.png'
-        >>> relative_output("/mnt/data/temp_processed_images/../x.png", ("/mnt/data/temp_processed_images/",)) is None
+        >>> relative_output(
+        ...     "/mnt/data/temp_processed_images/../x.png", ("/mnt/data/temp_processed_images/",)
+        ... ) is None
         True
     """
     for prefix in prefixes:

@@ -3,6 +3,13 @@
 Order matters: descriptors and limits first, then Landlock and seccomp, and only then any untrusted
 code. The result goes back as a small JSON object on fd 3; everything the code prints goes to the
 stdout/stderr pipes the worker reads.
+
+What is the same for every block of a worker is done once, in the worker, and inherited: the working
+directory, ``TMPDIR`` and ``HOME`` (`settle`), no-new-privileges and the worker's seccomp layer, the
+namespace's pre-set modules (`namespace_template`). A block's process then does only what is its own, because
+each page it writes costs a copy-on-write fault (README, *Per-block cost*). This module and the worker avoid
+``dataclasses`` and ``typing`` at run time for the same reason: every module the worker holds is memory each
+fork maps and each exit unmaps.
 """
 
 from __future__ import annotations
@@ -19,15 +26,19 @@ import signal
 import sys
 import tempfile
 import traceback
-from dataclasses import dataclass
-from typing import Any, NoReturn
 
 from sandbox import landlock
-from sandbox.protocol import read_frame
+from sandbox.protocol import read_block_request
 from sandbox.seccomp_policy import LoadablePolicy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 RESULT_FD = 3
 _OUT_OF_MEMORY_REPORT = b'{"kind": "memory", "error_type": "MemoryError", "error_message": ""}'
+_OK = {"kind": "ok"}
+_OK_REPORT = b'{"kind": "ok"}'  # the common report, written without running the JSON encoder
 PRESEED = 0  # the worker seeds numpy with this before forking
 REQUEST_FD = 4
 MAX_REQUEST = 64 << 20
@@ -42,25 +53,35 @@ _PRESET_MODULES = (
 BLOCK_FILE, EARLIER_FILE = "block.py", "earlier_block.py"
 
 
-@dataclass(frozen=True)
 class Confinement:
     """How to confine a block's process; prepared once by the worker, fixed for its life.
 
     Args:
         landlock_ruleset (`int`): fd of the worker's Landlock ruleset (read-only runtime and inputs,
             writable out/ and work/); -1 disables Landlock.
-        seccomp (`LoadablePolicy | None`): the compiled seccomp policy; None disables seccomp.
+        seccomp (`LoadablePolicy | None`): the block's seccomp filter (the whole policy, or the block's layer
+            on top of the worker's, see `sandbox.seccomp_policy.compile_layers`); None disables seccomp.
         rlimits (`tuple[tuple[int, int], ...]`): (resource, limit) pairs; AS and CPU are added per block.
         scratch (`str`): the execution folder as the worker sees it (with in/, out/ and work/).
         orphan_guard (`bool`, *optional*, defaults to `True`): SIGKILL the child when the worker dies;
             redundant inside bubblewrap, whose pid namespace ends with the worker.
+        namespace (`dict`, *optional*): the block's namespace without its paths (`namespace_template`).
     """
 
-    landlock_ruleset: int
-    seccomp: LoadablePolicy | None
-    rlimits: tuple[tuple[int, int], ...]
-    scratch: str
-    orphan_guard: bool = True
+    __slots__ = ("landlock_ruleset", "namespace", "orphan_guard", "rlimits", "scratch", "seccomp")
+
+    def __init__(
+        self,
+        landlock_ruleset: int,
+        seccomp: LoadablePolicy | None,
+        rlimits: tuple[tuple[int, int], ...],
+        scratch: str,
+        orphan_guard: bool = True,
+        namespace: dict[str, Any] | None = None,
+    ) -> None:
+        self.landlock_ruleset, self.seccomp, self.rlimits = landlock_ruleset, seccomp, rlimits
+        self.scratch, self.orphan_guard = scratch, orphan_guard
+        self.namespace = namespace if namespace is not None else namespace_template()
 
 
 class _Discard(io.TextIOBase):
@@ -73,11 +94,10 @@ class _Discard(io.TextIOBase):
 def _redirect_fds(
     request_fd: int, stdout_fd: int, stderr_fd: int, result_fd: int, keep: tuple[int, ...]
 ) -> None:
-    """Move the pipes to fixed numbers (0 is /dev/null) and close every other inherited descriptor."""
+    """Move the pipes to fixed numbers and close every other inherited descriptor (fd 0 is already /dev/null:
+    the worker keeps it so, see `sandbox.worker.main`)."""
     # Out of the way first (above every fixed number), then into place; the copies are closed below.
     moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in (request_fd, stdout_fd, stderr_fd, result_fd)]
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
     for fd, target in zip(moved, (REQUEST_FD, 1, 2, RESULT_FD), strict=True):
         os.dup2(fd, target)
     low = REQUEST_FD + 1
@@ -105,8 +125,18 @@ def _die_with_parent() -> None:
         os._exit(72)
 
 
+def settle(scratch: str) -> None:
+    """Make the execution folder's ``work/`` the working directory, ``TMPDIR`` and ``HOME``: done once in the
+    worker (it is the same for every block of it), inherited by each block's process."""
+    work = os.path.join(scratch, "work")
+    os.chdir(work)
+    tempfile.tempdir = work
+    os.environ.update(TMPDIR=work, HOME=work)  # the block's own temp and home: its scratch
+
+
 def _confine(conf: Confinement, address_space: int) -> None:
-    """Apply rlimits, the worker's Landlock ruleset and the seccomp policy, in that order."""
+    """Apply rlimits, the worker's Landlock ruleset and the seccomp filter, in that order (no-new-privileges,
+    which both need, is inherited from the worker)."""
     for res, limit in (*conf.rlimits, (resource.RLIMIT_AS, address_space)):
         resource.setrlimit(res, (limit, limit))
     if conf.landlock_ruleset >= 0:
@@ -116,8 +146,9 @@ def _confine(conf: Confinement, address_space: int) -> None:
         conf.seccomp.load()
 
 
-def _namespace(image_path: str, output_dir: str) -> dict[str, Any]:
-    """Thyme's pre-set names (one dict for globals and locals, so functions see top-level names)."""
+def namespace_template() -> dict[str, Any]:
+    """Thyme's pre-set names but the two paths (one dict for globals and locals, so functions see top-level
+    names); built once in the worker, copied by each block."""
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     for alias, module in _PRESET_MODULES:
         if module in sys.modules or module in ("os", "random", "string", "math", "json", "re"):
@@ -126,7 +157,6 @@ def _namespace(image_path: str, output_dir: str) -> dict[str, Any]:
         from PIL import Image, UnidentifiedImageError
 
         namespace.update(Image=Image, UnidentifiedImageError=UnidentifiedImageError)
-    namespace.update(image_path=image_path, temp_output_dir=output_dir)
     return namespace
 
 
@@ -177,15 +207,15 @@ def _compile(source: str, filename: str) -> Any:
 
 
 def _run_cells(request: dict[str, Any], namespace: dict[str, Any]) -> dict[str, Any]:
-    real_stdout, real_stderr = sys.stdout, sys.stderr
-    sys.stdout = sys.stderr = _Discard()
-    for cell in request["prelude"]:
-        try:
-            exec(_compile(cell, EARLIER_FILE), namespace)
-        except BaseException:  # noqa: B036, S110 - replayed cells already ran once; state is best-effort
-            pass
-    sys.stdout, sys.stderr = real_stdout, real_stderr
     if request["prelude"]:
+        real_stdout, real_stderr = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = _Discard()
+        for cell in request["prelude"]:
+            try:
+                exec(_compile(cell, EARLIER_FILE), namespace)
+            except BaseException:  # noqa: B036, S110 - replayed cells already ran once; state is best-effort
+                pass
+        sys.stdout, sys.stderr = real_stdout, real_stderr
         os.write(
             RESULT_FD, b" "
         )  # tells the worker the replay is over: the block's own time limit starts now
@@ -204,7 +234,7 @@ def _run_cells(request: dict[str, Any], namespace: dict[str, Any]) -> dict[str, 
 
 
 def _read_request() -> dict[str, Any]:
-    request = read_frame(REQUEST_FD, MAX_REQUEST)
+    request = read_block_request(REQUEST_FD, MAX_REQUEST)
     os.close(REQUEST_FD)
     cpu_s = math.ceil(float(request["timeout_s"]) + float(request["replay_timeout_s"])) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
@@ -227,15 +257,12 @@ def serve_block(conf: Confinement, pipes: tuple[int, int, int, int], address_spa
         if conf.orphan_guard:
             _die_with_parent()
         _redirect_fds(*pipes, keep=(conf.landlock_ruleset,))
-        work = os.path.join(conf.scratch, "work")
-        os.chdir(work)
-        tempfile.tempdir = work
-        os.environ.update(TMPDIR=work, HOME=work)  # the block's own temp and home: its scratch
         _confine(conf, address_space)
         request = _read_request()
         seed = int(request["seed"])
         seed_rngs(seed, numpy_too=seed != PRESEED)  # fork re-seeds ``random`` from urandom, not numpy
-        namespace = _namespace(request["image_path"], request["output_dir"])
+        namespace = dict(conf.namespace)
+        namespace.update(image_path=request["image_path"], temp_output_dir=request["output_dir"])
     except BaseException as exc:  # noqa: B036 - a setup failure must be reported, never run code unconfined
         os.write(2, f"sandbox setup failed: {exc!r}\n".encode())
         os._exit(71)
@@ -247,7 +274,7 @@ def serve_block(conf: Confinement, pipes: tuple[int, int, int, int], address_spa
     except BaseException:  # noqa: B036, S110 - a closed or broken stdout must not lose the report
         pass
     try:
-        payload = json.dumps(report).encode()[: 1 << 16]
+        payload = _OK_REPORT if report == _OK else json.dumps(report).encode()[: 1 << 16]
     except BaseException:  # noqa: B036 - still out of memory (e.g. a leaked reference): say so
         payload = _OUT_OF_MEMORY_REPORT
     os.write(RESULT_FD, payload)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 
-from sandbox.source_edit import edit_spans, parse_or_none
+from sandbox.source_edit import edit_spans, parse_or_none, walk_nodes
 
 BOX_TARGET_NAMES = frozenset({"x1", "y1", "x2", "y2", "left", "top", "right", "bottom"})
 BOX_VARIABLE_NAMES = frozenset(
@@ -107,7 +107,7 @@ def clamp_crop_boxes(code: str, size: tuple[int, int] | None, min_side: int = 64
     if tree is None:
         return code
     edits: list[tuple[ast.AST, str]] = []
-    for node in ast.walk(tree):
+    for node in walk_nodes(tree):
         elts = None
         if isinstance(node, ast.Assign):
             elts = _is_box_assignment(node)
@@ -147,7 +147,7 @@ def clamp_numpy_slices(code: str, size: tuple[int, int] | None, min_side: int = 
     if tree is None:
         return code
     edits: list[tuple[ast.AST, str]] = []
-    for node in ast.walk(tree):
+    for node in walk_nodes(tree):
         if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
             continue
         name = node.value.id.lower()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from sandbox.clamp import clamp_box, clamp_crop_boxes, clamp_numpy_slices
 from sandbox.layout import VIRTUAL_OUTPUT_DIR
-from sandbox.source_edit import edit_spans, parse_or_none, parses
+from sandbox.source_edit import edit_spans, parse_or_none, parses, walk_nodes
 
 CV_ALIASES = frozenset({"cv", "cv3", "cv4", "CV"})
 PRECISION_RE = re.compile(r":\.([0-7])f\}")
@@ -150,7 +150,7 @@ def fix_image_path(code: str, image_path: str, input_paths: tuple[str, ...] = ()
         return code
     keep = {image_path, *input_paths}
     edits: list[tuple[ast.AST, str]] = []
-    for node in ast.walk(tree):
+    for node in walk_nodes(tree):
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
             continue
         target, value = node.targets[0], node.value
@@ -177,7 +177,7 @@ def fix_cv_aliases(code: str) -> str:
         return code
     edits: list[tuple[ast.AST, str]] = [
         (node.value, "cv2")
-        for node in ast.walk(tree)
+        for node in walk_nodes(tree)
         if isinstance(node, ast.Attribute)
         and isinstance(node.value, ast.Name)
         and node.value.id in CV_ALIASES
@@ -200,7 +200,7 @@ def widen_precision(code: str) -> str:
 
 def _literal_prefixes(tree: ast.AST) -> list[str]:
     found = []
-    for node in ast.walk(tree):
+    for node in walk_nodes(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             found.append(node.value)
         elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
@@ -234,7 +234,8 @@ def output_subdirs(code: str) -> tuple[str, ...]:
 
 
 def remap_output_dir(code: str, real_dir: str) -> str:
-    """Replace the virtual output folder by a real one (only needed where no mount namespace maps it).
+    """Replace the virtual output folder by a real one (only needed where no mount namespace maps it), with or
+    without its trailing slash, but never inside a longer name.
 
     Args:
         code (`str`): the code block.
@@ -243,12 +244,23 @@ def remap_output_dir(code: str, real_dir: str) -> str:
     Example:
         >>> remap_output_dir("'/mnt/data/temp_processed_images/a.png'", "/s/out/")
         "'/s/out/a.png'"
+        >>> remap_output_dir("os.listdir('/mnt/data/temp_processed_images')", "/s/out/")
+        "os.listdir('/s/out')"
+        >>> remap_output_dir("'/mnt/data/temp_processed_images2/a.png'", "/s/out/")
+        "'/mnt/data/temp_processed_images2/a.png'"
     """
-    return code.replace(VIRTUAL_OUTPUT_DIR, real_dir)
+    return remap_folder(code, VIRTUAL_OUTPUT_DIR, real_dir)
+
+
+def remap_folder(code: str, virtual_dir: str, real_dir: str) -> str:
+    """Replace the folder ``virtual_dir`` by ``real_dir`` (both with a trailing slash) wherever the code names
+    it or a path under it, with or without the slash, but never inside a longer name."""
+    pattern = re.escape(virtual_dir.rstrip("/")) + r"(?![\w.\-])"
+    return re.sub(pattern, lambda _: real_dir.rstrip("/"), code)
 
 
 __all__ = [
     "FixContext", "FixedCode", "apply_fixups", "clamp_box", "clamp_crop_boxes", "clamp_numpy_slices",
-    "fix_cv_aliases", "fix_image_path", "output_subdirs", "remap_output_dir", "repair_indentation",
-    "widen_precision",
+    "fix_cv_aliases", "fix_image_path", "output_subdirs", "remap_folder", "remap_output_dir",
+    "repair_indentation", "widen_precision",
 ]  # fmt: skip

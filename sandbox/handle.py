@@ -21,7 +21,8 @@ from sandbox.config import SandboxConfig
 from sandbox.isolation import LaunchPlan, runtime_paths, worker_command
 from sandbox.layout import DEVICE_PATHS, SCRATCH_MOUNT
 from sandbox.memcap import CGROUP_PREFIX, CeilingPlan, Cgroup, Watch, scratch_folders
-from sandbox.protocol import ProtocolError, read_frame, write_frame
+from sandbox.outcome import answer_fields
+from sandbox.protocol import ProtocolError, encode_request, read_answer, read_frame, write_all, write_frame
 from sandbox.scratch import Scratch
 
 STOP_GRACE_S = 2.0  # how long a stopped worker may take to exit by itself before it is killed
@@ -47,11 +48,15 @@ def _init_message(
     ]
     if launch.drop_uid is not None:
         rlimits.append((resource.RLIMIT_NPROC, config.max_threads))  # per-uid, so only for the sandbox uid
+    zygote_layer, block_layer = launch.seccomp_layers
+    if not zygote_layer:  # no layers: each block loads the whole policy itself
+        block_layer = launch.seccomp_bpf
     return {
         "preload": preload,
         "uid": launch.drop_uid,
         "landlock_abi": launch.landlock_abi,
-        "seccomp_bpf": base64.b64encode(launch.seccomp_bpf).decode(),
+        "seccomp_zygote": base64.b64encode(zygote_layer).decode(),
+        "seccomp_bpf": base64.b64encode(block_layer).decode(),
         "readonly_paths": runtime_paths(),
         "device_paths": list(DEVICE_PATHS),
         "rlimits": rlimits,
@@ -125,6 +130,7 @@ class WorkerProcess:
             self.kill()
             raise WorkerDied(f"worker failed to start: {exc}") from exc
         self.pid_inside = hello.get("pid")
+        self._kills = self.cgroup.oom_kills() if self.cgroup is not None else 0  # OOM kills counted so far
 
     @property
     def scratch_view(self) -> str:
@@ -135,17 +141,17 @@ class WorkerProcess:
         """Whether the worker process is still running."""
         return self.proc.poll() is None
 
-    def execute(self, request: dict[str, Any], max_response: int) -> dict[str, Any]:
-        """Send one block and wait for its result; raises `WorkerDied` if the worker fails."""
+    def execute(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one block and wait for its result (the fields `sandbox.outcome.build_result` reads); raises
+        `WorkerDied` if the worker fails, `CeilingHit` if its memory ceiling killed it."""
         limit = float(request["timeout_s"]) + float(request["replay_timeout_s"])
         deadline = time.monotonic() + limit + self.config.hang_grace_s
-        kills = self.cgroup.oom_kills() if self.cgroup is not None else 0
         watch = self._watch()
         try:
-            write_frame(self._in, request)
-            response = read_frame(self._out, max_response, deadline)
+            write_all(self._in, encode_request(request))
+            answer = read_answer(self._out, int(request["output_limit"]), deadline)
         except (OSError, ProtocolError) as exc:
-            hit = self._ceiling_fired(kills, watch)
+            hit = self._ceiling_fired(watch)
             self.kill()
             if hit and self.ceiling is not None:
                 self.spent = True
@@ -155,14 +161,10 @@ class WorkerProcess:
             if watch is not None and self.ceiling is not None and self.ceiling.watchdog is not None:
                 self.ceiling.watchdog.unwatch(watch)
         self.blocks += 1
-        if self._ceiling_fired(kills, watch) and self.ceiling is not None:
+        response = answer_fields(answer)
+        if self._ceiling_fired(watch) and self.ceiling is not None:
             self.spent = True  # an OOM kill may have taken its prepared child too: the pool replaces it
-            response = {
-                **response,
-                "status": "memory",
-                "error_type": "MemoryError",
-                "error_message": self.ceiling.message(),
-            }
+            response.update(status="memory", error_type="MemoryError", error_message=self.ceiling.message())
         return response
 
     def _watch(self) -> Watch | None:
@@ -173,10 +175,15 @@ class WorkerProcess:
         folders = scratch_folders(self.scratch.current) if ceiling.tmpfs_scratch else []
         return ceiling.watchdog.watch(self.proc.pid, ceiling.limit_mb << 20, folders)
 
-    def _ceiling_fired(self, kills: int, watch: Watch | None) -> bool:
+    def _ceiling_fired(self, watch: Watch | None) -> bool:
+        """Whether the ceiling killed a process of this worker since the last look (one read of the cgroup's
+        OOM kill count per block)."""
         if watch is not None and watch.fired:
             return True
-        return self.cgroup is not None and self.cgroup.oom_kills() > kills >= 0
+        if self.cgroup is None:
+            return False
+        kills, self._kills = self._kills, self.cgroup.oom_kills()
+        return self._kills > kills >= 0
 
     def _remove_cgroup(self) -> None:
         if self.cgroup is not None:

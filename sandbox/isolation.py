@@ -31,7 +31,7 @@ from sandbox.layout import (
     VIRTUAL_OUTPUT_DIR,
     WORKER_PATH_ENV,
 )
-from sandbox.seccomp_policy import compile_policy
+from sandbox.seccomp_policy import compile_layers, compile_policy
 
 MIN_FULL_LANDLOCK_ABI = 6
 # Every namespace but the user one, which only an unprivileged caller needs (as root it would map the
@@ -64,6 +64,8 @@ class Capabilities:
         seccomp_bpf (`bytes`): the compiled policy, or b"" when seccomp is unavailable.
         is_root (`bool`): whether the supervisor runs as root (workers then drop to the sandbox uid).
         problems (`tuple[str, ...]`): why each missing feature is missing, and how to get it.
+        seccomp_layers (`tuple[bytes, bytes]`): the same policy as (the worker's layer, each block's layer)
+            (`sandbox.seccomp_policy.compile_layers`), or empty when seccomp is unavailable.
     """
 
     bwrap: str
@@ -71,6 +73,7 @@ class Capabilities:
     seccomp_bpf: bytes
     is_root: bool
     problems: tuple[str, ...] = ()
+    seccomp_layers: tuple[bytes, bytes] = (b"", b"")
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class LaunchPlan:
     landlock_abi: int = 0
     seccomp_bpf: bytes = b""
     drop_uid: int | None = None
+    seccomp_layers: tuple[bytes, bytes] = (b"", b"")
     features: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -125,12 +129,17 @@ def detect(config: SandboxConfig) -> Capabilities:
             "and 'landlock' in the lsm= boot parameter"
         )
     try:
-        bpf = compile_policy()
+        bpf, layers = compile_policy(), compile_layers()
     except (ImportError, OSError) as exc:
         problems.append(f"seccomp unavailable ({exc}): pip install pyseccomp; apt-get install libseccomp2")
-        bpf = b""
+        bpf, layers = b"", (b"", b"")
     return Capabilities(
-        bwrap=bwrap, landlock_abi=abi, seccomp_bpf=bpf, is_root=is_root, problems=tuple(problems)
+        bwrap=bwrap,
+        landlock_abi=abi,
+        seccomp_bpf=bpf,
+        is_root=is_root,
+        problems=tuple(problems),
+        seccomp_layers=layers,
     )
 
 
@@ -169,6 +178,7 @@ def plan(config: SandboxConfig, caps: Capabilities) -> LaunchPlan:
         landlock_abi=caps.landlock_abi,
         seccomp_bpf=caps.seccomp_bpf,
         drop_uid=drop,
+        seccomp_layers=caps.seccomp_layers,
         features=tuple(features),
     )
 

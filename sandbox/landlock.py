@@ -88,13 +88,20 @@ def build_ruleset(abi: int, rules: list[tuple[int, int]]) -> int:
     return ruleset
 
 
+def no_new_privs() -> None:
+    """Set no-new-privileges on the caller (inherited by every process it forks; it can never be unset), which
+    Landlock and unprivileged seccomp require. The worker sets it once, for itself and all its blocks."""
+    _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
 def restrict_self(ruleset: int) -> None:
-    """Confine the calling thread and its future threads with a ruleset from `build_ruleset`.
+    """Confine the calling thread and its future threads with a ruleset from `build_ruleset`;
+    no-new-privileges must already be set (`no_new_privs`), or the kernel refuses (and the caller fails
+    closed).
 
     Args:
         ruleset (`int`): the ruleset fd; the caller closes it afterwards.
     """
-    _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     _check(_libc.syscall(_SYS_RESTRICT_SELF, ruleset, 0), "restrict_self")
 
 

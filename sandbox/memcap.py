@@ -154,6 +154,7 @@ class Cgroup:
 
     def __init__(self, base: CgroupBase, name: str, limit: int) -> None:
         self.version, self.limit = base.version, limit
+        self._events = -1  # memory.events (v2) or memory.oom_control (v1), opened on first use
         self.path = os.path.join(base.path, name)
         os.mkdir(self.path)
         try:
@@ -182,10 +183,13 @@ class Cgroup:
         return [_SH, "-c", 'echo $$ > "$0" || exit 97; exec "$@"', self._file("cgroup.procs"), *argv]
 
     def oom_kills(self) -> int:
-        """How many processes the kernel has OOM-killed in this cgroup so far (-1 when unreadable)."""
-        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        """How many processes the kernel has OOM-killed in this cgroup so far (-1 when unreadable); one
+        ``pread`` of a descriptor kept open (the supervisor asks once per block)."""
         try:
-            for line in _read(self._file(name)).splitlines():
+            if self._events < 0:
+                name = "memory.events" if self.version == 2 else "memory.oom_control"
+                self._events = os.open(self._file(name), os.O_RDONLY | os.O_CLOEXEC)
+            for line in os.pread(self._events, 4096, 0).decode().splitlines():
                 key, _, value = line.partition(" ")
                 if key == "oom_kill":
                     return int(value)
@@ -195,6 +199,9 @@ class Cgroup:
 
     def remove(self) -> None:
         """Kill whatever is left in it and delete it (bounded wait)."""
+        if self._events >= 0:
+            os.close(self._events)
+            self._events = -1
         deadline = time.monotonic() + REMOVE_WAIT_S
         while True:
             try:

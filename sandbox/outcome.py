@@ -7,15 +7,72 @@ then passes through `present`, the one place where its texts are redacted and it
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import signal
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from sandbox.capture import error_feedback, select_images, success_feedback
 from sandbox.config import SandboxConfig
 from sandbox.inputs import image_size, size_problem
+from sandbox.protocol import Answer
 from sandbox.redact import Rewrites, escape_tags, redact
 from sandbox.result import ExecResult, ExecStatus
 from sandbox.scratch import Scratch
+
+MAX_MESSAGE = 8192  # error messages from the block's report are cut here (the block's process cuts them too)
+MAX_PATH = 4096  # a reported processed_path longer than this is ignored
+
+
+def answer_fields(answer: Answer) -> dict[str, Any]:
+    """A worker's answer (untrusted bytes) as the fields `build_result` reads: the status from how the block's
+    process ended and what it reported, its texts decoded, its numbers checked.
+
+    Example:
+        >>> fields = answer_fields(Answer("", 0, 0.01, 0.02, b"2\\n", b"", b'{"kind": "ok"}'))
+        >>> fields["status"], fields["stdout"]
+        ('ok', '2\\n')
+        >>> answer_fields(Answer("timeout", 9, 1.0, 2.0, b"", b"", b""))["status"]
+        'timeout'
+    """
+    try:
+        report = json.loads(answer.report or b"{}")
+    except ValueError:
+        report = {}
+    if not isinstance(report, dict):
+        report = {}
+    fields = _classify(answer.cause, answer.status, report)
+    path = report.get("processed_path")
+    fields.update(
+        stdout=answer.stdout.decode("utf-8", "replace"),
+        stderr=answer.stderr.decode("utf-8", "replace"),
+        processed_path=path if isinstance(path, str) and len(path) <= MAX_PATH else None,
+        cpu_s=answer.cpu_s if math.isfinite(answer.cpu_s) and answer.cpu_s >= 0 else 0.0,
+        wall_s=answer.wall_s if math.isfinite(answer.wall_s) and answer.wall_s >= 0 else 0.0,
+    )
+    return fields
+
+
+def _classify(cause: str, status: int, report: dict[str, Any]) -> dict[str, Any]:
+    """The status of a block from why the worker killed it (``cause``), its wait status and its report."""
+    if cause:
+        return {"status": cause}
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        if sig == signal.SIGXCPU:
+            return {"status": "timeout", "error_message": "CPU time limit exceeded"}
+        return {"status": "killed", "error_type": name, "error_message": f"process killed by signal {name}"}
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    if code != 0 or "kind" not in report:
+        message = f"process exited with code {code} before the block finished"
+        return {"status": "error", "error_type": "SystemExit", "error_message": message}
+    kind = report["kind"]
+    fields = {k: str(report.get(k, ""))[:MAX_MESSAGE] for k in ("error_type", "error_message")}
+    return {"status": {"ok": "ok", "memory": "memory"}.get(kind, "error"), **fields}
 
 
 def build_result(
@@ -49,15 +106,15 @@ def build_result(
         message = f"Execution timed out after {config.timeout_s:g} seconds."
     if status is ExecStatus.OUTPUT_LIMIT and not message:
         message = f"more than {cap} bytes of output."
+    files: dict[str, Path] = {}
     if status in (ExecStatus.OK, ExecStatus.ERROR):  # a block that finished: did it leave too much behind?
-        problem = scratch.usage_problem(config.max_files, config.max_scratch_mb << 20)
+        problem, files = scratch.survey(config.max_files, config.max_scratch_mb << 20)
         if problem:
             status, error_type, message = ExecStatus.OUTPUT_LIMIT, "ScratchLimit", problem
     images: list[bytes] = []
     names: list[str] = []
     if status is ExecStatus.OK:
         path = response.get("processed_path")
-        files = scratch.output_files()
         selection = select_images(stdout, path if isinstance(path, str) else None, prefixes, files)
         for name in selection.names[: config.max_output_images]:
             data = scratch.read_file(files[name], config.max_image_bytes)
@@ -117,7 +174,7 @@ def ceiling_result(fixes: list[str], code: str, message: str) -> ExecResult:
     )
 
 
-def present(result: ExecResult, item_id: str, table: Rewrites) -> ExecResult:
+def present(result: ExecResult, item_id: str, table: Rewrites, **extra: Any) -> ExecResult:
     """The result as the model may see it: every text redacted (host paths rewritten, protocol tags escaped),
     then the feedback worded from the redacted texts, so no text reaches ``<sandbox_output>`` unredacted.
 
@@ -125,18 +182,21 @@ def present(result: ExecResult, item_id: str, table: Rewrites) -> ExecResult:
         result (`ExecResult`): a result with raw texts (from `build_result`, `refused_result`, `lost_result`).
         item_id (`str`): the id named in error messages.
         table (`Rewrites`): host prefixes and their sandbox-side spellings (`sandbox.redact`).
+        extra: other fields to set on the result (the pool sets ``wall_s``).
     """
     texts = {
         f: redact(getattr(result, f), table) for f in ("stdout", "stderr", "error_type", "error_message")
     }
-    shown = replace(result, **texts)
-    return replace(shown, feedback=_feedback(shown, item_id))
+    return replace(result, **texts, feedback=_feedback(result, texts, item_id), **extra)
 
 
-def _feedback(result: ExecResult, item_id: str) -> str:
-    """``<image>`` placeholders (the one protocol text the sandbox writes itself), else tag-free text."""
+def _feedback(result: ExecResult, texts: dict[str, str], item_id: str) -> str:
+    """``<image>`` placeholders (the one protocol text the sandbox writes itself), else tag-free text, worded
+    from the redacted ``texts``."""
     if result.images:
         return success_feedback(item_id, len(result.images), "")
     if result.ok:
-        return escape_tags(success_feedback(item_id, 0, result.stdout))
-    return escape_tags(error_feedback(item_id, result.status.value, result.error_type, result.error_message))
+        return escape_tags(success_feedback(item_id, 0, texts["stdout"]))
+    return escape_tags(
+        error_feedback(item_id, result.status.value, texts["error_type"], texts["error_message"])
+    )

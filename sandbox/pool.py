@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sandbox.affinity import CpuClaim
 from sandbox.config import SandboxConfig
-from sandbox.fixups import FixContext, FixedCode, apply_fixups, remap_output_dir
+from sandbox.fixups import FixContext, FixedCode, apply_fixups, remap_folder, remap_output_dir
 from sandbox.handle import CeilingHit, WorkerDied, WorkerProcess, new_scratch
 from sandbox.inputs import ImageLike, InputImages, size_problem
 from sandbox.isolation import LaunchPlan, SandboxUnavailableError, detect, package_root, plan
@@ -31,7 +31,7 @@ from sandbox.memcap import CeilingPlan, CeilingUnavailableError, ceiling_mb, cho
 from sandbox.outcome import build_result, ceiling_result, lost_result, present, refused_result
 from sandbox.redact import Rewrites, rewrites, runtime_rewrites, scratch_rewrites
 from sandbox.result import ExecResult
-from sandbox.routing import needs_preload
+from sandbox.routing import LIGHT_IMPORTS, needs_preload
 from sandbox.scratch import make_root, remove_tree
 from sandbox.session import Block, Session
 
@@ -129,7 +129,10 @@ class Sandbox:
 
     def _start(self, slot: _Slot, full: bool) -> WorkerProcess:
         scratch = new_scratch(self._root, slot.index, self.plan.drop_uid)
-        preload = list(self.config.preload) if full else []
+        # Both zygotes hold every module a light block may import (routing then changes speed only, and
+        # where the sandbox uid cannot read the stdlib, as at the reduced level under a mode-700 /root, both
+        # refuse the same imports); only the full one holds the image stack.
+        preload = [*sorted(LIGHT_IMPORTS), *(self.config.preload if full else [])]
         cpu = slot.cpu.cpu if slot.cpu is not None else None
         with self._lock:
             self._started += 1
@@ -284,7 +287,7 @@ class Sandbox:
         if worker.launch.bwrap:
             return code
         view = worker.scratch_view
-        return remap_output_dir(code, f"{view}/out/").replace(INPUT_DIR, f"{view}/in/")
+        return remap_folder(remap_output_dir(code, f"{view}/out/"), INPUT_DIR, f"{view}/in/")
 
     def _dispatch(self, worker: WorkerProcess, block: Block, fixed: FixedCode) -> ExecResult:
         code = self._remap(worker, fixed.code)
@@ -306,7 +309,7 @@ class Sandbox:
             "replay_timeout_s": self.config.timeout_s * len(block.prelude),
             "output_limit": self.config.output_limit_bytes,
         }
-        response = worker.execute(request, max_response=4 * self.config.output_limit_bytes + (1 << 20))
+        response = worker.execute(request)
         prefixes = (VIRTUAL_OUTPUT_DIR, f"{view}/out/", out_dir)
         return build_result(self.config, worker.scratch, response, code, fixes, prefixes)
 
@@ -345,4 +348,4 @@ def _worker_rewrites(runtime: Rewrites, host_root: str, view: str) -> Rewrites:
 
 def _finish(result: ExecResult, item_id: str, table: Rewrites, started: float) -> ExecResult:
     """Every result leaves the pool through here: redacted, with its feedback, timed."""
-    return replace(present(result, item_id, table), wall_s=time.monotonic() - started)
+    return present(result, item_id, table, wall_s=time.monotonic() - started)

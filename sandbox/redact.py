@@ -86,7 +86,7 @@ def redact(text: str, table: Rewrites) -> str:
         >>> redact("<code> /h/venv/lib/PIL/x.py", rewrites([("/h/venv/lib", "/usr/local/lib")]))
         '&lt;code&gt; /usr/local/lib/PIL/x.py'
     """
-    return escape_tags(rewrite_paths(text, table))
+    return escape_tags(rewrite_paths(text, table)) if text else text
 
 
 def runtime_rewrites(project: str) -> Rewrites:

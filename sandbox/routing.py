@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from sandbox.source_edit import parse_or_none
+from sandbox.source_edit import parse_or_none, walk_nodes
 
 PRESET_NAMES = frozenset({"np", "numpy", "cv2", "Image", "PIL", "UnidentifiedImageError"})
 """Names the full zygote's namespace binds to preloaded modules (child._namespace)."""
@@ -52,7 +52,7 @@ def _uses_preload(code: str) -> bool:
     tree = parse_or_none(code)
     if tree is None:
         return False
-    for node in ast.walk(tree):
+    for node in walk_nodes(tree):
         if isinstance(node, ast.Name) and (node.id in PRESET_NAMES or node.id in DYNAMIC_NAMES):
             return True
         if isinstance(node, ast.Attribute) and (

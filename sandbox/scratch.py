@@ -17,7 +17,7 @@ from sandbox.layout import CURRENT, IMAGE_EXTENSIONS
 MAX_LISTED_FILES = 256
 
 
-def _empty(path: Path) -> None:
+def _empty(path: str | Path) -> None:
     """Delete everything inside ``path`` (never following links), keeping ``path`` itself.
 
     Iterative and descriptor-relative, so that no tree a block can build slows it down or stops it: every
@@ -54,6 +54,9 @@ def _empty(path: Path) -> None:
                     if is_dir:
                         serial += 1
                         moved = f".purge-{token}-{serial}"
+                        # Moving a folder to another parent rewrites its "..": it needs write permission on
+                        # the folder itself, which a block may have removed (root needs none, its owner does).
+                        os.chmod(child, 0o700, dir_fd=fd)
                         os.rename(child, moved, src_dir_fd=fd, dst_dir_fd=top)
                         pending.append(moved)
                     else:
@@ -89,6 +92,10 @@ class Scratch:
     def __init__(self, root: Path, uid: int | None) -> None:
         self.root = root
         self.uid = uid
+        self._empty_now: frozenset[str] = frozenset()  # folders this block's survey found empty
+        self._current = root / CURRENT
+        # The three folders as strings, joined once: path arithmetic cost more than emptying them.
+        self._dirs = {sub: str(self._current / sub) for sub in ("in", "out", "work")}
         os.chmod(root, 0o711)
         os.mkdir(self.current, 0o711)
         os.mkdir(self.current / "in", 0o755)
@@ -99,18 +106,18 @@ class Scratch:
     @property
     def current(self) -> Path:
         """The execution folder (the same for every block of this worker)."""
-        return self.root / CURRENT
+        return self._current
 
     def _reset_modes(self) -> None:
         for sub in ("out", "work"):
             if self.uid is not None:
-                os.chown(self.current / sub, self.uid, self.uid)
-            os.chmod(self.current / sub, 0o700)
+                os.chown(self._dirs[sub], self.uid, self.uid)
+            os.chmod(self._dirs[sub], 0o700)
 
     def prepare(self, inputs: list[tuple[str, bytes]], subdirs: tuple[str, ...] = ()) -> None:
         """Write the input images (read-only to the block) and create the output sub-folders it names."""
         for name, data in inputs:
-            fd = os.open(self.current / "in" / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            fd = os.open(os.path.join(self._dirs["in"], name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
         for sub in subdirs:
@@ -120,6 +127,59 @@ class Scratch:
                 for part in Path(sub).parents:
                     os.chown(self.current / "out" / part, self.uid, self.uid)
                 os.chown(target, self.uid, self.uid)
+
+    def survey(self, max_files: int, max_bytes: int) -> tuple[str, dict[str, Path]]:
+        """One bounded walk of what the block left in work/ and out/: why it is over the limits ("" when it is
+        not), and the regular image files under out/ by path relative to it (links are never followed).
+
+        The walk stops at the first entry over either limit, never follows a link, and fails closed (a tree it
+        cannot read is a problem too). Disk use counts allocated blocks. It also notes which of the two
+        folders it found empty, so that `clear` does not list them again.
+
+        Args:
+            max_files (`int`): most files, folders and links (``sandbox.max_files``).
+            max_bytes (`int`): most bytes of disk (``sandbox.max_scratch_mb``).
+        """
+        count = used = 0
+        found: dict[str, Path] = {}
+        out = self._dirs["out"]
+        empty = set()
+        for top in (self._dirs["work"], out):
+            stack = [top]
+            while stack:
+                folder = stack.pop()
+                listing_images = folder.startswith(out) and len(found) < MAX_LISTED_FILES
+                try:
+                    with os.scandir(folder) as listing:
+                        entries = 0
+                        for entry in listing:
+                            entries += 1
+                            count += 1
+                            used += entry.stat(follow_symlinks=False).st_blocks * 512
+                            if count > max_files:
+                                why = f"the block left more than {max_files} files and folders"
+                                return f"{why} (sandbox.max_files)", {}
+                            if used > max_bytes:
+                                why = f"the block left more than {max_bytes >> 20} MB of files"
+                                return f"{why} (sandbox.max_scratch_mb)", {}
+                            if entry.is_dir(follow_symlinks=False):
+                                stack.append(entry.path)
+                            elif (
+                                listing_images
+                                and entry.is_file(follow_symlinks=False)
+                                and entry.name.lower().endswith(IMAGE_EXTENSIONS)
+                            ):
+                                found[os.path.relpath(entry.path, out)] = Path(entry.path)
+                except OSError as exc:
+                    return f"the block left files the sandbox cannot inspect ({exc.strerror or exc})", {}
+                if folder == top and not entries:
+                    empty.add(os.path.basename(top))
+        self._empty_now = frozenset(empty)
+        return "", found
+
+    def usage_problem(self, max_files: int, max_bytes: int) -> str:
+        """Why what the block left in out/ and work/ is over the limits; "" when it is not (see `survey`)."""
+        return self.survey(max_files, max_bytes)[0]
 
     def output_files(self) -> dict[str, Path]:
         """Regular image files under out/, by path relative to it; links are never followed."""
@@ -150,41 +210,15 @@ class Scratch:
                 return None
             return handle.read(max_bytes + 1)[:max_bytes]
 
-    def usage_problem(self, max_files: int, max_bytes: int) -> str:
-        """Why what the block left in out/ and work/ is over the limits; "" when it is not.
-
-        The walk is bounded: it stops at the first entry over either limit, never follows a link, and
-        fails closed (a tree it cannot read is a problem too). Disk use counts allocated blocks.
-
-        Args:
-            max_files (`int`): most files, folders and links (``sandbox.max_files``).
-            max_bytes (`int`): most bytes of disk (``sandbox.max_scratch_mb``).
-        """
-        count = used = 0
-        stack = [str(self.current / "out"), str(self.current / "work")]
-        while stack:
-            try:
-                with os.scandir(stack.pop()) as listing:
-                    for entry in listing:
-                        count += 1
-                        used += entry.stat(follow_symlinks=False).st_blocks * 512
-                        if count > max_files:
-                            return (
-                                f"the block left more than {max_files} files and folders (sandbox.max_files)"
-                            )
-                        if used > max_bytes:
-                            return f"the block left more than {max_bytes >> 20} MB of files (sandbox.max_scratch_mb)"
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
-            except OSError as exc:
-                return f"the block left files the sandbox cannot inspect ({exc.strerror or exc})"
-        return ""
-
     def clear(self) -> None:
-        """Empty in/, out/ and work/ and reset their modes, so nothing reaches the next block."""
+        """Empty in/, out/ and work/ and reset their modes, so nothing reaches the next block (out/ and work/
+        are not listed again when this block's `survey` found them empty: the block's process is dead, and the
+        worker's next one runs nothing before its request)."""
         self._reset_modes()
+        skip, self._empty_now = self._empty_now, frozenset()
         for sub in ("in", "out", "work"):
-            _empty(self.current / sub)
+            if sub not in skip:
+                _empty(self._dirs[sub])
 
     def remove(self) -> None:
         """Delete the whole worker root."""

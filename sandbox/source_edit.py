@@ -26,6 +26,13 @@ def parse_or_none(code: str) -> ast.Module | None:
         return None
 
 
+@lru_cache(maxsize=64)
+def walk_nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
+    """Every node of ``tree`` (``ast.walk`` order), walked once per tree: the fix-up chain and the routing
+    each look at all nodes of the same (cached, shared, read-only) tree of a block, so they share one walk."""
+    return tuple(ast.walk(tree))
+
+
 def parses(code: str) -> bool:
     """Whether the code is valid Python."""
     return parse_or_none(code) is not None

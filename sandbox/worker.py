@@ -4,6 +4,12 @@ Started by the supervisor (inside bubblewrap at the full level). It imports the 
 drops to the unprivileged uid, then serves requests on its control pipe: fork, let the child confine
 itself and run the block, read its output under caps, SIGKILL it at the deadline, reap it, answer.
 It never runs untrusted code itself and holds no secrets, since a child can read its memory.
+
+Every block is a fork of this process, and after each fork every page this process writes is a copy-on-write
+fault (the prepared child still shares it). So the per-block loop here does as little as it can: it passes the
+block's request to the child as the bytes it received, answers with the raw bytes it captured (the supervisor
+decodes and judges them, `sandbox.protocol`), and imports no module it does not need (no ``dataclasses``, no
+``typing`` at run time, and not the pool: ``sandbox/__init__.py`` imports lazily).
 """
 
 from __future__ import annotations
@@ -11,22 +17,39 @@ from __future__ import annotations
 import base64
 import gc
 import importlib
-import json
 import os
 import select
 import signal
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from sandbox import landlock
-from sandbox.child import MAX_REQUEST, PRESEED, Confinement, install_stdio, seed_rngs, serve_block
-from sandbox.protocol import ProtocolError, read_frame, write_frame
+from sandbox.child import (
+    MAX_REQUEST,
+    PRESEED,
+    Confinement,
+    install_stdio,
+    namespace_template,
+    seed_rngs,
+    serve_block,
+    settle,
+)
+from sandbox.protocol import (
+    MAX_REPORT,
+    ProtocolError,
+    encode_answer,
+    read_frame,
+    read_request,
+    write_all,
+    write_frame,
+)
 from sandbox.seccomp_policy import LoadablePolicy
 
-MAX_REPORT = 1 << 16
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 BACK_TO_BACK_S = 0.005  # a request this soon after the last answer means the pool is busy
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -80,15 +103,18 @@ def _ruleset(init: dict[str, Any]) -> int:
 
 
 def _setup(init: dict[str, Any]) -> tuple[Confinement, int]:
-    """Import, prepare the confinement, drop privileges; returns the confinement and the budget in bytes."""
+    """Import, prepare the confinement, drop privileges, then confine this process itself (no-new-privileges,
+    its seccomp layer); returns the confinement and the budget in bytes."""
     _warm(list(init["preload"]))
-    bpf = base64.b64decode(init["seccomp_bpf"])
+    zygote_bpf = base64.b64decode(init.get("seccomp_zygote", ""))
+    block_bpf = base64.b64decode(init["seccomp_bpf"])
     conf = Confinement(
         landlock_ruleset=_ruleset(init),
-        seccomp=LoadablePolicy(bpf) if bpf else None,
+        seccomp=LoadablePolicy(block_bpf) if block_bpf else None,
         rlimits=tuple((int(r), int(v)) for r, v in init["rlimits"]),
         scratch=str(init["scratch"]),
         orphan_guard=bool(init.get("orphan_guard", True)),
+        namespace=namespace_template(),
     )
     if init.get("cpu") is not None:
         os.sched_setaffinity(0, {int(init["cpu"])})  # inherited by every block forked from here
@@ -99,7 +125,12 @@ def _setup(init: dict[str, Any]) -> tuple[Confinement, int]:
             handle.write("1000")  # the kernel's OOM killer picks blocks (and this zygote) before anyone else
     except OSError:
         pass
+    settle(conf.scratch)
     seed_rngs(PRESEED)  # children with the default seed skip numpy's slow reseed
+    if conf.seccomp is not None or conf.landlock_ruleset >= 0:
+        landlock.no_new_privs()  # for this process and every block: Landlock and seccomp need it
+    if zygote_bpf:
+        LoadablePolicy(zygote_bpf).load()  # the long layer, once; each block adds its short one
     gc.collect()
     gc.freeze()  # a child's collections then never write to (and copy) the zygote's heap pages
     return conf, int(init["memory_bytes"])
@@ -111,23 +142,25 @@ def _vsz() -> int:
 
 
 class _Reader:
-    """Collects one child's stdout, stderr and report under caps."""
+    """Collects one child's stdout, stderr and report under caps (one buffer per pipe, in that order)."""
 
-    def __init__(self, fds: dict[str, int], caps: dict[str, int]) -> None:
+    __slots__ = ("caps", "data", "open", "over")
+
+    def __init__(self, fds: tuple[int, int, int], caps: tuple[int, int, int]) -> None:
         self.caps = caps
-        self.data = {name: bytearray() for name in fds}
-        self.open = {fd: name for name, fd in fds.items()}
+        self.data = (bytearray(), bytearray(), bytearray())
+        self.open = {fd: index for index, fd in enumerate(fds)}
         self.over = False
 
     def pump(self, fd: int) -> None:
-        name = self.open[fd]
+        index = self.open[fd]
         chunk = os.read(fd, 1 << 16)
         if not chunk:
             del self.open[fd]
             os.close(fd)
             return
-        buf = self.data[name]
-        room = self.caps[name] - len(buf)
+        buf = self.data[index]
+        room = self.caps[index] - len(buf)
         buf += chunk[: max(room, 0)]
         if len(chunk) > room:
             self.over = True
@@ -136,6 +169,9 @@ class _Reader:
         for fd in self.open:
             os.close(fd)
         self.open = {}
+
+
+_REPORT = 2  # index of the report pipe in a _Reader
 
 
 def _supervise(pid: int, reader: _Reader, timeout: float, replay: float) -> tuple[str, int, Any]:
@@ -149,7 +185,7 @@ def _supervise(pid: int, reader: _Reader, timeout: float, replay: float) -> tupl
     for fd in reader.open:
         poller.register(fd, select.POLLIN)
     poller.register(pidfd, select.POLLIN)
-    deadline, cause, exited, rearmed = time.monotonic() + timeout + replay, "", False, False
+    deadline, cause, exited, rearmed = time.monotonic() + timeout + replay, "", False, not replay
     while reader.open or not exited:
         left = deadline - time.monotonic()
         if left <= 0 or reader.over:
@@ -162,7 +198,7 @@ def _supervise(pid: int, reader: _Reader, timeout: float, replay: float) -> tupl
                 poller.unregister(pidfd)
             else:
                 reader.pump(fd)
-                if not rearmed and reader.data["report"]:
+                if not rearmed and reader.data[_REPORT]:
                     deadline, rearmed = min(deadline, time.monotonic() + timeout), True
                 if fd not in reader.open:
                     poller.unregister(fd)
@@ -174,93 +210,75 @@ def _supervise(pid: int, reader: _Reader, timeout: float, replay: float) -> tupl
     return cause, status, usage
 
 
-def _classify(cause: str, status: int, report: dict[str, Any]) -> dict[str, Any]:
-    if cause:
-        return {"status": cause}
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        if sig == signal.SIGXCPU:
-            return {"status": "timeout", "error_message": "CPU time limit exceeded"}
-        return {"status": "killed", "error_type": name, "error_message": f"process killed by signal {name}"}
-    code = os.WEXITSTATUS(status)
-    if code != 0 or "kind" not in report:
-        message = f"process exited with code {code} before the block finished"
-        return {"status": "error", "error_type": "SystemExit", "error_message": message}
-    kind = report["kind"]
-    fields = {k: str(report.get(k, ""))[:8192] for k in ("error_type", "error_message")}
-    return {"status": {"ok": "ok", "memory": "memory"}.get(kind, "error"), **fields}
-
-
-@dataclass
 class _Prepared:
     """A child forked ahead of time, confined and blocked on its request pipe."""
 
-    pid: int
-    request_fd: int
-    fds: dict[str, int]
+    __slots__ = ("fds", "pid", "request_fd")
+
+    def __init__(self, pid: int, request_fd: int, fds: tuple[int, int, int]) -> None:
+        self.pid, self.request_fd, self.fds = pid, request_fd, fds  # fds: stdout, stderr, report
 
 
 def prefork(conf: Confinement, address_space: int) -> _Prepared:
     """Fork the next block's child now, so fork and confinement cost no latency later."""
-    pipes = [os.pipe() for _ in range(4)]
+    request_r, request_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    report_r, report_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
-            ends = (pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1])
-            serve_block(conf, ends, address_space)
+            serve_block(conf, (request_r, out_w, err_w, report_w), address_space)
         finally:
             os._exit(70)
-    for fd in (pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1]):
+    for fd in (request_r, out_w, err_w, report_w):
         os.close(fd)
-    return _Prepared(pid, pipes[0][1], {"stdout": pipes[1][0], "stderr": pipes[2][0], "report": pipes[3][0]})
+    return _Prepared(pid, request_w, (out_r, err_r, report_r))
 
 
 def execute(
-    request: dict[str, Any], child: _Prepared, make_next: Callable[[], _Prepared] | None = None
-) -> tuple[dict[str, Any], _Prepared | None]:
+    limits: tuple[float, float, int],
+    frame: bytes,
+    child: _Prepared,
+    make_next: Callable[[], _Prepared] | None = None,
+) -> tuple[bytes, _Prepared | None]:
     """Hand one block to a prepared child and describe the outcome; with ``make_next``, also prepare
     the next child while the block runs (returned second).
 
     The next child is forked from this (clean) worker, never from the running block, and gets no
     request before the supervisor has emptied the scratch folder.
+
+    Args:
+        limits (`tuple[float, float, int]`): the block's time limit, its replay's time limit, the output cap.
+        frame (`bytes`): the block's request as the supervisor framed it, passed on unread.
+        child (`_Prepared`): the child that runs it.
+        make_next (`Callable`, *optional*): forks the next child.
+
+    Returns:
+        The answer for the supervisor (`sandbox.protocol.encode_answer`) and the next child, if made.
     """
     started = time.monotonic()
     try:
-        write_frame(child.request_fd, request)
+        write_all(child.request_fd, frame)
     except OSError:
         pass  # the child died before its request: reaped and reported below
     os.close(child.request_fd)
     following = make_next() if make_next is not None else None
-    cap = int(request["output_limit"])
-    reader = _Reader(child.fds, {"stdout": cap, "stderr": cap, "report": MAX_REPORT})
-    cause, status, usage = _supervise(
-        child.pid, reader, float(request["timeout_s"]), float(request["replay_timeout_s"])
-    )
-    try:
-        report = json.loads(bytes(reader.data["report"]) or b"{}")
-    except ValueError:
-        report = {}
-    if not isinstance(report, dict):
-        report = {}
-    response = _classify(cause, status, report)
-    path = report.get("processed_path")
-    response.update(
-        stdout=reader.data["stdout"].decode("utf-8", "replace"),
-        stderr=reader.data["stderr"].decode("utf-8", "replace"),
-        processed_path=path if isinstance(path, str) else None,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        wall_s=time.monotonic() - started,
-    )
-    return response, following
+    timeout, replay, cap = limits
+    reader = _Reader(child.fds, (cap, cap, MAX_REPORT))
+    cause, status, usage = _supervise(child.pid, reader, timeout, replay)
+    out, err, report = reader.data
+    cpu = usage.ru_utime + usage.ru_stime
+    return encode_answer(cause, status, cpu, time.monotonic() - started, out, err, report), following
 
 
 def main() -> None:
     """Serve blocks on the control pipe until it closes."""
     ctl_in, ctl_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
+    os.dup2(null, 0)  # stays /dev/null: every block's process inherits it as its stdin
     os.dup2(null, 1)  # stray prints must never corrupt the protocol
+    os.close(null)
     install_stdio()
     init = read_frame(ctl_in, MAX_REQUEST)
     conf, memory = _setup(init)
@@ -272,7 +290,7 @@ def main() -> None:
     answered = 0.0
     while True:
         try:
-            request = read_frame(ctl_in, MAX_REQUEST)
+            timeout, replay, cap, frame = read_request(ctl_in, MAX_REQUEST)
         except ProtocolError:  # the supervisor closed the pipe: stop, leaving no process behind
             os.kill(child.pid, signal.SIGKILL)
             os.waitpid(child.pid, 0)
@@ -280,10 +298,10 @@ def main() -> None:
         # Back-to-back blocks: fork the next child while this one runs. Blocks one at a time: answer
         # first and fork afterwards, so that the fork competes with nothing on the latency path.
         busy = time.monotonic() - answered < BACK_TO_BACK_S
-        response, following = execute(
-            request, child, (lambda: prefork(conf, address_space)) if busy else None
+        answer, following = execute(
+            (timeout, replay, cap), frame, child, (lambda: prefork(conf, address_space)) if busy else None
         )
-        write_frame(ctl_out, response)
+        write_all(ctl_out, answer)
         answered = time.monotonic()
         child = following or prefork(conf, address_space)
 

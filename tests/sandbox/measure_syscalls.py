@@ -54,8 +54,22 @@ def workload() -> None:
                 assert session.run("print(im.size)").ok
 
 
+def _forks(lines: list[str]) -> bool:
+    """Whether these calls started a process (a successful ``clone`` without ``CLONE_THREAD``): a worker's."""
+    return any(
+        line.startswith("clone(")
+        and "CLONE_THREAD" not in line
+        and (r := _RESULT.search(line))
+        and int(r[1]) > 0
+        for line in lines
+    )
+
+
 def _syscalls(trace_dir: Path) -> collections.Counter[str]:
-    """Syscalls of confined processes: after the seccomp load in each block process, all of its later threads."""
+    """Syscalls of confined processes: after the seccomp load in each block process, all of its later threads.
+
+    A worker loads its own seccomp layer too (``sandbox.seccomp_policy.compile_layers``) and then forks the
+    blocks' processes, which no block can: a process that forks after its load is a worker and is left out."""
     files = {int(p.suffix[1:]): p.read_text(errors="replace").splitlines() for p in trace_dir.glob("trace.*")}
     counts: collections.Counter[str] = collections.Counter()
     confined_threads: set[int] = set()
@@ -64,7 +78,7 @@ def _syscalls(trace_dir: Path) -> collections.Counter[str]:
             (i for i, line in enumerate(lines) if "PR_SET_SECCOMP" in line and line.rstrip().endswith("= 0")),
             None,
         )
-        if start is None:
+        if start is None or _forks(lines[start + 1 :]):
             continue
         for line in lines[start + 1 :]:
             match = _CALL.match(line)

@@ -3,7 +3,11 @@
 Each probe asserts the specific containment on the host side (the file was not created, the listener
 got no connection, no orphan survives, the worker is alive), not just that the code raised. The whole
 module runs twice: with the default routing (probes that use no preloaded module fork from the light
-zygote, the rest from the full one) and with every block on the full zygote.
+zygote, the rest from the full one) and with every block on the full zygote. The kernel-state probes run at
+both isolation levels.
+
+``test_unprivileged.py`` runs this whole module again as uid 65534, once per isolation level, with the default
+routing (``sandbox_pools.levels``): every probe, at full and at reduced, with an unprivileged supervisor.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sandbox_pools import pool_config
+from sandbox_pools import LEVELS as LEVEL_SETTINGS
+from sandbox_pools import UNPRIVILEGED_LEVEL, levels, pool_config
 
 from sandbox import ExecResult, ExecStatus, Sandbox
 from sandbox.routing import needs_preload
@@ -45,9 +50,21 @@ class Host:
         return False
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["routed", "full-zygote-only"])
+# The probes' pools: the full level, routed and with every block on the full zygote; in the unprivileged inner
+# run, its level, routed.
+POOLS = (
+    {f"{UNPRIVILEGED_LEVEL}-routed": LEVEL_SETTINGS[UNPRIVILEGED_LEVEL]}
+    if UNPRIVILEGED_LEVEL
+    else {"routed": {}, "full-zygote-only": {"light_zygote": False}}
+)
+
+
+@pytest.fixture(scope="module", params=list(POOLS), ids=list(POOLS))
 def sb(request):
-    with Sandbox(pool_config(light_zygote=request.param)) as pool:
+    with Sandbox(pool_config(**POOLS[request.param])) as pool:
+        if UNPRIVILEGED_LEVEL:  # test_unprivileged.py's inner run: an unprivileged supervisor, at that level
+            assert os.geteuid() != 0 and pool.plan.drop_uid is None, (os.geteuid(), pool.plan)
+            assert pool.isolation == UNPRIVILEGED_LEVEL, pool.plan
         yield pool
 
 
@@ -415,7 +432,7 @@ def test_state_planted_for_next_trajectory_is_gone(sb: Sandbox) -> None:
 def test_no_orphans_and_no_scratch_left_after_close(png: bytes) -> None:
     from sandbox import SandboxConfig
 
-    pool = Sandbox(SandboxConfig(workers=1, timeout_s=1.0))
+    pool = Sandbox(SandboxConfig(workers=1, timeout_s=1.0, **LEVEL_SETTINGS[UNPRIVILEGED_LEVEL or "full"]))
     root = pool._root
     pids = pool.worker_pids()
     assert pool.run("while True: pass").status is ExecStatus.TIMEOUT
@@ -427,16 +444,15 @@ def test_no_orphans_and_no_scratch_left_after_close(png: bytes) -> None:
 
 # --- kernel state, image headers and scratch volume, at both isolation levels ---------------------------------
 
-LEVELS = {
-    "full-routed": {},
-    "full-zygote-only": {"light_zygote": False},
-    "reduced-routed": {"isolation": "reduced", "bwrap_path": "/nonexistent/bwrap"},
-    "reduced-zygote-only": {
-        "isolation": "reduced",
-        "bwrap_path": "/nonexistent/bwrap",
-        "light_zygote": False,
-    },
-}
+LEVELS = levels(
+    {
+        "full-routed": LEVEL_SETTINGS["full"],
+        "full-zygote-only": {**LEVEL_SETTINGS["full"], "light_zygote": False},
+        "reduced-routed": LEVEL_SETTINGS["reduced"],
+        "reduced-zygote-only": {**LEVEL_SETTINGS["reduced"], "light_zygote": False},
+    }
+)
+ROUTED = [name for name in LEVELS if name.endswith("-routed")]
 IPC_KEY = 0x7E50 + os.getpid() % 0x100  # a SysV key no one else uses
 
 
@@ -469,7 +485,10 @@ def _host_sysv_keys() -> set[int]:
 
 @pytest.fixture(scope="module", params=list(LEVELS), ids=list(LEVELS))
 def level_sb(request):
-    with Sandbox(pool_config(workers=1, max_scratch_mb=32, **LEVELS[request.param])) as pool:
+    # None of these probes loops: a long limit only keeps the file-heavy ones (1,100 files, 1,500 folders) from
+    # timing out on a loaded machine before the scratch limits they probe are checked.
+    config = pool_config(workers=1, max_scratch_mb=32, timeout_s=10.0, **LEVELS[request.param])
+    with Sandbox(config) as pool:
         yield pool
 
 
@@ -592,9 +611,14 @@ STATE_PROBES = [
 
 @pytest.mark.parametrize(("code", "check"), STATE_PROBES)
 def test_state_probe_is_contained(level_sb: Sandbox, code: str, check: Check) -> None:
+    respawns = level_sb.respawns
     result = level_sb.run(code, images=[b"\x89PNG fake"], image_name="in.png")
     check(result, Host(level_sb, None, None, "", ""))  # type: ignore[arg-type]
     assert level_sb.run("print('still serving')").stdout.strip() == "still serving"
+    replaced = level_sb.respawns > respawns or any(
+        w is None for s in level_sb._slots for w in s.workers.values()
+    )
+    assert not replaced, "the block's scratch could not be emptied: its worker was replaced"
 
 
 def test_sysv_segment_does_not_reach_the_next_block(level_sb: Sandbox) -> None:
@@ -605,7 +629,7 @@ def test_sysv_segment_does_not_reach_the_next_block(level_sb: Sandbox) -> None:
     assert IPC_KEY not in _host_sysv_keys()
 
 
-@pytest.mark.parametrize("level", ["full-routed", "reduced-routed"])
+@pytest.mark.parametrize("level", ROUTED)
 def test_input_image_bomb_header_is_refused_undecoded(level: str) -> None:
     with Sandbox(pool_config(workers=1, **LEVELS[level])) as pool:
         with pool.session(images=[_png_header(50000, 50000)], image_name="bomb.png") as session:
@@ -632,7 +656,7 @@ def _family(root: int) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("level", ["full-routed", "reduced-routed"])
+@pytest.mark.parametrize("level", ROUTED)
 def test_close_reaps_every_process_it_started(level: str) -> None:
     before = set(_family(os.getpid()))
     pool = Sandbox(pool_config(workers=1, **LEVELS[level]))

@@ -11,14 +11,15 @@ import shutil
 import tempfile
 
 import pytest
-from sandbox_pools import pool_config
+from sandbox_pools import LEVELS as POOL_LEVELS
+from sandbox_pools import levels, pool_config
 
 from sandbox import ExecStatus, Sandbox, SandboxConfig
 from sandbox.memcap import CGROUP_PREFIX, ceiling_mb, find_cgroup_base, on_tmpfs
 
 CEILING_MB = 600
 SHM = "/dev/shm"
-LEVELS = {"full": {}, "reduced": {"isolation": "reduced", "bwrap_path": "/nonexistent/bwrap"}}
+LEVELS = levels(POOL_LEVELS)
 # 200 files of 16 MB (RLIMIT_FSIZE caps each file, not their sum) in the block's own work folder: ~3.2 GB of tmpfs,
 # none of it in the block's address space.
 FILL_TMPFS = """

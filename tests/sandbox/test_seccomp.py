@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from image_stack import BLOCKS, RAISE_BLOCK
-from sandbox_pools import pool_config
+from sandbox_pools import LEVELS as POOL_LEVELS
+from sandbox_pools import levels, pool_config
 
 from sandbox import ExecStatus, Sandbox
 from sandbox.seccomp_policy import (
@@ -19,13 +20,12 @@ from sandbox.seccomp_policy import (
     CONDITIONAL_SYSCALLS,
     DENIED_SYSCALLS,
     MEASURED_SYSCALLS,
+    ZYGOTE_SYSCALLS,
+    compile_layers,
     compile_policy,
 )
 
-LEVELS = {
-    "full": {},
-    "reduced": {"isolation": "reduced", "bwrap_path": "/nonexistent/bwrap"},
-}
+LEVELS = levels(POOL_LEVELS)
 IMAGES = {"pil": 1, "cv2": 1}  # blocks that print an output path
 
 
@@ -42,7 +42,9 @@ def test_policy_lists_are_consistent() -> None:
     assert not allowed & set(DENIED_SYSCALLS), allowed & set(DENIED_SYSCALLS)
     assert "clone3" not in allowed and "clone" not in ALLOWED_SYSCALLS and "ioctl" not in ALLOWED_SYSCALLS
     assert set(MEASURED_SYSCALLS) <= set(ALLOWED_SYSCALLS)
-    assert compile_policy()
+    assert not allowed & set(ZYGOTE_SYSCALLS) and set(WORKER_ONLY) <= {*ZYGOTE_SYSCALLS, "prctl", "clone"}
+    worker_layer, block_layer = compile_layers()
+    assert compile_policy() and worker_layer and len(block_layer) < len(compile_policy()) // 4
 
 
 @pytest.mark.parametrize("name", list(BLOCKS))
@@ -108,6 +110,17 @@ OLD_DENIED = {
 }
 
 
+# What only the worker's seccomp layer allows (sandbox.seccomp_policy.compile_layers): the block's layer
+# refuses it.
+WORKER_ONLY = {
+    "pidfd_open": "os.getpid(), 0",
+    "landlock_restrict_self": "-1, 0",
+    "wait4": "-1, None, 1, None",
+    "prctl": "1, 9, 0, 0, 0",  # PR_SET_PDEATHSIG
+    "clone": "0x11, 0, 0, 0, 0",  # SIGCHLD: a process
+}
+
+
 def _errno_block(calls: dict[str, str]) -> str:
     numbers = _syscall_numbers(list(calls))
     lines = [
@@ -124,7 +137,9 @@ def _errno_block(calls: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("calls", [UNLISTED, OLD_DENIED], ids=["unlisted", "old-denylist"])
+@pytest.mark.parametrize(
+    "calls", [UNLISTED, OLD_DENIED, WORKER_ONLY], ids=["unlisted", "old-denylist", "worker-only"]
+)
 def test_syscalls_off_the_list_are_refused(level_sb: Sandbox, calls: dict[str, str]) -> None:
     result = level_sb.run(_errno_block(calls))
     assert result.status is ExecStatus.OK, result
@@ -145,6 +160,8 @@ print("ioctl_tiocsti", call(NR["ioctl"], 0, 0x5412, ctypes.byref(ctypes.c_char(b
 print("ioctl_tcgets", call(NR["ioctl"], 0, 0x5401, ctypes.create_string_buffer(64))[1] != 1)
 print("prctl_get_name", call(NR["prctl"], 16, name, 0, 0, 0))
 print("prctl_set_dumpable", call(NR["prctl"], 4, 1, 0, 0, 0))
+print("prctl_set_seccomp", call(NR["prctl"], 22, 2, None, 0, 0))
+print("prctl_name_high_bits", call(NR["prctl"], ctypes.c_long((1 << 32) | 15), name, 0, 0, 0))
 print("prlimit_parent", call(NR["prlimit64"], os.getppid(), 7, None, None))
 print("prlimit_self", call(NR["prlimit64"], 0, 7, None, ctypes.create_string_buffer(16)))
 """
@@ -155,6 +172,8 @@ ioctl_tiocsti (-1, 1)
 ioctl_tcgets True
 prctl_get_name (0, 0)
 prctl_set_dumpable (-1, 1)
+prctl_set_seccomp (-1, 1)
+prctl_name_high_bits (-1, 1)
 prlimit_parent (-1, 1)
 prlimit_self (0, 0)
 """
