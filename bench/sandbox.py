@@ -52,7 +52,8 @@ SNIPPETS = {
     "trivial": "print(1 + 1)",
     "pil_crop": (
         "from PIL import Image\nimg = Image.open(image_path)\ncrop = img.crop((100, 100, 900, 900))\n"
-        "processed_path = '/mnt/data/temp_processed_images/crop.png'\ncrop.save(processed_path)\nprint(processed_path)"
+        "processed_path = '/mnt/data/temp_processed_images/crop.png'\ncrop.save(processed_path)\n"
+        "print(processed_path)"
     ),
 }
 
@@ -285,7 +286,8 @@ def report(
     print(f"{'variant':<12} {'snippet':<9} {'n':>4} {'median ms':>10} {'p90 ms':>9}")
     for (variant, snippet), values in sorted(samples.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(
-            f"{variant:<12} {snippet:<9} {len(values):>4} {statistics.median(values):>10.2f} {p90(values):>9.2f}"
+            f"{variant:<12} {snippet:<9} {len(values):>4} {statistics.median(values):>10.2f} "
+            f"{p90(values):>9.2f}"
         )
     med = {key: statistics.median(v) for key, v in samples.items()}
     print()
@@ -356,7 +358,8 @@ def main() -> None:
                 if workers == 2 and light:
                     floors = measured
     print(
-        f"machine: {os.cpu_count()} cores, load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after; "
+        f"machine: {os.cpu_count()} cores, load average {load_before:.2f} before / "
+        f"{os.getloadavg()[0]:.2f} after; "
         f"python {sys.version.split()[0]}"
     )
     report(samples, rates, floors)

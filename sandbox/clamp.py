@@ -23,7 +23,12 @@ def _number(node: ast.AST) -> float | None:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = _number(node.operand)
         return None if inner is None else -inner
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+    # type() keeps bools out; the isinstance() after it only tells mypy what type() already established.
+    if (
+        isinstance(node, ast.Constant)
+        and type(node.value) in (int, float)
+        and isinstance(node.value, int | float)
+    ):
         return node.value
     return None
 
@@ -66,7 +71,7 @@ def clamp_box(
     return (x1, y1, x2, y2)
 
 
-def _box_edits(elts: list[ast.expr], size: tuple[int, int], min_side: int) -> list[tuple[ast.AST, str]]:
+def _box_edits(elts: list[ast.expr], size: tuple[int, int], min_side: int) -> list[tuple[ast.expr, str]]:
     values = [_number(e) for e in elts]
     if len(values) != 4 or any(v is None for v in values):
         return []
@@ -104,9 +109,9 @@ def clamp_crop_boxes(code: str, size: tuple[int, int] | None, min_side: int = 64
         'im.crop((0, 0, 640, 90))'
     """
     tree = parse_or_none(code) if size else None
-    if tree is None:
+    if tree is None or size is None:  # size is never None when tree is not: this only narrows its type
         return code
-    edits: list[tuple[ast.AST, str]] = []
+    edits: list[tuple[ast.expr, str]] = []
     for node in walk_nodes(tree):
         elts = None
         if isinstance(node, ast.Assign):
@@ -144,9 +149,9 @@ def clamp_numpy_slices(code: str, size: tuple[int, int] | None, min_side: int = 
         'crop = image[0:90, 10:640]'
     """
     tree = parse_or_none(code) if size else None
-    if tree is None:
+    if tree is None or size is None:  # size is never None when tree is not: this only narrows its type
         return code
-    edits: list[tuple[ast.AST, str]] = []
+    edits: list[tuple[ast.expr, str]] = []
     for node in walk_nodes(tree):
         if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
             continue
@@ -154,13 +159,18 @@ def clamp_numpy_slices(code: str, size: tuple[int, int] | None, min_side: int = 
         if not ("img" in name or "image" in name) or not isinstance(node.slice, ast.Tuple):
             continue
         dims = node.slice.elts
-        if len(dims) < 2 or not all(isinstance(d, ast.Slice) for d in dims[:2]):
+        if len(dims) < 2:
             continue
-        ys, xs = _slice_bounds(dims[0]), _slice_bounds(dims[1])  # type: ignore[arg-type]
+        y_dim, x_dim = dims[0], dims[1]
+        if not (isinstance(y_dim, ast.Slice) and isinstance(x_dim, ast.Slice)):
+            continue
+        ys, xs = _slice_bounds(y_dim), _slice_bounds(x_dim)
         if ys is None or xs is None:
             continue
         x1, y1, x2, y2 = clamp_box((xs[0], ys[0], xs[1], ys[1]), size, min_side)
-        for dim, new in ((dims[0], (y1, y2)), (dims[1], (x1, x2))):
-            if _slice_bounds(dim) != new:  # type: ignore[arg-type]
-                edits += [(dim.lower, str(new[0])), (dim.upper, str(new[1]))]  # type: ignore[union-attr]
+        for dim, new in ((y_dim, (y1, y2)), (x_dim, (x1, x2))):
+            if _slice_bounds(dim) != new:
+                # _slice_bounds(dim) was not None above, so both bounds are set: this only narrows their type
+                assert dim.lower is not None and dim.upper is not None
+                edits += [(dim.lower, str(new[0])), (dim.upper, str(new[1]))]
     return edit_spans(code, edits)

@@ -41,17 +41,17 @@ class SandboxConfig:
     worker_memory_mb: int = field(
         default=0,
         metadata={
-            "help": "Memory ceiling of each worker's whole process tree (zygote and block), counting what RLIMIT_AS "
-            "does not see (tmpfs files, shared memory, page cache); 0 means 2 x memory_mb + 256. Over it the "
-            "block ends with status 'memory' (sandbox/memcap.py)."
+            "help": "Memory ceiling of each worker's whole process tree (zygote and block), counting what "
+            "RLIMIT_AS does not see (tmpfs files, shared memory, page cache); 0 means 2 x memory_mb + 256. "
+            "Over it the block ends with status 'memory' (sandbox/memcap.py)."
         },
     )
     memory_ceiling: str = field(
         default="auto",
         metadata={
             "help": "How worker_memory_mb is enforced: 'auto' (a cgroup where one can be created, else the "
-            "watchdog), 'cgroup' (refuse to start without one), 'watchdog' (poll the tree's PSS every 100 ms) "
-            "or 'off'."
+            "watchdog), 'cgroup' (refuse to start without one), 'watchdog' (poll the tree's PSS every "
+            "100 ms) or 'off'."
         },
     )
     output_limit_bytes: int = field(
@@ -62,8 +62,8 @@ class SandboxConfig:
     max_threads: int = field(
         default=512,
         metadata={
-            "help": "RLIMIT_NPROC of a block: bounds threads (processes are denied by seccomp). It counts every "
-            "process of the sandbox uid on the host, so leave room for all workers of all pools."
+            "help": "RLIMIT_NPROC of a block: bounds threads (processes are denied by seccomp). It counts "
+            "every process of the sandbox uid on the host, so leave room for all workers of all pools."
         },
     )
     max_code_bytes: int = field(default=64 << 10, metadata={"help": "Longer code blocks are refused."})
@@ -73,8 +73,9 @@ class SandboxConfig:
     max_image_pixels: int = field(
         default=64 << 20,
         metadata={
-            "help": "Most pixels (width x height, read from the header, never decoded) of any input or returned "
-            "image; a returned image over it fails the block, an input image over it refuses the block."
+            "help": "Most pixels (width x height, read from the header, never decoded) of any input or "
+            "returned image; a returned image over it fails the block, an input image over it refuses the "
+            "block."
         },
     )
     max_image_aspect_ratio: float = field(
@@ -84,7 +85,8 @@ class SandboxConfig:
     max_files: int = field(
         default=1000,
         metadata={
-            "help": "Most files and folders a block may leave in its output and work folders (else output-limit)."
+            "help": "Most files and folders a block may leave in its output and work folders "
+            "(else output-limit)."
         },
     )
     max_scratch_mb: int = field(
@@ -176,7 +178,8 @@ class SandboxConfig:
             raise ValueError("sandbox.sandbox_uid must be a non-zero uid such as 65534 (nobody)")
 
     def behaviour_hash(self) -> str:
-        """Short hash of the settings that can change a block's result (not pool size, paths or timeouts to start).
+        """Short hash of the settings that can change a block's result (not pool size, paths or timeouts to
+        start).
 
         Records carry it in their provenance; a rerun with another worker count keeps the same hash.
 

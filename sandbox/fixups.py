@@ -149,7 +149,7 @@ def fix_image_path(code: str, image_path: str, input_paths: tuple[str, ...] = ()
     if tree is None:
         return code
     keep = {image_path, *input_paths}
-    edits: list[tuple[ast.AST, str]] = []
+    edits: list[tuple[ast.expr, str]] = []
     for node in walk_nodes(tree):
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
             continue
@@ -163,7 +163,8 @@ def fix_image_path(code: str, image_path: str, input_paths: tuple[str, ...] = ()
 
 
 def fix_cv_aliases(code: str) -> str:
-    """Rename attribute access on bare ``cv``/``cv3``/``cv4``/``CV`` to ``cv2`` (``cv.imread`` -> ``cv2.imread``).
+    """Rename attribute access on bare ``cv``/``cv3``/``cv4``/``CV`` to ``cv2`` (``cv.imread`` ->
+    ``cv2.imread``).
 
     Args:
         code (`str`): the code block.
@@ -175,7 +176,7 @@ def fix_cv_aliases(code: str) -> str:
     tree = parse_or_none(code)
     if tree is None:
         return code
-    edits: list[tuple[ast.AST, str]] = [
+    edits: list[tuple[ast.expr, str]] = [
         (node.value, "cv2")
         for node in walk_nodes(tree)
         if isinstance(node, ast.Attribute)

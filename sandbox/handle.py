@@ -239,7 +239,8 @@ class WorkerProcess:
         self._remove_cgroup()
 
     def close(self) -> None:
-        """Stop the worker (gracefully, bounded), wait for every process it started, delete its scratch root."""
+        """Stop the worker (gracefully, bounded), wait for every process it started, delete its scratch
+        root."""
         self.kill(STOP_GRACE_S)
         self.scratch.remove()
 

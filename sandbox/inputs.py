@@ -69,7 +69,8 @@ def size_problem(size: tuple[int, int], name: str, max_pixels: int, max_aspect: 
 
     Example:
         >>> size_problem((50000, 50000), "a.png", 64 << 20, 200.0)
-        "image 'a.png' declares 50000x50000 pixels (2,500,000,000), more than the limit of 67,108,864 (sandbox.max_image_pixels)"
+        "image 'a.png' declares 50000x50000 pixels (2,500,000,000), more than the limit of 67,108,864
+        (sandbox.max_image_pixels)"
         >>> size_problem((640, 480), "a.png", 64 << 20, 200.0)
         ''
     """
@@ -94,7 +95,8 @@ class InputImages:
     """A trajectory's input images, loaded once and copied into each block's scratch.
 
     Args:
-        files (`tuple[tuple[str, bytes], ...]`): (file name, encoded bytes) pairs; the first is ``image_path``.
+        files (`tuple[tuple[str, bytes], ...]`): (file name, encoded bytes) pairs; the first is
+            ``image_path``.
         sizes (`tuple[tuple[int, int] | None, ...]`): (width, height) of each image as its header declares it
             (None: not a readable image); the pool refuses blocks whose inputs are over its image limits.
     """

@@ -125,8 +125,8 @@ def detect(config: SandboxConfig) -> Capabilities:
     abi = landlock.abi_version()
     if abi < MIN_FULL_LANDLOCK_ABI:
         problems.append(
-            f"Landlock ABI {abi} < {MIN_FULL_LANDLOCK_ABI}: boot Linux >= 6.12 with CONFIG_SECURITY_LANDLOCK=y "
-            "and 'landlock' in the lsm= boot parameter"
+            f"Landlock ABI {abi} < {MIN_FULL_LANDLOCK_ABI}: boot Linux >= 6.12 with "
+            "CONFIG_SECURITY_LANDLOCK=y and 'landlock' in the lsm= boot parameter"
         )
     try:
         bpf, layers = compile_policy(), compile_layers()
@@ -228,7 +228,8 @@ def _parents(paths: list[str]) -> list[str]:
 
 def _bwrap_binds(host_scratch: str) -> list[str]:
     """Bind only the runtime (read-only) and the worker's scratch root into an empty root."""
-    # The private /tmp comes first: a checkout or venv that lives under /tmp is bound on top of it, not hidden.
+    # The private /tmp comes first: a checkout or venv that lives under /tmp is bound on top of it, not
+    # hidden.
     argv = ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     paths = runtime_paths()
     for parent in _parents([*paths, VIRTUAL_OUTPUT_DIR.rstrip("/")]):

@@ -43,7 +43,8 @@ def abi_version() -> int:
 
 
 def fs_rights(abi: int) -> int:
-    """Every filesystem right the given ABI knows (so that all of them are handled, i.e. denied by default)."""
+    """Every filesystem right the given ABI knows (so that all of them are handled, i.e. denied by
+    default)."""
     rights = (1 << 13) - 1  # ABI 1: execute .. make_sym
     if abi >= 2:
         rights |= 1 << 13  # refer

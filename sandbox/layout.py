@@ -26,6 +26,6 @@ WORKER_PATH_ENV = "/usr/bin:/bin"
 # The trajectory format's tags (the same strings as synthesis.format.TAGS): no text the sandbox returns may
 # hold one, or printed or raised text would read as protocol (sandbox.redact escapes them).
 PROTOCOL_TAGS = (
-    "<think>", "</think>", "<code>", "</code>", "<sandbox_output>", "</sandbox_output>", "<answer>", "</answer>",
-    "<image>",
+    "<think>", "</think>", "<code>", "</code>", "<sandbox_output>", "</sandbox_output>", "<answer>",
+    "</answer>", "<image>",
 )  # fmt: skip

@@ -4,19 +4,20 @@ RLIMIT_AS bounds each block's address space, but not memory that is held without
 writes into a scratch folder on tmpfs, pipe buffers, kernel objects, page cache. The ceiling bounds a worker's
 whole process tree (the bubblewrap'd zygote and its blocks) by ``sandbox.worker_memory_mb``:
 
-* ``cgroup2``: each worker runs in its own cgroup ``thyme-sandbox-<pid>-<pool>-<slot>-<kind>-<n>`` (created under the
-  supervisor's own cgroup, or the hierarchy's root) with ``memory.max`` at the ceiling and ``memory.swap.max`` 0.
-  The kernel charges every page the tree allocates (anonymous, shared, tmpfs, page cache) and OOM-kills inside
-  the cgroup when it cannot reclaim; ``memory.events`` counts the kills.
-* ``cgroup1``: the same with the v1 memory controller (``memory.limit_in_bytes``, ``memory.memsw.limit_in_bytes``,
-  ``memory.oom_control``), where the memory controller is only mounted as v1.
-* ``watchdog``: where no cgroup can be created (no memory controller, not root, delegation refused), a supervisor
-  thread polls the tree of every busy worker every `WATCH_PERIOD_S`: the proportional set size of its processes
-  (``/proc/<pid>/smaps_rollup``) plus, when the scratch root is on tmpfs, the files in the block's folders. Over the
-  ceiling, it SIGKILLs the worker. Its reaction time is one period plus one scan.
+* ``cgroup2``: each worker runs in its own cgroup ``thyme-sandbox-<pid>-<pool>-<slot>-<kind>-<n>`` (created
+  under the supervisor's own cgroup, or the hierarchy's root) with ``memory.max`` at the ceiling and
+  ``memory.swap.max`` 0. The kernel charges every page the tree allocates (anonymous, shared, tmpfs, page
+  cache) and OOM-kills inside the cgroup when it cannot reclaim; ``memory.events`` counts the kills.
+* ``cgroup1``: the same with the v1 memory controller (``memory.limit_in_bytes``,
+  ``memory.memsw.limit_in_bytes``, ``memory.oom_control``), where the memory controller is only mounted as v1.
+* ``watchdog``: where no cgroup can be created (no memory controller, not root, delegation refused), a
+  supervisor thread polls the tree of every busy worker every `WATCH_PERIOD_S`: the proportional set size of
+  its processes (``/proc/<pid>/smaps_rollup``) plus, when the scratch root is on tmpfs, the files in the
+  block's folders. Over the ceiling, it SIGKILLs the worker. Its reaction time is one period plus one scan.
 
-Either way a block that ends over the ceiling gets status ``memory`` with a message naming the ceiling, and its
-worker is replaced before the next block (a cgroup OOM kill may also have hit the worker's prepared child).
+Either way a block that ends over the ceiling gets status ``memory`` with a message naming the ceiling, and
+its worker is replaced before the next block (a cgroup OOM kill may also have hit the worker's prepared
+child).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from pathlib import Path
 
 CGROUP_PREFIX = "thyme-sandbox-"
 BASELINE_MB = 256
-"""Room for a worker's own memory on top of its blocks' (a preloaded zygote is ~80 MB resident, a light one ~21)."""
+"""Room for a worker's own memory on top of its blocks' (a preloaded zygote is ~80 MB resident, a light one
+~21)."""
 WATCH_PERIOD_S = 0.1
 REMOVE_WAIT_S = 2.0
 _SH = "/bin/sh"
@@ -224,7 +226,8 @@ def _kill_members(procs: str) -> None:
 
 
 def sweep_stale_cgroups(base: CgroupBase) -> list[str]:
-    """Remove worker cgroups left by pools that died without cleaning up (their pid is gone and they are empty)."""
+    """Remove worker cgroups left by pools that died without cleaning up (their pid is gone and they are
+    empty)."""
     removed = []
     with contextlib.suppress(OSError):
         for entry in os.scandir(base.path):
@@ -267,7 +270,8 @@ def _pss(pid: int) -> int:
 
 
 def folder_bytes(paths: list[str], max_entries: int = 20000) -> int:
-    """Allocated bytes of the files under ``paths`` (no links followed; the walk stops after ``max_entries``)."""
+    """Allocated bytes of the files under ``paths`` (no links followed; the walk stops after
+    ``max_entries``)."""
     used = count = 0
     stack = list(paths)
     while stack and count < max_entries:
@@ -435,8 +439,8 @@ def choose(mode: str, limit_mb: int, scratch_root: str) -> CeilingPlan:
             return CeilingPlan(f"cgroup{base.version}", limit_mb, base=base, tmpfs_scratch=tmpfs)
         if mode == "cgroup":
             raise CeilingUnavailableError(
-                f"sandbox.memory_ceiling 'cgroup' is not available here: {reason}. Run as root with the cgroup "
-                "memory controller delegated (cgroup v2: 'memory' in the parent's cgroup.subtree_control), or set "
-                "sandbox.memory_ceiling to 'auto' or 'watchdog'."
+                f"sandbox.memory_ceiling 'cgroup' is not available here: {reason}. Run as root with the "
+                "cgroup memory controller delegated (cgroup v2: 'memory' in the parent's "
+                "cgroup.subtree_control), or set sandbox.memory_ceiling to 'auto' or 'watchdog'."
             )
     return CeilingPlan("watchdog", limit_mb, watchdog=Watchdog(), tmpfs_scratch=tmpfs, reason=reason)

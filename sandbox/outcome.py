@@ -94,8 +94,9 @@ def build_result(
         fixes (`list[str]`): fix-ups applied.
         prefixes (`tuple[str, ...]`): spellings of the output folder in printed paths.
     """
+    reported: Any = response.get("status")  # untrusted: anything that is not a status is a ValueError
     try:
-        status = ExecStatus(response.get("status"))
+        status = ExecStatus(reported)
     except ValueError:
         status = ExecStatus.KILLED
     cap = config.output_limit_bytes
@@ -184,7 +185,8 @@ def present(result: ExecResult, item_id: str, table: Rewrites, **extra: Any) -> 
         table (`Rewrites`): host prefixes and their sandbox-side spellings (`sandbox.redact`).
         extra: other fields to set on the result (the pool sets ``wall_s``).
     """
-    texts = {
+    # dict[str, Any]: spread into replace(), whose other fields are not str (mypy checks each field's type)
+    texts: dict[str, Any] = {
         f: redact(getattr(result, f), table) for f in ("stdout", "stderr", "error_type", "error_message")
     }
     return replace(result, **texts, feedback=_feedback(result, texts, item_id), **extra)

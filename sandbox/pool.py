@@ -153,7 +153,8 @@ class Sandbox:
             raise
 
     def _ready_worker(self, slot: _Slot, full: bool) -> WorkerProcess:
-        """The slot's worker of that kind, replaced first if it died or has served ``recycle_after`` blocks."""
+        """The slot's worker of that kind, replaced first if it died or has served ``recycle_after``
+        blocks."""
         worker = slot.workers.get(full)
         recycle = self.config.recycle_after
         if (
@@ -196,7 +197,8 @@ class Sandbox:
             image_name (`str`, *optional*): file name to give the first image (e.g. "photo.jpg").
             strict (`bool`, *optional*): run code as written; defaults to ``not config.fixups``.
             item_id (`str`, *optional*, defaults to `"N/A"`): the id named in error messages.
-            seed (`int`, *optional*, defaults to `0`): seed of ``random``/``numpy.random`` for this trajectory.
+            seed (`int`, *optional*, defaults to `0`): seed of ``random``/``numpy.random`` for this
+                trajectory.
         """
         mode = (not self.config.fixups) if strict is None else strict
         return Session(self, InputImages.load(images, image_name), mode, item_id, seed)

@@ -92,7 +92,8 @@ def redact(text: str, table: Rewrites) -> str:
 def runtime_rewrites(project: str) -> Rewrites:
     """Host paths of the Python runtime and the checkout: the same for every worker of this process.
 
-    System prefixes (``/usr``) keep their spelling: they are bound at the same path and name nothing of the host.
+    System prefixes (``/usr``) keep their spelling: they are bound at the same path and name nothing of the
+    host.
     """
     pairs = []
     for base in ({}, {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}):

@@ -30,8 +30,8 @@ INTROSPECTION_ATTRIBUTES = frozenset({"sys", "modules"})
 """Attributes (besides dunders) through which a block could see which modules its zygote holds."""
 
 LIGHT_IMPORTS = frozenset({
-    "math", "cmath", "random", "re", "json", "string", "time", "itertools", "collections", "functools", "operator",
-    "fractions", "decimal", "statistics", "datetime", "heapq", "bisect", "copy", "textwrap", "os",
+    "math", "cmath", "random", "re", "json", "string", "time", "itertools", "collections", "functools",
+    "operator", "fractions", "decimal", "statistics", "datetime", "heapq", "bisect", "copy", "textwrap", "os",
 })  # fmt: skip
 """Stdlib modules a block may import and still fork from the light zygote (both zygotes behave alike)."""
 

@@ -7,10 +7,10 @@ with EPERM (``clone3`` with ENOSYS, so that glibc falls back to ``clone``, whose
   measured with ``tests/sandbox/measure_syscalls.py`` (``strace -ff`` over the image-stack blocks of
   ``tests/sandbox/image_stack.py`` at both isolation levels, keeping only what each block process and its
   threads call after ``PR_SET_SECCOMP``).
-* `GENERAL_SYSCALLS` are the variants glibc and CPython pick for the same operations in other calls (``fstat``
-  for ``newfstatat``, ``pread64`` for ``read``, ``mremap`` for a grown ``realloc``, ...), and read-only process
-  information. None creates a process, a socket or kernel state that outlives the block; files stay under
-  Landlock, sizes under the rlimits.
+* `GENERAL_SYSCALLS` are the variants glibc and CPython pick for the same operations in other calls
+  (``fstat`` for ``newfstatat``, ``pread64`` for ``read``, ``mremap`` for a grown ``realloc``, ...), and
+  read-only process information. None creates a process, a socket or kernel state that outlives the block;
+  files stay under Landlock, sizes under the rlimits.
 * `CONDITIONAL_SYSCALLS` are allowed only with the listed argument values: ``clone`` only for a thread
   (``CLONE_THREAD``, no namespace flag), ``ioctl`` only for a few harmless requests (never ``TIOCSTI``),
   ``prctl`` only to name a thread, and scheduling, priority, I/O priority and rlimit changes only of the
@@ -36,29 +36,31 @@ if TYPE_CHECKING:
     from typing import Any
 
 MEASURED_SYSCALLS = (
-    "access", "alarm", "brk", "chmod", "clock_nanosleep", "close", "exit", "exit_group", "fcntl", "flock", "fsync",
-    "futex", "getcwd", "getdents64", "getpid", "getpriority", "getrandom", "getrusage", "gettid", "listxattr",
-    "llistxattr", "lseek", "madvise", "mkdir", "mmap", "mprotect", "msync", "munmap", "newfstatat", "openat",
-    "pipe2", "pselect6", "read", "readlink", "rename", "rmdir", "rseq", "rt_sigaction", "rt_sigprocmask",
-    "rt_sigreturn", "sched_getaffinity", "sendfile", "set_robust_list", "setitimer", "statfs", "symlink",
-    "sysinfo", "tgkill", "times", "truncate", "uname", "unlink", "unlinkat", "utimensat", "write",
+    "access", "alarm", "brk", "chmod", "clock_nanosleep", "close", "exit", "exit_group", "fcntl", "flock",
+    "fsync", "futex", "getcwd", "getdents64", "getpid", "getpriority", "getrandom", "getrusage", "gettid",
+    "listxattr", "llistxattr", "lseek", "madvise", "mkdir", "mmap", "mprotect", "msync", "munmap",
+    "newfstatat", "openat", "pipe2", "pselect6", "read", "readlink", "rename", "rmdir", "rseq",
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_getaffinity", "sendfile", "set_robust_list",
+    "setitimer", "statfs", "symlink", "sysinfo", "tgkill", "times", "truncate", "uname", "unlink", "unlinkat",
+    "utimensat", "write",
 )  # fmt: skip
 """Measured (``tests/sandbox/measure_syscalls.py``); ``clone``, ``ioctl`` and ``prlimit64`` were measured too
 and are in `CONDITIONAL_SYSCALLS`, ``clone3`` gets ENOSYS."""
 GENERAL_SYSCALLS = (
     # the same file operations through other entry points
-    "fstat", "lstat", "stat", "statx", "fstatfs", "faccessat", "faccessat2", "readlinkat", "pread64", "pwrite64",
-    "readv", "writev", "preadv", "pwritev", "preadv2", "pwritev2", "ftruncate", "fdatasync", "fallocate",
-    "copy_file_range", "dup", "dup2", "dup3", "pipe", "close_range", "chdir", "fchdir", "fchmod", "fchmodat",
-    "mkdirat", "renameat", "renameat2", "symlinkat", "getxattr", "lgetxattr", "fgetxattr", "flistxattr",
-    "poll", "ppoll", "select",
+    "fstat", "lstat", "stat", "statx", "fstatfs", "faccessat", "faccessat2", "readlinkat", "pread64",
+    "pwrite64", "readv", "writev", "preadv", "pwritev", "preadv2", "pwritev2", "ftruncate", "fdatasync",
+    "fallocate", "copy_file_range", "dup", "dup2", "dup3", "pipe", "close_range", "chdir", "fchdir", "fchmod",
+    "fchmodat", "mkdirat", "renameat", "renameat2", "symlinkat", "getxattr", "lgetxattr", "fgetxattr",
+    "flistxattr", "poll", "ppoll", "select",
     # memory, threads, signals and time
-    "mremap", "sched_yield", "sigaltstack", "restart_syscall", "rt_sigpending", "rt_sigtimedwait", "rt_sigsuspend",
-    "kill", "getitimer", "clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep",
+    "mremap", "sched_yield", "sigaltstack", "restart_syscall", "rt_sigpending", "rt_sigtimedwait",
+    "rt_sigsuspend", "kill", "getitimer", "clock_gettime", "clock_getres", "gettimeofday", "time",
+    "nanosleep",
     # read-only facts about the process itself (umask only narrows what it creates)
     "getppid", "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid", "getresgid", "getpgrp",
-    "getpgid", "getsid", "getcpu", "getrlimit", "sched_getparam", "sched_getscheduler", "sched_get_priority_max",
-    "sched_get_priority_min", "umask",
+    "getpgid", "getsid", "getcpu", "getrlimit", "sched_getparam", "sched_getscheduler",
+    "sched_get_priority_max", "sched_get_priority_min", "umask",
 )  # fmt: skip
 ALLOWED_SYSCALLS = MEASURED_SYSCALLS + GENERAL_SYSCALLS
 CLONE_THREAD = 0x00010000
@@ -73,7 +75,8 @@ CLONE_NAMESPACE_FLAGS = (
     0x00000080,
 )
 _CLONE_MASK = CLONE_THREAD | sum(CLONE_NAMESPACE_FLAGS)
-# ioctl requests a block may make: TCGETS (isatty), TIOCGWINSZ (terminal size), FIONREAD, FIONBIO, FIONCLEX, FIOCLEX
+# ioctl requests a block may make: TCGETS (isatty), TIOCGWINSZ (terminal size), FIONREAD, FIONBIO, FIONCLEX,
+# FIOCLEX
 IOCTL_REQUESTS = (0x5401, 0x5413, 0x541B, 0x5421, 0x5450, 0x5451)
 PR_SET_NAME, PR_GET_NAME = 15, 16
 _ALL = (1 << 64) - 1
@@ -89,7 +92,8 @@ CONDITIONAL_SYSCALLS: tuple[tuple[str, tuple[tuple[int, int, int], ...]], ...] =
     ("sched_setattr", ((0, 0, _ALL),)),
     ("prlimit64", ((0, 0, _ALL),)),  # resource.setrlimit; rlimits can only be lowered
 )
-"""(syscall, ((argument index, value, mask), ...)): allowed when ``arg & mask == value`` for every condition."""
+"""(syscall, ((argument index, value, mask), ...)): allowed when ``arg & mask == value`` for every
+condition."""
 DENIED_SYSCALLS = (
     "socket", "socketpair", "fork", "vfork", "execve", "execveat", "ptrace", "process_vm_readv",
     "process_vm_writev", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "bpf",
@@ -104,9 +108,10 @@ DENIED_SYSCALLS = (
     "lookup_dcookie", "migrate_pages", "move_pages", "mbind", "set_mempolicy", "memfd_secret",
     "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self", "seccomp",
     # kernel objects that outlive the process: SysV IPC, POSIX message queues, filesystem watches
-    "ipc", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl", "msgget", "msgsnd",
-    "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
-    "inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch", "fanotify_mark",
+    "ipc", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl", "msgget",
+    "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify",
+    "mq_getsetattr", "inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
+    "fanotify_mark",
 )  # fmt: skip
 """Refused by the earlier denylist and still refused (not in any allowed list: checked by the tests)."""
 

@@ -9,13 +9,14 @@ from functools import lru_cache
 
 _PARSE_LOCK = threading.Lock()
 """CPython 3.11.7's ``ast.parse`` is not thread-safe: concurrent calls share the AST converter's recursion
-counter and fail with "SystemError: AST constructor recursion depth mismatch" (seen with sessions on threads)."""
+counter and fail with "SystemError: AST constructor recursion depth mismatch" (seen with sessions on
+threads)."""
 
 
 @lru_cache(maxsize=64)
 def parse_or_none(code: str) -> ast.Module | None:
-    """Parse once per distinct code text (the fix-up chain and the routing ask repeatedly); None if it does not
-    parse. Every parse in the supervisor goes through here, one at a time (see ``_PARSE_LOCK``).
+    """Parse once per distinct code text (the fix-up chain and the routing ask repeatedly); None if it does
+    not parse. Every parse in the supervisor goes through here, one at a time (see ``_PARSE_LOCK``).
 
     The cached trees are shared, so callers must treat them as read-only.
     """
@@ -38,7 +39,7 @@ def parses(code: str) -> bool:
     return parse_or_none(code) is not None
 
 
-def edit_spans(code: str, edits: list[tuple[ast.AST, str]]) -> str:
+def edit_spans(code: str, edits: list[tuple[ast.expr, str]]) -> str:
     """Replace the exact source span of each node by its new text.
 
     AST column offsets count UTF-8 bytes and lines end the way the tokenizer sees them (``\\n``,
@@ -46,7 +47,7 @@ def edit_spans(code: str, edits: list[tuple[ast.AST, str]]) -> str:
 
     Args:
         code (`str`): the source the nodes were parsed from.
-        edits (`list[tuple[ast.AST, str]]`): (node, replacement text) pairs; spans must not overlap.
+        edits (`list[tuple[ast.expr, str]]`): (node, replacement text) pairs; spans must not overlap.
 
     Example:
         >>> tree = ast.parse("x = 'é' + 1")
@@ -60,7 +61,9 @@ def edit_spans(code: str, edits: list[tuple[ast.AST, str]]) -> str:
     for line in lines:
         starts.append(starts[-1] + len(line))
 
-    def offset(lineno: int, col: int) -> int:
+    def offset(lineno: int | None, col: int | None) -> int:
+        # ast types end positions as optional (hand-built nodes lack them); parsed nodes always carry them
+        assert lineno is not None and col is not None
         return starts[lineno - 1] + len(lines[lineno - 1].encode()[:col].decode())
 
     spans = sorted(

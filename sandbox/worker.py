@@ -175,7 +175,8 @@ _REPORT = 2  # index of the report pipe in a _Reader
 
 
 def _supervise(pid: int, reader: _Reader, timeout: float, replay: float) -> tuple[str, int, Any]:
-    """Pump pipes until the child exits; SIGKILL it on timeout or output flood. Returns (cause, status, rusage).
+    """Pump pipes until the child exits; SIGKILL it on timeout or output flood. Returns (cause, status,
+    rusage).
 
     The replay of a session's earlier cells gets its own budget; the block's limit starts when the child
     marks the end of the replay with its first byte on the report pipe.

@@ -15,7 +15,8 @@ img.load()
 print(img.size, img.mode, img.format)
 crop = img.crop((10, 10, 200, 150)).resize((400, 300), Image.LANCZOS)
 rot = crop.rotate(33, expand=True, resample=Image.BICUBIC)
-enh = ImageEnhance.Sharpness(ImageEnhance.Brightness(ImageEnhance.Contrast(rot).enhance(1.5)).enhance(1.2)).enhance(2.0)
+enh = ImageEnhance.Sharpness(ImageEnhance.Brightness(ImageEnhance.Contrast(rot).enhance(1.5)).enhance(1.2))\
+.enhance(2.0)
 enh = ImageOps.autocontrast(enh.filter(ImageFilter.GaussianBlur(2)))
 gray = ImageOps.grayscale(enh).point(lambda v: 255 if v > 100 else 0)
 draw = ImageDraw.Draw(enh)
@@ -102,7 +103,8 @@ os.makedirs("sub/dir", exist_ok=True)
 pathlib.Path("sub/dir/a.txt").write_text("hello")
 shutil.copy("sub/dir/a.txt", "sub/b.txt")
 os.rename("sub/b.txt", "sub/c.txt")
-print(sorted(str(p) for p in pathlib.Path("sub").rglob("*")), os.path.getsize("sub/c.txt"), os.stat("sub").st_mode > 0)
+print(sorted(str(p) for p in pathlib.Path("sub").rglob("*")), os.path.getsize("sub/c.txt"), \
+os.stat("sub").st_mode > 0)
 print(sorted(os.listdir(".")), os.getcwd() != "", os.path.exists(image_path), os.access("sub", os.W_OK))
 with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as tmp:
     tmp.write("t")
@@ -151,7 +153,8 @@ time.sleep(0.1)
 signal.signal(signal.SIGUSR1, lambda *_: fired.append(2))
 signal.raise_signal(signal.SIGUSR1)
 print(fired, signal.alarm(0))
-print(os.statvfs(".").f_bsize > 0, shutil.disk_usage(".").total > 0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0)
+print(os.statvfs(".").f_bsize > 0, shutil.disk_usage(".").total > 0, \
+resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0)
 mm = np.memmap("mm.dat", dtype="uint8", mode="w+", shape=(4096,))
 mm[:] = 7
 mm.flush()
@@ -164,14 +167,15 @@ shutil.rmtree("sub")
 print("DONE")
 """
 
-# Stdlib modules that neither the zygote nor Pillow, numpy or cv2 import: at the reduced level they are importable only
-# where the interpreter's files are readable by the sandbox uid (not under a mode-700 /root), so a
-# ModuleNotFoundError there is the environment's, not the policy's.
+# Stdlib modules that neither the zygote nor Pillow, numpy or cv2 import: at the reduced level they are
+# importable only where the interpreter's files are readable by the sandbox uid (not under a mode-700 /root),
+# so a ModuleNotFoundError there is the environment's, not the policy's.
 IMPORT_BLOCK = """
 import statistics, glob, csv, heapq, dataclasses, zipfile, sqlite3, colorsys, secrets, fcntl, platform
 import numpy as np
 np.savez_compressed("arrs.npz", a=np.arange(6))
-print(sorted(np.load("arrs.npz").files), statistics.mean([1, 2, 3]), heapq.nsmallest(1, [2, 1]), glob.glob("*.npz"))
+print(sorted(np.load("arrs.npz").files), statistics.mean([1, 2, 3]), heapq.nsmallest(1, [2, 1]), \
+glob.glob("*.npz"))
 with open("rows.csv", "w", newline="") as handle:
     csv.writer(handle).writerows([[1, 2], [3, 4]])
 con = sqlite3.connect(":memory:")

@@ -416,7 +416,8 @@ def test_probes_reach_both_zygotes() -> None:
 def test_state_planted_for_next_trajectory_is_gone(sb: Sandbox) -> None:
     plant = (
         "import json, os, sys, builtins\njson.planted = 1\nbuiltins.planted = 1\nsys.modules['evil'] = json\n"
-        "open('plant.txt', 'w').write('x')\nopen('/mnt/data/temp_processed_images/plant.png', 'w').write('x')\n"
+        "open('plant.txt', 'w').write('x')\n"
+        "open('/mnt/data/temp_processed_images/plant.png', 'w').write('x')\n"
         "print(os.listdir('.'))"
     )
     assert sb.run(plant).status is ExecStatus.OK
@@ -442,7 +443,7 @@ def test_no_orphans_and_no_scratch_left_after_close(png: bytes) -> None:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
-# --- kernel state, image headers and scratch volume, at both isolation levels ---------------------------------
+# --- kernel state, image headers and scratch volume, at both isolation levels -------------------------------
 
 LEVELS = levels(
     {
@@ -485,8 +486,8 @@ def _host_sysv_keys() -> set[int]:
 
 @pytest.fixture(scope="module", params=list(LEVELS), ids=list(LEVELS))
 def level_sb(request):
-    # None of these probes loops: a long limit only keeps the file-heavy ones (1,100 files, 1,500 folders) from
-    # timing out on a loaded machine before the scratch limits they probe are checked.
+    # None of these probes loops: a long limit only keeps the file-heavy ones (1,100 files, 1,500 folders)
+    # from timing out on a loaded machine before the scratch limits they probe are checked.
     config = pool_config(workers=1, max_scratch_mb=32, timeout_s=10.0, **LEVELS[request.param])
     with Sandbox(config) as pool:
         yield pool

@@ -124,7 +124,8 @@ def test_apply_fixups_records_each_fix_in_order() -> None:
     )
     fixed = apply_fixups(code, CTX)
     assert fixed.fixes == (
-        "fix_indent", "fix_image_path", "fix_slice_clamp", "fix_cv_alias", "fix_precision", "fix_output_subdirs",
+        "fix_indent", "fix_image_path", "fix_slice_clamp", "fix_cv_alias", "fix_precision",
+        "fix_output_subdirs",
     )  # fmt: skip
     assert fixed.output_subdirs == ("sub",)
     assert "img[0:64, 0:64]" in fixed.code and ":.8f}" in fixed.code and "cv.imread" not in fixed.code

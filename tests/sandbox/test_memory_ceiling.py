@@ -1,7 +1,8 @@
-"""The per-worker memory ceiling (sandbox/memcap.py): memory RLIMIT_AS does not see still ends a block as `memory`.
+"""The per-worker memory ceiling (sandbox/memcap.py): memory RLIMIT_AS does not see still ends a block as
+`memory`.
 
-Each probe runs at both isolation levels, under a cgroup (skipped with the reason where none can be created) and
-under the watchdog, with the scratch root on tmpfs so that files a block writes are memory, not disk.
+Each probe runs at both isolation levels, under a cgroup (skipped with the reason where none can be created)
+and under the watchdog, with the scratch root on tmpfs so that files a block writes are memory, not disk.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from sandbox.memcap import CGROUP_PREFIX, ceiling_mb, find_cgroup_base, on_tmpfs
 CEILING_MB = 600
 SHM = "/dev/shm"
 LEVELS = levels(POOL_LEVELS)
-# 200 files of 16 MB (RLIMIT_FSIZE caps each file, not their sum) in the block's own work folder: ~3.2 GB of tmpfs,
-# none of it in the block's address space.
+# 200 files of 16 MB (RLIMIT_FSIZE caps each file, not their sum) in the block's own work folder: ~3.2 GB of
+# tmpfs, none of it in the block's address space.
 FILL_TMPFS = """
 for i in range(200):
     with open(f"fill{i}.bin", "wb") as f:

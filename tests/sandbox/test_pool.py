@@ -13,7 +13,8 @@ from PIL import Image
 from sandbox import ExecStatus, Sandbox
 
 SAVE_CROP = (
-    "from PIL import Image\nimport random\nimg = Image.open(image_path)\nx1, y1, x2, y2 = 10, 10, 5000, 5000\n"
+    "from PIL import Image\nimport random\nimg = Image.open(image_path)\n"
+    "x1, y1, x2, y2 = 10, 10, 5000, 5000\n"
     "crop = img.crop((x1, y1, x2, y2))\n"
     "processed_path = f'/mnt/data/temp_processed_images/photo_{random.randint(1000, 9999)}.png'\n"
     "crop.save(processed_path)\nprint(processed_path)"
@@ -117,7 +118,8 @@ def test_refusals(sb: Sandbox, png: bytes) -> None:
 def test_session_sees_earlier_variables_and_functions(sb: Sandbox, png: bytes) -> None:
     with sb.session(images=[png], image_name="photo.png", item_id="t1") as s:
         assert s.run(
-            "from PIL import Image\nimg = Image.open(image_path)\nw, h = img.size\ndef area():\n    return w * h"
+            "from PIL import Image\nimg = Image.open(image_path)\nw, h = img.size\n"
+            "def area():\n    return w * h"
         ).ok
         assert s.run("print(undefined_name)").status is ExecStatus.ERROR  # failed cells are not replayed
         r = s.run("print(area(), img.size)")

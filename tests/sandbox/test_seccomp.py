@@ -77,7 +77,8 @@ def _syscall_numbers(names: list[str]) -> dict[str, int]:
     return {name: pyseccomp.resolve_syscall(pyseccomp.system_arch(), name) for name in names}
 
 
-# Syscalls no list names (neither allowed nor in the old denylist), with harmless arguments; each must fail EPERM.
+# Syscalls no list names (neither allowed nor in the old denylist), with harmless arguments; each must fail
+# EPERM.
 UNLISTED = {
     "memfd_create": "b'x', 0",
     "mknodat": "-100, b'fifo', 0o10600, 0",

@@ -1,4 +1,5 @@
-"""Long-running soak test (``-m slow``): mixed good and hostile blocks from many threads, random worker kills."""
+"""Long-running soak test (``-m slow``): mixed good and hostile blocks from many threads, random worker
+kills."""
 
 from __future__ import annotations
 

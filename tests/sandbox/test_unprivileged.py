@@ -52,7 +52,8 @@ INNER_TIMEOUT_S = 420
 
 
 def _untraversable(paths: list[str]) -> dict[str, set[str]]:
-    """Directories 65534 cannot pass through on the way to ``paths``, each with the entries needed below it."""
+    """Directories 65534 cannot pass through on the way to ``paths``, each with the entries needed below
+    it."""
     blocked: dict[str, set[str]] = {}
     for path in paths:
         parts = Path(path).parts
