@@ -25,9 +25,9 @@ Rules, checked on each file's own imports (direct, not transitive):
 """
 
 import ast
-import re
 import doctest
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -295,7 +295,8 @@ def test_every_sandbox_parameter_is_typed():
 
 
 def test_every_prompt_text_is_in_the_prompts_module():
-    """Texts a model is shown are defined once, in ``synthesis/prompts.py`` (others import them from there)."""
+    """Texts a model is shown are defined once, in ``synthesis/prompts.py`` (others import them from
+    there)."""
     shown = re.compile(r"(PROMPT|TEMPLATE|NO_TOOL_\w+)$")
     elsewhere = [
         f"{_rel(path)}: {target.id}"

@@ -94,10 +94,16 @@ def write_images(root: Path, blobs: list[bytes]) -> list[dict[str, Any]]:
         preview = len(data) > PREVIEW_BYTES
         full = image_path("images", key, "preview.jpg" if preview else image_ext(data) or "bin")
         try:
-            if not (root / full).exists():
-                _write(root / full, _shrunk(data, PREVIEW_SIDE, quality=85) if preview else data)
-            if not (root / thumb).exists():
-                _write(root / thumb, _shrunk(data, THUMB_SIDE, quality=80))
+            missing = [
+                side
+                for side, name in ((PREVIEW_SIDE, full), (THUMB_SIDE, thumb))
+                if not (root / name).exists()
+            ]
+            if not preview and PREVIEW_SIDE in missing:
+                _write(root / full, data)
+                missing.remove(PREVIEW_SIDE)
+            for side, jpeg in zip(missing, _jpegs(data, missing), strict=True):
+                _write(root / (full if side == PREVIEW_SIDE else thumb), jpeg)
         except _BROKEN as err:  # the header read, the pixels did not
             view["full"] = _keep(root, image_path("images", key, image_ext(data) or "bin"), data)
             view["error"] = f"{type(err).__name__}: {err}"
@@ -113,20 +119,26 @@ def _keep(root: Path, name: str, data: bytes) -> str:
     return name
 
 
-def _shrunk(data: bytes, side: int, quality: int) -> bytes:
-    """The image as a JPEG of at most ``side`` pixels a side (transparency over white, as a browser shows
-    it)."""
+def _jpegs(data: bytes, sides: list[int]) -> list[bytes]:
+    """The image as JPEGs of at most each of ``sides`` pixels a side, largest first, from one decode (each
+    smaller one is shrunk from the one before; transparency over white, as a browser shows it)."""
+    out: list[bytes] = []
+    if not sides:
+        return out
     with Image.open(io.BytesIO(data)) as img:
-        img.draft("RGB", (side, side))  # JPEG decodes at a reduced scale: most of the cost saved
-        img.thumbnail((side, side))
+        img.draft("RGB", (sides[0], sides[0]))  # JPEG decodes at a reduced scale: most of the cost saved
         rgb = img.convert("RGBA") if img.mode in ("P", "LA", "PA") else img
-        if rgb.mode == "RGBA":  # transparency over white, as a browser would show it
+        if rgb.mode == "RGBA":
             back = Image.new("RGB", rgb.size, "white")
             back.paste(rgb, mask=rgb.getchannel("A"))
             rgb = back
-        out = io.BytesIO()
-        rgb.convert("RGB").save(out, "JPEG", quality=quality)
-    return out.getvalue()
+        rgb = rgb.convert("RGB")
+    for side in sides:
+        rgb.thumbnail((side, side))
+        buf = io.BytesIO()
+        rgb.save(buf, "JPEG", quality=85 if side == PREVIEW_SIDE else 80)
+        out.append(buf.getvalue())
+    return out
 
 
 def _write(path: Path, data: bytes) -> None:

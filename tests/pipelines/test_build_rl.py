@@ -1,4 +1,5 @@
-"""build_rl: RL prompt shards with checks and dead letters; the difficulty filter against a real HTTP endpoint."""
+"""build_rl: RL prompt shards with checks and dead letters; the difficulty filter against a real HTTP
+endpoint."""
 
 import importlib.util
 import io
@@ -50,8 +51,9 @@ def test_rl_prompts_are_written_checked_and_loadable(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_multi_process_run_writes_every_prompt_it_counts(tmp_path):
-    """400 prompts of about 0.9 MB each on the default multi-process runner: rows passed whole into the shard
-    writer's side-input stage lost 1-85 of them per run; staged rows lose none, and the shards match the counts."""
+    """400 prompts of about 0.9 MB each on the default multi-process runner: rows passed whole into the
+    shard writer's side-input stage lost 1-85 of them per run; staged rows lose none, and the shards match
+    the counts."""
     cfg = load_config(ROOT / "pipeline.yaml", [f"run.output_dir={tmp_path}", "tasks.count=400"])
     assert cfg.runner.kind == "multi_process"
     assert build_rl.run(cfg) == 0

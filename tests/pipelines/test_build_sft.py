@@ -1,4 +1,5 @@
-"""build_sft end to end: nothing lost under injected faults, identical shards on every runner, resume after a kill."""
+"""build_sft end to end: nothing lost under injected faults, identical shards on every runner, resume after
+a kill."""
 
 import json
 import os
@@ -70,7 +71,9 @@ def test_artefact_contract_and_datasets_load(clean_run):
         "manifest.json",
         "stats.json",
     ]
-    assert (clean_run / "report" / "index.html").is_file()  # the browsable report (tests/pipelines/test_report*)
+    assert (
+        clean_run / "report" / "index.html"
+    ).is_file()  # the browsable report (tests/pipelines/test_report*)
     stats = json.loads((clean_run / "stats.json").read_text())
     assert stats["holds"] and stats["records_in"] == COUNT == stats["accepted"] + stats["dead_lettered"]
     manifest = json.loads((clean_run / "manifest.json").read_text())

@@ -11,7 +11,8 @@ from synthesis.tasks import TasksConfig, plan_tasks
 
 
 def _dealt(items: list, workers: int) -> list[Counter]:
-    """What each worker gets when a runner splits a stage's input round-robin by position (the local ones do)."""
+    """What each worker gets when a runner splits a stage's input round-robin by position (the local ones
+    do)."""
     return [Counter(item["family"] for item in items[k::workers]) for k in range(workers)]
 
 

@@ -1,4 +1,5 @@
-"""Publishing: a Hub-ready folder that `datasets.load_dataset(folder)` loads with images, and a retrying push."""
+"""Publishing: a Hub-ready folder that `datasets.load_dataset(folder)` loads with images, and a retrying
+push."""
 
 import io
 import json
@@ -78,7 +79,8 @@ def test_card_has_counts_reasons_config_examples_and_plots(run_dir):
     assert "| crop | 3 | 4 |" in card  # family counts per split: columns test, train (name order)
     assert "| validate/answer_mismatch | 2 |" in card and "| validate/exec_timeout | 3 |" in card
     assert '"count": 18' in card
-    # The first row of each family in shard order (test before train, ids sorted, across row groups), 3 at most.
+    # The first row of each family in shard order (test before train, ids sorted, across row groups), 3 at
+    # most.
     assert [line.split("`")[1] for line in card.splitlines() if line.startswith("### `")] == [
         "crop-0100",
         "compute-0003",
