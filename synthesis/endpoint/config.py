@@ -87,7 +87,13 @@ class TeacherConfig(EndpointConfig):
     backoff_max_s: float = field(
         default=60.0, metadata={"help": "Cap on one backoff sleep (Retry-After included)."}
     )
-    concurrency: int = field(default=8, metadata={"help": "Requests in flight at once through one backend."})
+    concurrency: int = field(
+        default=8,
+        metadata={
+            "help": "Requests in flight at once through one backend; build_sft keeps this many rollouts "
+            "running per worker process (and as many queued behind them)."
+        },
+    )
     fatal_after: int = field(
         default=3,
         metadata={

@@ -70,8 +70,14 @@ def find_fatal(err: BaseException) -> FatalTeacherError | None:
     traceback text; the last ``FatalTeacherError: ...`` line in it is the message (the step suffix removed).
 
     Example:
-        >>> str(find_fatal(RuntimeError("Traceback ...\\nsynthesis.endpoint.errors.FatalTeacherError: "
-        ...                             "cannot connect to http://h/v1 [while running 'Teach']\\n")))
+        >>> str(
+        ...     find_fatal(
+        ...         RuntimeError(
+        ...             "Traceback ...\\nsynthesis.endpoint.errors.FatalTeacherError: "
+        ...             "cannot connect to http://h/v1 [while running 'Teach']\\n"
+        ...         )
+        ...     )
+        ... )
         'cannot connect to http://h/v1'
         >>> find_fatal(ValueError("no")) is None
         True

@@ -97,10 +97,19 @@ def to_messages(conversation: Conversation, mode: str, detail: str = "") -> list
 
     Example:
         >>> from synthesis.agent import Piece
-        >>> c = Conversation("S", "U", (), [Piece("model", "<think>a<code>x</code>"),
-        ...                                 Piece("sandbox", "<sandbox_output>1</sandbox_output>")])
-        >>> [(m["role"], m["content"] if isinstance(m["content"], str) else len(m["content"]))
-        ...  for m in to_messages(c, "turns")]
+        >>> c = Conversation(
+        ...     "S",
+        ...     "U",
+        ...     (),
+        ...     [
+        ...         Piece("model", "<think>a<code>x</code>"),
+        ...         Piece("sandbox", "<sandbox_output>1</sandbox_output>"),
+        ...     ],
+        ... )
+        >>> [
+        ...     (m["role"], m["content"] if isinstance(m["content"], str) else len(m["content"]))
+        ...     for m in to_messages(c, "turns")
+        ... ]
         [('system', 'S'), ('user', 1), ('assistant', '<think>a<code>x</code>'), ('user', 1)]
         >>> to_messages(c, "continue")[-1]["content"]
         '<think>a<code>x</code><sandbox_output>1</sandbox_output>'

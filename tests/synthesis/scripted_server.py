@@ -5,9 +5,9 @@ on an ephemeral port). For each request it rebuilds the trajectory so far from t
 modes: sandbox outputs as user turns, or one final assistant message) and continues a fixed per-stage script:
 
 * before any sandbox output: ``<think>`` + reasoning + a ``<code>`` block that prints a computation
-  (``[calc:EXPR]`` in the user text, default ``6 * 7``; ``[calc2f:EXPR]`` prints it with ``:.2f``, which Thyme's
-  sandbox widens to 8 decimals) or, with ``[crop]``, crops ``image_path`` (``[cropsmall]``: a 24-px box at
-  (-8, -8), which only runs as recorded with Thyme's crop clamp);
+  (``[calc:EXPR]`` in the user text, default ``6 * 7``; ``[calc2f:EXPR]`` prints it with ``:.2f``, which
+  Thyme's sandbox widens to 8 decimals) or, with ``[crop]``, crops ``image_path`` (``[cropsmall]``: a 24-px
+  box at (-8, -8), which only runs as recorded with Thyme's crop clamp);
 * after a sandbox output: reasoning that quotes the output + ``</think>\\n<answer>...</answer>``;
 * ``[answer]`` answers at once; ``[junk]`` replies with text that has no protocol tags at all, ``[thenjunk]``
   does so only after the first sandbox output.
@@ -16,24 +16,30 @@ The reply continues the current stage's script from whatever the assistant alrea
 ``<code>`` followed by a code call works), honours ``stop`` by stripping the matched string as OpenAI does and
 ``max_tokens`` (4 characters a token) with ``finish_reason="length"``.
 
-Faults are scripted by markers in the user text: ``[fault:KIND]`` on every attempt, ``[fault:KINDxN]`` on the
-first N attempts of each distinct request (retries resend the same body), ``...@S`` only at stage S (0 = the
-first call). Kinds: ``400``, ``429`` (with ``Retry-After: 0``), ``500``, ``503``, ``hang`` (sleeps past the client's
-timeout), ``badjson`` (a 200 whose body is not JSON), ``nochoices``, ``empty``, ``null`` (content null),
-``length`` (reply cut short, ``finish_reason="length"``), ``cut`` (connection closed mid-body), ``toolong`` (a
-400 whose message varies with the request, like a context-length refusal), ``surrogate`` (the reply text holds a
-lone surrogate, sent as the JSON escape ``\\ud800``).
+Faults are scripted by markers in the user text: ``[fault:KIND]`` on every attempt, ``[fault:KINDxN]`` on
+the first N attempts of each distinct request (retries resend the same body), ``...@S`` only at stage S (0 =
+the first call). Kinds: ``400``, ``429`` (with ``Retry-After: 0``), ``500``, ``503``, ``hang`` (sleeps past
+the client's timeout), ``badjson`` (a 200 whose body is not JSON), ``nochoices``, ``empty``, ``null`` (content
+null), ``length`` (reply cut short, ``finish_reason="length"``), ``cut`` (connection closed mid-body),
+``toolong`` (a 400 whose message varies with the request, like a context-length refusal), ``surrogate`` (the
+reply text holds a lone surrogate, sent as the JSON escape ``\\ud800``).
 
-Refusals of the whole server: ``api_key`` answers 401 to any other key, ``strict_model`` answers 404 to any other
-model (vLLM's wording), ``always`` answers every completion with one fault kind (e.g. ``"400"``). ``received``
-counts every HTTP request; a backend's preflight (header ``X-Thyme-Preflight``) goes to ``preflights``, every
-other completion request (refused ones included) to ``bodies``.
+Refusals of the whole server: ``api_key`` answers 401 to any other key, ``strict_model`` answers 404 to any
+other model (vLLM's wording), ``always`` answers every completion with one fault kind (e.g. ``"400"``).
+``received`` counts every HTTP request; a backend's preflight (header ``X-Thyme-Preflight``) goes to
+``preflights``, every other completion request (refused ones included) to ``bodies``. ``in_flight`` measures
+how many of those were in flight over time (the teacher bench and the concurrency test read its
+:meth:`InFlight.report`).
+
+Latency is a sleep in the request's own thread: it costs no CPU, so one server process can hold hundreds of
+requests in flight (the accept backlog is deep enough for that many connections opening at once).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import threading
 import time
@@ -51,6 +57,91 @@ CROP_CODE = (
     "from PIL import Image\nimg = Image.open(image_path)\nw, h = img.size\n"
     'p = "/mnt/data/temp_processed_images/crop.png"\nimg.crop((0, 0, w // 2, h // 2)).save(p)\nprint(p)'
 )
+
+
+class InFlight:
+    """Time-weighted count of requests in flight, from the first arrival to the last reply.
+
+    ``seconds[k]`` is how long exactly ``k`` requests were in flight; :meth:`report` turns it into the
+    fraction of the window at zero, the mean and the peak.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.now = self.peak = self.total = 0
+        self.first: float | None = None
+        self.last: float | None = None
+        self._since: float | None = None
+        self.seconds: dict[int, float] = {}
+        self.events: list[tuple[float, int]] = []  # (time, +1 or -1), for the timeline
+
+    def _tick(self, t: float) -> None:
+        if self._since is not None:
+            self.seconds[self.now] = self.seconds.get(self.now, 0.0) + t - self._since
+        self._since = t
+
+    def enter(self) -> None:
+        with self._lock:
+            t = time.monotonic()
+            self._tick(t)
+            self.now, self.total = self.now + 1, self.total + 1
+            self.events.append((t, 1))
+            self.peak = max(self.peak, self.now)
+            self.first = t if self.first is None else self.first
+
+    def leave(self) -> None:
+        with self._lock:
+            t = time.monotonic()
+            self._tick(t)
+            self.now -= 1
+            self.last = t
+            self.events.append((t, -1))
+
+    def report(self) -> dict:
+        """``start`` and ``window_s`` (first arrival to last reply), ``requests``, ``zero_fraction``,
+        ``mean``, ``peak``, and ``at_least``: the fraction of the window with at least k in flight, for k at
+        25, 50, 75, 90 and 100% of the peak; ``timeline``: the mean in flight in each 20th of the window."""
+        with self._lock:
+            first, last = self.first, self.last
+            seconds, events = dict(self.seconds), list(self.events)
+            peak, total = self.peak, self.total
+        window = last - first if first is not None and last is not None else 0.0
+        if first is None or window <= 0:
+            return {"window_s": 0.0, "requests": total, "zero_fraction": 1.0, "mean": 0.0, "peak": peak}
+        levels = sorted({max(1, round(peak * f)) for f in (0.25, 0.5, 0.75, 0.9, 1.0)})
+        return {
+            "start": first,  # time.monotonic(): one clock for every process of the machine
+            "window_s": window,
+            "requests": total,
+            "zero_fraction": seconds.get(0, 0.0) / window,
+            "mean": sum(k * v for k, v in seconds.items()) / window,
+            "peak": peak,
+            "at_least": {k: sum(v for n, v in seconds.items() if n >= k) / window for k in levels},
+            "timeline": _timeline(events, first, window),
+        }
+
+
+def _timeline(events: list[tuple[float, int]], start: float, window: float, parts: int = 20) -> list[float]:
+    """Mean requests in flight in each of ``parts`` equal slices of the window.
+
+    Example:
+        >>> _timeline([(0.0, 1), (1.0, 1), (2.0, -1), (4.0, -1)], 0.0, 4.0, parts=4)
+        [1.0, 2.0, 1.0, 1.0]
+    """
+    bounds = [start + window * i / parts for i in range(parts + 1)]
+    area, now, previous = [0.0] * parts, 0, start
+    for t, delta in events:
+        for i in range(parts):  # the part of [previous, t) inside each slice
+            overlap = min(t, bounds[i + 1]) - max(previous, bounds[i])
+            if overlap > 0:
+                area[i] += now * overlap
+        now, previous = now + delta, t
+    return [round(a * parts / window, 1) for a in area]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # hundreds of clients connect at once; the default 5 drops SYNs (1 s each)
 
 
 def _text_of(content) -> str:
@@ -114,12 +205,14 @@ class ScriptedTeacher:
     """The server: start it with ``with ScriptedTeacher() as server:``; ``server.base_url`` ends in ``/v1``.
 
     Args:
-        latency_s (`float`, *optional*, defaults to `0.0`): added to every completion (the bench uses 0.05).
+        latency_s (`float`, *optional*, defaults to `0.0`): added to every completion (a sleep: no CPU).
         hang_s (`float`, *optional*, defaults to `3.0`): how long a ``hang`` fault sleeps before answering.
         model (`str`, *optional*, defaults to `"scripted-teacher"`): the one model listed.
         api_key (`str`, *optional*): the only key accepted (401 otherwise); None accepts any.
         strict_model (`bool`, *optional*, defaults to `False`): answer 404 to a request for another model.
         always (`str`, *optional*): a fault kind applied to every completion request, preflights included.
+        jitter_s (`float`, *optional*, defaults to `0.0`): a further random delay of up to this much, so that
+            requests sent together finish in another order.
     """
 
     def __init__(
@@ -130,17 +223,19 @@ class ScriptedTeacher:
         api_key: str | None = None,
         strict_model: bool = False,
         always: str | None = None,
+        jitter_s: float = 0.0,
     ):
         self.latency_s, self.hang_s, self.model = latency_s, hang_s, model
+        self.jitter_s, self._rng = jitter_s, random.Random(0)
         self.api_key, self.strict_model, self.always = api_key, strict_model, always
         self.bodies: list[dict] = []  # every completion request of a rollout received, in arrival order
         self.auth: list[str] = []  # the Authorization header of each
         self.preflights: list[dict] = []  # the backend's preflight requests
         self.received = 0  # every HTTP request, of any kind
+        self.in_flight = InFlight()  # completion requests of rollouts (not preflights) in flight over time
         self._attempts: Counter = Counter()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="scripted-teacher", daemon=True
         )
@@ -164,6 +259,11 @@ class ScriptedTeacher:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+    def jitter(self) -> float:
+        """A uniform draw in [0, 1) for the jitter (one generator, shared by the request threads)."""
+        with self._lock:
+            return self._rng.random()
 
     def count(self) -> None:
         with self._lock:
@@ -258,15 +358,25 @@ def _handler(server: ScriptedTeacher) -> type[BaseHTTPRequestHandler]:
             if self.path.rstrip("/") != "/v1/chat/completions":
                 return self._send(404, b'{"error": {"message": "not found"}}')
             auth = self.headers.get("Authorization", "")
-            attempt = server.record(body, auth, preflight=bool(self.headers.get("X-Thyme-Preflight")))
+            preflight = bool(self.headers.get("X-Thyme-Preflight"))
+            attempt = server.record(body, auth, preflight=preflight)
+            if preflight:
+                return self._complete(body, auth, attempt)
+            server.in_flight.enter()
+            try:
+                return self._complete(body, auth, attempt)
+            finally:
+                server.in_flight.leave()
+
+        def _complete(self, body: dict, auth: str, attempt: int):
             refused = server.refusal(body, auth)
             if refused is not None:
                 status, message = refused
                 return self._send(
                     status, json.dumps({"error": {"message": message, "code": status}}).encode()
                 )
-            if server.latency_s:
-                time.sleep(server.latency_s)
+            if server.latency_s or server.jitter_s:
+                time.sleep(server.latency_s + server.jitter_s * server.jitter())
             text, finish, stage = reply_for(body)
             try:
                 self._answer(body, text, finish, server.always or active_fault(body, stage, attempt))
@@ -306,8 +416,9 @@ def _handler(server: ScriptedTeacher) -> type[BaseHTTPRequestHandler]:
 
 
 class ScriptedJudge:
-    """An OpenAI-compatible judge on 127.0.0.1: ``replies`` served in order (the last one repeats; ``"HTTP500"``
-    answers 500), every request body kept in ``requests``. Use as ``with ScriptedJudge() as judge:``."""
+    """An OpenAI-compatible judge on 127.0.0.1: ``replies`` served in order (the last one repeats;
+    ``"HTTP500"`` answers 500), every request body kept in ``requests``. Use as ``with ScriptedJudge() as
+    judge:``."""
 
     def __init__(self, replies: list[str] | None = None):
         self.replies: list[str] = replies or ['{"Correctness": 1}']
@@ -371,7 +482,8 @@ class ScriptedJudge:
 
 
 def main() -> None:
-    """Serve in this process until stdin closes (the bench runs the server apart from the client's GIL)."""
+    """Serve in this process until stdin closes (the bench runs the server apart from the client's GIL); then
+    print the :meth:`InFlight.report` of the rollout requests as one JSON line."""
     import argparse
     import sys
 
@@ -381,6 +493,7 @@ def main() -> None:
     with ScriptedTeacher(latency_s=args.latency_s) as server:
         print(server.base_url, flush=True)
         sys.stdin.read()
+        print(json.dumps(server.in_flight.report()), flush=True)
 
 
 if __name__ == "__main__":
