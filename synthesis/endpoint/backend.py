@@ -1,20 +1,22 @@
 """The OpenAI-compatible teacher: a :class:`~synthesis.agent.Backend` over any chat-completions endpoint.
 
 OpenAI, vLLM, SGLang and ``transformers serve`` all work through the ``openai`` client: images travel as data
-URLs, the conversation is rendered by :mod:`synthesis.endpoint.messages`, and replies are stored in a persistent
-:class:`~synthesis.endpoint.cache.RequestCache` so a rerun makes no request twice and returns identical output.
+URLs, the conversation is rendered by :mod:`synthesis.endpoint.messages`, and replies are stored in a
+persistent :class:`~synthesis.endpoint.cache.RequestCache` so a rerun makes no request twice and returns
+identical output.
 
 Endpoint trouble never raises into the agent loop. 429, 5xx, timeouts, dropped connections and malformed
 replies (no choices, empty content, a body that is not JSON) are retried with exponential backoff and jitter
 (the client's own retries are off, so the policy, its counts and its reasons are ours); after ``max_retries``
-the call returns ``Generation(finish_reason="error", error="teacher_<reason>: <detail>")`` and the rollout ends
-as a recorded ``backend_error``. A reply cut at ``max_tokens`` is not an error: it comes back as ``"length"``.
+the call returns ``Generation(finish_reason="error", error="teacher_<reason>: <detail>")`` and the rollout
+ends as a recorded ``backend_error``. A reply cut at ``max_tokens`` is not an error: it comes back as
+``"length"``.
 
 Trouble that fails every request alike is not per-record: it raises
-:class:`~synthesis.endpoint.errors.FatalTeacherError` with one line naming the cause, either at the preflight (one
-uncached 1-token request before the first request the cache cannot answer, so a rerun served from the cache
-sends none) or after ``fatal_after`` identical non-retryable failures in a row (401/403, 404, the same 400).
-From then on every call raises it at once, so the rollouts still in flight stop without another request.
+:class:`~synthesis.endpoint.errors.FatalTeacherError` with one line naming the cause, either at the preflight
+(one uncached 1-token request before the first request the cache cannot answer, so a rerun served from the
+cache sends none) or after ``fatal_after`` identical non-retryable failures in a row (401/403, 404, the same
+400). From then on every call raises it at once, so the rollouts still in flight stop without another request.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ PREFLIGHT_USER = "Describe the image in one word."
 class TeacherStats:
     """Totals of one backend, for the run stats; token counts are split into fetched and served from cache.
 
-    ``requests`` counts every attempt sent for a call (retries included), ``retries`` and ``failures`` count by
-    reason code, ``preflight_requests`` the uncached probes, and ``fatal`` holds the line that stopped the run.
+    ``requests`` counts every attempt sent for a call (retries included), ``retries`` and ``failures`` count
+    by reason code, ``preflight_requests`` the uncached probes, and ``fatal`` holds the line that stopped the
+    run.
     """
 
     calls: int = 0
@@ -78,17 +81,18 @@ class TeacherStats:
 class OpenAIBackend:
     """Continue Thyme conversations through an OpenAI-compatible endpoint, with retries and a request cache.
 
-    Thread-safe: many rollouts may call :meth:`generate` at once (see :func:`synthesis.endpoint.batch.run_many`); at most
-    ``cfg.concurrency`` requests are in flight through one backend. :meth:`generate` raises
-    :class:`~synthesis.endpoint.errors.FatalTeacherError` (a ``BaseException``) when the endpoint refuses every
-    request; any other trouble comes back as a failed :class:`~synthesis.agent.Generation`.
+    Thread-safe: many rollouts may call :meth:`generate` at once (see
+    :func:`synthesis.endpoint.batch.run_many`); at most ``cfg.concurrency`` requests are in flight through one
+    backend. :meth:`generate` raises :class:`~synthesis.endpoint.errors.FatalTeacherError` (a
+    ``BaseException``) when the endpoint refuses every request; any other trouble comes back as a failed
+    :class:`~synthesis.agent.Generation`.
 
     Args:
         cfg (`TeacherConfig`): endpoint, retry policy, cache and request shape.
         api_key (`str`, *optional*, defaults to `"none"`): the key; the pipeline reads it with
             :func:`runconfig.keys.api_key` from the variable ``cfg.api_key_env`` names.
-        sleep (`Callable[[float], None]`, *optional*, defaults to `time.sleep`): how backoff waits (tests pass a
-            recorder).
+        sleep (`Callable[[float], None]`, *optional*, defaults to `time.sleep`): how backoff waits (tests pass
+            a recorder).
     """
 
     def __init__(
@@ -139,11 +143,13 @@ class OpenAIBackend:
         return body | extra
 
     def generate(self, conversation: Conversation, sampling: Sampling, stop: Sequence[str]) -> Generation:
-        """Continue ``conversation`` until a stop string; endpoint trouble comes back as ``finish_reason="error"``.
+        """Continue ``conversation`` until a stop string; endpoint trouble comes back as
+        ``finish_reason="error"``.
 
         Args:
             conversation (`Conversation`): system, user turn and the assistant message so far.
-            sampling (`Sampling`): this call's decoding settings (``max_new_tokens`` is sent as ``max_tokens``).
+            sampling (`Sampling`): this call's decoding settings (``max_new_tokens`` is sent as
+                ``max_tokens``).
             stop (`Sequence[str]`): stop strings; the returned text ends with the one that ended it.
         """
         self._raise_if_fatal()
@@ -172,13 +178,15 @@ class OpenAIBackend:
         return self._generation(conversation, reply, stop)
 
     def preflight(self) -> None:
-        """Send one uncached 1-token request shaped like a real one; raise if the endpoint refuses every request.
+        """Send one uncached 1-token request shaped like a real one; raise if the endpoint refuses every
+        request.
 
-        Raises :class:`~synthesis.endpoint.errors.FatalTeacherError` on a bad key (401/403), an unknown model (404),
-        nothing listening (connection refused, unknown host) or a 400 (the probe carries the configured extra
-        fields, sampling fields, stop strings and an image, so a shape the server refuses is refused here too).
-        A slow, overloaded or odd reply passes: the retries handle those per request. Runs once per backend; with
-        ``cfg.preflight`` :meth:`generate` calls it before its first request the cache cannot answer.
+        Raises :class:`~synthesis.endpoint.errors.FatalTeacherError` on a bad key (401/403), an unknown model
+        (404), nothing listening (connection refused, unknown host) or a 400 (the probe carries the configured
+        extra fields, sampling fields, stop strings and an image, so a shape the server refuses is refused
+        here too). A slow, overloaded or odd reply passes: the retries handle those per request. Runs once per
+        backend; with ``cfg.preflight`` :meth:`generate` calls it before its first request the cache cannot
+        answer.
         """
         if self._preflight_done:
             return
@@ -196,10 +204,11 @@ class OpenAIBackend:
     def check_endpoint(self, timeout_s: float = 5.0) -> None:
         """A free check before a run starts: ``GET /models`` (no tokens, nothing cached, nothing billed).
 
-        Raises :class:`~synthesis.endpoint.errors.FatalTeacherError` when nothing listens, the key is refused, or
-        the server lists models and the configured one is not among them. Anything inconclusive (no ``/models``
-        route, a 5xx, a timeout) passes: the preflight and the retries judge those. The launcher calls it, so a
-        refused run ends before any worker starts; a rerun served from the record store sends nothing else.
+        Raises :class:`~synthesis.endpoint.errors.FatalTeacherError` when nothing listens, the key is refused,
+        or the server lists models and the configured one is not among them. Anything inconclusive (no
+        ``/models`` route, a 5xx, a timeout) passes: the preflight and the retries judge those. The launcher
+        calls it, so a refused run ends before any worker starts; a rerun served from the record store sends
+        nothing else.
         """
         client = self._client.with_options(max_retries=0, timeout=timeout_s)
         try:
@@ -306,7 +315,8 @@ class OpenAIBackend:
     def _attempt(self, body: dict[str, Any]) -> CachedReply:
         with self._lock:
             self.stats.requests += 1
-        try:  # post() sends the body as is: no per-call params transform (milliseconds), and exactly what is hashed
+        # post() sends the body as is: no per-call params transform (milliseconds), and exactly what is hashed
+        try:
             completion = self._client.post("/chat/completions", cast_to=self._completion_type, body=body)
         except self._openai.OpenAIError as err:
             raise classify(self._openai, err) from None

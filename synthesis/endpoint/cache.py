@@ -52,7 +52,8 @@ def request_key(request: dict[str, Any]) -> str:
 
 
 def _stored(text: str) -> str | bytes:
-    """``text`` as sqlite can bind it: itself, or its ``surrogatepass`` UTF-8 bytes when it is not valid Unicode."""
+    """``text`` as sqlite can bind it: itself, or its ``surrogatepass`` UTF-8 bytes when it is not valid
+    Unicode."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -78,8 +79,9 @@ class RequestCache:
         self._db = sqlite3.connect(path, timeout=60.0, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT NOT NULL, finish_reason TEXT NOT"
-            " NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, stop_reason TEXT)"
+            "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
+            "finish_reason TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, "
+            "completion_tokens INTEGER NOT NULL, stop_reason TEXT)"
         )
         self.hits = 0
         self.misses = 0
@@ -88,7 +90,8 @@ class RequestCache:
         """The stored reply for ``key``, or None; counts a hit or a miss."""
         with self._lock:
             row = self._db.execute(
-                "SELECT text, finish_reason, prompt_tokens, completion_tokens, stop_reason FROM replies WHERE key=?",
+                "SELECT text, finish_reason, prompt_tokens, completion_tokens, stop_reason "
+                "FROM replies WHERE key=?",
                 (key,),
             ).fetchone()
             if row is None:
@@ -96,10 +99,11 @@ class RequestCache:
                 return None
             self.hits += 1
         text, finish, prompt, completion, stop = row
-        return CachedReply(_loaded(text), finish, prompt, completion, _loaded(stop))
+        return CachedReply(_loaded(text) or "", finish, prompt, completion, _loaded(stop))  # text is NOT NULL
 
     def put(self, key: str, reply: CachedReply) -> None:
-        """Store a successful reply (a concurrent identical request may have stored it first: same key wins)."""
+        """Store a successful reply (a concurrent identical request may have stored it first: same key
+        wins)."""
         with self._lock:
             self._db.execute(
                 "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?, ?, ?)",

@@ -2,8 +2,8 @@
 
 Sampling is not configured here: every call takes it from the agent loop's :class:`~synthesis.agent.Sampling`
 (``temperature``, ``top_p``, ``max_new_tokens`` as ``max_tokens``, ``seed``). ``top_k`` and
-``repetition_penalty`` are not OpenAI parameters; they are sent only when ``extended_sampling`` is on (vLLM and
-SGLang read them from the request body; OpenAI rejects them).
+``repetition_penalty`` are not OpenAI parameters; they are sent only when ``extended_sampling`` is on (vLLM
+and SGLang read them from the request body; OpenAI rejects them).
 
 The API key never lives in the file: ``api_key_env`` names the environment variable, and whoever builds the
 backend reads it with :func:`runconfig.keys.api_key` (library code reads no environment).
@@ -21,8 +21,9 @@ NO_KEY = "none"  # what local servers (vLLM, SGLang, transformers serve) accept 
 
 @dataclass
 class EndpointConfig:
-    """An OpenAI-compatible endpoint, defined once for every section that talks to one (the teacher, the judge,
-    the difficulty filter): where it is, which model, which variable holds its key, how long a request may take.
+    """An OpenAI-compatible endpoint, defined once for every section that talks to one (the teacher, the
+    judge, the difficulty filter): where it is, which model, which variable holds its key, how long a request
+    may take.
 
     Example:
         >>> EndpointConfig(base_url="localhost:8000")
@@ -75,7 +76,8 @@ def endpoint_of(cfg: EndpointConfig) -> dict[str, Any]:
 
 @dataclass
 class TeacherConfig(EndpointConfig):
-    """Endpoint (a timeout is retried), retry policy, cache and request shape of the OpenAI-compatible teacher."""
+    """Endpoint (a timeout is retried), retry policy, cache and request shape of the OpenAI-compatible
+    teacher."""
 
     max_retries: int = field(
         default=5, metadata={"help": "Retries after the first attempt before the call is recorded as failed."}

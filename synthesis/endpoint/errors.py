@@ -1,9 +1,10 @@
-"""Teacher errors that no retry can fix: one line that stops the whole run, instead of one dead letter per record.
+"""Teacher errors that no retry can fix: one line that stops the whole run, instead of one dead letter per
+record.
 
 A wrong key, an unknown model, nothing listening or a request shape the server refuses fails every request the
 same way; recording each as ``teacher_backend_error`` only hides the cause. The backend raises
-:class:`FatalTeacherError` instead (at its preflight, or after ``fatal_after`` identical failures in a row), and
-the run reports its message. Imports nothing, so a pipeline can catch it without loading the client.
+:class:`FatalTeacherError` instead (at its preflight, or after ``fatal_after`` identical failures in a row),
+and the run reports its message. Imports nothing, so a pipeline can catch it without loading the client.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ _TRACEBACK_LINE = re.compile(r"FatalTeacherError: (.*?)(?: \[while running '[^\n
 class FatalTeacherError(BaseException):
     """The endpoint refuses this run's requests for a reason no retry can fix; the message is one line.
 
-    A ``BaseException`` on purpose, like ``KeyboardInterrupt``: every ``except Exception`` that turns a record's
-    trouble into a per-record failure (the batch's job errors, Beam's ``with_exception_handling`` dead letters)
-    must let it through, so it stops the batch, the bundle and the pipeline. Beam's in-process runner re-raises
-    it (message suffixed with ``[while running '<step>']``); its multi-process runner raises a ``RuntimeError``
-    holding the worker's traceback: :func:`find_fatal` gets it back from either.
+    A ``BaseException`` on purpose, like ``KeyboardInterrupt``: every ``except Exception`` that turns a
+    record's trouble into a per-record failure (the batch's job errors, Beam's ``with_exception_handling``
+    dead letters) must let it through, so it stops the batch, the bundle and the pipeline. Beam's in-process
+    runner re-raises it (message suffixed with ``[while running '<step>']``); its multi-process runner raises
+    a ``RuntimeError`` holding the worker's traceback: :func:`find_fatal` gets it back from either.
 
     Args:
         message (`str`): what failed and where, e.g. ``authentication failed for http://host/v1: ...``.
@@ -63,8 +64,9 @@ def fatal_error(reason: str, detail: str, base_url: str, model: str) -> FatalTea
     return FatalTeacherError(" ".join(text.split()))
 
 
-def find_fatal(err: BaseException) -> FatalTeacherError | None:
-    """The :class:`FatalTeacherError` behind ``err`` (itself, its cause chain, a Beam traceback), step suffix removed.
+def find_fatal(err: BaseException | None) -> FatalTeacherError | None:
+    """The :class:`FatalTeacherError` behind ``err`` (itself, its cause chain, a Beam traceback), step suffix
+    removed.
 
     Beam's multi-process runner reports a worker's failure as a ``RuntimeError`` whose message is the worker's
     traceback text; the last ``FatalTeacherError: ...`` line in it is the message (the step suffix removed).

@@ -2,15 +2,16 @@
 
 Two ways to send the partial assistant message (``TeacherConfig.message_mode``):
 
-* ``"turns"`` (portable: OpenAI, ``transformers serve``, any server): the model's pieces are assistant messages;
+* ``"turns"`` (portable: OpenAI, ``transformers serve``, any server): the model's pieces are assistant
+messages;
   each sandbox piece becomes a *user* message holding its ``<sandbox_output>`` text, with every ``<image>``
   placeholder replaced by the returned image (OpenAI assistants cannot carry images). The server opens a new
   assistant turn; the reply is appended to the same trajectory. A trajectory that ends in a model piece (with
   adaptive temperature sampling, text that stopped at ``<code>``) is sent as a trailing assistant message,
   which most servers answer with a fresh turn, so ``<code>`` as a stop works well only in ``"continue"`` mode.
 * ``"continue"`` (vLLM, SGLang): one final assistant message with the whole partial text, sent with
-  ``continue_final_message=True, add_generation_prompt=False`` so the model resumes mid-message, exactly as the
-  original harness did (thyme.md §2.5). Sandbox images ride inside that assistant message as ``image_url``
+  ``continue_final_message=True, add_generation_prompt=False`` so the model resumes mid-message, exactly as
+  the original harness did (thyme.md §2.5). Sandbox images ride inside that assistant message as ``image_url``
   parts at their placeholders. That needs a server that parses image parts in assistant messages and a chat
   template that renders them (vLLM parses content parts for every role; Qwen2/2.5-VL's template renders images
   in any role); OpenAI itself rejects images in assistant messages, so use ``"turns"`` there.
@@ -137,7 +138,8 @@ def restore_stop(segment: str, text: str, stops: Sequence[str], stop_reason: Any
 
     Args:
         segment (`str`): the model's own text before this reply since the last sandbox output
-            (:attr:`Conversation.segment <synthesis.agent.Conversation.segment>`; with ATS it may end in ``<code>``).
+            (:attr:`Conversation.segment <synthesis.agent.Conversation.segment>`; with ATS it may end in
+            ``<code>``).
         text (`str`): the reply, which ended with ``finish_reason == "stop"``.
         stops (`Sequence[str]`): the stop strings sent.
         stop_reason (`Any`, *optional*): vLLM's ``stop_reason`` (the matched string, or a token id, or None).

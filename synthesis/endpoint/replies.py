@@ -1,13 +1,13 @@
 """Endpoint replies and errors as ``teacher_*`` reason codes: what the teacher retries, and what it records.
 
-Reason codes: ``teacher_rate_limited`` (429), ``teacher_server_error`` (5xx), ``teacher_timeout`` (client timeout
-or 408), ``teacher_connection_error`` (refused or dropped), ``teacher_truncated_reply`` (the body ended before
-its declared length), ``teacher_malformed_reply`` (not JSON, no choices, empty content, an unexpected
-finish_reason, text that is not valid Unicode) are retried; ``teacher_auth_error`` (401/403),
-``teacher_model_not_found`` (404: no such model, or no chat-completions route at the URL), ``teacher_bad_request``
-(other 4xx), ``teacher_content_filter`` and ``teacher_unencodable_request`` (the conversation holds text no JSON
-body can carry) are not, since resending the same request cannot help. The first three, repeated, stop the run
-(:mod:`synthesis.endpoint.errors`).
+Reason codes: ``teacher_rate_limited`` (429), ``teacher_server_error`` (5xx), ``teacher_timeout`` (client
+timeout or 408), ``teacher_connection_error`` (refused or dropped), ``teacher_truncated_reply`` (the body
+ended before its declared length), ``teacher_malformed_reply`` (not JSON, no choices, empty content, an
+unexpected finish_reason, text that is not valid Unicode) are retried; ``teacher_auth_error`` (401/403),
+``teacher_model_not_found`` (404: no such model, or no chat-completions route at the URL),
+``teacher_bad_request`` (other 4xx), ``teacher_content_filter`` and ``teacher_unencodable_request`` (the
+conversation holds text no JSON body can carry) are not, since resending the same request cannot help. The
+first three, repeated, stop the run (:mod:`synthesis.endpoint.errors`).
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def _retry_after(err: Any) -> float | None:
 
 
 def parse_completion(completion: Any) -> CachedReply:
-    """The text, finish reason and usage of a chat completion; raises a retryable failure when it is malformed.
+    """The text, finish reason and usage of a chat completion; raises a retryable failure when it is
+    malformed.
 
     Args:
         completion (`Any`): the decoded reply (an ``openai`` ``ChatCompletion``); read defensively, since
@@ -78,9 +79,9 @@ def parse_completion(completion: Any) -> CachedReply:
         >>> from types import SimpleNamespace as NS
         >>> msg = NS(content="<think>a", model_extra={})
         >>> parse_completion(
-        ...     NS(choices=[NS(message=msg, finish_reason="length", model_extra={})], usage=None)
-        ... )
-        CachedReply(text='<think>a', finish_reason='length', prompt_tokens=0, completion_tokens=0, stop_reason=None)
+        ...     NS(choices=[NS(message=msg, finish_reason="length", model_extra={})], usage=None) ... )
+        CachedReply(text='<think>a', finish_reason='length', prompt_tokens=0, completion_tokens=0,
+        stop_reason=None)
     """
     choices = getattr(completion, "choices", None)
     if not choices:

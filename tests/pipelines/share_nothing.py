@@ -4,7 +4,8 @@ Each worker pool runs in its own private mount namespace (``unshare -m``, privat
 tmpfs over ``/tmp`` and over every folder in ``hidden`` (the launcher's output folder's parent): a worker
 sees the code and the interpreter, as a cluster image would, but none of the launcher's files, and the
 launcher none of the worker's. Needs root (or CAP_SYS_ADMIN) and ``unshare`` (util-linux); :func:`available`
-says whether this machine has them.
+says whether this machine has them. A checkout that itself lives under ``/tmp`` (a CI clone) stays visible:
+it is moved over the fresh tmpfs, as a cluster image carries its code.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +52,24 @@ def _wait_for(port: int, proc: subprocess.Popen, what: str, timeout: float = 60.
             time.sleep(0.2)
 
 
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def _mounts(hidden: list[Path], stash: Path) -> str:
+    """Shell commands, run inside the new namespace: empty tmpfs over ``hidden`` and ``/tmp``, with the
+    checkout (code and venv) moved back over them where it lies below one of them."""
+    covered = [*hidden, Path("/tmp")]
+    keep = CHECKOUT if any(CHECKOUT.is_relative_to(p) for p in covered) else None
+    steps = [f"mount --bind {shlex.quote(str(keep))} {shlex.quote(str(stash))}"] if keep else []
+    steps += [f"mount -t tmpfs tmpfs {shlex.quote(str(p))}" for p in covered]
+    if keep:
+        steps += [
+            f"mkdir -p {shlex.quote(str(keep))}",
+            f"mount --move {shlex.quote(str(stash))} {shlex.quote(str(keep))}",
+        ]
+    return " && ".join(steps)
+
+
 @contextmanager
 def share_nothing_runner(
     hidden: list[Path], pools: int = 1, env: dict[str, str] | None = None
@@ -82,13 +102,14 @@ def share_nothing_runner(
         )
     ]
     ports = []
+    stashes: list[Path] = []
     try:
         _wait_for(job, procs[0], "job service")
         for _ in range(pools):
             port = free_port()
-            mounts = " && ".join(
-                f"mount -t tmpfs tmpfs {shlex.quote(str(p))}" for p in [*hidden, Path("/tmp")]
-            )
+            stash = Path(tempfile.mkdtemp(prefix="share-nothing-", dir="/var/tmp"))  # outside /tmp
+            stashes.append(stash)
+            mounts = _mounts(hidden, stash)
             module = "apache_beam.runners.worker.worker_pool_main"
             pool = f"{shlex.quote(sys.executable)} -m {module} --service_port={port}"
             procs.append(
@@ -123,3 +144,5 @@ def share_nothing_runner(
             except ProcessLookupError:
                 pass
             proc.wait(timeout=30)
+        for stash in stashes:
+            stash.rmdir()

@@ -1,5 +1,6 @@
-"""An outside teacher through build_sft over real HTTP: fix-up-dependent trajectories kept by the fix-up policy,
-wrong ones rejected for the right reason, a bad key stopping the run at once, and a rerun sending nothing."""
+"""An outside teacher through build_sft over real HTTP: fix-up-dependent trajectories kept by the fix-up
+policy, wrong ones rejected for the right reason, a bad key stopping the run at once, and a rerun sending
+nothing."""
 
 import base64
 import importlib.util
@@ -140,8 +141,8 @@ def test_every_right_trajectory_is_accepted_and_a_rerun_sends_nothing(tmp_path, 
     assert stats["teacher"]["requests"] > 0 and stats["teacher"]["failures"] == {}
     assert rerun == 0
     print(
-        f"\n{count} tasks, rewrite: accepted {stats['accepted']}, dead {dict(dead)}, rewritten {dict(rewritten)}, "
-        f"teacher {stats['teacher']}"
+        f"\n{count} tasks, rewrite: accepted {stats['accepted']}, dead {dict(dead)}, "
+        f"rewritten {dict(rewritten)}, teacher {stats['teacher']}"
     )
 
 
