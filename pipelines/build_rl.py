@@ -10,7 +10,6 @@ prompts it answers right every time are dropped as too easy (dead letter ``diffi
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
@@ -25,7 +24,7 @@ from pipelines.manifest import build_manifest, write_json
 from pipelines.report import write_report
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import GenerateTasks, PlanTasks
-from pipelines.shards import WriteRunShards, promote_staging, rows_per_folder
+from pipelines.shards import WriteRunShards, promote_staging, rows_per_folder, staged_counts
 from pipelines.stages import RunStage, reject
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts
 from runconfig.root import PipelineConfig
@@ -118,7 +117,9 @@ def run(config: PipelineConfig) -> int:
     started = time.time()
     with beam.Pipeline(options=pipeline_options(config.runner)) as p:
         build(p, config, stage)
-    counts = json.loads((stage / "counts.json").read_text())
+    counts = staged_counts(stage, "build_rl")
+    if counts is None:
+        return 1
     shards = promote_staging(stage, out)
     shutil.rmtree(stage, ignore_errors=True)
     invariant = check_invariant(config.tasks.count, counts, rows_per_folder(shards))

@@ -10,14 +10,14 @@ Run it with ``beam run pipelines/build_sft.py [--config pipeline.yaml] [KEY=VALU
 * ``shard_checks/``  the great-expectations shard suite: ``result.json`` and Data Docs HTML;
 * ``hub/``  the Hub-ready dataset folder (card, plots, shards) when ``run.publish`` is on and all checks hold;
 * ``work/``  finished records, each keyed by what it was made from: a rerun reuses exactly those whose inputs,
-  teacher, sandbox behaviour and validators are unchanged (resume).
+  teacher, sandbox behaviour and validators are unchanged (resume). Images are stored once (an accepted
+  record reads them from its draft); ``run.work=prune`` removes the folder after a successful run.
 
 Every record that enters leaves as an accepted row or a dead letter; the run checks this and fails otherwise.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sys
@@ -26,14 +26,14 @@ from pathlib import Path
 
 import apache_beam as beam
 
+from pipelines.dedupe import Deduplicate
 from pipelines.manifest import build_manifest, write_json
 from pipelines.progress import Progress, mark_dead
 from pipelines.publish import publish_folder
-from pipelines.record_store import RecordStore
+from pipelines.record_store import finish_work, run_stores
 from pipelines.report import write_report
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import (
-    Deduplicate,
     GenerateTasks,
     ImportThyme,
     OneCopyPerId,
@@ -43,7 +43,7 @@ from pipelines.sft import (
     WriteTrajectories,
     source_units,
 )
-from pipelines.shards import ShardInfo, WriteRunShards, promote_staging, rows_per_folder
+from pipelines.shards import ShardInfo, WriteRunShards, promote_staging, rows_per_folder, staged_counts
 from pipelines.stats import (
     CountFacts,
     check_invariant,
@@ -67,7 +67,7 @@ log = logging.getLogger("build_sft")
 def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> None:
     """Compose the SFT pipeline into ``p``; outputs go to the staging folder ``stage``."""
     work = out / "work"
-    drafts, accepted_store = RecordStore(work / "trajectories"), RecordStore(work / "accepted")
+    drafts, accepted_store = run_stores(work)
     sources = config.sources
     planned = (
         p | "PlanTasks" >> PlanTasks(config.tasks, local_workers(config.runner))
@@ -200,7 +200,9 @@ def run(config: PipelineConfig) -> int:
             )
             return 3
     elapsed = time.time() - started
-    counts = json.loads((stage / "counts.json").read_text())
+    counts = staged_counts(stage, "build_sft")
+    if counts is None:
+        return 1
     shards = promote_staging(stage, out)
     records_in = counts.get("in", 0)
     invariant = check_invariant(records_in, counts, rows_per_folder(shards))
@@ -229,6 +231,8 @@ def run(config: PipelineConfig) -> int:
     _summary(out, stats, shards, report.summary(), config.run.publish and ok)
     if config.run.report:
         sys.stderr.write(f"  report: {write_report(out)}\n")
+    if finish_work(out / "work", config.run.work, ok):
+        sys.stderr.write(f"  {out}/work/ pruned (run.work=prune)\n")
     return 0 if ok else 1
 
 

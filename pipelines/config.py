@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from runconfig.storage import INPUTS_END_TO_END, location_problem
 from synthesis.agent import AgentConfig
 from synthesis.endpoint.config import EndpointConfig, TeacherConfig, endpoint_default
 
@@ -45,8 +46,18 @@ class RunConfig:
         default=True,
         metadata={"help": "Write <run>/report/index.html, a static site of the summary and every record."},
     )
+    work: Literal["keep", "prune"] = field(
+        default="keep",
+        metadata={
+            "help": "keep: <run>/work/ (finished records) stays, so a rerun or replay recomputes only what "
+            "changed; prune: it is removed after a successful run (never after a failed one)."
+        },
+    )
 
     def __post_init__(self):
+        problem = location_problem(self.output_dir)
+        if problem:
+            raise ValueError(f"output_dir {self.output_dir!r} {problem}")
         if not self.name or "/" in self.name:
             raise ValueError(f"name must be a non-empty folder name without '/', got {self.name!r}")
         if self.rows_per_shard < 1 or self.rows_per_group < 1:
@@ -150,9 +161,6 @@ class TeacherSection:
     agent: AgentConfig = field(
         default_factory=AgentConfig, metadata={"help": "Turns, tokens, images, sampling."}
     )
-    batch: int = field(
-        default=16, metadata={"help": "Tasks per batch handed to the concurrent rollout runner."}
-    )
 
 
 @dataclass
@@ -164,11 +172,22 @@ class SourcesConfig:
     )
     task_files: list[str] = field(
         default_factory=list,
-        metadata={"help": "JSONL/Parquet files of (image, question, answer) rows: tasks for the teacher."},
+        metadata={
+            "help": "JSONL/Parquet files of (image, question, answer) rows: tasks for the teacher (local "
+            "paths or s3://bucket/key)."
+        },
     )
     thyme_files: list[str] = field(
         default_factory=list,
         metadata={
-            "help": "Released Thyme SFT data (JSONL/Parquet): imported, re-executed in the sandbox, verified."
+            "help": "Released Thyme SFT data (JSONL/Parquet, local paths or s3://bucket/key): imported, "
+            "re-executed in the sandbox, verified."
         },
     )
+
+    def __post_init__(self):
+        for key in ("task_files", "thyme_files"):
+            for location in getattr(self, key):
+                problem = location_problem(location, INPUTS_END_TO_END)
+                if problem:
+                    raise ValueError(f"{key}: {location!r} {problem}")

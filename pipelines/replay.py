@@ -24,9 +24,10 @@ from typing import Any
 import apache_beam as beam
 import pyarrow.parquet as pq
 
+from pipelines.dedupe import Deduplicate
 from pipelines.manifest import build_manifest, git_commit, write_json
 from pipelines.publish import publish_folder
-from pipelines.record_store import RecordStore
+from pipelines.record_store import RecordStore, finish_work, run_stores
 from pipelines.replay_entries import Selection
 from pipelines.replay_read import (
     ImportThymeRows,
@@ -37,7 +38,6 @@ from pipelines.replay_read import (
 )
 from pipelines.runner import pipeline_options
 from pipelines.sft import (
-    Deduplicate,
     GenerateTasks,
     ImportThyme,
     OneCopyPerId,
@@ -45,7 +45,7 @@ from pipelines.sft import (
     VerifyTrajectories,
     WriteTrajectories,
 )
-from pipelines.shards import WriteRunShards, promote_staging, rows_per_folder
+from pipelines.shards import WriteRunShards, promote_staging, rows_per_folder, staged_counts
 from pipelines.stats import (
     CountFacts,
     check_invariant,
@@ -72,8 +72,7 @@ def build(p: beam.Pipeline, config: Any, out: Path, stage: Path, selection: Sele
         stage (`Path`): where the merged shards, ``shards.json`` and ``counts.json`` are written.
         selection (`Selection`): which dead letters are re-run.
     """
-    work = out / "work"
-    drafts, store = RecordStore(work / "trajectories"), RecordStore(work / "accepted")
+    drafts, store = run_stores(out / "work")
     routed = (
         p
         | "DeadLetterShards" >> beam.Create(_shards(out / "dead_letter"))
@@ -198,7 +197,10 @@ def run(config: Any, out: Path, selection: Selection, overrides: list[str]) -> i
         return 3
     elapsed = round(time.time() - started, 2)
     records_in = old_stats.get("records_in", len(before) + dead_before)
-    counts = dict(sorted({**json.loads((stage / "counts.json").read_text()), "in": records_in}.items()))
+    staged = staged_counts(stage, "replay")
+    if staged is None:
+        return 1
+    counts = dict(sorted({**staged, "in": records_in}.items()))
     shards = promote_staging(stage, out)
     shutil.rmtree(stage, ignore_errors=True)
     invariant = check_invariant(records_in, counts, rows_per_folder(shards))
@@ -244,6 +246,7 @@ def run(config: Any, out: Path, selection: Selection, overrides: list[str]) -> i
         from pipelines.report import write_report
 
         sys.stderr.write(f"  report: {write_report(out)}\n")
+    finish_work(out / "work", config.run.work, ok)
     return 0 if ok else 1
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import time
-from functools import partial
 from pathlib import Path
 
 import apache_beam as beam
@@ -19,28 +18,24 @@ from pipelines.record_store import RecordStore
 from pipelines.shared_sandbox import SandboxUser
 from pipelines.stages import RunStage, reject
 from pipelines.stats import counter, distribution
+from pipelines.teaching import TeachWithModel
 from pipelines.work_keys import import_key, task_key, teacher_identity, verified_key
 from runconfig.keys import api_key
 from sandbox import SandboxConfig
-from synthesis import format as fmt
-from synthesis.agent import Conversation
-from synthesis.endpoint.batch import RolloutJob, run_many
 from synthesis.importers.common import ImportFailure, read_row_group, row_groups
 from synthesis.importers.tasks import task_from_row
 from synthesis.importers.thyme import IMPORTER_VERSION, import_thyme_record, imported_id
 from synthesis.records import Provenance
 from synthesis.rollout_record import record_from_rollout
 from synthesis.tasks import FAMILIES, TasksConfig, generate_task, plan_tasks
-from synthesis.teacher import TEACHER_NAME, TEACHER_VERSION, image_name, teach, user_prompt
+from synthesis.teacher import TEACHER_NAME, TEACHER_VERSION, teach
 from validators.answer import read_answer
-from validators.config import DuplicatesCheckConfig, ValidatorsConfig
-from validators.duplicates import DuplicateIndex, dedupe_fingerprints, fingerprint
+from validators.config import ValidatorsConfig
 from validators.fixup_policy import judge_with_policy
 from validators.judge import OpenAIJudge
 from validators.record import with_verdicts
 
 __all__ = [
-    "Deduplicate",
     "GenerateTasks",
     "ImportThyme",
     "OneCopyPerId",
@@ -168,87 +163,14 @@ class _Teach(SandboxUser, beam.DoFn):
                 task.to_dict(),
             )
             return
-        provenance = Provenance("generated", TEACHER_NAME, TEACHER_VERSION, task.seed, self._hash)
+        provenance = Provenance(
+            source="generated",
+            generator=TEACHER_NAME,
+            generator_version=TEACHER_VERSION,
+            seed=task.seed,
+            sandbox_config_hash=self._hash,
+        )
         yield self._store.put(record_from_rollout(task, rollout, provenance), key)
-
-
-class _TeachWithModel(SandboxUser, beam.DoFn):
-    """An OpenAI-compatible teacher through the agent loop; batches of tasks run concurrently (HTTP-bound)."""
-
-    def __init__(
-        self,
-        section: TeacherSection,
-        sandbox_cfg: SandboxConfig,
-        store: RecordStore,
-        config_hash: str,
-        teacher: dict,
-    ):
-        self._section, self.sandbox_cfg, self._store, self._hash = section, sandbox_cfg, store, config_hash
-        self._teacher = teacher
-        self._backend = None
-
-    def setup(self):
-        from synthesis.endpoint.backend import OpenAIBackend
-
-        self._backend = OpenAIBackend(self._section.openai, api_key(self._section.openai.api_key_env))
-
-    def process(self, batch: list):
-        keys = {t.id: task_key(t, self._teacher, self._hash) for t in batch}
-        done = [t for t in batch if self._store.has(t.id, keys[t.id])]
-        todo = [t for t in batch if t not in done]
-        counter("teacher_reused").inc(len(done))
-        yield from (t.id for t in done)
-        jobs = [
-            RolloutJob(
-                Conversation(fmt.SYSTEM_PROMPT, user_prompt(t), (t.image,)),
-                partial(
-                    self.sandbox().session,
-                    images=[t.image],
-                    image_name=image_name(t),
-                    item_id=t.id,
-                    seed=t.seed,
-                ),
-                self._section.agent,
-            )
-            for t in todo
-        ]
-        generator = f"openai:{self._section.openai.model}"
-        before = self._backend.stats.as_dict()
-        try:
-            rollouts = run_many(self._backend, jobs, self._section.openai.concurrency)
-        finally:  # a fatal error still leaves its requests in the run's stats
-            count_teacher(before, self._backend.stats.as_dict())
-        for task, rollout in zip(todo, rollouts, strict=True):
-            counter("teacher_prompt_tokens").inc(rollout.prompt_tokens)
-            counter("teacher_completion_tokens").inc(rollout.completion_tokens)
-            if rollout.finish != "answer":
-                yield reject(
-                    task.id,
-                    "teacher",
-                    f"teacher_{rollout.finish}",
-                    rollout.error or rollout.response[-300:],
-                    task.to_dict(),
-                )
-                continue
-            provenance = Provenance("generated", generator, TEACHER_VERSION, task.seed, self._hash)
-            yield self._store.put(record_from_rollout(task, rollout, provenance), keys[task.id])
-
-    def teardown(self):
-        if self._backend is not None:
-            self._backend.close()
-        self._backend = None
-        SandboxUser.teardown(self)
-
-
-def count_teacher(before: dict, after: dict) -> None:
-    """Add one batch's requests, retries, failures and cache hits to the run's ``teacher_*`` counters."""
-    for name in ("requests", "preflight_requests", "cache_hits"):
-        if after[name] - before[name]:
-            counter(f"teacher_{name}").inc(after[name] - before[name])
-    for kind in ("retries", "failures"):
-        for reason, n in after[kind].items():
-            if n - before[kind].get(reason, 0):
-                counter(f"teacher_{kind}/{reason}").inc(n - before[kind].get(reason, 0))
 
 
 class _Verify(SandboxUser, beam.DoFn):
@@ -309,8 +231,9 @@ class _OneCopy(beam.DoFn):
 
 
 class OneCopyPerId(beam.PTransform):
-    """Accepted ids -> each id once: a record that arrives several times (the same released row in three files)
-    is kept once and its other copies are dead-lettered, so every copy is accounted for and none is lost."""
+    """Accepted ids -> each id once: a record that arrives several times (the same released row in three
+    files) is kept once and its other copies are dead-lettered, so every copy is accounted for and none is
+    lost."""
 
     def __init__(self, store: RecordStore):
         super().__init__()
@@ -319,48 +242,6 @@ class OneCopyPerId(beam.PTransform):
     def expand(self, ids):
         grouped = ids | "KeyById" >> beam.Map(lambda rid: (rid, None)) | "GroupById" >> beam.GroupByKey()
         return grouped | "KeepOne" >> RunStage("dedupe", _OneCopy(self._store))
-
-
-class _DropDuplicates(beam.DoFn):
-    def __init__(self, store: RecordStore):
-        self._store = store
-
-    def process(self, record_id: str, failed: dict):
-        verdict = failed.get(record_id)
-        if verdict is None:
-            yield record_id
-            return
-        yield reject(record_id, "dedupe", verdict.reason, verdict.detail, self._store.row(record_id))
-
-
-def _run_duplicates(fingerprints: list, cfg: DuplicatesCheckConfig) -> dict:
-    reference = DuplicateIndex.from_parquet(cfg.reference, cfg.max_distance) if cfg.reference else None
-    failed = dedupe_fingerprints(fingerprints, cfg.max_distance, reference)
-    return {k: d.verdict for k, d in failed.items() if cfg.within_run or d.of_reference}
-
-
-class Deduplicate(beam.PTransform):
-    """Accepted ids -> ids without duplicates (exact and near, within the run and against a reference set).
-
-    Only fingerprints (id, two short keys) meet in one place, so this scales with the record count, not with the
-    images; of each duplicate set the smallest id survives, whatever order the runner used.
-    """
-
-    def __init__(self, cfg: DuplicatesCheckConfig, store: RecordStore):
-        super().__init__()
-        self._cfg, self._store = cfg, store
-
-    def expand(self, ids):
-        store, cfg = self._store, self._cfg
-        failed = (
-            ids
-            | "Fingerprint" >> beam.Map(lambda rid: fingerprint(store.get(rid)))
-            | "AllFingerprints" >> beam.combiners.ToList()
-            | "FindDuplicates" >> beam.Map(_run_duplicates, cfg)
-        )
-        return ids | "Drop" >> RunStage(
-            "dedupe", _DropDuplicates(store), failed=beam.pvalue.AsSingleton(failed)
-        )
 
 
 class PlanTasks(beam.PTransform):
@@ -414,25 +295,22 @@ class GenerateTasks(beam.PTransform):
 
 
 class WriteTrajectories(beam.PTransform):
-    """Tasks -> ids of stored trajectories (and dead letters), through the configured teacher."""
+    """Tasks -> ids of stored trajectories (and dead letters), through the configured teacher (a model teacher
+    keeps ``teacher.openai.concurrency`` rollouts in flight per worker: :mod:`pipelines.teaching`)."""
 
     def __init__(
         self, section: TeacherSection, sandbox_cfg: SandboxConfig, store: RecordStore, config_hash: str
     ):
         super().__init__()
-        self._section = section
         teacher = teacher_identity(section, TEACHER_VERSION)
-        self._dofn = (
-            _Teach(sandbox_cfg, store, config_hash, teacher)
+        self._teach = (
+            RunStage("teacher", _Teach(sandbox_cfg, store, config_hash, teacher))
             if section.kind == "programmatic"
-            else _TeachWithModel(section, sandbox_cfg, store, config_hash, teacher)
+            else TeachWithModel(section, sandbox_cfg, store, config_hash, teacher)
         )
 
     def expand(self, tasks):
-        if self._section.kind == "programmatic":
-            return tasks | "Teach" >> RunStage("teacher", self._dofn)
-        batches = tasks | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._section.batch)
-        return batches | "Teach" >> RunStage("teacher", self._dofn)
+        return tasks | "Teach" >> self._teach
 
 
 class ReadTaskFiles(beam.PTransform):

@@ -10,6 +10,10 @@ Keys are pure functions so a pipeline can group by them: :func:`exact_key` and :
 of ``max_distance + 1`` bands, so grouping by every band finds every near pair). A :class:`DuplicateIndex`
 built from a reference set (records, or a folder of Parquet shards, e.g. an evaluation set) answers
 ``seen(record)``; :func:`dedupe` judges a group of records, keeping the smallest id of each duplicate set.
+
+A run-wide dedupe works on :func:`fingerprint` values: :func:`dedupe_fingerprints` judges them all in one
+place (the reference implementation); :func:`candidate_keys` and :func:`linked` let a pipeline find the same
+duplicate sets by grouping instead (``pipelines.dedupe``), then judge each set with it.
 """
 
 from __future__ import annotations
@@ -30,14 +34,18 @@ from validators.verdict import Verdict, fail, ok
 __all__ = [
     "Duplicate",
     "DuplicateIndex",
+    "band_keys",
+    "candidate_keys",
     "dedupe",
     "dedupe_fingerprints",
     "dhash",
     "exact_key",
     "fingerprint",
     "hamming",
+    "linked",
     "near_key",
     "near_keys",
+    "split_near",
 ]
 
 CHECK = "duplicates"
@@ -162,11 +170,23 @@ def near_keys(record: SftRecord, max_distance: int = 6) -> list[str]:
         ... )
         7
     """
-    value, bands = dhash(record.images[0]), max_distance + 1
+    return band_keys(dhash(record.images[0]), _task_hash(record.question, record.answer), max_distance)
+
+
+def band_keys(value: int, task: str, max_distance: int = 6) -> list[str]:
+    """The keys of :func:`near_keys` from a dHash ``value`` and a question and answer hash ``task``.
+
+    The 64 bits are cut into ``max_distance + 1`` contiguous bands: two hashes that differ in at most
+    ``max_distance`` bits cannot differ in every band (pigeonhole), so they share the key of at least one.
+
+    Example:
+        >>> band_keys(0xFF, "q", 1)
+        ['0:ff:q', '1:0:q']
+    """
+    bands = max_distance + 1
     edges = [round(64 * i / bands) for i in range(bands + 1)]
-    question = _task_hash(record.question, record.answer)
     return [
-        f"{i}:{(value >> lo) & ((1 << (hi - lo)) - 1):x}:{question}"
+        f"{i}:{(value >> lo) & ((1 << (hi - lo)) - 1):x}:{task}"
         for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False))
     ]
 
@@ -357,3 +377,55 @@ def dedupe_fingerprints(
         else:
             run.add_keys(rid, key, value, question)
     return failed
+
+
+def split_near(near: str) -> tuple[int, str]:
+    """A fingerprint's near key as ``(dHash, question and answer hash)``.
+
+    Example:
+        >>> split_near("00000000000000ff:q1")
+        (255, 'q1')
+    """
+    value, task = near.split(":", 1)
+    return int(value, 16), task
+
+
+def candidate_keys(fp: tuple[str, str, str], max_distance: int = 6) -> list[tuple[str, int]]:
+    """Every key under which the :func:`fingerprint` ``fp`` meets each possible twin, with the value that
+    :func:`linked` compares there: its exact key (value 0: all that meet there are twins), and the
+    :func:`band_keys` of its near key (value: the dHash).
+
+    Example:
+        >>> candidate_keys(("a", "k1", "00000000000000ff:q"), 1)
+        [('exact:k1', 0), ('near:0:ff:q', 255), ('near:1:0:q', 255)]
+    """
+    value, task = split_near(fp[2])
+    return [(f"exact:{fp[1]}", 0), *((f"near:{k}", value) for k in band_keys(value, task, max_distance))]
+
+
+def linked(members: Iterable[tuple[str, int]], max_distance: int = 6) -> list[tuple[str, str]]:
+    """Links between the ``(id, value)`` of :func:`candidate_keys` that met under one key: enough id pairs to
+    connect every set of twins among them (values within ``max_distance`` bits: under an exact key all are;
+    under a band key, the images are near), each as ``(smallest id of its set, other id)``.
+
+    Example:
+        >>> [*linked([("c", 3), ("a", 0), ("b", 0xF0)], 2)]
+        [('a', 'c')]
+    """
+    ordered = sorted(set(members))
+    if len(ordered) < 2:
+        return []
+    parent = list(range(len(ordered)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(ordered)):
+        for j in range(i):
+            if hamming(ordered[i][1], ordered[j][1]) <= max_distance:
+                a, b = root(i), root(j)  # a set's root stays its smallest position, so its smallest id
+                parent[max(a, b)] = min(a, b)
+    return [(ordered[root(i)][0], member[0]) for i, member in enumerate(ordered) if root(i) != i]

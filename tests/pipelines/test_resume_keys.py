@@ -98,7 +98,8 @@ def test_edited_row_is_recomputed_and_run_knobs_reuse_everything(tmp_path, monke
     with Teacher() as first, Teacher() as second:
         assert build_sft.run(config(first, f"teacher.openai.cache_path={tmp_path / 'a.sqlite'}")) == 0
         assert first.requests >= 10 and _answers(out / "thyme-sft")["sum-1"] == "3"
-        # Another endpoint, concurrency, timeout and an empty request cache: no record changes, no request is sent.
+        # Another endpoint, concurrency, timeout and an empty request cache: no record changes, no request
+        # is sent.
         knobs = (
             f"teacher.openai.cache_path={tmp_path / 'b.sqlite'}",
             "teacher.openai.concurrency=3",
