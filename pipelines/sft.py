@@ -247,12 +247,12 @@ class OneCopyPerId(beam.PTransform):
 class PlanTasks(beam.PTransform):
     """The ``{"id", "family", "seed"}`` items of ``cfg``'s generated tasks, ordered to balance ``workers``.
 
-    The local runners split a stage's input among their workers round-robin, by position. ``plan_tasks`` cycles
-    through the families with a period that aliases with the worker count: dealt out in that order, one of two
-    workers got twice the other's share of three families and ran alone for the last fifth of the stage. Here
-    each family is dealt evenly (to within one item) to the ``workers`` positions, and each worker's share is
-    shuffled with the config's seed, so the families stay mixed over time too. The order changes no output:
-    shards are sorted by id.
+    The local runners split a stage's input among their workers round-robin, by position. ``plan_tasks``
+    cycles through the families with a period that aliases with the worker count: dealt out in that order, one
+    of two workers got twice the other's share of three families and ran alone for the last fifth of the
+    stage. Here each family is dealt evenly (to within one item) to the ``workers`` positions, and each
+    worker's share is shuffled with the config's seed, so the families stay mixed over time too. The order
+    changes no output: shards are sorted by id.
 
     Args:
         cfg (`TasksConfig`): the tasks to plan.
@@ -321,8 +321,8 @@ class ReadTaskFiles(beam.PTransform):
 
 
 class ImportThyme(beam.PTransform):
-    """Slices of released Thyme SFT files (:func:`source_units`) -> ids of stored, re-executed records (and dead
-    letters)."""
+    """Slices of released Thyme SFT files (:func:`source_units`) -> ids of stored, re-executed records (and
+    dead letters)."""
 
     def __init__(self, sandbox_cfg: SandboxConfig, store: RecordStore):
         super().__init__()
