@@ -79,7 +79,8 @@ def parse_completion(completion: Any) -> CachedReply:
         >>> from types import SimpleNamespace as NS
         >>> msg = NS(content="<think>a", model_extra={})
         >>> parse_completion(
-        ...     NS(choices=[NS(message=msg, finish_reason="length", model_extra={})], usage=None) ... )
+        ...     NS(choices=[NS(message=msg, finish_reason="length", model_extra={})], usage=None)
+        ... )
         CachedReply(text='<think>a', finish_reason='length', prompt_tokens=0, completion_tokens=0,
         stop_reason=None)
     """
