@@ -5,7 +5,10 @@ Run it with ``beam run pipelines/build_rl.py [--config pipeline.yaml] [KEY=VALUE
 ``dead_letter/`` (every prompt that failed a check, with its reason), ``stats.json`` and ``manifest.json``.
 Each prompt passes :func:`validators.prompt.check_prompt`; with ``rl.difficulty.enabled`` a no-tool model
 (any OpenAI-compatible endpoint, the ``rl.difficulty`` settings) answers each prompt ``samples`` times and
-prompts it answers right every time are dropped as too easy (dead letter ``difficulty_too_easy``).
+prompts it answers right every time are dropped as too easy (dead letter ``difficulty_too_easy``). Every
+prompt carries its ``tool_evidence`` (:func:`validators.evidence.prompt_evidence`); with
+``rl.require_tool_needed`` a prompt whose evidence says no tool step is needed is dropped
+(dead letter ``evidence_tool_not_needed``), except in ``validators.evidence.exempt_families``.
 """
 
 from __future__ import annotations
@@ -26,25 +29,47 @@ from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import GenerateTasks, PlanTasks
 from pipelines.shards import WriteRunShards, promote_staging, rows_per_folder, staged_counts
 from pipelines.stages import RunStage, reject
-from pipelines.stats import CountFacts, check_invariant, dead_letter_facts
+from pipelines.stats import CountFacts, check_invariant, dead_letter_facts, prompt_facts
 from runconfig.root import PipelineConfig
 from synthesis.agent import Backend
 from synthesis.records import RL_SCHEMA, RlPrompt
 from synthesis.tasks import Task
+from validators.config import EvidenceConfig
+from validators.evidence import prompt_evidence
 from validators.prompt import check_prompt
 
 __all__ = ["run"]
 
 
 class _CheckPrompt(beam.DoFn):
-    def __init__(self, min_side: int):
-        self._min_side = min_side
+    """The prompt of a task, with its tool evidence; a prompt whose tool step is not needed is dropped when
+    ``rl.require_tool_needed`` is on."""
+
+    def __init__(self, min_side: int, evidence: EvidenceConfig, require_needed: bool):
+        self._min_side, self._evidence, self._require = min_side, evidence, require_needed
 
     def process(self, task: Task):
         prompt = RlPrompt.from_task(task)
         verdict = check_prompt(prompt, self._min_side)
         if not verdict.passed:
             yield reject(prompt.id, "prompt", verdict.reason, verdict.detail, prompt.to_row())
+            return
+        if self._evidence.enabled or self._require:
+            prompt = replace(prompt, tool_evidence=prompt_evidence(prompt, self._evidence))
+        evidence = prompt.tool_evidence
+        if (
+            self._require
+            and evidence is not None
+            and evidence.needed == "no"
+            and prompt.family not in self._evidence.exempt_families
+        ):
+            yield reject(
+                prompt.id,
+                "evidence",
+                "evidence_tool_not_needed",
+                f"{evidence.kind}: {evidence.reason}",
+                prompt.to_row(),
+            )
             return
         yield prompt.to_row()
 
@@ -81,7 +106,10 @@ def build(p: beam.Pipeline, config: PipelineConfig, stage: Path) -> None:
     """Compose the RL prompt pipeline into ``p``; outputs go to the staging folder ``stage``."""
     planned = p | "PlanTasks" >> PlanTasks(config.tasks, local_workers(config.runner))
     tasks, dead_generate = planned | "GenerateTasks" >> GenerateTasks(config.tasks)
-    prompts, dead_check = tasks | "CheckPrompts" >> RunStage("prompt", _CheckPrompt(config.rl.min_image_side))
+    prompts, dead_check = tasks | "CheckPrompts" >> RunStage(
+        "prompt",
+        _CheckPrompt(config.rl.min_image_side, config.validators.evidence, config.rl.require_tool_needed),
+    )
     dead = [dead_generate, dead_check]
     if config.rl.difficulty.enabled:
         prompts, dead_easy = prompts | "FilterDifficulty" >> RunStage("difficulty", _DropEasy(config))
@@ -99,7 +127,7 @@ def build(p: beam.Pipeline, config: PipelineConfig, stage: Path) -> None:
         id_of=itemgetter("id"),
     )
     facts = (
-        prompts | "AcceptedFacts" >> beam.FlatMap(lambda r: ["accepted", f"accepted/family/{r['family']}"]),
+        prompts | "AcceptedFacts" >> beam.FlatMap(prompt_facts),
         dead | "DeadFacts" >> beam.FlatMap(dead_letter_facts),
     ) | "AllFacts" >> beam.Flatten()
     _ = (

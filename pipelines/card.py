@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["card_yaml", "plot_bars", "render_card"]
+__all__ = ["card_yaml", "evidence_section", "plot_bars", "render_card"]
 
 
 def card_yaml(
@@ -70,6 +70,58 @@ def _table(counts: dict[str, int], header: tuple[str, str]) -> str:
     return "\n".join(rows) if counts else "_none_"
 
 
+def evidence_section(evidence: list[dict[str, Any]]) -> str:
+    """The card's tool-evidence section from ``{"family", "kind", "needed", ...measures}`` rows: how many
+    records of each family show that their tool step was needed, and the median measurements behind it.
+
+    Example:
+        >>> print(
+        ...     evidence_section(
+        ...         [{"family": "crop", "kind": "zoom", "needed": "yes", "target_px_before": 8.0}]
+        ...     ).splitlines()[4]
+        ... )
+        | crop | zoom | 1 | 0 | 0 | 1 | target 8.0 px at input |
+    """
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in evidence:
+        groups.setdefault((row["family"], row["kind"]), []).append(row)
+    lines = [
+        "| family | kind | needed: yes | no | unknown | records | median measurements |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for (family, kind), rows in sorted(groups.items()):
+        needed = Counter(r["needed"] for r in rows)
+        lines.append(
+            f"| {family} | {kind} | {needed['yes']} | {needed['no']} | {needed['unknown']} | {len(rows)} | "
+            f"{_medians(rows)} |"
+        )
+    return (
+        "Each record's `tool_evidence` says, from its pixels and code, whether its tool step was needed: "
+        "the target's size at the model's input resolution before and after a zoom, the angle a rotation "
+        "undid, the contrast an enhancement raised, the arithmetic the code did that the text did not. "
+        "`unknown` means the data cannot tell (e.g. an imported record's target size).\n\n" + "\n".join(lines)
+    )
+
+
+def _medians(rows: list[dict[str, Any]]) -> str:
+    import statistics
+
+    parts = []
+    for key, label in (
+        ("target_px_before", "target {} px at input"),
+        ("target_px_after", "{} px after"),
+        ("magnification", "zoom {}x"),
+        ("angle_applied", "turned {} deg"),
+        ("contrast_before", "contrast {}"),
+        ("contrast_after", "-> {}"),
+        ("arithmetic_ops", "{} operations"),
+    ):
+        values = [r[key] for r in rows if r.get(key) is not None]
+        if values:
+            parts.append(label.format(round(statistics.median(values), 3)))
+    return ", ".join(parts)
+
+
 def render_card(
     meta: dict[str, Any],
     name: str,
@@ -78,6 +130,7 @@ def render_card(
     reasons: dict[str, int],
     config: dict[str, Any],
     examples: list[str],
+    evidence: list[dict[str, Any]] | None = None,
 ) -> str:
     """The README.md of the published folder.
 
@@ -89,6 +142,7 @@ def render_card(
         reasons (`dict`): ``stage/reason`` -> dead-letter count.
         config (`dict`): the generating config (from the run manifest).
         examples (`list[str]`): rendered example trajectories (markdown).
+        evidence (`list[dict]`, *optional*): each accepted record's family and ``tool_evidence``.
     """
     fam_rows = ["| family | " + " | ".join(sorted(splits)) + " |", "|---|" + "---:|" * len(splits)]
     all_families = sorted({f for c in families.values() for f in c})
@@ -109,6 +163,7 @@ def render_card(
         "run's dead-letter shards).\n\n"
         + _table(reasons, ("stage/reason", "records"))
         + "\n\n![rejection reasons](rejection_reasons.png)",
+        "## Tool evidence\n\n" + evidence_section(evidence or []),
         "## Example trajectories\n\n" + "\n\n".join(examples),
         "## Generating config\n\n```json\n" + json.dumps(config, indent=2, sort_keys=True) + "\n```",
     ]

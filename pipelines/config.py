@@ -145,6 +145,13 @@ class RlConfig:
     difficulty: DifficultyConfig = field(
         default_factory=DifficultyConfig, metadata={"help": "Difficulty filter."}
     )
+    require_tool_needed: bool = field(
+        default=False,
+        metadata={
+            "help": "Drop prompts whose tool_evidence says no tool step is needed (thresholds and exempt "
+            "families of validators.evidence)."
+        },
+    )
 
 
 @dataclass

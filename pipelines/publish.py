@@ -52,6 +52,20 @@ def _count_columns(files: list[Path], columns: list[str]) -> Counter:
     return Counter(joined.value_counts().compute().to_dict())
 
 
+def _evidence_rows(shards: list[Path]) -> list[dict[str, Any]]:
+    """Each accepted record's family with its ``tool_evidence`` fields (two small columns per shard)."""
+    rows = []
+    for shard in shards:
+        names = pq.ParquetFile(shard).schema_arrow.names
+        if "tool_evidence" not in names:  # shards written before the field existed
+            continue
+        table = pq.read_table(shard, columns=["family", "tool_evidence"])
+        for family, evidence in zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True):
+            if evidence:
+                rows.append({"family": family, **evidence})
+    return rows
+
+
 def _first_of_each_family(shards: list[Path], count: int) -> list[dict[str, Any]]:
     """The first row of each family, in shard order, up to ``count`` rows.
 
@@ -139,6 +153,7 @@ def publish_folder(run_dir: str | Path, out: str | Path | None = None, examples:
         dict(reasons),
         manifest.get("config", {}),
         picked,
+        _evidence_rows(shards),
     )
     (folder / "README.md").write_text(card)
     return folder

@@ -31,6 +31,7 @@ from synthesis.tasks import FAMILIES, TasksConfig, generate_task, plan_tasks
 from synthesis.teacher import TEACHER_NAME, TEACHER_VERSION, teach
 from validators.answer import read_answer
 from validators.config import ValidatorsConfig
+from validators.evidence import with_evidence
 from validators.fixup_policy import judge_with_policy
 from validators.judge import OpenAIJudge
 from validators.record import with_verdicts
@@ -192,9 +193,8 @@ class _Verify(SandboxUser, beam.DoFn):
         if self._accepted.has(record_id, key):
             yield record_id
             return
-        record, verdicts = judge_with_policy(
-            self._source.get(record_id), self._cfg, sandbox=self.sandbox(), judge=self._judge
-        )
+        measured = with_evidence(self._source.get(record_id), self._cfg.evidence)
+        record, verdicts = judge_with_policy(measured, self._cfg, sandbox=self.sandbox(), judge=self._judge)
         judged = with_verdicts(
             record, verdicts
         )  # every verdict, passed or not, also in a dead letter's payload

@@ -24,6 +24,7 @@ __all__ = [
     "distribution",
     "metric_totals",
     "nothing_accepted",
+    "prompt_facts",
     "record_facts",
     "teacher_totals",
 ]
@@ -52,7 +53,24 @@ def record_facts(record) -> list[str]:
     """
     facts = ["accepted", f"accepted/family/{record.family}"]
     facts += [f"check/{c.name}/{'passed' if c.passed else 'failed'}" for c in record.checks]
-    return facts
+    return facts + _evidence_facts(record.family, record.tool_evidence)
+
+
+def prompt_facts(row: dict) -> list[str]:
+    """Count keys of an accepted RL prompt row: its family and its tool evidence.
+
+    Example:
+        >>> prompt_facts({"family": "rotate", "tool_evidence": {"kind": "rotate", "needed": "yes"}})
+        ['accepted', 'accepted/family/rotate', 'evidence/rotate/rotate/yes']
+    """
+    evidence = row.get("tool_evidence")
+    return ["accepted", f"accepted/family/{row['family']}"] + (
+        [f"evidence/{row['family']}/{evidence['kind']}/{evidence['needed']}"] if evidence else []
+    )
+
+
+def _evidence_facts(family: str, evidence) -> list[str]:
+    return [f"evidence/{family}/{evidence.kind}/{evidence.needed}"] if evidence else []
 
 
 def dead_letter_facts(letter) -> list[str]:

@@ -17,6 +17,7 @@ from dataclasses import fields
 from typing import Any
 
 from runconfig.typed import to_dict
+from validators.evidence import MEASURE_VERSION
 
 __all__ = ["digest", "import_key", "task_key", "teacher_identity", "verified_key"]
 
@@ -87,5 +88,5 @@ def import_key(raw: dict, importer_version: str, sandbox_hash: str, strict: bool
 
 
 def verified_key(draft_key: str, validators: Any) -> str:
-    """Key of an accepted record: its trajectory's key and the validators' settings."""
-    return digest(draft_key, to_dict(validators))
+    """Key of an accepted record: its trajectory's key, the validators' settings and the evidence measure."""
+    return digest(draft_key, to_dict(validators), MEASURE_VERSION)

@@ -25,6 +25,7 @@ __all__ = [
     "Provenance",
     "RlPrompt",
     "SftRecord",
+    "ToolEvidence",
     "DEAD_LETTER_SCHEMA",
     "RL_SCHEMA",
     "SFT_SCHEMA",
@@ -78,6 +79,32 @@ class Provenance:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ToolEvidence:
+    """Why a record's tool step was needed, measured from its pixels and code (``validators.evidence``).
+
+    ``needed`` is ``yes`` when the measurements show the model could not have read the answer at its input
+    resolution (or the text did not do the arithmetic) and the code's effect made it readable; ``no`` when
+    they show the step added nothing; ``unknown`` when what is needed to tell (e.g. the target's size in an
+    imported record) is not known. Every number is ``None`` when it was not measured.
+    """
+
+    kind: str  # zoom | rotate | enhance | compute | none | unknown
+    needed: str  # yes | no | unknown
+    reason: str  # one line that explains the verdict with the numbers behind it
+    input_scale: float | None = None  # model-input px per original px of images[0] (the processor's resize)
+    magnification: float | None = (
+        None  # model-input px per original px of the zoomed region, over input_scale
+    )
+    target_px_before: float | None = None  # target's short side at model input, original image
+    target_px_after: float | None = None  # the same after the tool step
+    angle_applied: float | None = None  # counter-clockwise degrees the code turned the image, measured
+    angle_residual: float | None = None  # how far from upright the output is, when the correction is known
+    contrast_before: float | None = None  # RMS contrast of the input
+    contrast_after: float | None = None  # RMS contrast of the tool's output
+    arithmetic_ops: int | None = None  # arithmetic operations in the code
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SftRecord:
     """An accepted SFT trajectory: original image first, then every processed image in order."""
 
@@ -93,6 +120,7 @@ class SftRecord:
     executions: tuple[Execution, ...] = ()
     checks: tuple[Check, ...] = ()
     provenance: Provenance | None = None
+    tool_evidence: ToolEvidence | None = None
 
     def to_row(self) -> dict[str, Any]:
         """The Parquet row of this record (images as ``{"bytes", "path"}``, params as canonical JSON)."""
@@ -109,12 +137,14 @@ class SftRecord:
             "executions": [_plain(e) for e in self.executions],
             "checks": [_plain(c) for c in self.checks],
             "provenance": _plain(self.provenance) if self.provenance else None,
+            "tool_evidence": _plain(self.tool_evidence) if self.tool_evidence else None,
         }
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> SftRecord:
-        """Inverse of :meth:`to_row` (accepts rows read back with pyarrow)."""
-        prov = row.get("provenance")
+        """Inverse of :meth:`to_row` (accepts rows read back with pyarrow, and rows written before
+        ``tool_evidence`` existed)."""
+        prov, evidence = row.get("provenance"), row.get("tool_evidence")
         return cls(
             id=row["id"],
             images=tuple(img["bytes"] for img in row["images"]),
@@ -128,6 +158,7 @@ class SftRecord:
             executions=tuple(_build(Execution, e) for e in row["executions"] or ()),
             checks=tuple(_build(Check, c) for c in row["checks"] or ()),
             provenance=_build(Provenance, prov) if prov else None,
+            tool_evidence=_build(ToolEvidence, evidence) if evidence else None,
         )
 
 
@@ -146,6 +177,7 @@ class RlPrompt:
     choices: tuple[str, ...] = ()
     task_params: dict[str, Any] = field(default_factory=dict)
     provenance: Provenance | None = None
+    tool_evidence: ToolEvidence | None = None
 
     @classmethod
     def from_task(cls, task: Any) -> RlPrompt:
@@ -179,6 +211,7 @@ class RlPrompt:
         row["choices"] = list(self.choices)
         row["task_params"] = _canonical_json(self.task_params)
         row["provenance"] = _plain(self.provenance) if self.provenance else None
+        row["tool_evidence"] = _plain(self.tool_evidence) if self.tool_evidence else None
         return row
 
 
@@ -237,6 +270,20 @@ _PROVENANCE = {
     "sandbox_config_hash": _str,
 }
 _SIZE = {"width": _i32, "height": _i32}
+_EVIDENCE = {
+    "kind": _str,
+    "needed": _str,
+    "reason": _str,
+    "input_scale": _f64,
+    "magnification": _f64,
+    "target_px_before": _f64,
+    "target_px_after": _f64,
+    "angle_applied": _f64,
+    "angle_residual": _f64,
+    "contrast_before": _f64,
+    "contrast_after": _f64,
+    "arithmetic_ops": _i32,
+}
 
 SFT_FEATURES = datasets.Features(
     {
@@ -252,6 +299,7 @@ SFT_FEATURES = datasets.Features(
         "executions": datasets.List(_EXECUTION),
         "checks": datasets.List(_CHECK),
         "provenance": _PROVENANCE,
+        "tool_evidence": _EVIDENCE,
     }
 )
 RL_FEATURES = datasets.Features(
@@ -267,6 +315,7 @@ RL_FEATURES = datasets.Features(
         "choices": datasets.List(_str),
         "task_params": _str,
         "provenance": _PROVENANCE,
+        "tool_evidence": _EVIDENCE,
     }
 )
 DEAD_LETTER_FEATURES = datasets.Features(

@@ -1,7 +1,7 @@
 """Validators: every decision about a record or a shard is an explicit, explainable, testable verdict.
 
 Record checks are pure functions ``(record, cfg, ...) -> Verdict`` (format, hygiene, answer, images,
-execution, consistency, duplicates) run in a fixed order by :func:`judge_record`; shard checks are a
+evidence, execution, consistency, duplicates) run in a fixed order by :func:`judge_record`; shard checks are a
 great-expectations suite over the written Parquet shards (:mod:`validators.shards`, also
 ``python -m validators.shards``).
 """
@@ -10,6 +10,7 @@ from validators.answer import answers_match, check_answer
 from validators.config import ValidatorsConfig
 from validators.consistency import check_consistency
 from validators.duplicates import DuplicateIndex, dedupe, exact_key, near_key, near_keys
+from validators.evidence import check_evidence, measure_evidence, prompt_evidence, with_evidence
 from validators.execution import compare_execution, reexecute
 from validators.format_check import check_format
 from validators.hygiene import check_hygiene
@@ -29,6 +30,7 @@ __all__ = [
     "answers_match",
     "check_answer",
     "check_consistency",
+    "check_evidence",
     "check_format",
     "check_hygiene",
     "check_images",
@@ -37,10 +39,13 @@ __all__ = [
     "exact_key",
     "first_failure",
     "judge_record",
+    "measure_evidence",
     "near_key",
     "near_keys",
+    "prompt_evidence",
     "reexecute",
     "tally",
     "to_checks",
+    "with_evidence",
     "with_verdicts",
 ]

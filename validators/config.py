@@ -21,6 +21,7 @@ __all__ = [
     "AnswerCheckConfig",
     "ConsistencyCheckConfig",
     "DuplicatesCheckConfig",
+    "EvidenceConfig",
     "ExecutionCheckConfig",
     "FormatCheckConfig",
     "HygieneCheckConfig",
@@ -131,6 +132,57 @@ class ImagesCheckConfig:
             raise ValueError("images: need 1 <= min_side <= max_side")
         if not 0 < self.min_target_coverage <= 1:
             raise ValueError("images.min_target_coverage must be in (0, 1]")
+
+
+@dataclass
+class EvidenceConfig:
+    """Tool-necessity evidence (``tool_evidence``): how it is measured, and whether it can reject a record.
+
+    The model's input resolution follows the Qwen2-VL/Qwen2.5-VL processor's resize rule (sides rounded to
+    ``patch_factor``, pixel count within ``[min_pixels, max_pixels]``); the defaults are Thyme's SFT budget.
+    """
+
+    enabled: bool = field(default=True, metadata={"help": "Measure tool_evidence for every record."})
+    reject_unneeded: bool = field(
+        default=False,
+        metadata={"help": "Reject records whose evidence says the tool was not needed (needed == 'no')."},
+    )
+    exempt_families: list[str] = field(
+        default_factory=lambda: ["no_code"],
+        metadata={"help": "Families reject_unneeded never rejects (no_code's point is to not use tools)."},
+    )
+    max_pixels: int = field(
+        default=3211264, metadata={"help": "Model-input pixel budget per image (Thyme SFT: 4096 x 28 x 28)."}
+    )
+    min_pixels: int = field(default=3136, metadata={"help": "Model-input pixel floor per image (56 x 56)."})
+    patch_factor: int = field(default=28, metadata={"help": "Model-input sides are multiples of this."})
+    legible_px: float = field(
+        default=12.0, metadata={"help": "Smallest target side (model-input px) counted as legible."}
+    )
+    min_magnification: float = field(
+        default=1.25,
+        metadata={
+            "help": "A zoom showing its region at less than this times the input's detail added nothing."
+        },
+    )
+    min_angle: float = field(
+        default=10.0, metadata={"help": "Smaller rotations (degrees) do not count as turning the image."}
+    )
+    angle_tolerance: float = field(
+        default=5.0, metadata={"help": "Largest residual tilt (degrees) of an output counted as upright."}
+    )
+    low_contrast: float = field(
+        default=0.12, metadata={"help": "RMS contrast below which an input counts as hard to read."}
+    )
+    min_contrast_gain: float = field(
+        default=0.5, metadata={"help": "Relative RMS-contrast increase an enhancement must bring."}
+    )
+
+    def __post_init__(self):
+        if self.min_pixels < 1 or self.max_pixels < self.min_pixels or self.patch_factor < 1:
+            raise ValueError("evidence: need 1 <= min_pixels <= max_pixels and patch_factor >= 1")
+        if self.legible_px <= 0 or self.min_magnification < 1:
+            raise ValueError("evidence: need legible_px > 0 and min_magnification >= 1")
 
 
 @dataclass
@@ -269,6 +321,9 @@ class ValidatorsConfig:
     )
     duplicates: DuplicatesCheckConfig = field(
         default_factory=DuplicatesCheckConfig, metadata={"help": "Exact and near duplicates."}
+    )
+    evidence: EvidenceConfig = field(
+        default_factory=EvidenceConfig, metadata={"help": "Tool-necessity evidence of every record."}
     )
     judge: JudgeConfig = field(default_factory=JudgeConfig, metadata={"help": "Optional LLM judge endpoint."})
     shards: ShardChecksConfig = field(

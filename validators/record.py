@@ -1,9 +1,9 @@
 """All record checks in one fixed order: the single entry point the pipelines call.
 
-Order (cheap and structural first, the sandbox last but one): format, hygiene, answer, images, execution,
-consistency, duplicates. Every check after format needs a well-formed trajectory, so a format failure always
-ends the run of checks; with ``fail_fast`` (the default) any failure does. The only I/O a check may use is
-passed in: a sandbox for strict re-execution, a judge, a duplicate index.
+Order (cheap and structural first, the sandbox last but one): format, hygiene, answer, images, evidence,
+execution, consistency, duplicates. Every check after format needs a well-formed trajectory, so a format
+failure always ends the run of checks; with ``fail_fast`` (the default) any failure does. The only I/O a
+check may use is passed in: a sandbox for strict re-execution, a judge, a duplicate index.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from validators.answer import check_answer
 from validators.config import ValidatorsConfig
 from validators.consistency import check_consistency
 from validators.duplicates import DuplicateIndex
+from validators.evidence import check_evidence
 from validators.execution import compare_execution, needs_fixups, reexecute
 from validators.format_check import check_format
 from validators.hygiene import check_hygiene
@@ -27,7 +28,7 @@ from validators.verdict import Verdict, to_checks
 
 __all__ = ["CHECK_ORDER", "judge_record", "tally", "with_verdicts"]
 
-CHECK_ORDER = ("format", "hygiene", "answer", "images", "exec", "consistency", "duplicates")
+CHECK_ORDER = ("format", "hygiene", "answer", "images", "evidence", "exec", "consistency", "duplicates")
 
 
 def _plan(
@@ -54,6 +55,7 @@ def _plan(
         (cfg.hygiene.enabled, lambda: check_hygiene(record, cfg.hygiene)),
         (cfg.answer.enabled, lambda: check_answer(record, cfg.answer, judge)),
         (cfg.images.enabled, lambda: check_images(record, cfg.images)),
+        (cfg.evidence.enabled, lambda: check_evidence(record, cfg.evidence)),
         (cfg.execution.enabled, execution),
         (cfg.consistency.enabled, lambda: check_consistency(record, cfg.consistency, judge)),
         (cfg.duplicates.enabled and index is not None, duplicates),

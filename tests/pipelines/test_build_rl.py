@@ -47,6 +47,36 @@ def test_rl_prompts_are_written_checked_and_loadable(tmp_path, monkeypatch):
     ]
     assert [(d.stage, d.reason) for d in letters] == [("prompt", "prompt_empty_answer")]
     assert stats["accepted"] == 9
+    assert all(row["needed"] in ("yes", "no", "unknown") for row in ds["tool_evidence"])
+    assert sum(v for k, v in stats["counts"].items() if k.startswith("evidence/")) == 9
+
+
+def test_prompts_whose_tool_is_not_needed_are_dead_lettered_on_request(tmp_path):
+    cfg = load_config(
+        ROOT / "pipeline.yaml",
+        [
+            f"run.output_dir={tmp_path}",
+            "tasks.count=24",
+            "runner.kind=in_process",
+            "rl.require_tool_needed=true",
+            "validators.evidence.legible_px=40",  # every crop target is legible: nothing needs a zoom
+        ],
+    )
+    assert build_rl.run(cfg) == 0
+    out = tmp_path / "thyme-rl"
+    stats = json.loads((out / "stats.json").read_text())
+    letters = [
+        DeadLetter.from_row(r)
+        for f in (out / "dead_letter").glob("*.parquet")
+        for r in pq.read_table(f).to_pylist()
+    ]
+    dropped = {d.payload["family"] for d in letters if d.reason == "evidence_tool_not_needed"}
+    assert dropped == {"crop", "multi_round"} and stats["holds"] and stats["records_in"] == 24
+    kept = datasets.load_dataset("parquet", data_files=str(out / "data" / "*.parquet"), split="train")
+    assert "no_code" in kept["family"]  # exempt: its point is to answer without tools
+    assert {
+        e["needed"] for e, f in zip(kept["tool_evidence"], kept["family"], strict=True) if f != "no_code"
+    } == {"yes"}
 
 
 @pytest.mark.slow

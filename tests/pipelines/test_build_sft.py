@@ -84,7 +84,18 @@ def test_artefact_contract_and_datasets_load(clean_run):
     assert (clean_run / "shard_checks" / "data_docs" / "index.html").exists()
     ds = datasets.load_dataset(str(clean_run / "hub"), split="train")  # the published folder
     assert len(ds) == stats["accepted"] and ds[0]["images"][0].size == tuple(ds[0]["image_size"].values())
-    assert "## Rejections" in (clean_run / "hub" / "README.md").read_text()
+    card = (clean_run / "hub" / "README.md").read_text()
+    assert "## Rejections" in card and "## Tool evidence" in card
+    evidence = {(row["family"], row["tool_evidence"]["kind"]) for row in ds}  # every row measured
+    assert evidence <= {
+        ("crop", "zoom"),
+        ("multi_round", "zoom"),
+        ("rotate", "rotate"),
+        ("contrast", "enhance"),
+        ("compute", "compute"),
+        ("no_code", "none"),
+    }
+    assert sum(v for k, v in stats["counts"].items() if k.startswith("evidence/")) == stats["accepted"]
 
 
 def test_rerun_reuses_work_and_is_byte_identical(clean_run, tmp_path):

@@ -84,3 +84,13 @@ def test_every_released_row_gets_its_verdict(tmp_path, fixups):
     )
     print(f"\nsandbox.fixups={fixups}: {dict(sorted(reasons.items()))}")
     assert false_rejects == [] and false_accepts == []
+    # every imported record is measured from its own pixels and code; nothing about its task is known, so a
+    # zoom can say "no" (it shows nothing the input did not) or "unknown", never "yes"
+    evidence = [
+        (row["tool_evidence"]["kind"], row["tool_evidence"]["needed"])
+        for shard in sorted((tmp_path / "out" / "thyme-sft" / "data").glob("*.parquet"))
+        for row in pq.read_table(shard, columns=["tool_evidence"]).to_pylist()
+    ]
+    print(f"tool evidence: {dict(Counter(evidence))}")
+    assert len(evidence) == stats["accepted"] and ("zoom", "yes") not in evidence
+    assert {kind for kind, _ in evidence} >= {"zoom", "compute"}
