@@ -103,7 +103,7 @@ class _FromStore(beam.DoFn):
         self._store, self._draft = store, draft
 
     def process(self, letter: DeadLetter):
-        if self._store.path(letter.id).is_file():
+        if self._store.key(letter.id) is not None:  # stored, and its shared images still hold
             yield letter.id
             return
         row = record_row(letter.payload)
