@@ -368,6 +368,14 @@ def test_openai_teacher_over_http_loses_nothing_and_reruns_from_cache(tmp_path, 
     reasons = sorted(d.reason for d in _dead_letters(out))
     assert reasons == ["answer_mismatch", "teacher_backend_error", "teacher_degenerate"]
     assert _shards(out) == _shards(tmp_path / "b" / "thyme-sft")
+    # the teacher's records are measured like any other: its code computed the answers the questions ask for
+    evidence = [
+        row["tool_evidence"]
+        for f in sorted((out / "data").glob("*.parquet"))
+        for row in pq.read_table(f).to_pylist()
+    ]
+    assert [(e["kind"], e["needed"]) for e in evidence] == [("compute", "yes")] * 2
+    assert all(e["arithmetic_ops"] == 1 for e in evidence)
 
 
 def test_duplicates_are_dead_lettered_within_the_run_and_against_a_reference(
