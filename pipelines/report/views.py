@@ -102,7 +102,8 @@ def _blob_refs(images: Any) -> list[int]:
 
 
 def _record(row: dict[str, Any], images: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a record or task shows: question, answer, images, turns, checks, provenance, parameters."""
+    """What a record or task shows: question, answer, images, turns, checks, tool evidence, provenance,
+    parameters."""
     executions = row.get("executions") or []
     view = {
         "id": row.get("id", ""),
@@ -115,6 +116,7 @@ def _record(row: dict[str, Any], images: list[dict[str, Any]]) -> dict[str, Any]
         "checks": row.get("checks") or [],
         "provenance": row.get("provenance"),
         "params": row.get("task_params") or "",
+        "evidence": row.get("tool_evidence"),
     }
     for key in ("difficulty", "choices"):
         if key in row:

@@ -5,6 +5,7 @@ test_build_sft (its ``clean_run`` fixture), so the hook in build_sft.run is what
 
 import io
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -103,6 +104,9 @@ def test_a_real_run_report_loads_clean_and_shows_its_images(clean_run, tab):
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
         assert pixel_variance(img.screenshot()) > 20
     assert page.locator("#record pre.code .k").count() > 0  # the code is highlighted
+    assert re.match(
+        r"tool evidence \w+ · needed (yes|no|unknown) · \S", page.inner_text("#record .evidence"), re.I
+    )
     assert problems == []
 
 

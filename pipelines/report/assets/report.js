@@ -259,6 +259,10 @@ const REPORT = (() => {
         `${rec.choices && rec.choices.length ? ` · choices ${esc(rec.choices.join(" | "))}` : ""}` +
         `${rec.difficulty !== undefined ? ` · difficulty ${esc(rec.difficulty)}` : ""}</p>`;
     }
+    if (rec.evidence) {
+      html += `<p class="evidence"><span class="tag">tool evidence</span> ${esc(rec.evidence.kind)} · ` +
+        `needed <b>${esc(rec.evidence.needed)}</b> · ${esc(rec.evidence.reason)}</p>`;
+    }
     html += trajectory(rec) + checks(rec.checks);
     if (v.kind === "d") {
       const cut = v.payload_chars > v.payload.length ? ` (first ${v.payload.length} of ${v.payload_chars} characters)` : "";
