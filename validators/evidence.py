@@ -163,6 +163,19 @@ def _is_text(node: ast.BinOp | ast.AugAssign) -> bool:
     )
 
 
+def _literals(code: str) -> set[float]:
+    """The numeric literals of ``code``: the values a computation starts from."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return set()
+    return {
+        float(n.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, int | float) and not isinstance(n.value, bool)
+    }
+
+
 def code_kind(code: str) -> str:
     """The operation a block's code performs, from what it calls: rotate, enhance, zoom or unknown.
 
@@ -342,7 +355,9 @@ def _compute(record: SftRecord, codes: list[str], scale: float) -> ToolEvidence:
     segments = fmt.parse(record.response).segments
     first = next(i for i, s in enumerate(segments) if isinstance(s, fmt.Code))
     before = record.question + " ".join(s.text for s in segments[:first] if isinstance(s, fmt.Text))
-    if any(math.isclose(float(n), truth, abs_tol=1e-9) for n in _NUMBER.findall(before)):
+    operands = {v for code in codes for v in _literals(code)}  # values read off the image, not results
+    stated = {float(n) for n in _NUMBER.findall(before)} - operands
+    if any(math.isclose(n, truth, abs_tol=1e-9) for n in stated):
         return replace(evidence, reason=f"the answer {record.answer} is already in the text before the code")
     return replace(
         evidence,

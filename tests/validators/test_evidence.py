@@ -146,6 +146,20 @@ def test_compute_evidence_reads_the_code_and_the_text(good):
     assert measure_evidence(told).needed == "no" and "already in the text" in measure_evidence(told).reason
 
 
+
+def test_an_answer_equal_to_an_input_value_is_still_computed(sb):
+    from synthesis.records import Provenance
+    from synthesis.rollout_record import record_from_rollout
+    from synthesis.teacher import teach
+
+    task = generate_task("compute", 69)  # the average of 99, 86, 72 and 87 is 86, one of the values read
+    assert task.answer == "86" and 86 in task.params["variables"]["values"]
+    record = record_from_rollout(
+        task, teach(task, sb), Provenance(source="generated", generator="t", generator_version="0", seed=69)
+    )
+    assert measure_evidence(record).needed == "yes"
+
+
 def test_an_imported_record_without_params_gets_what_pixels_can_tell(good):
     record = good["crop_text"]
     imported = replace(record, family="imported", task_params={})
