@@ -6,7 +6,8 @@ cannot be used, and is what the config sections call, so ``run.output_dir=s3:/x`
 (``hdfs://``, ``az://``) or an object store that build_sft/build_rl do not yet support end to end is refused
 before any work starts, never written as a local folder named ``s3:``. :data:`END_TO_END` lists the
 object-store schemes a run may write to today (none yet), :data:`INPUTS_END_TO_END` those its source files may
-be read from (``s3``); the README's cluster section says what is left. Already on the seam: the source readers
+be read from (``s3``), :data:`CACHES_END_TO_END` those the teacher's request cache may live on (``s3``); the
+README's cluster section says what is left. Already on the seam: the source readers
 (``synthesis.importers.common``) and the shard writer (``pipelines.shards.WriteShards``, tested writing the
 same bytes into an S3-compatible server as into a local folder).
 
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
+    "CACHES_END_TO_END",
     "END_TO_END",
     "INPUTS_END_TO_END",
     "OBJECT_STORES",
@@ -76,6 +78,9 @@ OBJECT_STORES = {"s3": "S3 or an S3-compatible store (AWS_ENDPOINT_URL)", "gs": 
 # server to test against here, so it stays refused.
 END_TO_END: frozenset[str] = frozenset()
 INPUTS_END_TO_END: frozenset[str] = frozenset({"s3"})
+# The teacher's request cache (teacher.openai.cache_path): one object per request under a prefix, so workers
+# that share no disk share it (synthesis.endpoint.cache.ObjectStoreCache); tested against an S3 server.
+CACHES_END_TO_END: frozenset[str] = frozenset({"s3"})
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):(.*)$", re.DOTALL)
 _ALIASES = {"gcs": "gs"}
 

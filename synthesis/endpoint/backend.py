@@ -32,7 +32,7 @@ from functools import cache
 from typing import Any
 
 from synthesis.agent import Conversation, Generation, Sampling, cut_at_stop
-from synthesis.endpoint.cache import CachedReply, RequestCache, request_key
+from synthesis.endpoint.cache import CachedReply, open_cache, request_key
 from synthesis.endpoint.config import NO_KEY, TeacherConfig
 from synthesis.endpoint.errors import FATAL_REASONS, FatalTeacherError, fatal_error
 from synthesis.endpoint.messages import CONTINUE_FLAGS, restore_stop, to_messages
@@ -107,7 +107,7 @@ class OpenAIBackend:
         self._client = openai.OpenAI(
             base_url=cfg.base_url, api_key=api_key or NO_KEY, timeout=cfg.timeout_s, max_retries=0
         )
-        self.cache = RequestCache(cfg.cache_path) if cfg.cache_path else None
+        self.cache = open_cache(cfg.cache_path) if cfg.cache_path else None
         self._slots = threading.BoundedSemaphore(cfg.concurrency)
         self._lock = threading.Lock()
         self._sleep = sleep

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from runconfig import storage
+
 __all__ = ["EndpointConfig", "endpoint_default", "endpoint_of", "NO_KEY", "TeacherConfig"]
 
 NO_KEY = "none"  # what local servers (vLLM, SGLang, transformers serve) accept when no key is configured
@@ -113,8 +115,9 @@ class TeacherConfig(EndpointConfig):
     cache_path: str = field(
         default="cache/teacher.sqlite",
         metadata={
-            "help": "Persistent request cache (relative to the working directory, or absolute); '' disables "
-            "it. Reruns make no request twice."
+            "help": "Persistent request cache: a sqlite file (relative to the working directory, or "
+            "absolute), or an object-store prefix (s3://bucket/cache) that workers sharing no disk share; '' "
+            "disables it. Reruns make no request twice."
         },
     )
     message_mode: Literal["turns", "continue"] = field(
@@ -163,9 +166,13 @@ def _cache_path_problem(path: str) -> str:
     Example:
         >>> [_cache_path_problem(p) for p in ("", "c.sqlite", "/abs/c.sqlite", "cache/", "a\\0b")]
         ['', '', '', 'names a folder, not a file', 'contains a NUL byte']
+        >>> _cache_path_problem("s3://bucket/teacher-cache"), _cache_path_problem("s3:/bucket")[:19]
+        ('', 'is not a local path')
     """
     if "\0" in path:
         return "contains a NUL byte"
+    if storage.is_remote(path):  # a key prefix: one object per request under it
+        return storage.location_problem(path, storage.CACHES_END_TO_END)
     if path and (path.endswith("/") or path.rsplit("/", 1)[-1] in (".", "..")):
         return "names a folder, not a file"
     return ""

@@ -20,6 +20,9 @@ from synthesis import tasks as tasks_pkg
 from synthesis.records import DeadLetter
 from synthesis.teacher import plans
 
+sys.path.append(str(Path(__file__).resolve().parent))
+from s3_server import s3_endpoint  # noqa: E402, F401 - the fixture
+
 ROOT = Path(__file__).resolve().parents[2]
 COUNT = 12
 
@@ -317,7 +320,10 @@ def _scripted_server():
     return module.ScriptedTeacher
 
 
-def test_openai_teacher_over_http_loses_nothing_and_reruns_from_cache(tmp_path, monkeypatch):
+@pytest.mark.parametrize("cache", ["cache.sqlite", "s3://bucket/teacher-cache"])
+def test_openai_teacher_over_http_loses_nothing_and_reruns_from_cache(tmp_path, monkeypatch, request, cache):
+    """The second run, into another output folder, is served from the request cache: a local sqlite file, or
+    an object-store prefix that workers sharing no disk share (a real S3-compatible server)."""
     import base64
     import io
 
@@ -352,8 +358,11 @@ def test_openai_teacher_over_http_loses_nothing_and_reruns_from_cache(tmp_path, 
             "teacher.openai.api_key_env=SCRIPTED_KEY",
             "teacher.openai.max_retries=1",
             "teacher.openai.backoff_base_s=0.01",
-            "teacher.openai.cache_path=cache.sqlite",
+            f"teacher.openai.cache_path={cache}",
         ]
+        if cache.startswith("s3://"):
+            request.getfixturevalue("s3_endpoint")
+            overrides += ["runner.kind=multi_process", "runner.workers=2"]  # two processes, one cache
         assert build_sft.run(_config(tmp_path / "a", *overrides)) == 0
         first = server.requests
         assert first > 0 and set(server.auth) == {"Bearer sk-test"}
@@ -368,6 +377,10 @@ def test_openai_teacher_over_http_loses_nothing_and_reruns_from_cache(tmp_path, 
     reasons = sorted(d.reason for d in _dead_letters(out))
     assert reasons == ["answer_mismatch", "teacher_backend_error", "teacher_degenerate"]
     assert _shards(out) == _shards(tmp_path / "b" / "thyme-sft")
+    if cache.startswith("s3://"):  # the replies live in the store, not on any worker's disk
+        from synthesis.endpoint.cache import open_cache
+
+        assert len(open_cache(cache)) >= 3 and not list(tmp_path.rglob("*.sqlite"))  # a reply per call
     # the teacher's records are measured like any other: its code computed the answers the questions ask for
     evidence = [
         row["tool_evidence"]

@@ -274,3 +274,20 @@ def test_shard_writer_on_s3_writes_the_bytes_it_writes_locally(tmp_path):
 def _append(out: str, info) -> None:
     with open(out, "a") as handle:
         handle.write(json.dumps([info.path, info.rows, info.sha256]) + "\n")
+
+
+@pytest.mark.usefixtures("s3_endpoint")
+def test_request_cache_on_an_object_store_is_shared_by_processes_that_share_no_memory():
+    from synthesis.endpoint.cache import CachedReply, ObjectStoreCache, open_cache
+
+    first = open_cache("s3://bucket/cache-unit")
+    assert isinstance(first, ObjectStoreCache) and first.get("ab" * 32) is None
+    reply = CachedReply(text="x \ud800 y", finish_reason="stop", prompt_tokens=3, completion_tokens=2)
+    first.put("ab" * 32, reply)
+    first.put("ab" * 32, reply)  # a racing worker writes the same reply again: still one object
+    second = ObjectStoreCache("s3://bucket/cache-unit/")  # another worker: nothing in its memory
+    assert second.get("ab" * 32) == reply and (second.hits, second.misses) == (1, 0)
+    assert len(second) == 1 and (first.hits, first.misses) == (0, 1)
+    assert storage.list_files("s3://bucket/cache-unit/ab") == [
+        "s3://bucket/cache-unit/ab/" + "ab" * 32 + ".json"
+    ]
