@@ -6,7 +6,11 @@ Two image conventions are supported, chosen from the model config:
   fixed-size tensor per image;
 * Qwen2-VL / Qwen2.5-VL (the original's backbone): every ``<image>`` becomes ``<|vision_start|>``, one
   ``<|image_pad|>`` per merged patch, ``<|vision_end|>``, with ``pixel_values`` and ``image_grid_thw`` from
-  the PIL image processor (the stock processor class needs torchvision, training.md §5.1).
+  the PIL image processor (the stock processor class needs torchvision, training.md §5.1); the model also
+  needs ``mm_token_type_ids`` (1 on image tokens) for its multimodal RoPE, which :func:`load_policy` adds to
+  every forward call that carries images (:meth:`VisionAdapter.token_types`), so callers pass the same batch
+  to either family. ``generate`` computes its positions before any forward, so a generation passes them
+  itself.
 
 Images are downscaled before they reach the model (``image_size``); the sandbox keeps working on originals.
 """
@@ -80,6 +84,19 @@ class VisionAdapter:
         ]
         return blocks, {"pixel_values": out["pixel_values"], "image_grid_thw": out["image_grid_thw"]}
 
+    def token_types(self, input_ids) -> dict[str, Any]:
+        """Qwen2-VL's ``mm_token_type_ids`` for ``input_ids`` (1 on image tokens, 0 elsewhere); LLaVA: none.
+
+        Example:
+            >>> import torch
+            >>> qwen = VisionAdapter("qwen2_vl", None, 56, {"image": 5, "start": 4, "end": 6})
+            >>> qwen.token_types(torch.tensor([[1, 4, 5, 5, 6]]))["mm_token_type_ids"].tolist()
+            [[0, 0, 1, 1, 0]]
+        """
+        if self.kind == "llava":
+            return {}
+        return {"mm_token_type_ids": (input_ids == self.token_ids["image"]).int()}
+
 
 @dataclass
 class Policy:
@@ -96,6 +113,26 @@ def resolve_device(name: str) -> str:
     import torch
 
     return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
+def _add_token_types(model, vision: VisionAdapter) -> None:
+    """Give every image-carrying forward of the Qwen2(.5)-VL inner model its ``mm_token_type_ids``.
+
+    transformers 5 refuses ``image_grid_thw`` without them; the hook sits on the inner ``Qwen2VLModel``
+    (what ``forward`` calls as a module), so it also works under a PEFT wrapper.
+    """
+
+    def hook(module, args, kwargs):
+        ids, given = kwargs.get("input_ids"), kwargs.get("mm_token_type_ids")
+        if kwargs.get("image_grid_thw") is not None and given is None and ids is not None:
+            kwargs.update(vision.token_types(ids))
+        return args, kwargs
+
+    for module in model.modules():
+        if type(module).__name__ in ("Qwen2VLModel", "Qwen2_5_VLModel"):
+            module.register_forward_pre_hook(hook, with_kwargs=True)
+            return
+    raise ValueError(f"no Qwen2-VL inner model in {type(model).__name__}")
 
 
 def _adapter(model, tok, path: str, side: int) -> VisionAdapter:
@@ -155,4 +192,7 @@ def load_policy(path: str | Path, cfg: ModelConfig, trainable: bool = True) -> P
     model.train(trainable)
     if not trainable:
         model.requires_grad_(False)
-    return Policy(model, tok, _adapter(model, tok, str(path), cfg.image_size), device)
+    vision = _adapter(model, tok, str(path), cfg.image_size)
+    if vision.kind == "qwen2_vl":
+        _add_token_types(model, vision)
+    return Policy(model, tok, vision, device)

@@ -142,11 +142,14 @@ class LocalBackend:
         budget = min(sampling.max_new_tokens, self.max_context - len(enc.ids))
         if budget <= 0:
             return Generation("", "length", prompt_tokens=len(enc.ids))
+        input_ids = torch.tensor([enc.ids], device=policy.device)
         inputs = {
-            "input_ids": torch.tensor([enc.ids], device=policy.device),
+            "input_ids": input_ids,
             "attention_mask": torch.ones(1, len(enc.ids), dtype=torch.long, device=policy.device),
             **{k: v.to(policy.device) for k, v in enc.pixels.items()},
         }
+        if enc.pixels:  # Qwen2-VL: generate() places its multimodal RoPE before any forward (no hook)
+            inputs.update(policy.vision.token_types(input_ids))
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(policy.model.dtype)
         procs = _Processors(
