@@ -220,13 +220,34 @@ def _open(data: bytes) -> Image.Image | None:
         return None
 
 
+def _explains(box: tuple[int, int, int, int], original: Image.Image, produced: Image.Image) -> bool:
+    """Whether the code's literal ``box`` is the region ``produced`` shows: inside the input and alike in
+    pixels (normalised correlation of small grey copies). A box in another image's coordinates, e.g. the
+    second crop of a crop, is not.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> img = Image.fromarray(rng.integers(0, 255, (300, 400), dtype=np.uint8))
+        >>> crop = img.crop((10, 10, 110, 60)).resize((200, 100))
+        >>> _explains((10, 10, 110, 60), img, crop), _explains((200, 100, 300, 150), img, crop)
+        (True, False)
+    """
+    if not (0 <= box[0] < box[2] <= original.width and 0 <= box[1] < box[3] <= original.height):
+        return False
+    side = (32, 32)
+    a = np.asarray(original.crop(box).convert("L").resize(side, Image.Resampling.BILINEAR), np.float32)
+    b = np.asarray(produced.convert("L").resize(side, Image.Resampling.BILINEAR), np.float32)
+    a, b = a - a.mean(), b - b.mean()
+    norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return norm > 0 and float((a * b).sum()) / norm >= _MIN_MATCH
+
+
 def _zoom(
     original: Image.Image, produced: Image.Image, code: str, target: Any, cfg: EvidenceConfig
 ) -> ToolEvidence:
     scale = input_scale(*original.size, cfg)
     box = crop_box_from_code(code)
-    width, height = original.size
-    if box is None or not (0 <= box[0] < box[2] <= width and 0 <= box[1] < box[3] <= height):
+    if box is None or not _explains(box, original, produced):
         box, score = locate_crop(original, produced)
         if score < _MIN_MATCH:
             return ToolEvidence(

@@ -8,6 +8,7 @@ import re
 from dataclasses import replace
 
 import datasets
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image, ImageEnhance
@@ -146,7 +147,6 @@ def test_compute_evidence_reads_the_code_and_the_text(good):
     assert measure_evidence(told).needed == "no" and "already in the text" in measure_evidence(told).reason
 
 
-
 def test_an_answer_equal_to_an_input_value_is_still_computed(sb):
     from synthesis.records import Provenance
     from synthesis.rollout_record import record_from_rollout
@@ -235,3 +235,31 @@ def test_prompt_evidence_measures_the_prompt_image():
     assert prompt_evidence(contrast).needed == "yes"
     crisp = ImageEnhance.Contrast(Image.open(io.BytesIO(contrast.image)).convert("RGB")).enhance(12)
     assert prompt_evidence(replace(contrast, image=png(crisp))).needed == "no"
+
+
+def test_a_crop_of_a_crop_is_measured_where_it_really_lies():
+    """The second block's literal box is in the first crop's coordinates; the evidence finds the region in
+    the input by its pixels instead of trusting the numbers."""
+    rng = np.random.default_rng(1)
+    original = Image.fromarray(rng.integers(0, 255, (400, 600, 3), dtype=np.uint8))
+    first = original.crop((200, 100, 400, 250)).resize((400, 300))
+    second = first.crop((100, 50, 300, 200))  # = the input's (250, 125, 350, 200), enlarged 2x
+    codes = [
+        "img = Image.open(path)\nimg.crop((200, 100, 400, 250)).resize((400, 300)).save(out)",
+        "img = Image.open(out)\nimg.crop((100, 50, 300, 200)).save(out2)",
+    ]
+    response = "<think>Zoom in." + "".join(
+        fmt.render_code(c) + "<sandbox_output><image></sandbox_output>" for c in codes
+    )
+    record = SftRecord(
+        id="imported-2",
+        images=(png(original), png(first), png(second)),
+        question="What is there?",
+        image_size=(600, 400),
+        response=response + "Noise.</think> <answer>noise</answer>",
+        answer="noise",
+        answer_type="text",
+        family="imported",
+    )
+    evidence = measure_evidence(record)
+    assert evidence.kind == "zoom" and evidence.magnification == pytest.approx(2.0, rel=0.1)
