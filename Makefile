@@ -5,7 +5,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup run test test-slow lint check bench
+.PHONY: setup run test test-slow lint check bench train
 
 setup:
 	@bash scripts/setup.sh
@@ -41,3 +41,12 @@ bench: setup
 	.venv/bin/beam run pipelines/build_sft.py --config pipeline.yaml run.output_dir=$(BENCH_DATA) tasks.count=120 run.publish=false
 	.venv/bin/beam run pipelines/build_rl.py --config pipeline.yaml run.output_dir=$(BENCH_DATA) tasks.count=24
 	$(PY) bench/train.py --sft-data $(BENCH_DATA)/thyme-sft/data --rl-data $(BENCH_DATA)/thyme-rl/data
+
+# The core claim in miniature (docs/results.md): build the miniature's shards, then train seed $(SEED) with the
+# no-tool baseline; about 30 min on 2 cores. A rerun reuses finished records and checkpoints.
+SEED ?= 0
+train: setup
+	.venv/bin/beam run pipelines/build_sft.py --config configs/miniature.yaml
+	.venv/bin/beam run pipelines/build_rl.py --config configs/miniature.yaml tasks.count=200 tasks.base_seed=500000
+	$(PY) train/run.py --config configs/miniature.yaml --stages sft,baseline,compare,grpo,eval \
+		train.seed=$(SEED) --output-dir out/mini/seed-$(SEED)

@@ -93,6 +93,13 @@ class SftConfig:
         default=0, metadata={"help": "Steps of copy drills (train/copy_drills.py) before the SFT steps."}
     )
     copy_drill_batch: int = field(default=16, metadata={"help": "Drills per copy-drill step."})
+    no_tools: bool = field(
+        default=False,
+        metadata={
+            "help": "Direct-answer examples (no-tool prompt, '<answer>' only, no trajectory); the baseline "
+            "stage sets it."
+        },
+    )
 
     def __post_init__(self):
         if (

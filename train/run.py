@@ -3,7 +3,7 @@
 Usage::
 
     python train/run.py [--config pipeline.yaml] [--sft-data DIR] [--rl-data DIR] [--model PATH_OR_ID]
-                        [--output-dir DIR] [--stages sft,compare,grpo,eval] [train.KEY=VALUE ...]
+                        [--output-dir DIR] [--stages sft,baseline,compare,grpo,eval] [train.KEY=VALUE ...]
 
 Everything lands in the output folder: ``tiny/`` (the offline model), ``sft/`` and ``grpo/`` (checkpoints,
 ``latest`` pointer), ``metrics.jsonl``, ``curves_*.png``, ``eval_*.json`` and ``summary.json``. Rerunning the
@@ -37,7 +37,9 @@ from train.data import iter_rows, prompt_from_record, prompt_from_row, sft_recor
 from train.metrics import MetricsLog, plot_curves  # noqa: E402
 from train.policy import load_policy  # noqa: E402
 
-STAGES = ("sft", "compare", "grpo", "eval")
+STAGES = ("sft", "baseline", "compare", "grpo", "eval")
+DEFAULT_STAGES = ("sft", "compare", "grpo", "eval")
+NO_TOOLS_ONLY = ("baseline",)  # checkpoints evaluated only without tools
 
 
 def load(args) -> tuple[TrainConfig, SandboxConfig, TasksConfig]:
@@ -86,6 +88,22 @@ def run_sft(cfg: TrainConfig, out: Path, base: str, log: MetricsLog) -> Path:
         return last
     policy = load_policy(resume_from(stage, base), cfg.model)
     return train_sft(policy, cfg.sft, cfg.sft_data, stage, cfg.seed, log, cfg.input_stem)
+
+
+def run_baseline(cfg: TrainConfig, out: Path, base: str, log: MetricsLog) -> Path:
+    """The no-tool baseline: the same model, steps and batch as ``sft``, on the same records' questions and
+    answers without trajectories (``sft.no_tools``); checkpoints in ``baseline/``, metrics as ``baseline``."""
+    from dataclasses import replace
+
+    from train.sft import train_sft
+
+    stage = out / "baseline"
+    last = latest_checkpoint(stage)
+    if last is not None and last.name == f"step-{cfg.sft.steps:06d}":
+        return last
+    sft = replace(cfg.sft, no_tools=True, copy_drill_steps=0)
+    policy = load_policy(resume_from(stage, base), cfg.model)
+    return train_sft(policy, sft, cfg.sft_data, stage, cfg.seed, log, cfg.input_stem, name="baseline")
 
 
 def run_grpo(cfg: TrainConfig, out: Path, start: Path, sandbox: SessionOpener, log: MetricsLog) -> Path:
@@ -144,7 +162,8 @@ def run_eval(
         backends["endpoint"] = lambda: OpenAIBackend(endpoint, api_key(endpoint.api_key_env))
     for i, (name, make) in enumerate(backends.items()):
         backend = make()
-        for tools in (True, False) if cfg.eval.without_tools else (True,):
+        settings = (True, False) if cfg.eval.without_tools else (True,)
+        for tools in (False,) if name in NO_TOOLS_ONLY else settings:
             key = f"{name}_{'tools' if tools else 'no_tools'}"
             report, _ = evaluate(backend, prompts, sandbox, cfg.eval, tools=tools, weights=cfg.grpo.weights)
             reports[key] = report
@@ -161,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rl-data", default=None, help="folder of RL prompt shards (build_rl's data/)")
     parser.add_argument("--model", default=None, help="'tiny' or a Hugging Face VLM checkpoint (path or id)")
     parser.add_argument("--output-dir", default=None, help="where checkpoints, metrics and curves go")
-    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {STAGES}")
+    parser.add_argument(
+        "--stages",
+        default=",".join(DEFAULT_STAGES),
+        help=f"comma-separated subset of {STAGES} (default: all but baseline)",
+    )
     parser.add_argument("overrides", nargs="*", help="KEY=VALUE overrides, e.g. train.sft.steps=50")
     args = parser.parse_args(argv)
     try:
@@ -170,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train: config error: {err}", file=sys.stderr)
         return 2
     stages = [s for s in args.stages.split(",") if s]
+    if unknown := sorted(set(stages) - set(STAGES)):
+        print(f"train: unknown stages {unknown}; use a subset of {STAGES}", file=sys.stderr)
+        return 2
     import torch
 
     torch.manual_seed(cfg.seed)
@@ -186,6 +212,13 @@ def main(argv: list[str] | None = None) -> int:
         timings["sft_s"] = time.perf_counter() - started
         print(f"SFT checkpoint: {sft} ({timings['sft_s']:.0f} s)")
     checkpoints = {"sft": sft}
+    if "baseline" in stages:
+        t = time.perf_counter()
+        checkpoints["baseline"] = run_baseline(cfg, out, base, log)
+        timings["baseline_s"] = time.perf_counter() - t
+        print(f"baseline checkpoint: {checkpoints['baseline']} ({timings['baseline_s']:.0f} s)")
+    elif (last_baseline := latest_checkpoint(out / "baseline")) is not None:
+        checkpoints["baseline"] = last_baseline
     with Sandbox(sandbox_cfg) as sandbox:
         if "compare" in stages:
             t = time.perf_counter()

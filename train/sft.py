@@ -20,8 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from synthesis.agent import no_tool_conversation
 from synthesis.records import SftRecord
-from train.chat import Chunk, Encoded, encode, prompt_text, response_chunks
+from train.chat import Chunk, Encoded, conversation_chunks, encode, prompt_text, response_chunks
 from train.checkpoint import latest_checkpoint, load_state, save_checkpoint
 from train.config import SftConfig
 from train.copy_drills import copy_weighted, drill_batch, drill_templates, random_id
@@ -29,7 +30,9 @@ from train.data import prompt_from_record, sft_records, shuffled
 from train.metrics import MetricsLog
 
 __all__ = [
+    "DIRECT_THINK",
     "collate",
+    "direct_response",
     "lr_factor",
     "record_chunks",
     "sft_examples",
@@ -39,7 +42,24 @@ __all__ = [
 ]
 
 
-def record_chunks(record: SftRecord, last_round_only: bool = False, rename: str | None = None) -> list[Chunk]:
+# The reasoning of a direct answer (the teacher's no-code phrasing, without the observation).
+DIRECT_THINK = "The problem is very simple and requires no additional processing."
+
+
+def direct_response(answer: str) -> str:
+    """The response of a direct-answer example: a one-line think, then the answer (format-valid).
+
+    Example:
+        >>> from synthesis import format as fmt
+        >>> fmt.check(direct_response("7")), fmt.extract_answer(direct_response("7"))
+        ([], '7')
+    """
+    return f"<think>{DIRECT_THINK}</think> <answer>{answer}</answer>"
+
+
+def record_chunks(
+    record: SftRecord, last_round_only: bool = False, rename: str | None = None, no_tools: bool = False
+) -> list[Chunk]:
     """The chunks of an SFT record: ChatML prompt with the input image, then the masked response.
 
     Args:
@@ -48,7 +68,13 @@ def record_chunks(record: SftRecord, last_round_only: bool = False, rename: str 
         rename (`str`, *optional*): a new stem for the input file, replacing the record's id in the image path
             of the prompt and of the code: a fresh id (the model learns to copy the path it is given instead
             of memorising training ids) or :data:`~train.config.FIXED_STEM`.
+        no_tools (`bool`, *optional*, defaults to `False`): the record's question and answer without its
+            trajectory: the direct-answer prompt (``synthesis.agent.no_tool_conversation``, the one the
+            no-tool evaluation asks) and :func:`direct_response` (the ``baseline`` stage).
     """
+    if no_tools:
+        conv = no_tool_conversation({"question": record.question, "image": {"bytes": record.images[0]}})
+        return [*conversation_chunks(conv), *response_chunks(direct_response(record.answer))]
     response = record.response
     prompt = prompt_from_record(record)
     if rename:
@@ -129,7 +155,8 @@ def sft_examples(
         rename = input_stem or (
             random_id(record.id, random.Random(f"{seed}:{index}")) if cfg.randomize_ids else None
         )
-        encoded = encode(record_chunks(record, cfg.last_round_only, rename), tokenizer, vision, cfg.max_len)
+        chunks = record_chunks(record, cfg.last_round_only, rename, cfg.no_tools)
+        encoded = encode(chunks, tokenizer, vision, cfg.max_len)
         yield copy_weighted(encoded, tokenizer, rename or record.id, cfg.copy_weight)
 
 
@@ -217,6 +244,7 @@ def train_sft(
     seed: int,
     log: MetricsLog,
     input_stem: str = "",
+    name: str = "sft",
 ) -> Path:
     """Run the copy drills and SFT up to ``cfg.total_steps`` (resuming); returns the last checkpoint.
 
@@ -232,6 +260,7 @@ def train_sft(
         log (`MetricsLog`): receives ``loss``, ``lr``, ``tokens_per_s`` every ``cfg.log_every`` steps.
         input_stem (`str`, *optional*): serve every input as this stem (``TrainConfig.input_stem``); empty
             keeps the record ids.
+        name (`str`, *optional*, defaults to `"sft"`): the stage name of the metrics (``baseline``).
     """
     import torch
 
@@ -281,7 +310,7 @@ def train_sft(
             elapsed = time.perf_counter() - started
             copy = {"copy_loss": sums["copy"] / sums["copy_tokens"]} if sums["copy_tokens"] else {}
             log.log(
-                "sft",
+                name,
                 step,
                 loss=sums["plain"] / max(sums["tokens"], 1),
                 lr=scheduler.get_last_lr()[0],

@@ -10,7 +10,44 @@ from PIL import Image
 from synthesis.tasks.drawing.encode import encode_image
 from synthesis.tasks.task import Task, make_task_id
 
-__all__ = ["assemble"]
+__all__ = ["assemble", "id_config"]
+
+
+def id_config(cfg: Any) -> Any:
+    """``cfg`` as plain data for the task id: ``dataclasses.asdict`` less the fields marked ``ID_KEY`` that
+    hold their default, at any depth, so a new option leaves the ids of every config without it unchanged.
+
+    Example:
+        >>> from synthesis.tasks.config import CropConfig
+        >>> "layout" in id_config(CropConfig()), id_config(CropConfig(layout="grid"))["layout"]
+        (False, 'grid')
+    """
+    from synthesis.tasks.config import ID_KEY
+
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.metadata.get(ID_KEY) and value == _default(f):
+            continue
+        out[f.name] = _plain(value)
+    return out
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def _plain(value: Any) -> Any:
+    """What ``dataclasses.asdict`` makes of a field value (nested dataclasses, lists, tuples, dicts)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return id_config(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def assemble(
@@ -50,7 +87,7 @@ def assemble(
     """
     fmt_cfg = getattr(cfg, "crop", cfg)
     data = encode_image(image, fmt_cfg.image_format, fmt_cfg.jpeg_quality)
-    config = dataclasses.asdict(cfg)
+    config = id_config(cfg)
     int_target: tuple[int, int, int, int] | None = None
     if target is not None:
         x1, y1, x2, y2 = target

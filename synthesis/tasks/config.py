@@ -15,9 +15,12 @@ from synthesis.tasks.drawing.backgrounds import BACKGROUND_KINDS
 __all__ = [
     "COMPUTE_KINDS",
     "COMPUTE_OPERATIONS",
+    "CROP_LAYOUTS",
     "CONTRAST_KINDS",
     "CROP_TARGET_KINDS",
     "FAMILIES",
+    "GRID_INKS",
+    "ID_KEY",
     "MULTI_ROUND_MODES",
     "NO_CODE_KINDS",
     "ROTATE_CONTENT_KINDS",
@@ -32,6 +35,18 @@ __all__ = [
 
 FAMILIES = ("crop", "rotate", "contrast", "compute", "multi_round", "no_code")
 CROP_TARGET_KINDS = ("text", "digits", "object", "sign")
+CROP_LAYOUTS = ("scene", "grid")
+# Dark inks of the grid layout's digits, all far from its white cells, so colour never gives a digit away.
+GRID_INKS: dict[str, tuple[int, int, int]] = {
+    "black": (20, 20, 20),
+    "navy": (25, 35, 120),
+    "dark green": (20, 90, 40),
+    "maroon": (120, 25, 30),
+    "purple": (80, 30, 110),
+}
+# Metadata key of a field left out of the task-id hash while it holds its default (assemble.id_config), so
+# adding an option keeps the ids and bytes of every existing config.
+ID_KEY = "omit_from_id_at_default"
 ROTATE_CONTENT_KINDS = ("text_lines", "card", "arrow")
 CONTRAST_KINDS = ("low_contrast", "dark")
 COMPUTE_KINDS = ("table", "bar_chart", "figure")
@@ -117,8 +132,59 @@ class CropConfig:
         default="jpeg", metadata={"help": "png or jpeg (photo-like large images: jpeg 4:4:4)."}
     )
     jpeg_quality: int = field(default=95, metadata={"help": "JPEG quality when image_format is jpeg."})
+    layout: str = field(
+        default="scene",
+        metadata={
+            "help": f"{list(CROP_LAYOUTS)}: a cluttered scene with one small target, or an N x N grid of "
+            "large digits asked by row and column (grid_* keys; long_side_range and the scene keys unused).",
+            ID_KEY: True,
+        },
+    )
+    grid_cells: int = field(
+        default=12, metadata={"help": "Grid layout: rows = columns (2-32).", ID_KEY: True}
+    )
+    grid_cell_px: int = field(
+        default=100,
+        metadata={"help": "Grid layout: cell side in px; the canvas is grid_cells x this.", ID_KEY: True},
+    )
+    grid_glyph_range: tuple[float, float] = field(
+        default=(0.6, 0.8),
+        metadata={"help": "Grid layout: digit em size as a fraction of the cell side.", ID_KEY: True},
+    )
+    grid_line_px: int = field(default=2, metadata={"help": "Grid layout: line width in px.", ID_KEY: True})
+    grid_fonts: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Grid layout: DejaVu faces of the digits; empty = every Bold face.", ID_KEY: True},
+    )
+    grid_inks: list[str] = field(
+        default_factory=lambda: list(GRID_INKS),
+        metadata={"help": f"Grid layout: digit inks, subset of {list(GRID_INKS)}.", ID_KEY: True},
+    )
+    grid_jitter: float = field(
+        default=1.0,
+        metadata={
+            "help": "Grid layout: share of a cell's free space a digit is moved by at random (0 = centred).",
+            ID_KEY: True,
+        },
+    )
 
     def __post_init__(self):
+        if self.layout not in CROP_LAYOUTS:
+            raise ValueError(f"layout must be one of {list(CROP_LAYOUTS)}, got {self.layout!r}")
+        self.grid_glyph_range = _range("grid_glyph_range", self.grid_glyph_range, 0.2, 0.9)
+        self.grid_inks = _subset("grid_inks", self.grid_inks, tuple(GRID_INKS))
+        if not 0.0 <= self.grid_jitter <= 1.0:
+            raise ValueError(f"grid_jitter must be in [0, 1], got {self.grid_jitter}")
+        if not 2 <= self.grid_cells <= 32 or not 64 <= self.grid_cell_px <= 1024:
+            raise ValueError(
+                f"grid_cells must be in [2, 32] and grid_cell_px in [64, 1024] (the sandbox's smallest crop "
+                f"is 64 px), got {self.grid_cells} and {self.grid_cell_px}"
+            )
+        if self.grid_cells * self.grid_cell_px > MAX_SIDE or not 1 <= self.grid_line_px <= 8:
+            raise ValueError(
+                f"grid_cells x grid_cell_px must be <= {MAX_SIDE} and grid_line_px in [1, 8], got "
+                f"{self.grid_cells} x {self.grid_cell_px} and {self.grid_line_px}"
+            )
         self.long_side_range = _range("long_side_range", self.long_side_range, 512, MAX_SIDE)
         self.distractors_range = _range("distractors_range", self.distractors_range, 0, 20)
         self.clutter_per_megapixel = _range("clutter_per_megapixel", self.clutter_per_megapixel, 0, 200)

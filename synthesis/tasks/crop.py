@@ -3,6 +3,9 @@
 The question names the target by colour (or shape) and by a position phrase derived from its true location,
 so it is answerable; look-alike distractors elsewhere make the colour alone or a glance insufficient. The
 teacher's crop is given in ``params["crop_box"]`` (the target box plus a margin, at least 64 px a side).
+
+``CropConfig.layout = "grid"`` draws an N x N grid of large digits instead (``drawing/grid.py``) and asks for
+the digit in one row and column; the crop box is that cell, so the same teacher code crops and zooms it.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from synthesis.tasks.assemble import assemble
 from synthesis.tasks.config import CropConfig
 from synthesis.tasks.drawing.colors import TARGET_COLORS
 from synthesis.tasks.drawing.geometry import area_fraction, crop_box_around, position_phrase
+from synthesis.tasks.drawing.grid import GridScene, build_grid, cell_box
 from synthesis.tasks.drawing.rand import make_rng, sample
 from synthesis.tasks.drawing.scene import CropScene, build_scene
 from synthesis.tasks.drawing.shapes import SHAPES
 from synthesis.tasks.questions import LETTERS, format_choice, format_open
 from synthesis.tasks.task import Task
 
-__all__ = ["generate", "question_for", "scene_params"]
+__all__ = ["generate", "generate_grid", "grid_params", "question_for", "scene_params"]
 
 
 def generate(seed: int, cfg: CropConfig | None = None) -> Task:
@@ -36,6 +40,8 @@ def generate(seed: int, cfg: CropConfig | None = None) -> Task:
     """
     cfg = cfg or CropConfig()
     rng = make_rng(seed, "crop")
+    if cfg.layout == "grid":
+        return generate_grid(rng, seed, cfg)
     scene = build_scene(rng, cfg)
     question, answer, answer_type, choices = question_for(rng, scene)
     w, h = scene.image.size
@@ -100,4 +106,52 @@ def scene_params(scene: CropScene) -> dict:
         "crop_box": list(crop_box_around(t.box, w, h)),
         "zoom": 2,
         "distractor_boxes": [list(d.box) for d in scene.distractors],
+    }
+
+
+def generate_grid(rng: np.random.Generator, seed: int, cfg: CropConfig) -> Task:
+    """The grid-layout crop task: "What digit is in row r, column c of the grid?" (number, one digit).
+
+    Example:
+        >>> t = generate(3, CropConfig(layout="grid", grid_cells=4, grid_cell_px=80))
+        >>> t.question.splitlines()[0], t.answer_type, t.params["crop_box"], t.answer == t.params["content"]
+        ('What digit is in row 3, column 4 of the grid?', 'number', [240, 160, 320, 240], True)
+    """
+    grid = build_grid(rng, cfg)
+    params = grid_params(grid, cfg)
+    question = format_open(f"What digit is in {params['position_words']}?")
+    w, h = grid.image.size
+    return assemble(
+        "crop",
+        seed,
+        cfg,
+        grid.image,
+        question,
+        grid.answer,
+        "number",
+        params,
+        (),
+        grid.glyph_box,
+        area_fraction(grid.glyph_box, w, h),
+    )
+
+
+def grid_params(grid: GridScene, cfg: CropConfig) -> dict:
+    """Teacher facts for a grid: the asked cell (1-based), its digit, the crop (the cell) and the zoom."""
+    words = f"row {grid.row + 1}, column {grid.col + 1} of the grid"
+    return {
+        "layout": "grid",
+        "target_kind": "digits",
+        "question_mode": "read",
+        "content": grid.answer,
+        "row": grid.row + 1,
+        "column": grid.col + 1,
+        "position_words": words,
+        "position": f"in {words}",
+        "font": grid.font,
+        "size_px": grid.glyph_px,
+        "grid_cells": cfg.grid_cells,
+        "cell_px": cfg.grid_cell_px,
+        "crop_box": list(cell_box(grid.row, grid.col, cfg.grid_cell_px)),
+        "zoom": 2,
     }
