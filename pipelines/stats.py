@@ -64,13 +64,15 @@ def prompt_facts(row: dict) -> list[str]:
         ['accepted', 'accepted/family/rotate', 'evidence/rotate/rotate/yes']
     """
     evidence = row.get("tool_evidence")
-    return ["accepted", f"accepted/family/{row['family']}"] + (
-        [f"evidence/{row['family']}/{evidence['kind']}/{evidence['needed']}"] if evidence else []
-    )
+    return ["accepted", f"accepted/family/{row['family']}"] + _evidence_facts(row["family"], evidence)
 
 
 def _evidence_facts(family: str, evidence) -> list[str]:
-    return [f"evidence/{family}/{evidence.kind}/{evidence.needed}"] if evidence else []
+    """``evidence/<family>/<kind>/<needed>`` of a ``ToolEvidence`` or of its row (a dict); none without it."""
+    if not evidence:
+        return []
+    fields = evidence if isinstance(evidence, dict) else {"kind": evidence.kind, "needed": evidence.needed}
+    return [f"evidence/{family}/{fields['kind']}/{fields['needed']}"]
 
 
 def dead_letter_facts(letter) -> list[str]:
