@@ -13,23 +13,23 @@ prompt carries its ``tool_evidence`` (:func:`validators.evidence.prompt_evidence
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from dataclasses import replace
 from operator import itemgetter
-from pathlib import Path
 
 import apache_beam as beam
 
 from pipelines.difficulty import difficulty_backend, solved_every_time
 from pipelines.manifest import build_manifest, write_json
 from pipelines.report import write_report
+from pipelines.run_folder import finishing, run_location, stage_location
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import GenerateTasks, PlanTasks
 from pipelines.shards import WriteRunShards, promote_staging, rows_per_folder, staged_counts
 from pipelines.stages import RunStage, reject
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts, prompt_facts
+from runconfig import storage
 from runconfig.root import PipelineConfig
 from synthesis.agent import Backend
 from synthesis.records import RL_SCHEMA, RlPrompt
@@ -102,7 +102,7 @@ class _DropEasy(beam.DoFn):
         yield row
 
 
-def build(p: beam.Pipeline, config: PipelineConfig, stage: Path) -> None:
+def build(p: beam.Pipeline, config: PipelineConfig, stage: str) -> None:
     """Compose the RL prompt pipeline into ``p``; outputs go to the staging folder ``stage``."""
     planned = p | "PlanTasks" >> PlanTasks(config.tasks, local_workers(config.runner))
     tasks, dead_generate = planned | "GenerateTasks" >> GenerateTasks(config.tasks)
@@ -119,7 +119,7 @@ def build(p: beam.Pipeline, config: PipelineConfig, stage: Path) -> None:
         prompts,
         dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row()),
     ) | "WriteRunShards" >> WriteRunShards(
-        str(stage),
+        stage,
         config.run.splits,
         RL_SCHEMA,
         config.run.rows_per_shard,
@@ -133,31 +133,36 @@ def build(p: beam.Pipeline, config: PipelineConfig, stage: Path) -> None:
     _ = (
         facts
         | "CountFacts" >> CountFacts()
-        | "SaveCounts" >> beam.Map(lambda v, path=str(stage / "counts.json"): write_json(Path(path), v))
+        | "SaveCounts" >> beam.Map(lambda v, path: write_json(path, v), storage.join(stage, "counts.json"))
     )
 
 
 def run(config: PipelineConfig) -> int:
     """Run build_rl; returns 0 when every task is accounted for."""
     config = replace(config, run=replace(config.run, name=config.rl.name))
-    out = Path(config.run.output_dir) / config.run.name
-    stage = out / f".staging-{int(time.time())}"
+    out = run_location(config.run.output_dir, config.run.name)
+    stage = stage_location(out)
     started = time.time()
-    with beam.Pipeline(options=pipeline_options(config.runner)) as p:
-        build(p, config, stage)
-    counts = staged_counts(stage, "build_rl")
-    if counts is None:
-        return 1
-    shards = promote_staging(stage, out)
-    shutil.rmtree(stage, ignore_errors=True)
+    try:
+        with beam.Pipeline(options=pipeline_options(config.runner)) as p:
+            build(p, config, stage)
+        counts = staged_counts(stage, "build_rl")
+        if counts is None:
+            return 1
+        shards = promote_staging(stage, out)
+    finally:
+        storage.delete_tree(stage)
     invariant = check_invariant(config.tasks.count, counts, rows_per_folder(shards))
     elapsed = round(time.time() - started, 2)
-    write_json(out / "stats.json", {**invariant, "counts": counts, "elapsed_s": elapsed})
-    write_json(out / "manifest.json", build_manifest(config, "build_rl", shards))
+    with finishing(out) as local:
+        write_json(local / "stats.json", {**invariant, "counts": counts, "elapsed_s": elapsed})
+        write_json(local / "manifest.json", build_manifest(config, "build_rl", shards))
+        if config.run.report:
+            write_report(local)
     sys.stderr.write(
         f"build_rl: {invariant['records_in']} in -> {invariant['accepted']} prompts + "
         f"{invariant['dead_lettered']} dead-lettered in {elapsed} s; {out}/\n"
     )
     if config.run.report:
-        sys.stderr.write(f"  report: {write_report(out)}\n")
+        sys.stderr.write(f"  report: {storage.join(out, 'report', 'index.html')}\n")
     return 0 if invariant["holds"] else 1

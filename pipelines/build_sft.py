@@ -19,7 +19,6 @@ Every record that enters leaves as an accepted row or a dead letter; the run che
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from pipelines.progress import Progress, mark_dead
 from pipelines.publish import publish_folder
 from pipelines.record_store import finish_work, run_stores
 from pipelines.report import write_report
+from pipelines.run_folder import finishing, run_location, stage_location
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import (
     GenerateTasks,
@@ -53,6 +53,7 @@ from pipelines.stats import (
     record_facts,
     teacher_totals,
 )
+from runconfig import storage
 from runconfig.keys import api_key
 from runconfig.root import PipelineConfig
 from synthesis.endpoint.config import TeacherConfig
@@ -64,9 +65,9 @@ from validators.shards import preload, validate_shards
 log = logging.getLogger("build_sft")
 
 
-def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> None:
+def build(p: beam.Pipeline, config: PipelineConfig, out: str, stage: str) -> None:
     """Compose the SFT pipeline into ``p``; outputs go to the staging folder ``stage``."""
-    work = out / "work"
+    work = storage.join(out, "work")
     drafts, accepted_store = run_stores(work)
     sources = config.sources
     planned = (
@@ -124,7 +125,7 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
         dead_copies,
         dead_dupes,
     ) | "AllDeadLetters" >> beam.Flatten()
-    _ = dead | "MarkDeadForProgress" >> beam.Map(mark_dead, str(work))
+    _ = dead | "MarkDeadForProgress" >> beam.Map(mark_dead, work)
     file_rows = (
         (task_units, thyme_units)
         | "AllFileSlices" >> beam.Flatten()
@@ -139,7 +140,7 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
         accepted,
         dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row()),
     ) | "WriteRunShards" >> WriteRunShards(
-        str(stage),
+        stage,
         config.run.splits,
         SFT_SCHEMA,
         config.run.rows_per_shard,
@@ -154,7 +155,7 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: Path, stage: Path) -> N
         (records_in, accepted_facts, dead_facts)
         | "AllFacts" >> beam.Flatten()
         | "CountFacts" >> CountFacts()
-        | "SaveCounts" >> beam.Map(lambda v, path=str(stage / "counts.json"): write_json(Path(path), v))
+        | "SaveCounts" >> beam.Map(lambda v, path: write_json(path, v), storage.join(stage, "counts.json"))
     )
 
 
@@ -169,8 +170,8 @@ def check_teacher(cfg: TeacherConfig) -> None:
 def run(config: PipelineConfig) -> int:
     """Run build_sft with ``config``; returns 0 when every record is accounted for, 1 otherwise, and 3 when
     the teacher refused the run (bad key, unknown model, nothing listening) with one line saying why."""
-    out = Path(config.run.output_dir) / config.run.name
-    stage = out / f".staging-{int(time.time())}"
+    out = run_location(config.run.output_dir, config.run.name)
+    stage = stage_location(out)
     planned = config.tasks.count if config.sources.generated else 0
     planned += sum(
         g.rows for f in (*config.sources.task_files, *config.sources.thyme_files) for g in row_groups(f)
@@ -182,7 +183,7 @@ def run(config: PipelineConfig) -> int:
         except FatalTeacherError as err:
             sys.stderr.write(f"build_sft: stopped: teacher: {err} (nothing was run)\n")
             return 3
-    with Progress(out / "work", planned) as progress:
+    with Progress(storage.join(out, "work"), planned) as progress:
         p = beam.Pipeline(options=pipeline_options(config.runner))
         build(p, config, out, stage)
         preload()  # the shard suite's imports overlap with the run
@@ -190,7 +191,7 @@ def run(config: PipelineConfig) -> int:
             result = p.run()
             result.wait_until_finish()
         except BaseException as err:  # nothing half-written: the staged outputs go, finished records stay
-            shutil.rmtree(stage, ignore_errors=True)
+            storage.delete_tree(stage)
             fatal = find_fatal(err)
             if fatal is None:
                 raise
@@ -200,43 +201,69 @@ def run(config: PipelineConfig) -> int:
             )
             return 3
     elapsed = time.time() - started
-    counts = staged_counts(stage, "build_sft")
-    if counts is None:
-        return 1
-    shards = promote_staging(stage, out)
+    try:
+        counts = staged_counts(stage, "build_sft")
+        if counts is None:
+            return 1
+        shards = promote_staging(stage, out)
+    finally:
+        storage.delete_tree(stage)
     records_in = counts.get("in", 0)
-    invariant = check_invariant(records_in, counts, rows_per_folder(shards))
-    report = (
-        validate_shards(out / "data", config.validators.shards, out / "shard_checks")
-        if invariant["accepted"]
-        else nothing_accepted(invariant["records_in"], counts, out)
-    )
     metrics = metric_totals(result)
     stats = {
-        **invariant,
+        **check_invariant(records_in, counts, rows_per_folder(shards)),
         "counts": counts,
         "metrics": metrics,
         "teacher": teacher_totals(metrics),
         "elapsed_s": round(elapsed, 2),
         "records_per_s": round(records_in / elapsed, 3) if elapsed else None,
         "progress": progress.summary(),
-        "shard_checks": {"passed": report.success, "failures": report.failures},
     }
-    write_json(out / "stats.json", stats)
-    write_json(out / "manifest.json", build_manifest(config, "build_sft", shards))
-    shutil.rmtree(stage, ignore_errors=True)
-    ok = invariant["holds"] and report.success
-    if ok and config.run.publish:
-        publish_folder(out)
-    _summary(out, stats, shards, report.summary(), config.run.publish and ok)
+    with finishing(out) as local:
+        ok, checks = _finish(config, local, out, stats, shards)
+    _summary(out, stats, shards, checks, config.run.publish and ok)
     if config.run.report:
-        sys.stderr.write(f"  report: {write_report(out)}\n")
-    if finish_work(out / "work", config.run.work, ok):
+        sys.stderr.write(f"  report: {storage.join(out, 'report', 'index.html')}\n")
+    if finish_work(storage.join(out, "work"), config.run.work, ok):
         sys.stderr.write(f"  {out}/work/ pruned (run.work=prune)\n")
     return 0 if ok else 1
 
 
-def _summary(out: Path, stats: dict, shards: list[ShardInfo], checks: str, published: bool) -> None:
+def _finish(
+    config: PipelineConfig, local: Path, out: str, stats: dict, shards: list[ShardInfo]
+) -> tuple[bool, str]:
+    """The shard suite, ``stats.json``, ``manifest.json``, Hub folder and report of the promoted run ``out``,
+    written under ``local`` (:func:`pipelines.run_folder.finishing`); returns ``(ok, suite summary)``."""
+    report = (
+        validate_shards(local / "data", config.validators.shards, local / "shard_checks")
+        if stats["accepted"]
+        else nothing_accepted(stats["records_in"], stats["counts"], out)
+    )
+    stats["shard_checks"] = {"passed": report.success, "failures": report.failures}
+    write_json(local / "stats.json", stats)
+    write_json(local / "manifest.json", build_manifest(config, "build_sft", shards))
+    ok = stats["holds"] and report.success
+    if ok and config.run.publish:
+        publish_folder(local)
+    if config.run.report:
+        write_report(local)
+    return ok, report.summary()
+
+
+def _load_hint(out: str) -> str:
+    """How to load the Hub folder: by folder when local; by file pattern (with s3fs) on a store, whose
+    "folders" ``datasets`` does not list.
+
+    Example:
+        >>> _load_hint("out/x"), _load_hint("s3://b/x")
+        ("load_dataset('out/x/hub')", "load_dataset('parquet', data_files='s3://b/x/hub/data/*.parquet')")
+    """
+    if storage.is_remote(out):
+        return f"load_dataset('parquet', data_files='{out}/hub/data/*.parquet')"
+    return f"load_dataset('{out}/hub')"
+
+
+def _summary(out: str, stats: dict, shards: list[ShardInfo], checks: str, published: bool) -> None:
     c = stats["counts"]
     lines = [
         f"build_sft: {stats['records_in']} in -> {stats['accepted']} accepted + {stats['dead_lettered']} "
@@ -252,6 +279,6 @@ def _summary(out: Path, stats: dict, shards: list[ShardInfo], checks: str, publi
     lines += [f"    {line}" for line in checks.splitlines()[1:]]
     lines.append(
         f"  {len(shards)} shards under {out}/ (data/, dead_letter/), stats.json, manifest.json"
-        + (f"; Hub-ready folder {out}/hub/ (load_dataset('{out}/hub'))" if published else "")
+        + (f"; Hub-ready folder {out}/hub/ ({_load_hint(out)})" if published else "")
     )
     sys.stderr.write("\n".join(lines) + "\n")

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from runconfig.root import DEFAULT_CONFIG, PipelineConfig, check_locations, load_config
-from runconfig.storage import location_problem
+from runconfig.storage import is_remote, location_problem
 from runconfig.typed import ConfigError, apply_override, build, to_dict
 
 USAGE_EXAMPLE = "beam run pipelines/build_sft.py --config pipeline.yaml sandbox.workers=2 tasks.count=100"
@@ -71,6 +71,11 @@ def _replay_config(out: str, overrides: list[str]) -> PipelineConfig:
     """The config of the run in ``out`` (its manifest's) with ``overrides``; its output is ``out`` itself."""
     if problem := location_problem(out):
         raise ConfigError(f"OUTPUT_DIR {out!r} {problem}")
+    if is_remote(out):
+        raise ConfigError(
+            f"OUTPUT_DIR {out!r}: replay merges into a local run folder only; rerun the build on the object "
+            "store instead (it reuses every finished record whose inputs are unchanged)"
+        )
     path = Path(out) / "manifest.json"
     try:
         data = json.loads(path.read_text())["config"]

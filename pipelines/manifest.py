@@ -15,9 +15,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from runconfig import storage
 from runconfig.typed import config_hash, to_dict
 
-__all__ = ["PACKAGES", "build_manifest", "git_commit", "package_versions", "write_json"]
+__all__ = ["PACKAGES", "build_manifest", "git_commit", "package_versions", "read_json", "write_json"]
 
 PACKAGES = (
     "apache-beam",
@@ -91,9 +92,12 @@ def build_manifest(cfg: Any, pipeline: str, shards: list[Any], extra: dict[str, 
     }
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically (temporary file, then rename), so a killed run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)
+def write_json(path: str | Path, data: dict) -> None:
+    """Write JSON atomically to a local path or an object-store URI (``runconfig.storage``: a temporary
+    name, then a rename or a copy), so a killed run never leaves half a file."""
+    storage.write_bytes(str(path), (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def read_json(path: str | Path) -> dict:
+    """The JSON object at a local path or an object-store URI."""
+    return json.loads(storage.read_bytes(str(path)))

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.pvalue import AsSingleton
 
-from pipelines.manifest import write_json
+from pipelines.manifest import read_json, write_json
 from runconfig import storage
 from synthesis.records import DEAD_LETTER_SCHEMA, to_table
 
@@ -351,45 +351,50 @@ def rows_per_folder(shards: list[ShardInfo]) -> dict[str, int]:
     return rows
 
 
-def staged_counts(stage: Path, pipeline: str) -> dict | None:
+def staged_counts(stage: str | Path, pipeline: str) -> dict | None:
     """The counts a finished run staged, or None after one line saying why there are none.
 
     A runner whose workers write to a disk this launcher cannot see (hosts that share no filesystem, where
     ``run.output_dir`` is a local path) finishes without error yet leaves nothing here: that must stop the run
     loudly, never be read as a run that produced nothing.
     """
-    import json
     import sys
 
     try:
-        return json.loads((stage / "counts.json").read_text())
+        return read_json(storage.join(str(stage), "counts.json"))
     except FileNotFoundError:
         sys.stderr.write(
             f"{pipeline}: stopped: the runner finished but {stage}/counts.json is missing: its workers "
             "wrote to a disk this launcher cannot see. run.output_dir must be on a filesystem that the "
-            "launcher and every worker mount at the same path (object stores are not yet supported for "
-            "outputs; README 'Running on a cluster')\n"
+            "launcher and every worker mount at the same path, or an object store (s3://bucket/run; README "
+            "'Running on a cluster')\n"
         )
         return None
 
 
 def promote_staging(
-    stage: Path, out: Path, folders: tuple[str, ...] = ("data", "dead_letter")
+    stage: str | Path, out: str | Path, folders: tuple[str, ...] = ("data", "dead_letter")
 ) -> list[ShardInfo]:
     """Move a finished run's shard folders from ``stage`` into ``out``, replacing the previous run's whole.
 
     Shards are written to a staging folder first, so a failed or killed run never leaves a mix of two runs'
-    shards; returns the shards listed in ``stage/shards.json`` with their final paths.
+    shards; returns the shards listed in ``stage/shards.json`` with their final paths. The previous run's
+    ``manifest.json``, the run's commit marker, goes first and the new one is written last (by the caller),
+    so a folder caught half-promoted (an object store moves key by key) has no manifest to vouch for it.
     """
-    import json
-    import shutil
-
-    listed = json.loads((stage / "shards.json").read_text())["shards"]
+    stage, out = str(stage), str(out)
+    listed = read_json(storage.join(stage, "shards.json"))["shards"]
+    storage.delete(storage.join(out, "manifest.json"))
     for sub in folders:
-        shutil.rmtree(out / sub, ignore_errors=True)
-        if (stage / sub).exists():
-            (stage / sub).rename(out / sub)
-    return [ShardInfo(s["path"].replace(str(stage), str(out)), s["rows"], s["sha256"]) for s in listed]
+        storage.delete_tree(storage.join(out, sub))
+        if not storage.is_remote(stage):
+            if os.path.isdir(os.path.join(stage, sub)):
+                os.rename(os.path.join(stage, sub), os.path.join(out, sub))
+            continue
+        for name in storage.list_tree(storage.join(stage, sub)):  # a store has no rename: copy, then drop
+            storage.copy(storage.join(stage, sub, name), storage.join(out, sub, name))
+        storage.delete_tree(storage.join(stage, sub))
+    return [ShardInfo(s["path"].replace(stage, out), s["rows"], s["sha256"]) for s in listed]
 
 
 def split_of(record_id: str, splits: dict[str, float]) -> int:
@@ -422,7 +427,7 @@ class _BySplit(beam.PartitionFn):
 
 
 def _save_shard_list(infos: list[ShardInfo], path: str) -> None:
-    write_json(Path(path), {"shards": [vars(i) for i in infos]})
+    write_json(path, {"shards": [vars(i) for i in infos]})
 
 
 class WriteRunShards(beam.PTransform):
@@ -466,7 +471,7 @@ class WriteRunShards(beam.PTransform):
         accepted, dead_rows = pcolls
         names = list(self.splits)
         parts = accepted | "Split" >> beam.Partition(_BySplit(self.splits, self.id_of), len(names))
-        data = os.path.join(self.stage, "data")
+        data = storage.join(self.stage, "data")
         shards = [
             part
             | f"Write_{name}"
@@ -484,7 +489,7 @@ class WriteRunShards(beam.PTransform):
             dead_rows
             | "WriteDeadLetters"
             >> WriteShards(
-                os.path.join(self.stage, "dead_letter"),
+                storage.join(self.stage, "dead_letter"),
                 "dead_letter",
                 DEAD_LETTER_SCHEMA,
                 self.rows_per_shard,
@@ -495,5 +500,5 @@ class WriteRunShards(beam.PTransform):
             shards
             | "AllShards" >> beam.Flatten()
             | "ShardList" >> beam.combiners.ToList()
-            | "SaveShards" >> beam.Map(_save_shard_list, os.path.join(self.stage, "shards.json"))
+            | "SaveShards" >> beam.Map(_save_shard_list, storage.join(self.stage, "shards.json"))
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from pipelines.config import RlConfig, RunConfig, RunnerConfig, SourcesConfig, TeacherSection
-from runconfig.storage import CACHES_END_TO_END, END_TO_END, location_problem
+from runconfig.storage import CACHES_END_TO_END, INPUTS_END_TO_END, location_problem
 from runconfig.typed import ConfigError, apply_override, build
 from sandbox.config import SandboxConfig
 from synthesis.tasks.config import TasksConfig
@@ -105,7 +105,7 @@ def check_locations(cfg: PipelineConfig, source: str = "config") -> None:
         config: validators.duplicates.reference 's3:/evals' is not a
     """
     for key, location, allowed in (
-        ("validators.duplicates.reference", cfg.validators.duplicates.reference, END_TO_END),
+        ("validators.duplicates.reference", cfg.validators.duplicates.reference, INPUTS_END_TO_END),
         ("teacher.openai.cache_path", cfg.teacher.openai.cache_path, CACHES_END_TO_END),
     ):
         problem = location_problem(location, allowed)

@@ -5,11 +5,12 @@ A *location* is a plain local path (``out``, ``/data/tasks.parquet``) or an obje
 cannot be used, and is what the config sections call, so ``run.output_dir=s3:/x`` (a typo), an unknown scheme
 (``hdfs://``, ``az://``) or an object store that build_sft/build_rl do not yet support end to end is refused
 before any work starts, never written as a local folder named ``s3:``. :data:`END_TO_END` lists the
-object-store schemes a run may write to today (none yet), :data:`INPUTS_END_TO_END` those its source files may
-be read from (``s3``), :data:`CACHES_END_TO_END` those the teacher's request cache may live on (``s3``); the
-README's cluster section says what is left. Already on the seam: the source readers
-(``synthesis.importers.common``) and the shard writer (``pipelines.shards.WriteShards``, tested writing the
-same bytes into an S3-compatible server as into a local folder).
+object-store schemes build_sft and build_rl may write their run to (``s3``), :data:`INPUTS_END_TO_END` those
+their source files and dedupe reference set may be read from (``s3``), :data:`CACHES_END_TO_END` those the
+teacher's request cache may live on (``s3``); the README's cluster section says what is left. On the seam: the
+source readers (``synthesis.importers.common``), the record store (``pipelines.record_store``), the shard
+writer and promotion (``pipelines.shards``), progress, JSON outputs, and the launcher's finishing
+(``pipelines.run_folder``).
 
 The I/O functions (:func:`read_bytes`, :func:`write_bytes`, :func:`open_for_publish`, :func:`exists`,
 :func:`list_files`, :func:`delete`) take either kind of location. Local paths keep today's behaviour: write
@@ -54,35 +55,43 @@ __all__ = [
     "END_TO_END",
     "INPUTS_END_TO_END",
     "OBJECT_STORES",
+    "copy",
     "delete",
     "delete_tree",
+    "download_tree",
     "exists",
     "filesystem",
     "is_remote",
     "join",
     "list_files",
+    "list_tree",
     "location_problem",
     "open_for_publish",
+    "open_input",
     "read_bytes",
     "scheme",
     "split",
     "upload_file",
+    "upload_tree",
     "write_bytes",
 ]
 
 # Object-store schemes this module reads and writes (pyarrow.fs gives both for free).
 OBJECT_STORES = {"s3": "S3 or an S3-compatible store (AWS_ENDPOINT_URL)", "gs": "Google Cloud Storage"}
 # The ones a pipeline run may use today, every stage included; the rest are refused at config time. Outputs
-# (run.output_dir, the dedupe reference set, the teacher cache): none yet. Inputs read through this module
-# (sources.task_files, sources.thyme_files): S3, tested against a real S3-compatible server; GCS has no local
-# server to test against here, so it stays refused.
-END_TO_END: frozenset[str] = frozenset()
+# (run.output_dir of build_sft and build_rl; not replay, which merges into a local folder): S3. Inputs read
+# through this module (sources.task_files, sources.thyme_files, validators.duplicates.reference): S3. Both
+# tested against a real S3-compatible server; GCS has no local server to test against here, so it stays
+# refused.
+END_TO_END: frozenset[str] = frozenset({"s3"})
 INPUTS_END_TO_END: frozenset[str] = frozenset({"s3"})
 # The teacher's request cache (teacher.openai.cache_path): one object per request under a prefix, so workers
 # that share no disk share it (synthesis.endpoint.cache.ObjectStoreCache); tested against an S3 server.
 CACHES_END_TO_END: frozenset[str] = frozenset({"s3"})
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):(.*)$", re.DOTALL)
 _ALIASES = {"gcs": "gs"}
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def scheme(location: str) -> str:
@@ -190,6 +199,16 @@ def read_bytes(location: str) -> bytes:
         return stream.read()
 
 
+def open_input(location: str) -> Any:
+    """A random-access file at ``location`` for ``pyarrow.parquet`` (a footer read, then the columns asked
+    for): the path itself when local, a ``pyarrow`` input file on a store. Raises ``FileNotFoundError`` when
+    there is none."""
+    if not is_remote(location):
+        return location
+    store, path = filesystem(location)
+    return store.open_input_file(path)
+
+
 def exists(location: str) -> bool:
     """Whether a file or object is at ``location``."""
     if not is_remote(location):
@@ -215,6 +234,71 @@ def list_files(location: str, suffix: str = "") -> list[str]:
         i.base_name for i in infos if i.type == pafs.FileType.File and i.base_name.endswith(suffix)
     )
     return [join(location, n) for n in names if ".tmp-" not in n]
+
+
+def list_tree(location: str, suffix: str = "") -> list[str]:
+    """Every file under the folder (or key prefix) ``location``, at any depth, whose name ends in ``suffix``,
+    as paths relative to it, sorted; [] when there is none. Temporary keys of unfinished writes are left
+    out."""
+    if not is_remote(location):
+        root = Path(location)
+        if not root.is_dir():
+            return []
+        return sorted(
+            str(p.relative_to(root)) for p in root.rglob(f"*{suffix}") if p.is_file() and ".tmp" not in p.name
+        )
+    from pyarrow import fs as pafs
+
+    store, path = filesystem(location)
+    infos = store.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=True))
+    return sorted(
+        i.path[len(path) + 1 :]
+        for i in infos
+        if i.type == pafs.FileType.File and i.base_name.endswith(suffix) and ".tmp-" not in i.base_name
+    )
+
+
+def copy(source: str, target: str) -> None:
+    """Copy the file or object ``source`` to ``target`` (both local or both on one store): a server-side
+    copy on a store, which publishes ``target`` whole or not at all."""
+    if is_remote(source) != is_remote(target):
+        raise ValueError(f"copy needs two locations of one kind, got {source!r} and {target!r}")
+    if not is_remote(source):
+        with open(source, "rb") as handle, open_for_publish(target) as sink:
+            while data := handle.read(1 << 22):
+                sink.write(data)
+        return
+    store, path = filesystem(source)
+    _, target_path = filesystem(target)
+    store.copy_file(path, target_path)
+
+
+def download_tree(location: str, local: str | os.PathLike) -> list[str]:
+    """Copy every file under ``location`` (a folder or key prefix) into the local folder ``local``, keeping
+    relative paths; returns them."""
+    names = list_tree(location)
+    for name in names:
+        target = Path(local) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if is_remote(location):
+            store, path = filesystem(join(location, name))
+            with store.open_input_stream(path) as stream, open(target, "wb") as sink:
+                while data := stream.read(1 << 22):
+                    sink.write(data)
+        else:
+            import shutil
+
+            shutil.copyfile(os.path.join(location, name), target)
+    return names
+
+
+def upload_tree(local: str | os.PathLike, location: str) -> list[str]:
+    """Publish every file under the local folder ``local`` at ``location`` with the same relative paths
+    (each atomically, see :func:`open_for_publish`); returns them."""
+    names = list_tree(str(local))
+    for name in names:
+        upload_file(Path(local) / name, join(location, name))
+    return names
 
 
 def delete(location: str) -> None:
@@ -259,6 +343,7 @@ def open_for_publish(location: str) -> Iterator[IO[bytes]]:
         try:
             with os.fdopen(fd, "wb") as handle:
                 yield handle
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make every output private to its writer
             os.replace(tmp, location)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

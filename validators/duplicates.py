@@ -266,15 +266,18 @@ class DuplicateIndex:
 
     @classmethod
     def from_parquet(cls, folder: str | Path, max_distance: int = 6) -> DuplicateIndex:
-        """An index of every row of the ``*.parquet`` files under ``folder``.
+        """An index of every row of the ``*.parquet`` files under ``folder`` (a local folder or an
+        object-store prefix, ``runconfig.storage``).
 
         Reads SFT shards (an ``images`` column) or RL shards (an ``image`` column).
         """
         import pyarrow.parquet as pq
 
+        from runconfig import storage
+
         index = cls(max_distance)
-        for path in sorted(Path(folder).rglob("*.parquet")):
-            table = pq.read_table(path)
+        for name in storage.list_tree(str(folder), ".parquet"):
+            table = pq.read_table(storage.open_input(storage.join(str(folder), name)))
             image_col = "images" if "images" in table.column_names else "image"
             for row in table.select(["id", "question", "answer", image_col]).to_pylist():
                 image = row[image_col][0] if image_col == "images" else row[image_col]

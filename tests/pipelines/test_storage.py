@@ -35,8 +35,7 @@ TYPOS_AND_UNSUPPORTED = [
     ("az://container/run", "unsupported scheme 'az://'"),
     ("file:///tmp/run", "unsupported scheme 'file://'"),
     ("ftp://host/run", "unsupported scheme 'ftp://'"),
-    # Well-formed, but not yet supported end to end by build_sft/build_rl: refused, never written locally.
-    ("s3://bucket/run", "not yet support end to end"),
+    # Well-formed, but not tested end to end here (no GCS server): refused, never written locally.
     ("gs://bucket/run", "not yet support end to end"),
     ("gcs://bucket/run", "not yet support end to end"),
 ]
@@ -57,7 +56,7 @@ def test_output_dir_that_is_not_usable_is_one_config_error(location, why):
         "sources.task_files=[s3:/b/tasks.parquet]",
         "sources.thyme_files=[hdfs://nn/thyme.parquet]",
         "sources.thyme_files=[gs://b/thyme.parquet]",
-        "run.output_dir=s3://b/run",
+        "run.output_dir=gs://b/run",
         "validators.duplicates.reference=s3:/b/evals",
         "teacher.openai.cache_path=gs:/b/teacher.sqlite",
     ],
@@ -78,12 +77,14 @@ def test_beam_run_on_a_store_uri_writes_nothing_locally(tmp_path, monkeypatch, c
     monkeypatch.chdir(tmp_path)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     pipeline = os.path.join(root, "pipelines", "build_sft.py")
-    for location in ("s3://bucket/run", "s3:/bucket/run"):
+    for location in ("gs://bucket/run", "s3:/bucket/run"):
         assert beam_main(["run", pipeline, f"run.output_dir={location}", "tasks.count=2"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("beam: config error:") and err.count("\n") == 1
     assert beam_main(["replay", "s3:/bucket/run/thyme-sft"]) == 2
     assert "OUTPUT_DIR 's3:/bucket/run/thyme-sft'" in capsys.readouterr().err
+    assert beam_main(["replay", "s3://bucket/run/thyme-sft"]) == 2
+    assert "replay merges into a local run folder only" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

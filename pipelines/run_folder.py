@@ -1,0 +1,69 @@
+"""Where a run's outputs live (a local folder or an object-store prefix) and how the launcher finishes them.
+
+Workers write records, staged shards and counts straight to the run's location through ``runconfig.storage``,
+so on a cluster they need to share nothing with the launcher but the store. What the launcher does after the
+runner (the shard suite, stats, manifest, Hub folder and report) is written by modules that work on a local
+folder; :func:`finishing` hands them one. For a local run that is the run folder itself. For an object store
+it is a temporary mirror of the promoted shards whose new files are published to the store at the block's end:
+each tree replaced whole, Hub shard copies made by server-side copy, and ``manifest.json`` (the run's commit
+marker) last. The mirror costs the launcher one download of the shards, which the suite and the report read
+whole anyway, and the shards' size in its temporary folder (``TMPDIR``) while the run finishes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from runconfig import storage
+
+__all__ = ["MARKER", "SHARD_FOLDERS", "finishing", "run_location", "stage_location"]
+
+SHARD_FOLDERS = ("data", "dead_letter")
+MARKER = "manifest.json"
+"""Written last: a run folder without it is not a finished run (see ``pipelines.shards.promote_staging``)."""
+
+
+def run_location(output_dir: str, name: str) -> str:
+    """The folder (or object-store prefix) of the run ``name`` under ``output_dir``.
+
+    Example:
+        >>> run_location("s3://bucket/runs/", "thyme-sft"), run_location("out", "thyme-sft")
+        ('s3://bucket/runs/thyme-sft', 'out/thyme-sft')
+    """
+    return storage.join(output_dir, name)
+
+
+def stage_location(out: str) -> str:
+    """A fresh staging folder under the run folder ``out``, where a run writes before it is promoted."""
+    return storage.join(out, f".staging-{int(time.time())}")
+
+
+@contextmanager
+def finishing(out: str) -> Iterator[Path]:
+    """A local folder holding the run's promoted shards (``data/``, ``dead_letter/``) in which to write what
+    the launcher makes of them; for an object store, everything new in it is published to ``out`` at the end
+    of the block (nothing when the block raises)."""
+    if not storage.is_remote(out):
+        yield Path(out)
+        return
+    with tempfile.TemporaryDirectory(prefix="thyme-finish-") as tmp:
+        local = Path(tmp)
+        mirrored = {
+            f"{sub}/{name}"
+            for sub in SHARD_FOLDERS
+            for name in storage.download_tree(storage.join(out, sub), local / sub)
+        }
+        yield local
+        made = [name for name in storage.list_tree(tmp) if name not in mirrored]
+        for tree in sorted({name.split("/", 1)[0] for name in made if "/" in name}):
+            storage.delete_tree(storage.join(out, tree))
+        for name in sorted(made, key=lambda n: (n == MARKER, n)):
+            shard = "/".join(name.split("/")[1:])  # hub/data/x.parquet -> data/x.parquet
+            if name.startswith("hub/") and shard in mirrored:
+                storage.copy(storage.join(out, shard), storage.join(out, name))
+            else:
+                storage.upload_file(local / name, storage.join(out, name))
