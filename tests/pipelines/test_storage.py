@@ -292,3 +292,46 @@ def test_request_cache_on_an_object_store_is_shared_by_processes_that_share_no_m
     assert storage.list_files("s3://bucket/cache-unit/ab") == [
         "s3://bucket/cache-unit/ab/" + "ab" * 32 + ".json"
     ]
+
+
+@pytest.mark.usefixtures("s3_endpoint")
+def test_a_dedupe_reference_set_on_s3_indexes_what_the_local_one_does(tmp_path):
+    import io
+
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    from synthesis.records import SFT_SCHEMA, SftRecord, to_table
+    from validators.duplicates import DuplicateIndex
+
+    def record(rid: str, shade: int) -> SftRecord:
+        pixels = Image.new("RGB", (64, 64), (shade, 255 - shade, 90))
+        pixels.paste((255, 255, 255), (shade % 40, 10, shade % 40 + 20, 40))
+        buffer = io.BytesIO()
+        pixels.save(buffer, "PNG")
+        return SftRecord(
+            id=rid,
+            images=(buffer.getvalue(),),
+            question=f"what is in box {shade}?",
+            image_size=(64, 64),
+            response="r",
+            answer="1",
+            answer_type="number",
+            family="crop",
+        )
+
+    folder = tmp_path / "evals" / "data"
+    folder.mkdir(parents=True)
+    pq.write_table(to_table([record("a", 10).to_row()], SFT_SCHEMA), folder / "train-00000-of-00002.parquet")
+    pq.write_table(to_table([record("b", 200).to_row()], SFT_SCHEMA), folder / "train-00001-of-00002.parquet")
+    assert storage.upload_tree(tmp_path / "evals", "s3://bucket/evals") == [
+        "data/train-00000-of-00002.parquet",
+        "data/train-00001-of-00002.parquet",
+    ]
+    remote, local = DuplicateIndex.from_parquet("s3://bucket/evals"), DuplicateIndex.from_parquet(folder)
+    assert len(remote) == len(local) == 2
+    for probe in (record("x", 10), record("y", 200), record("z", 120)):
+        assert remote.seen(probe) == local.seen(probe)
+    assert remote.seen(record("x", 10)).reason == "duplicates_exact"
+    cfg = load_config(None, ["validators.duplicates.reference=s3://bucket/evals"])
+    assert cfg.validators.duplicates.reference == "s3://bucket/evals"
