@@ -36,6 +36,7 @@ from pipelines.replay_read import (
     RecordsFromStore,
     RouteDeadLetters,
 )
+from pipelines.run_folder import stage_location
 from pipelines.runner import pipeline_options
 from pipelines.sft import (
     GenerateTasks,
@@ -181,7 +182,7 @@ def run(config: Any, out: Path, selection: Selection, overrides: list[str]) -> i
             sys.stderr.write(f"replay: stopped: teacher: {err} (nothing was run)\n")
             return 3
     before, old_stats = _ids(out / "data"), _read_json(out / "stats.json")
-    stage, started = out / f".staging-replay-{int(time.time())}", time.time()
+    stage, started = Path(stage_location(str(out), "replay-")), time.time()
     p = beam.Pipeline(options=pipeline_options(config.runner))
     build(p, config, out, stage, selection)
     preload()

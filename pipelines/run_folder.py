@@ -37,9 +37,15 @@ def run_location(output_dir: str, name: str) -> str:
     return storage.join(output_dir, name)
 
 
-def stage_location(out: str) -> str:
-    """A fresh staging folder under the run folder ``out``, where a run writes before it is promoted."""
-    return storage.join(out, f".staging-{int(time.time())}")
+def stage_location(out: str, kind: str = "") -> str:
+    """A fresh staging folder under the run folder ``out``, where a run writes before it is promoted.
+
+    The staging folders that killed runs left behind are removed first: a run folder has one run at a time,
+    and on an object store what a kill leaves is paid for until someone deletes it."""
+    for name in storage.list_folders(out):
+        if name.startswith(".staging-"):
+            storage.delete_tree(storage.join(out, name))
+    return storage.join(out, f".staging-{kind}{int(time.time())}")
 
 
 @contextmanager

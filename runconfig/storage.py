@@ -64,6 +64,7 @@ __all__ = [
     "is_remote",
     "join",
     "list_files",
+    "list_folders",
     "list_tree",
     "location_problem",
     "open_for_publish",
@@ -234,6 +235,17 @@ def list_files(location: str, suffix: str = "") -> list[str]:
         i.base_name for i in infos if i.type == pafs.FileType.File and i.base_name.endswith(suffix)
     )
     return [join(location, n) for n in names if ".tmp-" not in n]
+
+
+def list_folders(location: str) -> list[str]:
+    """The names of the folders (common key prefixes on a store) directly in ``location``, sorted."""
+    if not is_remote(location):
+        return sorted(e.name for e in os.scandir(location) if e.is_dir()) if os.path.isdir(location) else []
+    from pyarrow import fs as pafs
+
+    store, path = filesystem(location)
+    infos = store.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=False))
+    return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
 
 
 def list_tree(location: str, suffix: str = "") -> list[str]:

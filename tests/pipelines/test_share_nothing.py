@@ -198,3 +198,4 @@ def test_a_killed_run_on_an_object_store_resumes_from_its_records(tmp_path):
         assert _run("build_sft", bucket, [*count, *overrides]) == 0
     stats = _same_shards(tmp_path / "local" / "thyme-sft", storage.join(bucket, "thyme-sft"))
     assert stats["progress"]["reused_trajectories"] >= done_before
+    assert not any(".staging-" in n for n in storage.list_tree(storage.join(bucket, "thyme-sft")))
