@@ -27,10 +27,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BEAM = str(Path(sys.executable).with_name("beam"))
 OUT: list[str | None] = [None]  # --out: where the runs' temporary folders go
+PEAKS: dict[str, int] = {}  # peak RSS per role of the last run_build, MiB
 
 
-def _tree_rss_kb(root_pid: int) -> int:
-    """Sum of VmRSS over ``root_pid`` and all its descendants (read from /proc)."""
+def _role(pid: int) -> str:
+    """Which part of a run a process is, from its command line."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "other"
+    if "sdk_worker" in cmd or "worker_pool" in cmd or "apache_beam.runners.worker" in cmd:
+        return "sdk"
+    if "sandbox" in cmd or "bwrap" in cmd:
+        return "sandbox"
+    if "pipelines/build_sft.py" in cmd or "pipelines.cli" in cmd:
+        return "driver"
+    return "other"
+
+
+def _tree_rss_kb(root_pid: int) -> dict[str, int]:
+    """VmRSS over ``root_pid`` and all its descendants (read from /proc), per role and in ``total``."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -44,16 +60,20 @@ def _tree_rss_kb(root_pid: int) -> int:
         pid, ppid = int(entry), int(fields.get("PPid", "0").strip())
         children.setdefault(ppid, []).append(pid)
         rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
-    total, stack = 0, [root_pid]
+    roles: dict[str, int] = {"total": 0}
+    stack = [root_pid]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        role = _role(pid)
+        roles[role] = roles.get(role, 0) + rss.get(pid, 0)
+        roles["total"] += rss.get(pid, 0)
         stack.extend(children.get(pid, []))
-    return total
+    return roles
 
 
 def run_build(overrides: list[str], measure=None) -> tuple[float, int]:
-    """Run build_sft in a subprocess; returns (wall seconds, peak RSS of its process tree in MiB).
+    """Run build_sft in a subprocess; returns (wall seconds, peak RSS of its process tree in MiB). The peak
+    of each role (driver, SDK workers, sandbox) is kept in ``PEAKS`` (MiB), to tell which one grows.
 
     ``measure(out)`` is called with the output folder after a successful run, before it is removed."""
     with tempfile.TemporaryDirectory(dir=OUT[0]) as out:
@@ -69,10 +89,14 @@ def run_build(overrides: list[str], measure=None) -> tuple[float, int]:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         peak = [0]
+        PEAKS.clear()
 
         def sample():
             while proc.poll() is None:
-                peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+                roles = _tree_rss_kb(proc.pid)
+                peak[0] = max(peak[0], roles.pop("total"))
+                for role, kb in roles.items():
+                    PEAKS[role] = max(PEAKS.get(role, 0), kb // 1024)
                 time.sleep(0.5)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -136,10 +160,15 @@ def memory(small: int, large: int) -> None:
         "run.publish=false",
     ]
     small_wall, small_rss = run_build([*mem_common, f"tasks.count={small}"])
+    small_roles = dict(PEAKS)
     large_wall, large_rss = run_build([*mem_common, f"tasks.count={large}"])
-    print("peak RSS of the whole process tree, compute-only mix, 2 workers:")
-    print(f"  {small:>6} records: {small_rss} MiB ({small / small_wall:.1f} records/s)")
-    print(f"  {large:>6} records: {large_rss} MiB ({large / large_wall:.1f} records/s)")
+    print("peak RSS of the whole process tree, compute-only mix, 2 workers (peak of each role in brackets):")
+    for count, rss, wall, roles in (
+        (small, small_rss, small_wall, small_roles),
+        (large, large_rss, large_wall, PEAKS),
+    ):
+        parts = ", ".join(f"{role} {mib}" for role, mib in sorted(roles.items()))
+        print(f"  {count:>6} records: {rss} MiB ({count / wall:.1f} records/s) [{parts}]")
     print(f"  ratio: {large_rss / small_rss:.2f}x (target <= 1.1x)")
 
 
