@@ -36,12 +36,12 @@ def _role(pid: int) -> str:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return "other"
+    if "pipelines/build_sft.py" in cmd:  # first: its overrides name the sandbox
+        return "driver"
     if "sdk_worker" in cmd or "worker_pool" in cmd or "apache_beam.runners.worker" in cmd:
         return "sdk"
-    if "sandbox" in cmd or "bwrap" in cmd:
+    if "sandbox.worker" in cmd or "bwrap" in cmd:
         return "sandbox"
-    if "pipelines/build_sft.py" in cmd or "pipelines.cli" in cmd:
-        return "driver"
     return "other"
 
 

@@ -47,10 +47,12 @@ class RunConfig:
         metadata={"help": "Write <run>/report/index.html, a static site of the summary and every record."},
     )
     work: Literal["keep", "prune"] = field(
-        default="keep",
+        default="prune",
         metadata={
-            "help": "keep: <run>/work/ (finished records) stays, so a rerun or replay recomputes only what "
-            "changed; prune: it is removed after a successful run (never after a failed one)."
+            "help": "prune: <run>/work/ (finished records) is removed after a successful run (never after a "
+            "failed or killed one, which a rerun resumes from), so a run's disk is ~1.2x its shards; keep: "
+            "it stays, so a rerun after a success recomputes only what changed (about 2.2x the shards). "
+            "Replay works either way (it restores records from the shards and the dead letters' payloads)."
         },
     )
 

@@ -36,6 +36,7 @@ def _config(tmp_path, *overrides):
             "sandbox.workers=1",
             "run.rows_per_shard=5",
             "runner.kind=in_process",
+            "run.work=keep",  # these runs are rerun into the same folder and read back from work/
             *overrides,
         ],
     )

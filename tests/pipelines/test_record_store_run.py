@@ -37,12 +37,12 @@ def _shards(out: Path) -> dict[str, bytes]:
 
 def test_work_keeps_images_once_and_prune_removes_it_after_success(tmp_path):
     keep, prune = tmp_path / "keep" / "thyme-sft", tmp_path / "prune" / "thyme-sft"
-    assert build_sft.run(_config(keep.parent)) == 0
+    assert build_sft.run(_config(keep.parent, "run.work=keep")) == 0
     data, accepted = _bytes(keep / "data"), _bytes(keep / "work" / "accepted")
     assert sum(pq.ParquetFile(f).metadata.num_rows for f in (keep / "data").glob("*.parquet")) == COUNT
     assert accepted < data / 10  # checks and rewritten fields only: the images are the drafts'
     assert _bytes(keep / "work" / "trajectories") < 1.2 * data
-    assert build_sft.run(_config(prune.parent, "run.work=prune")) == 0
+    assert build_sft.run(_config(prune.parent)) == 0  # the default
     assert not (prune / "work").exists()
     assert _shards(prune) == _shards(keep)
 

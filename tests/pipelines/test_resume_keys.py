@@ -91,6 +91,7 @@ def test_edited_row_is_recomputed_and_run_knobs_reuse_everything(tmp_path, monke
                 f"teacher.openai.base_url={server.base_url}",
                 "teacher.openai.model=scripted-teacher",
                 "teacher.openai.api_key_env=SCRIPTED_KEY",
+                "run.work=keep",  # the reruns read back what the first run stored
                 *more,
             ],
         )
