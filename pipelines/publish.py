@@ -26,7 +26,8 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from pipelines.card import card_yaml, plot_bars, render_card
-from runconfig.storage import location_problem
+from pipelines.run_folder import finishing
+from runconfig.storage import is_remote, join, location_problem
 from synthesis.records import SFT_FEATURES
 
 __all__ = ["publish_folder", "push_folder"]
@@ -233,12 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     for location in (args.run_dir, args.out or ""):
         if problem := location_problem(location):
             parser.error(f"{location!r} {problem}")
-    folder = publish_folder(args.run_dir, args.out)
-    print(f"publish: wrote {folder}")
-    if args.push:
-        files = push_folder(folder, args.push, dry_run=not args.yes)
-        verb = "uploaded" if args.yes else "would upload (dry run; add --yes)"
-        print(f"publish: {verb} {len(files)} files to {args.push}")
+    if args.out and is_remote(args.out):
+        parser.error(f"--out {args.out!r}: the Hub folder of a run on a store is written to <run_dir>/hub")
+    with finishing(args.run_dir) as local:  # the folder itself, or a local mirror of a run on a store
+        folder = publish_folder(local, None if is_remote(args.run_dir) else args.out)
+        print(f"publish: wrote {join(args.run_dir, 'hub') if is_remote(args.run_dir) else folder}")
+        if args.push:
+            files = push_folder(folder, args.push, dry_run=not args.yes)
+            verb = "uploaded" if args.yes else "would upload (dry run; add --yes)"
+            print(f"publish: {verb} {len(files)} files to {args.push}")
     return 0
 
 

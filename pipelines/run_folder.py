@@ -20,9 +20,10 @@ from pathlib import Path
 
 from runconfig import storage
 
-__all__ = ["MARKER", "SHARD_FOLDERS", "finishing", "run_location", "stage_location"]
+__all__ = ["FACTS", "MARKER", "SHARD_FOLDERS", "finishing", "run_location", "stage_location"]
 
 SHARD_FOLDERS = ("data", "dead_letter")
+FACTS = ("stats.json", "manifest.json")
 MARKER = "manifest.json"
 """Written last: a run folder without it is not a finished run (see ``pipelines.shards.promote_staging``)."""
 
@@ -50,9 +51,10 @@ def stage_location(out: str, kind: str = "") -> str:
 
 @contextmanager
 def finishing(out: str) -> Iterator[Path]:
-    """A local folder holding the run's promoted shards (``data/``, ``dead_letter/``) in which to write what
-    the launcher makes of them; for an object store, everything new in it is published to ``out`` at the end
-    of the block (nothing when the block raises)."""
+    """A local folder holding the run's promoted shards (``data/``, ``dead_letter/``) and its ``stats.json``
+    and ``manifest.json`` when it has them, in which to write what the launcher makes of them; for an object
+    store, everything new or changed in it is published to ``out`` at the end of the block (nothing when the
+    block raises). Also what ``publish.py`` and ``python -m pipelines.report`` use on a finished run."""
     if not storage.is_remote(out):
         yield Path(out)
         return
@@ -63,8 +65,17 @@ def finishing(out: str) -> Iterator[Path]:
             for sub in SHARD_FOLDERS
             for name in storage.download_tree(storage.join(out, sub), local / sub)
         }
+        facts = {}  # the run's JSON files, for a report or Hub folder made after the run; re-sent if changed
+        for name in FACTS:
+            if storage.exists(storage.join(out, name)):
+                facts[name] = storage.read_bytes(storage.join(out, name))
+                (local / name).write_bytes(facts[name])
         yield local
-        made = [name for name in storage.list_tree(tmp) if name not in mirrored]
+        made = [
+            name
+            for name in storage.list_tree(tmp)
+            if name not in mirrored and (name not in facts or (local / name).read_bytes() != facts[name])
+        ]
         for tree in sorted({name.split("/", 1)[0] for name in made if "/" in name}):
             storage.delete_tree(storage.join(out, tree))
         for name in sorted(made, key=lambda n: (n == MARKER, n)):

@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from pipelines.report.build import PAGE_SIZE, write_report
+from pipelines.run_folder import finishing
+from runconfig import storage
 from runconfig.storage import location_problem
 
 
@@ -16,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if problem := location_problem(args.output_dir):
         parser.error(f"{args.output_dir!r} {problem}")
-    sys.stderr.write(f"report: {write_report(args.output_dir, args.page_size)}\n")
+    with finishing(args.output_dir) as local:  # the folder itself, or a local mirror of a run on a store
+        write_report(local, args.page_size)
+    sys.stderr.write(f"report: {storage.join(args.output_dir, 'report', 'index.html')}\n")
     return 0
 
 

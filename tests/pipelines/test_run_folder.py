@@ -63,3 +63,32 @@ def test_a_failed_finishing_publishes_nothing():
         (local / "manifest.json").write_text("{}")
         raise RuntimeError("the shard suite crashed")
     assert storage.list_tree(out) == ["data/a.parquet"]
+
+
+@pytest.mark.usefixtures("s3_endpoint")
+def test_report_and_publish_commands_work_on_a_run_on_the_store(tmp_path):
+    """``python -m pipelines.report`` and ``publish.py`` on a finished run on S3 write what they write locally,
+    into the store, through the same local mirror as the build's own finishing."""
+    from pipelines import build_sft
+    from pipelines.publish import main as publish_main
+    from pipelines.report.__main__ import main as report_main
+    from runconfig.root import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    out = f"s3://bucket/{uuid.uuid4().hex}"
+    common = ["tasks.count=3", "sandbox.workers=1", "runner.kind=in_process", "run.publish=false"]
+    cfg = load_config(root / "pipeline.yaml", [f"run.output_dir={out}", "run.report=false", *common])
+    assert build_sft.run(cfg) == 0
+    run = storage.join(out, "thyme-sft")
+    before = {n: storage.read_bytes(storage.join(run, n)) for n in storage.list_tree(run)}
+    assert not any(n.startswith(("report/", "hub/")) for n in before)
+    assert report_main([run]) == 0
+    assert publish_main([run]) == 0
+    after = storage.list_tree(run)
+    assert "report/index.html" in after and "hub/README.md" in after
+    shards = [n for n in before if n.startswith("data/")]
+    assert shards and all(storage.read_bytes(storage.join(run, "hub", n)) == before[n] for n in shards)
+    for name, data in before.items():  # the run itself is left as it was
+        assert storage.read_bytes(storage.join(run, name)) == data
+    with pytest.raises(SystemExit):
+        publish_main([run, "--out", "s3://bucket/elsewhere"])
