@@ -67,8 +67,8 @@ def test_a_failed_finishing_publishes_nothing():
 
 @pytest.mark.usefixtures("s3_endpoint")
 def test_report_and_publish_commands_work_on_a_run_on_the_store(tmp_path):
-    """``python -m pipelines.report`` and ``publish.py`` on a finished run on S3 write what they write locally,
-    into the store, through the same local mirror as the build's own finishing."""
+    """``python -m pipelines.report`` and ``publish.py`` on a finished run on S3 write what they write
+    locally, into the store, through the same local mirror as the build's own finishing."""
     from pipelines import build_sft
     from pipelines.publish import main as publish_main
     from pipelines.report.__main__ import main as report_main
