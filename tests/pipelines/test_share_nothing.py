@@ -117,7 +117,9 @@ def _same_shards(local: Path, remote: str) -> dict:
 
 @pytest.mark.usefixtures("s3_endpoint")
 @pytest.mark.parametrize("pipeline", ["build_sft", "build_rl"])
-def test_a_run_on_an_object_store_from_workers_sharing_no_disk_gives_the_local_bytes(pipeline, tmp_path):
+def test_a_run_on_an_object_store_from_workers_sharing_no_disk_gives_the_local_bytes(
+    pipeline, tmp_path, monkeypatch
+):
     """Launcher and workers share only the network; the run on s3://bucket/... gives the shards, manifest
     hashes and counts of the same config run locally, every output lands in the store and nothing on the
     launcher's disk, and ``datasets`` reads the shards back from the store."""
@@ -141,6 +143,9 @@ def test_a_run_on_an_object_store_from_workers_sharing_no_disk_gives_the_local_b
         assert "hub/README.md" in made and any(n.startswith("work/accepted/") for n in made)
     datasets = pytest.importorskip("datasets", reason="datasets reads the store through s3fs")
     pytest.importorskip("s3fs", reason="datasets reads an object store through s3fs (dev extra)")
+    # The suite runs with HF_HUB_OFFLINE=1 (nothing may come from the Hub), which makes datasets refuse every
+    # remote URL, the S3 server on 127.0.0.1 included; lifted for these reads only.
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
     cache = str(tmp_path / "hf-cache")
     loaded = datasets.load_dataset(
         "parquet", data_files={"train": f"{remote}/data/train-*.parquet"}, split="train", cache_dir=cache
