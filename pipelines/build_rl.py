@@ -23,7 +23,8 @@ import apache_beam as beam
 from pipelines.difficulty import difficulty_backend, solved_every_time
 from pipelines.manifest import build_manifest, write_json
 from pipelines.report import write_report
-from pipelines.run_folder import finishing, run_location, stage_location
+from pipelines.report.render import RenderImages
+from pipelines.run_folder import SHARD_FOLDERS, WITH_REPORT, finishing, run_location, stage_location
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import GenerateTasks, PlanTasks
 from pipelines.shards import WriteRunShards, promote_staging, rows_per_folder, staged_counts
@@ -102,8 +103,9 @@ class _DropEasy(beam.DoFn):
         yield row
 
 
-def build(p: beam.Pipeline, config: PipelineConfig, stage: str) -> None:
-    """Compose the RL prompt pipeline into ``p``; outputs go to the staging folder ``stage``."""
+def build(p: beam.Pipeline, config: PipelineConfig, out: str, stage: str) -> None:
+    """Compose the RL prompt pipeline into ``p``; outputs go to the staging folder ``stage`` (report images
+    to ``out/report/``)."""
     planned = p | "PlanTasks" >> PlanTasks(config.tasks, local_workers(config.runner))
     tasks, dead_generate = planned | "GenerateTasks" >> GenerateTasks(config.tasks)
     prompts, dead_check = tasks | "CheckPrompts" >> RunStage(
@@ -115,10 +117,10 @@ def build(p: beam.Pipeline, config: PipelineConfig, stage: str) -> None:
         prompts, dead_easy = prompts | "FilterDifficulty" >> RunStage("difficulty", _DropEasy(config))
         dead.append(dead_easy)
     dead = dead | "AllDeadLetters" >> beam.Flatten()
-    _ = (
-        prompts,
-        dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row()),
-    ) | "WriteRunShards" >> WriteRunShards(
+    dead_rows = dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
+    if config.run.report:
+        _ = (prompts, dead_rows) | "RenderReportImages" >> RenderImages(storage.join(out, "report"))
+    _ = (prompts, dead_rows) | "WriteRunShards" >> WriteRunShards(
         stage,
         config.run.splits,
         RL_SCHEMA,
@@ -145,7 +147,7 @@ def run(config: PipelineConfig) -> int:
     started = time.time()
     try:
         with beam.Pipeline(options=pipeline_options(config.runner)) as p:
-            build(p, config, stage)
+            build(p, config, out, stage)
         counts = staged_counts(stage, "build_rl")
         if counts is None:
             return 1
@@ -154,7 +156,7 @@ def run(config: PipelineConfig) -> int:
         storage.delete_tree(stage)
     invariant = check_invariant(config.tasks.count, counts, rows_per_folder(shards))
     elapsed = round(time.time() - started, 2)
-    with finishing(out) as local:
+    with finishing(out, WITH_REPORT if config.run.report else SHARD_FOLDERS) as local:
         write_json(local / "stats.json", {**invariant, "counts": counts, "elapsed_s": elapsed})
         write_json(local / "manifest.json", build_manifest(config, "build_rl", shards))
         if config.run.report:

@@ -25,13 +25,15 @@ from pathlib import Path
 
 import apache_beam as beam
 
+from pipelines.card import preload_plots
 from pipelines.dedupe import Deduplicate
 from pipelines.manifest import build_manifest, write_json
 from pipelines.progress import Progress, mark_dead
 from pipelines.publish import publish_folder
 from pipelines.record_store import finish_work, run_stores
 from pipelines.report import write_report
-from pipelines.run_folder import finishing, run_location, stage_location
+from pipelines.report.render import RenderImages
+from pipelines.run_folder import SHARD_FOLDERS, WITH_REPORT, finishing, run_location, stage_location
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import (
     GenerateTasks,
@@ -106,9 +108,9 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: str, stage: str) -> Non
         ids | f"Verify{name}" >> verify
         for name, ids in (("Generated", taught), ("UserTasks", taught_user), ("Imported", imported))
     ]
-    verified = [ok for ok, _ in judged] | "AllVerified" >> beam.Flatten()
+    verified_ids = [ok for ok, _ in judged] | "AllVerified" >> beam.Flatten()
     dead_validate = [bad for _, bad in judged] | "AllRejectedByChecks" >> beam.Flatten()
-    verified, dead_copies = verified | "OneCopyPerId" >> OneCopyPerId(accepted_store)
+    verified, dead_copies = verified_ids | "OneCopyPerId" >> OneCopyPerId(accepted_store)
     if config.validators.duplicates.enabled:
         accepted, dead_dupes = verified | "Deduplicate" >> Deduplicate(
             config.validators.duplicates, accepted_store
@@ -126,6 +128,11 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: str, stage: str) -> Non
         dead_dupes,
     ) | "AllDeadLetters" >> beam.Flatten()
     _ = dead | "MarkDeadForProgress" >> beam.Map(mark_dead, work)
+    dead_rows = dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
+    if config.run.report:  # rendered as records are verified (their duplicates' letters show the same images)
+        _ = (verified_ids, dead_rows) | "RenderReportImages" >> RenderImages(
+            storage.join(out, "report"), load=accepted_store.table
+        )
     file_rows = (
         (task_units, thyme_units)
         | "AllFileSlices" >> beam.Flatten()
@@ -136,10 +143,7 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: str, stage: str) -> Non
         file_rows,
     ) | "AllInputs" >> beam.Flatten()
 
-    _ = (
-        accepted,
-        dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row()),
-    ) | "WriteRunShards" >> WriteRunShards(
+    _ = (accepted, dead_rows) | "WriteRunShards" >> WriteRunShards(
         stage,
         config.run.splits,
         SFT_SCHEMA,
@@ -187,6 +191,8 @@ def run(config: PipelineConfig) -> int:
         p = beam.Pipeline(options=pipeline_options(config.runner))
         build(p, config, out, stage)
         preload()  # the shard suite's imports overlap with the run
+        if config.run.publish:
+            preload_plots()  # and the card's
         try:
             result = p.run()
             result.wait_until_finish()
@@ -219,7 +225,7 @@ def run(config: PipelineConfig) -> int:
         "records_per_s": round(records_in / elapsed, 3) if elapsed else None,
         "progress": progress.summary(),
     }
-    with finishing(out) as local:
+    with finishing(out, WITH_REPORT if config.run.report else SHARD_FOLDERS) as local:
         ok, checks = _finish(config, local, out, stats, shards)
     _summary(out, stats, shards, checks, config.run.publish and ok)
     if config.run.report:

@@ -20,9 +20,18 @@ from pathlib import Path
 
 from runconfig import storage
 
-__all__ = ["FACTS", "MARKER", "SHARD_FOLDERS", "finishing", "run_location", "stage_location"]
+__all__ = [
+    "FACTS",
+    "MARKER",
+    "SHARD_FOLDERS",
+    "WITH_REPORT",
+    "finishing",
+    "run_location",
+    "stage_location",
+]
 
 SHARD_FOLDERS = ("data", "dead_letter")
+WITH_REPORT = (*SHARD_FOLDERS, "report")
 FACTS = ("stats.json", "manifest.json")
 MARKER = "manifest.json"
 """Written last: a run folder without it is not a finished run (see ``pipelines.shards.promote_staging``)."""
@@ -50,37 +59,42 @@ def stage_location(out: str, kind: str = "") -> str:
 
 
 @contextmanager
-def finishing(out: str) -> Iterator[Path]:
-    """A local folder holding the run's promoted shards (``data/``, ``dead_letter/``) and its ``stats.json``
-    and ``manifest.json`` when it has them, in which to write what the launcher makes of them; for an object
-    store, everything new or changed in it is published to ``out`` at the end of the block (nothing when the
-    block raises). Also what ``publish.py`` and ``python -m pipelines.report`` use on a finished run."""
+def finishing(out: str, trees: tuple[str, ...] = SHARD_FOLDERS) -> Iterator[Path]:
+    """A local folder holding the run's ``trees`` (its promoted shards; ``report/`` too for a report, whose
+    image files the workers rendered) and its ``stats.json`` and ``manifest.json`` when it has them, in which
+    to write what the launcher makes of them. For an object store, at the end of the block (nothing when the
+    block raises): every top-level folder the block changed is made equal to the mirror's (keys the mirror
+    no longer has are deleted, new or rewritten files uploaded), ``manifest.json``
+    last. Also what ``publish.py`` and ``python -m pipelines.report`` use on a finished run."""
     if not storage.is_remote(out):
         yield Path(out)
         return
     with tempfile.TemporaryDirectory(prefix="thyme-finish-") as tmp:
         local = Path(tmp)
-        mirrored = {
-            f"{sub}/{name}"
-            for sub in SHARD_FOLDERS
-            for name in storage.download_tree(storage.join(out, sub), local / sub)
-        }
-        facts = {}  # the run's JSON files, for a report or Hub folder made after the run; re-sent if changed
-        for name in FACTS:
+        for sub in trees:
+            storage.download_tree(storage.join(out, sub), local / sub)
+        for name in FACTS:  # the run's JSON files, for a report or Hub folder made after the run
             if storage.exists(storage.join(out, name)):
-                facts[name] = storage.read_bytes(storage.join(out, name))
-                (local / name).write_bytes(facts[name])
+                (local / name).write_bytes(storage.read_bytes(storage.join(out, name)))
+        mirrored = _stamps(local)
         yield local
-        made = [
-            name
-            for name in storage.list_tree(tmp)
-            if name not in mirrored and (name not in facts or (local / name).read_bytes() != facts[name])
-        ]
-        for tree in sorted({name.split("/", 1)[0] for name in made if "/" in name}):
-            storage.delete_tree(storage.join(out, tree))
+        now = _stamps(local)
+        made = [name for name, stamp in now.items() if mirrored.get(name) != stamp]
+        changed = {name.split("/", 1)[0] for name in [*made, *set(mirrored) - set(now)] if "/" in name}
+        for tree in sorted(changed):
+            for name in storage.list_tree(storage.join(out, tree)):
+                if f"{tree}/{name}" not in now:
+                    storage.delete(storage.join(out, tree, name))
         for name in sorted(made, key=lambda n: (n == MARKER, n)):
             shard = "/".join(name.split("/")[1:])  # hub/data/x.parquet -> data/x.parquet
             if name.startswith("hub/") and shard in mirrored:
                 storage.copy(storage.join(out, shard), storage.join(out, name))
             else:
                 storage.upload_file(local / name, storage.join(out, name))
+
+
+def _stamps(local: Path) -> dict[str, tuple[int, int]]:
+    """``{relative path: (size, mtime in ns)}`` of every file under ``local``: a file the block wrote or
+    rewrote changes its stamp; one only linked or left alone keeps it."""
+    stats = {name: (local / name).stat() for name in storage.list_tree(str(local))}
+    return {name: (st.st_size, st.st_mtime_ns) for name, st in stats.items()}

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from pipelines.report.build import PAGE_SIZE, write_report
-from pipelines.run_folder import finishing
+from pipelines.run_folder import WITH_REPORT, finishing
 from runconfig import storage
 from runconfig.storage import location_problem
 
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if problem := location_problem(args.output_dir):
         parser.error(f"{args.output_dir!r} {problem}")
-    with finishing(args.output_dir) as local:  # the folder itself, or a local mirror of a run on a store
+    with finishing(args.output_dir, WITH_REPORT) as local:  # the folder, or a local mirror of a store run
         write_report(local, args.page_size)
     sys.stderr.write(f"report: {storage.join(args.output_dir, 'report', 'index.html')}\n")
     return 0

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
+import os
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
+
+from runconfig import storage
 
 __all__ = [
     "PREVIEW_BYTES",
@@ -72,12 +74,18 @@ def image_path(folder: str, key: str, ext: str) -> str:
     return f"{folder}/{key[:2]}/{key}.{ext}"
 
 
-def write_images(root: Path, blobs: list[bytes]) -> list[dict[str, Any]]:
+def write_images(root: str | os.PathLike, blobs: list[bytes]) -> list[dict[str, Any]]:
     """Write each image (full bytes and a thumbnail) under ``root`` unless already there; one view per image.
+
+    ``root`` is a local folder or an object-store prefix (:mod:`runconfig.storage`): pipeline workers render a
+    run's images into its staging folder as records finish (:class:`pipelines.report.render.RenderImages`),
+    and the launcher, finding them there, only names them. Files are named by content and written whole, so
+    two workers writing one image leave one good file.
 
     A view is ``{"key", "full", "thumb", "w", "h", "bytes"}``. Bytes that do not decode keep their full file
     (so the broken image can still be downloaded) and get ``"error"`` instead of a thumbnail.
     """
+    root = os.fspath(root)
     views = []
     for data in blobs:
         key = image_key(data)
@@ -97,13 +105,13 @@ def write_images(root: Path, blobs: list[bytes]) -> list[dict[str, Any]]:
             missing = [
                 side
                 for side, name in ((PREVIEW_SIDE, full), (THUMB_SIDE, thumb))
-                if not (root / name).exists()
+                if not storage.exists(storage.join(root, name))
             ]
             if not preview and PREVIEW_SIDE in missing:
-                _write(root / full, data)
+                storage.write_bytes(storage.join(root, full), data)
                 missing.remove(PREVIEW_SIDE)
             for side, jpeg in zip(missing, _jpegs(data, missing), strict=True):
-                _write(root / (full if side == PREVIEW_SIDE else thumb), jpeg)
+                storage.write_bytes(storage.join(root, full if side == PREVIEW_SIDE else thumb), jpeg)
         except _BROKEN as err:  # the header read, the pixels did not
             view["full"] = _keep(root, image_path("images", key, image_ext(data) or "bin"), data)
             view["error"] = f"{type(err).__name__}: {err}"
@@ -113,9 +121,9 @@ def write_images(root: Path, blobs: list[bytes]) -> list[dict[str, Any]]:
     return views
 
 
-def _keep(root: Path, name: str, data: bytes) -> str:
-    if not (root / name).exists():
-        _write(root / name, data)
+def _keep(root: str, name: str, data: bytes) -> str:
+    if not storage.exists(storage.join(root, name)):
+        storage.write_bytes(storage.join(root, name), data)
     return name
 
 
@@ -139,8 +147,3 @@ def _jpegs(data: bytes, sides: list[int]) -> list[bytes]:
         rgb.save(buf, "JPEG", quality=85 if side == PREVIEW_SIDE else 80)
         out.append(buf.getvalue())
     return out
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)

@@ -16,7 +16,15 @@ from typing import Any
 from pipelines.report.images import image_ext, write_images
 from pipelines.report.trajectory import turns_of
 
-__all__ = ["PAYLOAD_CHARS", "Entry", "accepted_view", "dead_view", "find_record"]
+__all__ = [
+    "PAYLOAD_CHARS",
+    "Entry",
+    "accepted_images",
+    "accepted_view",
+    "dead_images",
+    "dead_view",
+    "find_record",
+]
 
 PAYLOAD_CHARS = 20_000  # the payload shown per dead letter; the shard keeps all of it
 _SEARCH_CHARS = 400
@@ -35,10 +43,26 @@ class Entry:
     text: str = field(default="", repr=False)
 
 
+def accepted_images(row: dict[str, Any]) -> list[bytes]:
+    """The image bytes an accepted row shows: an SFT record's ``images``, an RL prompt's ``image``."""
+    return [img["bytes"] for img in row["images"]] if "images" in row else [row["image"]["bytes"]]
+
+
+def dead_images(row: dict[str, Any]) -> list[bytes]:
+    """The image bytes a dead-letter row shows: its input record's images (broken ones included), then any
+    other payload blob that is an image by its bytes."""
+    blobs = row["payload_blobs"] or []
+    record = find_record(json.loads(row["payload"]) if row["payload"] else None)
+    refs = (
+        [i for i in _blob_refs(record.get("images", record.get("image"))) if i < len(blobs)] if record else []
+    )
+    picked = refs + [i for i, b in enumerate(blobs) if i not in refs and image_ext(b) is not None]
+    return [blobs[i] for i in picked]
+
+
 def accepted_view(row: dict[str, Any], root: Path, shard: str) -> tuple[dict[str, Any], Entry]:
     """The view of an accepted row: an SFT record, or an RL prompt (``image`` instead of ``images``)."""
-    blobs = [img["bytes"] for img in row["images"]] if "images" in row else [row["image"]["bytes"]]
-    view = {"kind": "a", "shard": shard, **_record(row, write_images(root, blobs))}
+    view = {"kind": "a", "shard": shard, **_record(row, write_images(root, accepted_images(row)))}
     return view, _entry(view, "a")
 
 
@@ -47,12 +71,7 @@ def dead_view(row: dict[str, Any], root: Path, shard: str) -> tuple[dict[str, An
     blobs = row["payload_blobs"] or []
     payload = json.loads(row["payload"]) if row["payload"] else None
     record = find_record(payload)
-    refs = (
-        [i for i in _blob_refs(record.get("images", record.get("image"))) if i < len(blobs)] if record else []
-    )
-    # the record's own images, broken ones included, then any other blob that is an image by its bytes
-    picked = refs + [i for i, b in enumerate(blobs) if i not in refs and image_ext(b) is not None]
-    images = write_images(root, [blobs[i] for i in picked])
+    images = write_images(root, dead_images(row))
     text = json.dumps(payload, indent=1, ensure_ascii=False)
     view: dict[str, Any] = {
         "kind": "d",

@@ -10,9 +10,10 @@ import pytest
 from report_rows import dead_letter, record, write_run
 
 from pipelines import build_rl
-from pipelines.report import write_report
+from pipelines.report import images, write_report
 from pipelines.report.__main__ import main
 from pipelines.report.images import image_key
+from pipelines.report.site_writer import SiteWriter
 from pipelines.report.trajectory import turns_of
 from runconfig.root import load_config
 from synthesis.format import Code, SandboxOutput, Text, Trajectory, render
@@ -185,12 +186,52 @@ def test_turns_pair_each_block_with_its_execution_and_images():
     assert turns_of("<think>x</think>", [])["error"].startswith("invalid trajectory")
 
 
-def test_a_real_build_rl_run_writes_its_report(tmp_path):
+def test_images_already_there_are_named_not_rendered_and_ones_no_longer_shown_go(small_run, monkeypatch):
+    first = write_report(small_run).parent
+    before = {p.relative_to(first): p.read_bytes() for p in first.rglob("*.*") if p.parent.name != "pages"}
+    stray = first / "thumbs" / "zz" / "zz00000000000000.jpg"  # an image of an older run, shown no more
+    stray.parent.mkdir()
+    stray.write_bytes(b"old")
+    rendered: list[int] = []
+    real = images._jpegs
+    monkeypatch.setattr(
+        images, "_jpegs", lambda data, sides: (rendered.append(len(sides)), real(data, sides))[1]
+    )
+    root = write_report(small_run).parent
+    assert rendered and not any(rendered)  # every image file was there: named, none rendered
+    assert not stray.exists()
+    after = {p.relative_to(root): p.read_bytes() for p in root.rglob("*.*") if p.parent.name != "pages"}
+    assert after == before
+
+
+def test_a_report_that_fails_half_way_leaves_the_previous_one_whole(small_run, monkeypatch):
+    root = write_report(small_run).parent
+    files = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    monkeypatch.setattr(
+        SiteWriter, "close", lambda self, summary: (_ for _ in ()).throw(OSError("disk full"))
+    )
+    with pytest.raises(OSError, match="disk full"):
+        write_report(small_run)
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == files
+
+
+def test_a_real_build_rl_run_writes_its_report(tmp_path, monkeypatch):
+    """The workers render every image as prompts pass; the launcher's report finds them all there."""
+    found: list[set[str]] = []
+    real = build_rl.write_report
+
+    def spy(run_dir):
+        found.append({str(p.relative_to(run_dir / "report")) for p in (run_dir / "report").rglob("*.*")})
+        return real(run_dir)
+
+    monkeypatch.setattr(build_rl, "write_report", spy)
     cfg = load_config(
         ROOT / "pipeline.yaml", [f"run.output_dir={tmp_path}", "tasks.count=3", "runner.kind=in_process"]
     )
     assert build_rl.run(cfg) == 0
     root = tmp_path / "thyme-rl" / "report"
+    shown = {name for v in records_of(root) for i in v["images"] for name in (i["full"], i["thumb"])}
+    assert len(shown) == 6 and shown == found[0]  # a thumbnail and a preview each, all rendered before
     views = records_of(root)
     assert len(views) == 3 and all(len(v["images"]) == 1 and v["images"][0]["thumb"] for v in views)
     assert all("difficulty" in v and "trajectory" not in v for v in views)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.run_folder import finishing, stage_location
+from pipelines.run_folder import WITH_REPORT, finishing, stage_location
 from runconfig import storage
 
 sys.path.append(str(Path(__file__).resolve().parent))
@@ -53,6 +53,30 @@ def test_finishing_publishes_new_files_and_the_manifest_last(out, monkeypatch):
     if storage.is_remote(out):
         assert published[-1].endswith("/manifest.json")
         assert not any("/hub/data/" in p for p in published)  # copied on the server, not uploaded again
+
+
+def test_a_mirrored_report_keeps_its_files_sends_only_what_changed_and_drops_what_went(out, monkeypatch):
+    """The workers render a run's report images on the store; the launcher's report only names them, so
+    finishing must neither send them again nor drop them with the old pages."""
+    for name, data in (
+        ("report/index.html", b"old"),
+        ("report/images/a.png", b"a"),
+        ("report/images/b.png", b"b"),
+    ):
+        storage.write_bytes(storage.join(out, name), data)
+    published: list[str] = []
+    real = storage.upload_file
+    monkeypatch.setattr(storage, "upload_file", lambda local, at: (published.append(at), real(local, at)))
+    with finishing(out, WITH_REPORT) as local:
+        (local / "report" / "index.html").write_text("new")
+        (local / "report" / "images" / "b.png").unlink()  # shown no more
+        (local / "report" / "thumbs").mkdir()
+        (local / "report" / "thumbs" / "c.jpg").write_bytes(b"c")
+    assert storage.list_tree(storage.join(out, "report")) == ["images/a.png", "index.html", "thumbs/c.jpg"]
+    assert storage.read_bytes(storage.join(out, "report", "index.html")) == b"new"
+    assert storage.read_bytes(storage.join(out, "report", "images", "a.png")) == b"a"
+    if storage.is_remote(out):
+        assert sorted(p.rsplit("/report/", 1)[1] for p in published) == ["index.html", "thumbs/c.jpg"]
 
 
 @pytest.mark.usefixtures("s3_endpoint")
