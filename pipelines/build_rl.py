@@ -119,7 +119,9 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: str, stage: str) -> Non
     dead = dead | "AllDeadLetters" >> beam.Flatten()
     dead_rows = dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
     if config.run.report:
-        _ = (prompts, dead_rows) | "RenderReportImages" >> RenderImages(storage.join(out, "report"))
+        render = RenderImages(storage.join(out, "report"))
+        _ = prompts | "RenderReportImages" >> render.accepted()
+        _ = dead_rows | "RenderDeadLetterImages" >> render.dead_letters()
     _ = (prompts, dead_rows) | "WriteRunShards" >> WriteRunShards(
         stage,
         config.run.splits,

@@ -108,9 +108,9 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: str, stage: str) -> Non
         ids | f"Verify{name}" >> verify
         for name, ids in (("Generated", taught), ("UserTasks", taught_user), ("Imported", imported))
     ]
-    verified_ids = [ok for ok, _ in judged] | "AllVerified" >> beam.Flatten()
+    verified = [ok for ok, _ in judged] | "AllVerified" >> beam.Flatten()
     dead_validate = [bad for _, bad in judged] | "AllRejectedByChecks" >> beam.Flatten()
-    verified, dead_copies = verified_ids | "OneCopyPerId" >> OneCopyPerId(accepted_store)
+    verified, dead_copies = verified | "OneCopyPerId" >> OneCopyPerId(accepted_store)
     if config.validators.duplicates.enabled:
         accepted, dead_dupes = verified | "Deduplicate" >> Deduplicate(
             config.validators.duplicates, accepted_store
@@ -129,10 +129,11 @@ def build(p: beam.Pipeline, config: PipelineConfig, out: str, stage: str) -> Non
     ) | "AllDeadLetters" >> beam.Flatten()
     _ = dead | "MarkDeadForProgress" >> beam.Map(mark_dead, work)
     dead_rows = dead | "DeadLetterRows" >> beam.Map(lambda d: d.to_row())
-    if config.run.report:  # rendered as records are verified (their duplicates' letters show the same images)
-        _ = (verified_ids, dead_rows) | "RenderReportImages" >> RenderImages(
-            storage.join(out, "report"), load=accepted_store.table
-        )
+    if config.run.report:  # as each source's records are verified, in their fused stage (not after a Flatten)
+        render = RenderImages(storage.join(out, "report"), load=accepted_store.table)
+        for name, (ok, _) in zip(("Generated", "UserTasks", "Imported"), judged, strict=True):
+            _ = ok | f"RenderReportImages{name}" >> render.accepted()
+        _ = dead_rows | "RenderDeadLetterImages" >> render.dead_letters()
     file_rows = (
         (task_units, thyme_units)
         | "AllFileSlices" >> beam.Flatten()

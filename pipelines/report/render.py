@@ -2,9 +2,10 @@
 
 Decoding megapixel canvases into previews and thumbnails is most of a report's cost (0.07 s a record here);
 done by the launcher after the run it was serial work that grew with the run, so a second worker could not
-shorten it. Rendered by the workers into the staging folder, it is spread over them and overlaps with the
-rest of the run; the shards' promotion moves the files into ``<run>/report/`` and
-:func:`pipelines.report.write_report` finds them there (content-named, so it renders only what is missing).
+shorten it. Rendered by the workers, it is spread over them and overlaps with the rest of the run. The files
+go straight into ``<run>/report/`` (content-named and each written whole, so a retried or repeated record
+rewrites nothing), where :func:`pipelines.report.write_report` finds them and renders only what is missing;
+images an older report showed and this run does not are dropped by it.
 """
 
 from __future__ import annotations
@@ -17,15 +18,8 @@ import pyarrow as pa
 
 from pipelines.report.images import write_images
 from pipelines.report.views import accepted_images, dead_images
-from runconfig import storage
 
-__all__ = ["RenderImages", "report_stage"]
-
-
-def report_stage(stage: str) -> str:
-    """Where a run's workers render report images: ``report/`` of its staging folder, promoted with the
-    shards."""
-    return storage.join(stage, "report")
+__all__ = ["RenderImages"]
 
 
 def _row(element: Any, load: Callable[[Any], dict | pa.Table] | None) -> dict[str, Any]:
@@ -35,26 +29,26 @@ def _row(element: Any, load: Callable[[Any], dict | pa.Table] | None) -> dict[st
     return loaded.to_pylist()[0] if isinstance(loaded, pa.Table) else loaded
 
 
-class RenderImages(beam.PTransform):
-    """Write the report image files of every accepted element and dead-letter row under ``folder``.
+class RenderImages:
+    """Transforms that write the report image files of accepted elements and of dead-letter rows under
+    ``folder``; apply :meth:`accepted` to a PCollection where it is produced (before any Flatten), so the
+    rendering fuses into the stage that made the records and overlaps with the rest of the run.
 
     Args:
-        folder (`str`): a local folder or store prefix (:func:`report_stage` of the run's staging folder).
+        folder (`str`): a local folder or store prefix, the run's ``report/``.
         load (`Callable`, *optional*): when the accepted elements are ids, how to read each one's row (e.g.
             ``RecordStore.table``); else they are rows.
-
-    Applied to ``(accepted, dead_letter_rows)``; returns nothing worth keeping (the files are the output).
     """
 
     def __init__(self, folder: str, load: Callable[[Any], dict | pa.Table] | None = None):
-        super().__init__()
         self.folder, self.load = folder, load
 
-    def expand(self, pcolls):
-        accepted, dead_rows = pcolls
+    def accepted(self) -> beam.PTransform:
+        """Accepted elements -> the number of images written or found for each."""
         folder, load = self.folder, self.load
-        shown = accepted | "AcceptedImages" >> beam.Map(
-            lambda e: len(write_images(folder, accepted_images(_row(e, load))))
-        )
-        dead = dead_rows | "DeadLetterImages" >> beam.Map(lambda r: len(write_images(folder, dead_images(r))))
-        return (shown, dead) | "AllRendered" >> beam.Flatten()
+        return beam.Map(lambda e: len(write_images(folder, accepted_images(_row(e, load)))))
+
+    def dead_letters(self) -> beam.PTransform:
+        """Dead-letter rows -> the number of images written or found for each."""
+        folder = self.folder
+        return beam.Map(lambda row: len(write_images(folder, dead_images(row))))
