@@ -27,7 +27,7 @@ from pipelines.report.render import RenderImages
 from pipelines.run_folder import SHARD_FOLDERS, WITH_REPORT, finishing, run_location, stage_location
 from pipelines.runner import local_workers, pipeline_options
 from pipelines.sft import GenerateTasks, PlanTasks
-from pipelines.shards import WriteRunShards, promote_staging, rows_per_folder, staged_counts
+from pipelines.shards import WriteRunShards, promote_run, rows_per_folder
 from pipelines.stages import RunStage, reject
 from pipelines.stats import CountFacts, check_invariant, dead_letter_facts, prompt_facts
 from runconfig import storage
@@ -150,12 +150,13 @@ def run(config: PipelineConfig) -> int:
     try:
         with beam.Pipeline(options=pipeline_options(config.runner)) as p:
             build(p, config, out, stage)
-        counts = staged_counts(stage, "build_rl")
-        if counts is None:
-            return 1
-        shards = promote_staging(stage, out)
-    finally:
+    except BaseException:
         storage.delete_tree(stage)
+        raise
+    promoted = promote_run(stage, out, "build_rl")
+    if promoted is None:
+        return 1
+    counts, shards = promoted
     invariant = check_invariant(config.tasks.count, counts, rows_per_folder(shards))
     elapsed = round(time.time() - started, 2)
     with finishing(out, WITH_REPORT if config.run.report else SHARD_FOLDERS) as local:

@@ -45,7 +45,7 @@ from pipelines.sft import (
     WriteTrajectories,
     source_units,
 )
-from pipelines.shards import ShardInfo, WriteRunShards, promote_staging, rows_per_folder, staged_counts
+from pipelines.shards import ShardInfo, WriteRunShards, promote_run, rows_per_folder
 from pipelines.stats import (
     CountFacts,
     check_invariant,
@@ -208,13 +208,10 @@ def run(config: PipelineConfig) -> int:
             )
             return 3
     elapsed = time.time() - started
-    try:
-        counts = staged_counts(stage, "build_sft")
-        if counts is None:
-            return 1
-        shards = promote_staging(stage, out)
-    finally:
-        storage.delete_tree(stage)
+    promoted = promote_run(stage, out, "build_sft")
+    if promoted is None:
+        return 1
+    counts, shards = promoted
     records_in = counts.get("in", 0)
     metrics = metric_totals(result)
     stats = {

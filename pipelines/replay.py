@@ -46,7 +46,7 @@ from pipelines.sft import (
     VerifyTrajectories,
     WriteTrajectories,
 )
-from pipelines.shards import WriteRunShards, promote_staging, rows_per_folder, staged_counts
+from pipelines.shards import WriteRunShards, promote_run, rows_per_folder
 from pipelines.stats import (
     CountFacts,
     check_invariant,
@@ -198,12 +198,11 @@ def run(config: Any, out: Path, selection: Selection, overrides: list[str]) -> i
         return 3
     elapsed = round(time.time() - started, 2)
     records_in = old_stats.get("records_in", len(before) + dead_before)
-    staged = staged_counts(stage, "replay")
-    if staged is None:
+    promoted = promote_run(stage, out, "replay")
+    if promoted is None:
         return 1
+    staged, shards = promoted
     counts = dict(sorted({**staged, "in": records_in}.items()))
-    shards = promote_staging(stage, out)
-    shutil.rmtree(stage, ignore_errors=True)
     invariant = check_invariant(records_in, counts, rows_per_folder(shards))
     report = (
         validate_shards(out / "data", config.validators.shards, out / "shard_checks")

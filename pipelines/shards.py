@@ -40,6 +40,7 @@ __all__ = [
     "ShardInfo",
     "WriteShards",
     "column_compression",
+    "promote_run",
     "promote_staging",
     "rows_per_folder",
     "shard_name",
@@ -370,6 +371,17 @@ def staged_counts(stage: str | Path, pipeline: str) -> dict | None:
             "'Running on a cluster')\n"
         )
         return None
+
+
+def promote_run(stage: str | Path, out: str | Path, pipeline: str) -> tuple[dict, list[ShardInfo]] | None:
+    """A finished run's staged counts and its shards promoted into ``out`` (:func:`promote_staging`), or None
+    after one line saying why when its workers staged nothing here (:func:`staged_counts`). The staging folder
+    is removed either way."""
+    try:
+        counts = staged_counts(stage, pipeline)
+        return None if counts is None else (counts, promote_staging(stage, out))
+    finally:
+        storage.delete_tree(str(stage))
 
 
 def promote_staging(
