@@ -135,6 +135,11 @@ def test_a_run_on_an_object_store_from_workers_sharing_no_disk_gives_the_local_b
     stats = _same_shards(local, remote)
     made = storage.list_tree(remote)
     assert "report/index.html" in made and not any(".staging" in name for name in made)
+    pictures = ("report/images/", "report/thumbs/")  # rendered by the workers straight into the store
+    local_pictures = [
+        f"report/{n}" for n in storage.list_tree(str(local / "report")) if f"report/{n}".startswith(pictures)
+    ]
+    assert local_pictures and [n for n in made if n.startswith(pictures)] == local_pictures
     if pipeline == "build_sft":
         assert stats["shard_checks"]["passed"] and "shard_checks/result.json" in made
         assert [n for n in made if n.startswith("hub/data/")] == [
