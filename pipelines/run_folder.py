@@ -64,8 +64,8 @@ def finishing(out: str, trees: tuple[str, ...] = SHARD_FOLDERS) -> Iterator[Path
     image files the workers rendered) and its ``stats.json`` and ``manifest.json`` when it has them, in which
     to write what the launcher makes of them. For an object store, at the end of the block (nothing when the
     block raises): every top-level folder the block changed is made equal to the mirror's (keys the mirror
-    no longer has are deleted, new or rewritten files uploaded), ``manifest.json``
-    last. Also what ``publish.py`` and ``python -m pipelines.report`` use on a finished run."""
+    no longer has are deleted, new or rewritten files uploaded), ``manifest.json`` last. Also what
+    ``publish.py`` and ``python -m pipelines.report`` use on a finished run."""
     if not storage.is_remote(out):
         yield Path(out)
         return

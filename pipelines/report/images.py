@@ -78,7 +78,7 @@ def write_images(root: str | os.PathLike, blobs: list[bytes]) -> list[dict[str, 
     """Write each image (full bytes and a thumbnail) under ``root`` unless already there; one view per image.
 
     ``root`` is a local folder or an object-store prefix (:mod:`runconfig.storage`): pipeline workers render a
-    run's images into its staging folder as records finish (:class:`pipelines.report.render.RenderImages`),
+    run's images into its ``report/`` as records are verified (:class:`pipelines.report.render.RenderImages`),
     and the launcher, finding them there, only names them. Files are named by content and written whole, so
     two workers writing one image leave one good file.
 

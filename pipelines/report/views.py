@@ -51,13 +51,19 @@ def accepted_images(row: dict[str, Any]) -> list[bytes]:
 def dead_images(row: dict[str, Any]) -> list[bytes]:
     """The image bytes a dead-letter row shows: its input record's images (broken ones included), then any
     other payload blob that is an image by its bytes."""
+    return _dead_input(row)[2]
+
+
+def _dead_input(row: dict[str, Any]) -> tuple[Any, dict[str, Any] | None, list[bytes]]:
+    """``(payload, the record or task in it, the images it shows)`` of a dead-letter row."""
     blobs = row["payload_blobs"] or []
-    record = find_record(json.loads(row["payload"]) if row["payload"] else None)
+    payload = json.loads(row["payload"]) if row["payload"] else None
+    record = find_record(payload)
     refs = (
         [i for i in _blob_refs(record.get("images", record.get("image"))) if i < len(blobs)] if record else []
     )
     picked = refs + [i for i, b in enumerate(blobs) if i not in refs and image_ext(b) is not None]
-    return [blobs[i] for i in picked]
+    return payload, record, [blobs[i] for i in picked]
 
 
 def accepted_view(row: dict[str, Any], root: Path, shard: str) -> tuple[dict[str, Any], Entry]:
@@ -69,9 +75,8 @@ def accepted_view(row: dict[str, Any], root: Path, shard: str) -> tuple[dict[str
 def dead_view(row: dict[str, Any], root: Path, shard: str) -> tuple[dict[str, Any], Entry]:
     """The view of a dead-letter row: stage, reason, detail, the payload, and its input shown as a record."""
     blobs = row["payload_blobs"] or []
-    payload = json.loads(row["payload"]) if row["payload"] else None
-    record = find_record(payload)
-    images = write_images(root, dead_images(row))
+    payload, record, shown = _dead_input(row)
+    images = write_images(root, shown)
     text = json.dumps(payload, indent=1, ensure_ascii=False)
     view: dict[str, Any] = {
         "kind": "d",
