@@ -27,7 +27,7 @@ import sys
 import tempfile
 import traceback
 
-from sandbox import landlock
+from sandbox import heap, landlock
 from sandbox.protocol import read_block_request
 from sandbox.seccomp_policy import LoadablePolicy
 
@@ -66,9 +66,11 @@ class Confinement:
         orphan_guard (`bool`, *optional*, defaults to `True`): SIGKILL the child when the worker dies;
             redundant inside bubblewrap, whose pid namespace ends with the worker.
         namespace (`dict`, *optional*): the block's namespace without its paths (`namespace_template`).
+        prefault (`int`, *optional*, defaults to `0`): bytes of heap to fault in before the block arrives
+            (`sandbox.heap.prefault`); 0 for none.
     """
 
-    __slots__ = ("landlock_ruleset", "namespace", "orphan_guard", "rlimits", "scratch", "seccomp")
+    __slots__ = ("landlock_ruleset", "namespace", "orphan_guard", "prefault", "rlimits", "scratch", "seccomp")
 
     def __init__(
         self,
@@ -78,9 +80,10 @@ class Confinement:
         scratch: str,
         orphan_guard: bool = True,
         namespace: dict[str, Any] | None = None,
+        prefault: int = 0,
     ) -> None:
         self.landlock_ruleset, self.seccomp, self.rlimits = landlock_ruleset, seccomp, rlimits
-        self.scratch, self.orphan_guard = scratch, orphan_guard
+        self.scratch, self.orphan_guard, self.prefault = scratch, orphan_guard, prefault
         self.namespace = namespace if namespace is not None else namespace_template()
 
 
@@ -257,6 +260,7 @@ def serve_block(conf: Confinement, pipes: tuple[int, int, int, int], address_spa
         if conf.orphan_guard:
             _die_with_parent()
         _redirect_fds(*pipes, keep=(conf.landlock_ruleset,))
+        heap.prefault(conf.prefault)  # while no block waits: the block's pixels then cost no page faults
         _confine(conf, address_space)
         request = _read_request()
         seed = int(request["seed"])

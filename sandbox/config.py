@@ -11,7 +11,7 @@ ISOLATION_LEVELS = ("full", "reduced", "none")
 CEILING_MODES = ("auto", "cgroup", "watchdog", "off")
 OPERATIONAL_FIELDS = (
     "workers", "recycle_after", "start_timeout_s", "hang_grace_s", "scratch_dir", "bwrap_path", "pin_cpus",
-    "light_zygote", "memory_ceiling",
+    "light_zygote", "memory_ceiling", "prefault_mb",
 )  # fmt: skip
 """Fields that change how the pool runs, never what a block produces (left out of :meth:`behaviour_hash`)."""
 
@@ -138,6 +138,13 @@ class SandboxConfig:
             "(cheaper fork and exit); decided from the AST, changes speed only (sandbox/routing.py)."
         },
     )
+    prefault_mb: int = field(
+        default=16,
+        metadata={
+            "help": "Heap each child of the full zygote faults in while it waits for its block, so that the "
+            "block's pixels land on pages already there (sandbox/heap.py); 0 turns it off."
+        },
+    )
     preload: list[str] = field(
         default_factory=lambda: ["PIL.Image", "numpy", "cv2"],
         metadata={"help": "Modules imported once per worker so blocks do not pay their import time."},
@@ -168,6 +175,8 @@ class SandboxConfig:
             raise ValueError("sandbox.max_threads must be >= 4: the interpreter and numpy need a few threads")
         if self.max_open_files < 16:
             raise ValueError("sandbox.max_open_files must be >= 16: the runtime needs a few descriptors")
+        if not 0 <= self.prefault_mb <= self.memory_mb:
+            raise ValueError("sandbox.prefault_mb must be between 0 and sandbox.memory_mb")
         if self.min_crop_side < 1:
             raise ValueError("sandbox.min_crop_side must be >= 1; Thyme uses 64")
         if self.max_image_pixels < 1 or self.max_image_aspect_ratio < 1:

@@ -61,6 +61,7 @@ def _init_message(
         "device_paths": list(DEVICE_PATHS),
         "rlimits": rlimits,
         "memory_bytes": config.memory_mb << 20,
+        "prefault_bytes": config.prefault_mb << 20 if set(config.preload) & set(preload) else 0,
         "scratch": scratch_view(launch, scratch),
         "orphan_guard": not launch.bwrap,
         "cpu": cpu,

@@ -93,6 +93,8 @@ class Scratch:
         self.root = root
         self.uid = uid
         self._empty_now: frozenset[str] = frozenset()  # folders this block's survey found empty
+        self._inputs: tuple[tuple[str, bytes], ...] = ()  # what in/ holds, and how it looked when written
+        self._inputs_stamp: tuple[tuple[int, ...], ...] = ()
         self._current = root / CURRENT
         # The three folders as strings, joined once: path arithmetic cost more than emptying them.
         self._dirs = {sub: str(self._current / sub) for sub in ("in", "out", "work")}
@@ -115,11 +117,15 @@ class Scratch:
             os.chmod(self._dirs[sub], 0o700)
 
     def prepare(self, inputs: list[tuple[str, bytes]], subdirs: tuple[str, ...] = ()) -> None:
-        """Write the input images (read-only to the block) and create the output sub-folders it names."""
-        for name, data in inputs:
-            fd = os.open(os.path.join(self._dirs["in"], name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+        """Write the input images (read-only to the block) and create the output sub-folders it names.
+
+        The inputs of the previous block stay in in/ when this block has the same names and bytes and in/ is
+        exactly as it was written (no entry added, removed, changed or re-moded since: see `_stamp_inputs`),
+        which is the common case of a trajectory's later turns; otherwise in/ is emptied and written afresh.
+        """
+        inputs_now = tuple(inputs)
+        if not (inputs_now == self._inputs and self._stamp_inputs() == self._inputs_stamp):
+            self._write_inputs(inputs_now)
         for sub in subdirs:
             target = self.current / "out" / sub
             os.makedirs(target, 0o700, exist_ok=True)
@@ -127,6 +133,28 @@ class Scratch:
                 for part in Path(sub).parents:
                     os.chown(self.current / "out" / part, self.uid, self.uid)
                 os.chown(target, self.uid, self.uid)
+
+    def _write_inputs(self, inputs: tuple[tuple[str, bytes], ...]) -> None:
+        self._inputs, self._inputs_stamp = (), ()
+        _empty(self._dirs["in"])
+        for name, data in inputs:
+            fd = os.open(os.path.join(self._dirs["in"], name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        self._inputs, self._inputs_stamp = inputs, self._stamp_inputs()
+
+    def _stamp_inputs(self) -> tuple[tuple[int, ...], ...]:
+        """How in/ and each input file look now: inode, change time (which no process can set back), size
+        and mode; a block that could write there would change at least one of them."""
+        paths = [self._dirs["in"], *(os.path.join(self._dirs["in"], name) for name, _ in self._inputs)]
+        stamps = []
+        for path in paths:
+            try:
+                info = os.lstat(path)
+            except OSError:
+                return ((-1,),)
+            stamps.append((info.st_ino, info.st_ctime_ns, info.st_mtime_ns, info.st_size, info.st_mode))
+        return tuple(stamps)
 
     def survey(self, max_files: int, max_bytes: int) -> tuple[str, dict[str, Path]]:
         """One bounded walk of what the block left in work/ and out/: why it is over the limits ("" when it is
@@ -211,12 +239,13 @@ class Scratch:
             return handle.read(max_bytes + 1)[:max_bytes]
 
     def clear(self) -> None:
-        """Empty in/, out/ and work/ and reset their modes, so nothing reaches the next block (out/ and work/
-        are not listed again when this block's `survey` found them empty: the block's process is dead, and the
-        worker's next one runs nothing before its request)."""
+        """Empty out/ and work/ and reset their modes, so nothing reaches the next block (they are not listed
+        again when this block's `survey` found them empty: the block's process is dead, and the worker's next
+        one runs nothing before its request). in/ is left to the next `prepare`, which keeps it only for the
+        same inputs, untouched."""
         self._reset_modes()
         skip, self._empty_now = self._empty_now, frozenset()
-        for sub in ("in", "out", "work"):
+        for sub in ("out", "work"):
             if sub not in skip:
                 _empty(self._dirs[sub])
 

@@ -1,0 +1,80 @@
+"""What a worker keeps from one block to the next to save time, and that none of it changes a result: the
+heap its children fault in ahead of time, and input images left in place for a block with the same ones."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+
+import pytest
+from conftest import make_png
+from sandbox_pools import pool_config
+
+from sandbox import ExecStatus, Sandbox
+
+COUNT_FAULTS = (  # 6 MB of pixels (Pillow keeps RGB in 4 bytes); numpy would ask for huge pages instead
+    "import resource\nfrom PIL import Image\n"
+    "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+    "canvas = Image.new('RGB', (1536, 1024), 'white')\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, canvas.getpixel((7, 7)))"
+)
+INPUT_FACTS = (
+    "import hashlib, os\n"
+    "print(os.stat(image_path).st_ino, hashlib.sha256(open(image_path, 'rb').read()).hexdigest(), "
+    "sorted(os.listdir(os.path.dirname(image_path))))"
+)
+
+
+def _faults(prefault_mb: int) -> list[int]:
+    with Sandbox(pool_config(workers=1, prefault_mb=prefault_mb)) as sb:
+        results = [sb.run(COUNT_FAULTS) for _ in range(3)]
+    assert all(r.status is ExecStatus.OK for r in results), results
+    assert {r.stdout.split(" ", 1)[1] for r in results} == {"(255, 255, 255)\n"}
+    return [int(r.stdout.split()[0]) for r in results]
+
+
+def test_prefaulted_heap_spares_a_blocks_allocations_their_page_faults() -> None:
+    six_mb_of_pages = (6 << 20) // 4096
+    without = _faults(0)
+    with_heap = _faults(16)
+    assert min(without) > six_mb_of_pages * 0.9, without  # every fresh page of the array faults
+    assert max(with_heap) < six_mb_of_pages * 0.25, with_heap  # they are already there
+
+
+def test_prefault_is_checked_against_the_memory_budget() -> None:
+    with pytest.raises(ValueError, match="prefault_mb"):
+        pool_config(memory_mb=128, prefault_mb=256)
+
+
+def _facts(sb: Sandbox, png: bytes, name: str = "photo.png") -> tuple[str, str, str]:
+    r = sb.run(INPUT_FACTS, images=[png], image_name=name)
+    assert r.status is ExecStatus.OK, r
+    inode, digest, listing = r.stdout.split(" ", 2)
+    return inode, digest, listing.strip()
+
+
+def test_same_inputs_stay_in_place_and_other_inputs_replace_them() -> None:
+    first, second = make_png(64, 48), make_png(80, 60)
+    with Sandbox(pool_config(workers=1)) as sb:
+        inode, digest, listing = _facts(sb, first)
+        assert digest == hashlib.sha256(first).hexdigest() and listing == "['photo.png']"
+        assert _facts(sb, first)[0] == inode  # the same bytes: the file was not written again
+        other = _facts(sb, second, "other.png")
+        assert other[1:] == (hashlib.sha256(second).hexdigest(), "['other.png']")  # nothing of the first left
+        assert _facts(sb, second, "renamed.png")[2] == "['renamed.png']"
+        r = sb.run("import os\nprint(os.path.isdir('/mnt/data/input') and os.listdir('/mnt/data/input'))")
+        assert r.stdout.strip() in ("[]", "False"), r  # a block without inputs sees none of the last ones
+
+
+def test_an_input_changed_by_a_block_is_written_again_for_the_next() -> None:
+    """At level none, as root, nothing stops a block from rewriting its input; the next block with the same
+    image must still get the original bytes."""
+    png = make_png(64, 48)
+    tamper = "import os\nos.chmod(image_path, 0o644)\nopen(image_path, 'wb').write(b'bad')\nprint('done')"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # level none warns on every start, by design
+        with Sandbox(pool_config(workers=1, isolation="none")) as sb:
+            before = _facts(sb, png)
+            assert sb.run(tamper, images=[png], image_name="photo.png").stdout == "done\n"
+            after = _facts(sb, png)
+    assert after[1] == before[1] == hashlib.sha256(png).hexdigest()
