@@ -278,8 +278,9 @@ def _wait_gone(pids: list[int], deadline: float) -> None:
             time.sleep(0.005)
 
 
-def new_scratch(root: Path, index: int, uid: int | None) -> Scratch:
-    """Create a fresh private scratch root for worker ``index`` under ``root``."""
+def new_scratch(root: Path, index: int, uid: int | None, keep_inputs: bool = False) -> Scratch:
+    """Create a fresh private scratch root for worker ``index`` under ``root`` (``keep_inputs``: see
+    `Scratch`)."""
     path = root / f"w{index}-{os.urandom(4).hex()}"
     path.mkdir(mode=0o711)
-    return Scratch(path, uid)
+    return Scratch(path, uid, keep_inputs)

@@ -128,7 +128,11 @@ class Sandbox:
         return self.ceiling.mode
 
     def _start(self, slot: _Slot, full: bool) -> WorkerProcess:
-        scratch = new_scratch(self._root, slot.index, self.plan.drop_uid)
+        # Landlock gives every block in/ read-only (no write, truncate or removal): a block's inputs can then
+        # stay for a next block with the same ones.
+        scratch = new_scratch(
+            self._root, slot.index, self.plan.drop_uid, keep_inputs=self.plan.landlock_abi > 0
+        )
         # Both zygotes hold every module a light block may import (routing then changes speed only, and
         # where the sandbox uid cannot read the stdlib, as at the reduced level under a mode-700 /root, both
         # refuse the same imports); only the full one holds the image stack.

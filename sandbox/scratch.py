@@ -87,11 +87,14 @@ class Scratch:
     Args:
         root (`Path`): an existing private directory for this worker.
         uid (`int | None`): owner to give the writable folders (the sandbox uid), or None to keep ours.
+        keep_inputs (`bool`, *optional*, defaults to `False`): leave a block's inputs in in/ for a next block
+            with the same ones (only where no block can write there: see `prepare`).
     """
 
-    def __init__(self, root: Path, uid: int | None) -> None:
+    def __init__(self, root: Path, uid: int | None, keep_inputs: bool = False) -> None:
         self.root = root
         self.uid = uid
+        self.keep_inputs = keep_inputs
         self._empty_now: frozenset[str] = frozenset()  # folders this block's survey found empty
         self._inputs: tuple[tuple[str, bytes], ...] = ()  # what in/ holds, and how it looked when written
         self._inputs_stamp: tuple[tuple[int, ...], ...] = ()
@@ -119,12 +122,15 @@ class Scratch:
     def prepare(self, inputs: list[tuple[str, bytes]], subdirs: tuple[str, ...] = ()) -> None:
         """Write the input images (read-only to the block) and create the output sub-folders it names.
 
-        The inputs of the previous block stay in in/ when this block has the same names and bytes and in/ is
-        exactly as it was written (no entry added, removed, changed or re-moded since: see `_stamp_inputs`),
-        which is the common case of a trajectory's later turns; otherwise in/ is emptied and written afresh.
+        With ``keep_inputs``, the inputs of the previous block stay in in/ when this block has the same names
+        and bytes and in/ looks as it was written (`_stamp_inputs`), the common case of a trajectory's
+        later turns; otherwise in/ is emptied and written afresh. ``keep_inputs`` is for workers whose blocks
+        cannot write to in/ (Landlock); the stamp alone would not do, as a file's times on tmpfs move in
+        coarse ticks.
         """
         inputs_now = tuple(inputs)
-        if not (inputs_now == self._inputs and self._stamp_inputs() == self._inputs_stamp):
+        same = self.keep_inputs and inputs_now == self._inputs
+        if not (same and self._stamp_inputs() == self._inputs_stamp):
             self._write_inputs(inputs_now)
         for sub in subdirs:
             target = self.current / "out" / sub
@@ -141,7 +147,8 @@ class Scratch:
             fd = os.open(os.path.join(self._dirs["in"], name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-        self._inputs, self._inputs_stamp = inputs, self._stamp_inputs()
+        self._inputs = inputs
+        self._inputs_stamp = self._stamp_inputs()
 
     def _stamp_inputs(self) -> tuple[tuple[int, ...], ...]:
         """How in/ and each input file look now: inode, change time (which no process can set back), size
@@ -232,11 +239,17 @@ class Scratch:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return None
-        with os.fdopen(fd, "rb") as handle:
+        try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
                 return None
-            return handle.read(max_bytes + 1)[:max_bytes]
+            # Asked for exactly its size: a read of max_bytes would first allocate (and fault in) max_bytes.
+            data = os.read(fd, info.st_size)
+            while len(data) < info.st_size and (more := os.read(fd, info.st_size - len(data))):
+                data += more  # a short read (a signal); the writer is dead, so the size holds
+            return data
+        finally:
+            os.close(fd)
 
     def clear(self) -> None:
         """Empty out/ and work/ and reset their modes, so nothing reaches the next block (they are not listed

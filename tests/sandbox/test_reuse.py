@@ -20,7 +20,8 @@ COUNT_FAULTS = (  # 6 MB of pixels (Pillow keeps RGB in 4 bytes); numpy would as
 )
 INPUT_FACTS = (
     "import hashlib, os\n"
-    "print(os.stat(image_path).st_ino, hashlib.sha256(open(image_path, 'rb').read()).hexdigest(), "
+    "info = os.stat(image_path)\n"
+    "print(f'{info.st_ino}:{info.st_ctime_ns}', hashlib.sha256(open(image_path, 'rb').read()).hexdigest(), "
     "sorted(os.listdir(os.path.dirname(image_path))))"
 )
 
@@ -49,16 +50,16 @@ def test_prefault_is_checked_against_the_memory_budget() -> None:
 def _facts(sb: Sandbox, png: bytes, name: str = "photo.png") -> tuple[str, str, str]:
     r = sb.run(INPUT_FACTS, images=[png], image_name=name)
     assert r.status is ExecStatus.OK, r
-    inode, digest, listing = r.stdout.split(" ", 2)
-    return inode, digest, listing.strip()
+    written, digest, listing = r.stdout.split(" ", 2)
+    return written, digest, listing.strip()
 
 
 def test_same_inputs_stay_in_place_and_other_inputs_replace_them() -> None:
     first, second = make_png(64, 48), make_png(80, 60)
     with Sandbox(pool_config(workers=1)) as sb:
-        inode, digest, listing = _facts(sb, first)
+        written, digest, listing = _facts(sb, first)  # written: the file's inode and change time
         assert digest == hashlib.sha256(first).hexdigest() and listing == "['photo.png']"
-        assert _facts(sb, first)[0] == inode  # the same bytes: the file was not written again
+        assert _facts(sb, first)[0] == written  # the same bytes: the file was not written again
         other = _facts(sb, second, "other.png")
         assert other[1:] == (hashlib.sha256(second).hexdigest(), "['other.png']")  # nothing of the first left
         assert _facts(sb, second, "renamed.png")[2] == "['renamed.png']"
@@ -67,8 +68,8 @@ def test_same_inputs_stay_in_place_and_other_inputs_replace_them() -> None:
 
 
 def test_an_input_changed_by_a_block_is_written_again_for_the_next() -> None:
-    """At level none, as root, nothing stops a block from rewriting its input; the next block with the same
-    image must still get the original bytes."""
+    """At level none, as root, nothing stops a block from rewriting its input (no Landlock: inputs are never
+    kept); the next block with the same image must still get the original bytes."""
     png = make_png(64, 48)
     tamper = "import os\nos.chmod(image_path, 0o644)\nopen(image_path, 'wb').write(b'bad')\nprint('done')"
     with warnings.catch_warnings():
