@@ -21,9 +21,9 @@ process itself, two side by side, unpinned (bigger than a zygote, and slower tha
 A trivial block uses no preloaded module, so the pool forks it from its light zygote
 (``sandbox/routing.py``); the ``sandbox-full`` rows run the same block with ``light_zygote: false``,
 i.e. forked from the zygote that holds Pillow, numpy and cv2, which is what every image block pays (that
-pool is started third, finds both CPUs claimed and runs unpinned). The ``no-prefault`` row runs the Pillow
-crop with ``prefault_mb: 0``, i.e. without the heap its process faults in before the block
-(``sandbox/heap.py``).
+pool is started third, finds both CPUs claimed and runs unpinned). The ``cold-child`` row runs the Pillow
+crop with ``prefault_mb: 0`` and ``prewarm: false``, i.e. without what a block's process does while it waits
+(``sandbox/prewarm.py``): no heap faulted in, no image calls run ahead.
 """
 
 from __future__ import annotations
@@ -214,14 +214,14 @@ def latency(rounds: int, image: Path, out_dir: str) -> dict[tuple[str, str], lis
     samples: dict[tuple[str, str], list[float]] = {}
     with (  # started in this order, the first two claim the two CPUs (the third finds none and floats)
         Sandbox(SandboxConfig(workers=1)) as sb,
-        Sandbox(SandboxConfig(workers=1, prefault_mb=0)) as no_prefault,
+        Sandbox(SandboxConfig(workers=1, prefault_mb=0, prewarm=False)) as cold,
         Sandbox(SandboxConfig(workers=1, light_zygote=False)) as full,
     ):
         floor = Floor(sb._slots[0].cpu.cpu if sb._slots[0].cpu is not None else None)
         variants: dict[tuple[str, str], Callable[[], float | None]] = {
             ("sandbox-full", "trivial"): in_sandbox(full, SNIPPETS["trivial"], None),
             ("fork-floor", "trivial"): floor.fork_ms,
-            ("no-prefault", "pil_crop"): in_sandbox(no_prefault, SNIPPETS["pil_crop"], image),
+            ("cold-child", "pil_crop"): in_sandbox(cold, SNIPPETS["pil_crop"], image),
         }
         for name, code in SNIPPETS.items():
             img = image if name == "pil_crop" else None
@@ -334,8 +334,8 @@ def report(
         f"{verdict(verdicts['latency'])}"
     )
     in_process = med["in-process", "pil_crop"]
-    bare = med["no-prefault", "pil_crop"]
-    print(f"pil_crop without the prefaulted heap (prefault_mb: 0): {bare:.1f} ms = {bare / in_process:.3f} x")
+    cold = med["cold-child", "pil_crop"]
+    print(f"pil_crop, cold child (prefault_mb: 0, prewarm: false): {cold:.1f} ms = {cold / in_process:.3f} x")
     print(
         f"TARGET pillow: {med['sandbox', 'pil_crop']:.1f} ms = {pillow:.3f} x in-process {in_process:.1f} ms "
         f"(target <= {TARGETS['pillow']}): {verdict(verdicts['pillow'])}"

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import traceback
 
-from sandbox import heap, landlock
+from sandbox import landlock, prewarm
 from sandbox.protocol import read_block_request
 from sandbox.seccomp_policy import LoadablePolicy
 
@@ -67,10 +67,15 @@ class Confinement:
             redundant inside bubblewrap, whose pid namespace ends with the worker.
         namespace (`dict`, *optional*): the block's namespace without its paths (`namespace_template`).
         prefault (`int`, *optional*, defaults to `0`): bytes of heap to fault in before the block arrives
-            (`sandbox.heap.prefault`); 0 for none.
+            (`sandbox.prewarm.prefault`); 0 for none.
+        warm_png (`bytes`, *optional*): the PNG of `sandbox.prewarm.image_round_trip`, run before the block
+            arrives; empty for none.
     """
 
-    __slots__ = ("landlock_ruleset", "namespace", "orphan_guard", "prefault", "rlimits", "scratch", "seccomp")
+    __slots__ = (
+        "landlock_ruleset", "namespace", "orphan_guard", "prefault", "rlimits", "scratch", "seccomp",
+        "warm_png",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -81,9 +86,11 @@ class Confinement:
         orphan_guard: bool = True,
         namespace: dict[str, Any] | None = None,
         prefault: int = 0,
+        warm_png: bytes = b"",
     ) -> None:
         self.landlock_ruleset, self.seccomp, self.rlimits = landlock_ruleset, seccomp, rlimits
         self.scratch, self.orphan_guard, self.prefault = scratch, orphan_guard, prefault
+        self.warm_png = warm_png
         self.namespace = namespace if namespace is not None else namespace_template()
 
 
@@ -260,8 +267,10 @@ def serve_block(conf: Confinement, pipes: tuple[int, int, int, int], address_spa
         if conf.orphan_guard:
             _die_with_parent()
         _redirect_fds(*pipes, keep=(conf.landlock_ruleset,))
-        heap.prefault(conf.prefault)  # while no block waits: the block's pixels then cost no page faults
+        prewarm.prefault(conf.prefault)  # while no block waits: the block's pixels then cost no page faults
         _confine(conf, address_space)
+        if conf.warm_png:
+            prewarm.image_round_trip(conf.warm_png)  # confined already: it is trusted, but needs no exception
         request = _read_request()
         seed = int(request["seed"])
         seed_rngs(seed, numpy_too=seed != PRESEED)  # fork re-seeds ``random`` from urandom, not numpy

@@ -11,7 +11,7 @@ ISOLATION_LEVELS = ("full", "reduced", "none")
 CEILING_MODES = ("auto", "cgroup", "watchdog", "off")
 OPERATIONAL_FIELDS = (
     "workers", "recycle_after", "start_timeout_s", "hang_grace_s", "scratch_dir", "bwrap_path", "pin_cpus",
-    "light_zygote", "memory_ceiling", "prefault_mb",
+    "light_zygote", "memory_ceiling", "prefault_mb", "prewarm",
 )  # fmt: skip
 """Fields that change how the pool runs, never what a block produces (left out of :meth:`behaviour_hash`)."""
 
@@ -142,7 +142,14 @@ class SandboxConfig:
         default=16,
         metadata={
             "help": "Heap each child of the full zygote faults in while it waits for its block, so that the "
-            "block's pixels land on pages already there (sandbox/heap.py); 0 turns it off."
+            "block's pixels land on pages already there (sandbox/prewarm.py); 0 turns it off."
+        },
+    )
+    prewarm: bool = field(
+        default=True,
+        metadata={
+            "help": "Each child of the full zygote runs a tiny in-memory PNG through Pillow (and numpy) "
+            "while it waits, so the block's first image calls find their pages copied (sandbox/prewarm.py)."
         },
     )
     preload: list[str] = field(

@@ -41,6 +41,7 @@ def _init_message(
     config: SandboxConfig, launch: LaunchPlan, scratch: Scratch, preload: list[str], cpu: int | None
 ) -> dict[str, Any]:
     """Everything the zygote needs to confine its children, sent once at start."""
+    full = bool(set(config.preload) & set(preload))  # the zygote image blocks fork from
     rlimits = [
         (resource.RLIMIT_FSIZE, config.file_size_mb << 20),
         (resource.RLIMIT_NOFILE, config.max_open_files),
@@ -61,7 +62,8 @@ def _init_message(
         "device_paths": list(DEVICE_PATHS),
         "rlimits": rlimits,
         "memory_bytes": config.memory_mb << 20,
-        "prefault_bytes": config.prefault_mb << 20 if set(config.preload) & set(preload) else 0,
+        "prefault_bytes": config.prefault_mb << 20 if full else 0,
+        "prewarm": config.prewarm and full,
         "scratch": scratch_view(launch, scratch),
         "orphan_guard": not launch.bwrap,
         "cpu": cpu,

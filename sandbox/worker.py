@@ -23,7 +23,7 @@ import signal
 import sys
 import time
 
-from sandbox import heap, landlock
+from sandbox import landlock, prewarm
 from sandbox.child import (
     MAX_REQUEST,
     PRESEED,
@@ -117,8 +117,10 @@ def _setup(init: dict[str, Any]) -> tuple[Confinement, int]:
         namespace=namespace_template(),
         prefault=int(init.get("prefault_bytes", 0)),
     )
-    if conf.prefault and not heap.keep_freed_memory():
+    if conf.prefault and not prewarm.keep_freed_memory():
         conf.prefault = 0  # not glibc: freed pages would go straight back to the kernel
+    if init.get("prewarm") and "PIL.Image" in sys.modules:
+        conf.warm_png = prewarm.sample_png()
     if init.get("cpu") is not None:
         os.sched_setaffinity(0, {int(init["cpu"])})  # inherited by every block forked from here
     if init.get("uid") is not None:

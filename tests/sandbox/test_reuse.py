@@ -1,5 +1,6 @@
-"""What a worker keeps from one block to the next to save time, and that none of it changes a result: the
-heap its children fault in ahead of time, and input images left in place for a block with the same ones."""
+"""What a worker does ahead of a block to save it time, and that none of it changes a result: the heap and
+the image calls its children warm up while they wait, and input images left in place for a block with the
+same ones."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import warnings
 
 import pytest
 from conftest import make_png
+from image_stack import BLOCKS
 from sandbox_pools import pool_config
 
 from sandbox import ExecStatus, Sandbox
@@ -17,6 +19,13 @@ COUNT_FAULTS = (  # 6 MB of pixels (Pillow keeps RGB in 4 bytes); numpy would as
     "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
     "canvas = Image.new('RGB', (1536, 1024), 'white')\n"
     "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, canvas.getpixel((7, 7)))"
+)
+FIRST_IMAGE_CALLS = (  # a small image: the faults are the zygote's pages that Pillow's code path writes
+    "import resource\nfrom PIL import Image\n"
+    "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+    "image = Image.open(image_path)\n"
+    "image.crop((0, 0, 32, 32)).save('/mnt/data/temp_processed_images/c.png')\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)"
 )
 INPUT_FACTS = (
     "import hashlib, os\n"
@@ -40,6 +49,20 @@ def test_prefaulted_heap_spares_a_blocks_allocations_their_page_faults() -> None
     with_heap = _faults(16)
     assert min(without) > six_mb_of_pages * 0.9, without  # every fresh page of the array faults
     assert max(with_heap) < six_mb_of_pages * 0.25, with_heap  # they are already there
+
+
+def _first_call_faults(prewarm: bool) -> list[int]:
+    png = make_png(64, 48)
+    with Sandbox(pool_config(workers=1, prewarm=prewarm)) as sb:
+        results = [sb.run(FIRST_IMAGE_CALLS, images=[png]) for _ in range(3)]
+    assert all(r.status is ExecStatus.OK and len(r.images) == 0 for r in results), results
+    return [int(r.stdout) for r in results]
+
+
+def test_prewarmed_child_has_copied_the_pages_of_the_first_image_calls() -> None:
+    cold, warm = _first_call_faults(False), _first_call_faults(True)
+    assert min(cold) > 100, cold  # reference counts and caches on pages shared with the zygote
+    assert max(warm) * 3 < min(cold), (warm, cold)
 
 
 def test_prefault_is_checked_against_the_memory_budget() -> None:
@@ -79,3 +102,15 @@ def test_an_input_changed_by_a_block_is_written_again_for_the_next() -> None:
             assert sb.run(tamper, images=[png], image_name="photo.png").stdout == "done\n"
             after = _facts(sb, png)
     assert after[1] == before[1] == hashlib.sha256(png).hexdigest()
+
+
+def test_warming_up_changes_no_result_of_the_image_stack() -> None:
+    png = make_png()
+    blocks = [BLOCKS[name] for name in ("pil", "numpy", "cv2")]
+    outcomes = []
+    for settings in ({"prefault_mb": 16, "prewarm": True}, {"prefault_mb": 0, "prewarm": False}):
+        with Sandbox(pool_config(workers=1, timeout_s=20.0, **settings)) as sb:
+            results = [sb.run(code, images=[png], image_name="photo.png") for code in blocks]
+        assert all(r.status is ExecStatus.OK and r.stdout.endswith("DONE\n") for r in results), results
+        outcomes.append([(r.stdout, r.stderr, r.images, r.image_names, r.feedback) for r in results])
+    assert outcomes[0] == outcomes[1]
