@@ -23,6 +23,7 @@ import math
 import os
 import resource
 import signal
+import struct
 import sys
 import tempfile
 import traceback
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 RESULT_FD = 3
+FAULTS = struct.Struct(
+    "<Q"
+)  # a child's page faults before its block, sent first where the worker learns heap
 _OUT_OF_MEMORY_REPORT = b'{"kind": "memory", "error_type": "MemoryError", "error_message": ""}'
 _OK = {"kind": "ok"}
 _OK_REPORT = b'{"kind": "ok"}'  # the common report, written without running the JSON encoder
@@ -66,8 +70,8 @@ class Confinement:
         orphan_guard (`bool`, *optional*, defaults to `True`): SIGKILL the child when the worker dies;
             redundant inside bubblewrap, whose pid namespace ends with the worker.
         namespace (`dict`, *optional*): the block's namespace without its paths (`namespace_template`).
-        prefault (`int`, *optional*, defaults to `0`): bytes of heap to fault in before the block arrives
-            (`sandbox.prewarm.prefault`); 0 for none.
+        prefault (`int`, *optional*, defaults to `0`): the most heap a child faults in before its block
+            arrives (``sandbox.prefault_mb``; how much is `sandbox.prewarm.HeapEstimate`'s call); 0 for none.
         warm_png (`bytes`, *optional*): the PNG of `sandbox.prewarm.image_round_trip`, run before the block
             arrives; empty for none.
     """
@@ -251,7 +255,9 @@ def _read_request() -> dict[str, Any]:
     return request
 
 
-def serve_block(conf: Confinement, pipes: tuple[int, int, int, int], address_space: int) -> NoReturn:
+def serve_block(
+    conf: Confinement, pipes: tuple[int, int, int, int], address_space: int, prefault: int = 0
+) -> NoReturn:
     """Entry point in the forked child: confine, wait for one block, run it; never returns.
 
     The worker forks this child ahead of time, so fork and confinement are off the latency path; the
@@ -262,15 +268,18 @@ def serve_block(conf: Confinement, pipes: tuple[int, int, int, int], address_spa
         pipes (`tuple[int, int, int, int]`): read end of the request pipe, then write ends of the
             stdout, stderr and report pipes.
         address_space (`int`): RLIMIT_AS in bytes (worker size plus the memory budget).
+        prefault (`int`, *optional*, defaults to `0`): bytes of heap to fault in while no block waits.
     """
     try:
         if conf.orphan_guard:
             _die_with_parent()
         _redirect_fds(*pipes, keep=(conf.landlock_ruleset,))
-        prewarm.prefault(conf.prefault)  # while no block waits: the block's pixels then cost no page faults
+        prewarm.prefault(prefault)  # while no block waits: the block's pixels then cost no page faults
         _confine(conf, address_space)
         if conf.warm_png:
             prewarm.image_round_trip(conf.warm_png)  # confined already: it is trusted, but needs no exception
+        if conf.prefault:  # the faults so far, first on the report pipe: what the block faults is the rest
+            os.write(RESULT_FD, FAULTS.pack(resource.getrusage(resource.RUSAGE_SELF).ru_minflt))
         request = _read_request()
         seed = int(request["seed"])
         seed_rngs(seed, numpy_too=seed != PRESEED)  # fork re-seeds ``random`` from urandom, not numpy

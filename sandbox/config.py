@@ -139,10 +139,11 @@ class SandboxConfig:
         },
     )
     prefault_mb: int = field(
-        default=16,
+        default=32,
         metadata={
-            "help": "Heap each child of the full zygote faults in while it waits for its block, so that the "
-            "block's pixels land on pages already there (sandbox/prewarm.py); 0 turns it off."
+            "help": "Most heap a child of the full zygote faults in while it waits, so that the block's "
+            "pixels land on pages already there; how much is learnt from the blocks before "
+            "(sandbox/prewarm.py). 0 turns it off."
         },
     )
     prewarm: bool = field(

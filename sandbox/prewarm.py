@@ -27,6 +27,7 @@ import sys
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MADV_POPULATE_WRITE = 23  # Linux 5.14
 MMAP_THRESHOLD = 32 << 20  # glibc's largest (HEAP_MAX_SIZE / 2 on 64-bit): bigger requests still get mmap
+CHUNK = 8 << 20  # prefaulted in pieces well below the threshold (a piece at it would be mmap-ed and unmapped)
 _PAGE = mmap.PAGESIZE
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -51,22 +52,26 @@ def keep_freed_memory() -> bool:
 def prefault(nbytes: int) -> int:
     """Grow the heap by ``nbytes`` with every page faulted in, then free it back to malloc (which keeps it).
 
-    Returns the bytes faulted in (0 where malloc refused). Needs `keep_freed_memory` first, or the free
+    Returns the bytes faulted in (less where malloc refused). Needs `keep_freed_memory` first, or the free
     would hand the pages straight back to the kernel.
     """
-    if nbytes <= 0:
-        return 0
-    block = _libc.malloc(nbytes)
-    if not block:
-        return 0
+    blocks, done = [], 0
     try:
-        start = -(-block // _PAGE) * _PAGE
-        length = (block + nbytes - start) // _PAGE * _PAGE
-        if length > 0 and _libc.madvise(start, length, _MADV_POPULATE_WRITE) != 0:
-            ctypes.memset(start, 0, length)  # kernels before 5.14: touch each page instead
-        return max(length, 0)
+        while done < nbytes:  # in chunks below malloc's mmap threshold, so that they come from the heap
+            size = min(CHUNK, nbytes - done)
+            block = _libc.malloc(size)
+            if not block:
+                break
+            blocks.append(block)
+            start = -(-block // _PAGE) * _PAGE
+            length = (block + size - start) // _PAGE * _PAGE
+            if length > 0 and _libc.madvise(start, length, _MADV_POPULATE_WRITE) != 0:
+                ctypes.memset(start, 0, length)  # kernels before 5.14: touch each page instead
+            done += size
+        return done
     finally:
-        _libc.free(block)
+        for block in reversed(blocks):
+            _libc.free(block)  # back to malloc's heap, which keeps it (`keep_freed_memory`)
 
 
 def sample_png() -> bytes:
@@ -89,3 +94,44 @@ def image_round_trip(png: bytes) -> None:
     if "numpy" in sys.modules:
         sys.modules["numpy"].asarray(part)
     part.save(io.BytesIO(), "PNG")
+
+
+GROW_PAGES = 256  # a block's own faults that say it wanted more heap (1 MB; a trivial block makes ~100)
+_MB = 1 << 20
+
+
+class HeapEstimate:
+    """How much heap the zygote's next child should fault in, learnt from what the blocks before it faulted.
+
+    The counts come from the kernel (the child's own ``getrusage`` before any untrusted code runs, and
+    ``wait4``'s when it is dead), never from the block. A block that faulted more than `GROW_PAGES` pages of
+    its own wanted more: the next child gets what it had plus what it faulted, up to the cap. One that did
+    not may have wanted less: the next child gets three quarters, so a worker whose blocks need no pixels
+    soon faults in nothing and pays nothing for it.
+
+    Args:
+        cap (`int`): most bytes to fault in (``sandbox.prefault_mb``); 0 turns prefaulting off.
+
+    Example:
+        >>> estimate = HeapEstimate(32 << 20)
+        >>> estimate.after(given=0, faults=2000)  # a block that faulted in 2,000 pages of its own
+        >>> estimate.next >> 20
+        8
+        >>> estimate.after(given=estimate.next, faults=40)  # given enough: it may want less
+        >>> estimate.next >> 20
+        6
+    """
+
+    __slots__ = ("cap", "next")
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.next = cap, 0
+
+    def after(self, given: int, faults: int) -> None:
+        """Learn from a dead child that was given ``given`` bytes and whose block faulted ``faults`` times."""
+        if faults > GROW_PAGES:
+            wanted = given + faults * _PAGE
+            self.next = min(self.cap, -(-wanted // _MB) * _MB)
+        else:
+            shrunk = given * 3 // 4 // _MB * _MB
+            self.next = shrunk if shrunk >= _MB else 0

@@ -25,6 +25,7 @@ import time
 
 from sandbox import landlock, prewarm
 from sandbox.child import (
+    FAULTS,
     MAX_REQUEST,
     PRESEED,
     Confinement,
@@ -219,14 +220,29 @@ def _supervise(pid: int, reader: _Reader, timeout: float, replay: float) -> tupl
 class _Prepared:
     """A child forked ahead of time, confined and blocked on its request pipe."""
 
-    __slots__ = ("fds", "pid", "request_fd")
+    __slots__ = ("fds", "pid", "prefault", "request_fd")
 
-    def __init__(self, pid: int, request_fd: int, fds: tuple[int, int, int]) -> None:
+    def __init__(self, pid: int, request_fd: int, fds: tuple[int, int, int], prefault: int) -> None:
         self.pid, self.request_fd, self.fds = pid, request_fd, fds  # fds: stdout, stderr, report
+        self.prefault = prefault  # bytes of heap it faults in before its block
 
 
-def prefork(conf: Confinement, address_space: int) -> _Prepared:
-    """Fork the next block's child now, so fork and confinement cost no latency later."""
+def faults_before_block(child: _Prepared, timeout: float) -> int | None:
+    """The page faults ``child`` made before it took its block (its first `FAULTS` bytes on the report pipe,
+    written before any untrusted code ran); None if it died first."""
+    fd, data = child.fds[2], b""
+    deadline = time.monotonic() + timeout
+    while len(data) < FAULTS.size and select.select([fd], [], [], max(deadline - time.monotonic(), 0))[0]:
+        chunk = os.read(fd, FAULTS.size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return FAULTS.unpack(data)[0] if len(data) == FAULTS.size else None
+
+
+def prefork(conf: Confinement, address_space: int, prefault: int = 0) -> _Prepared:
+    """Fork the next block's child now, so fork and confinement cost no latency later (``prefault``: bytes of
+    heap it faults in while it waits)."""
     request_r, request_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -234,12 +250,12 @@ def prefork(conf: Confinement, address_space: int) -> _Prepared:
     pid = os.fork()
     if pid == 0:
         try:
-            serve_block(conf, (request_r, out_w, err_w, report_w), address_space)
+            serve_block(conf, (request_r, out_w, err_w, report_w), address_space, prefault)
         finally:
             os._exit(70)
     for fd in (request_r, out_w, err_w, report_w):
         os.close(fd)
-    return _Prepared(pid, request_w, (out_r, err_r, report_r))
+    return _Prepared(pid, request_w, (out_r, err_r, report_r), prefault)
 
 
 def execute(
@@ -247,7 +263,8 @@ def execute(
     frame: bytes,
     child: _Prepared,
     make_next: Callable[[], _Prepared] | None = None,
-) -> tuple[bytes, _Prepared | None]:
+    count_faults: bool = False,
+) -> tuple[bytes, _Prepared | None, int]:
     """Hand one block to a prepared child and describe the outcome; with ``make_next``, also prepare
     the next child while the block runs (returned second).
 
@@ -259,11 +276,14 @@ def execute(
         frame (`bytes`): the block's request as the supervisor framed it, passed on unread.
         child (`_Prepared`): the child that runs it.
         make_next (`Callable`, *optional*): forks the next child.
+        count_faults (`bool`, *optional*): count the page faults of the block (0 when False).
 
     Returns:
-        The answer for the supervisor (`sandbox.protocol.encode_answer`) and the next child, if made.
+        The answer for the supervisor (`sandbox.protocol.encode_answer`), the next child (if made) and the
+        page faults the block's process made from its request on (the kernel's counts; 0 uncounted).
     """
     started = time.monotonic()
+    before = faults_before_block(child, limits[0]) if count_faults else None
     try:
         write_all(child.request_fd, frame)
     except OSError:
@@ -275,7 +295,8 @@ def execute(
     cause, status, usage = _supervise(child.pid, reader, timeout, replay)
     out, err, report = reader.data
     cpu = usage.ru_utime + usage.ru_stime
-    return encode_answer(cause, status, cpu, time.monotonic() - started, out, err, report), following
+    answer = encode_answer(cause, status, cpu, time.monotonic() - started, out, err, report)
+    return answer, following, int(usage.ru_minflt) - before if before is not None else 0
 
 
 def main() -> None:
@@ -291,7 +312,12 @@ def main() -> None:
     if conf.orphan_guard:
         landlock.set_parent_death_signal(int(signal.SIGKILL))  # no pid namespace will end us with the pool
     address_space = _vsz() + memory  # the zygote's size is fixed once warm; measured once
-    child = prefork(conf, address_space)
+    heap = prewarm.HeapEstimate(conf.prefault) if conf.prefault else None
+
+    def make_child() -> _Prepared:
+        return prefork(conf, address_space, heap.next if heap is not None else 0)
+
+    child = make_child()
     write_frame(ctl_out, {"ready": True, "pid": os.getpid(), "uid": os.getuid(), "vsz": _vsz()})
     answered = 0.0
     while True:
@@ -304,12 +330,14 @@ def main() -> None:
         # Back-to-back blocks: fork the next child while this one runs. Blocks one at a time: answer
         # first and fork afterwards, so that the fork competes with nothing on the latency path.
         busy = time.monotonic() - answered < BACK_TO_BACK_S
-        answer, following = execute(
-            (timeout, replay, cap), frame, child, (lambda: prefork(conf, address_space)) if busy else None
+        answer, following, faults = execute(
+            (timeout, replay, cap), frame, child, make_child if busy else None, heap is not None
         )
         write_all(ctl_out, answer)
         answered = time.monotonic()
-        child = following or prefork(conf, address_space)
+        if heap is not None:
+            heap.after(child.prefault, faults)
+        child = following or make_child()
 
 
 if __name__ == "__main__":

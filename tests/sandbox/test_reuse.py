@@ -14,12 +14,17 @@ from sandbox_pools import pool_config
 
 from sandbox import ExecStatus, Sandbox
 
-COUNT_FAULTS = (  # 6 MB of pixels (Pillow keeps RGB in 4 bytes); numpy would ask for huge pages instead
+COUNT_FAULTS = (  # faults before the block (its process's prefault and prewarm), then the block's own
     "import resource\nfrom PIL import Image\n"
     "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
-    "canvas = Image.new('RGB', (1536, 1024), 'white')\n"
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, canvas.getpixel((7, 7)))"
+    "canvas = Image.new('RGB', (1536, 1024), 'white')\n"  # 6 MB of pixels (Pillow keeps RGB in 4 bytes)
+    "print(before, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, canvas.getpixel((7, 7)))"
 )
+NO_PIXELS = (
+    "import resource\nimport numpy as np\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt, 0, np.int8(1))"
+)
+SIX_MB_OF_PAGES = (6 << 20) // 4096
 FIRST_IMAGE_CALLS = (  # a small image: the faults are the zygote's pages that Pillow's code path writes
     "import resource\nfrom PIL import Image\n"
     "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
@@ -35,20 +40,34 @@ INPUT_FACTS = (
 )
 
 
-def _faults(prefault_mb: int) -> list[int]:
-    with Sandbox(pool_config(workers=1, prefault_mb=prefault_mb)) as sb:
-        results = [sb.run(COUNT_FAULTS) for _ in range(3)]
-    assert all(r.status is ExecStatus.OK for r in results), results
-    assert {r.stdout.split(" ", 1)[1] for r in results} == {"(255, 255, 255)\n"}
-    return [int(r.stdout.split()[0]) for r in results]
+def _faults(sb: Sandbox, code: str) -> tuple[int, int]:
+    """(faults before the block, the block's own faults)."""
+    r = sb.run(code)
+    assert r.status is ExecStatus.OK, r
+    before, own, _ = r.stdout.split(" ", 2)
+    return int(before), int(own)
 
 
-def test_prefaulted_heap_spares_a_blocks_allocations_their_page_faults() -> None:
-    six_mb_of_pages = (6 << 20) // 4096
-    without = _faults(0)
-    with_heap = _faults(16)
-    assert min(without) > six_mb_of_pages * 0.9, without  # every fresh page of the array faults
-    assert max(with_heap) < six_mb_of_pages * 0.25, with_heap  # they are already there
+def test_prefaulted_heap_spares_a_blocks_pixels_their_page_faults() -> None:
+    with Sandbox(pool_config(workers=1, prefault_mb=0)) as sb:
+        without = [_faults(sb, COUNT_FAULTS)[1] for _ in range(3)]
+    with Sandbox(pool_config(workers=1, prefault_mb=32)) as sb:
+        learning = _faults(sb, COUNT_FAULTS)  # the zygote's first child: nothing learnt yet
+        with_heap = [_faults(sb, COUNT_FAULTS)[1] for _ in range(3)]
+    assert min(without) > SIX_MB_OF_PAGES * 0.9, without  # every fresh page of the canvas faults
+    assert learning[1] > SIX_MB_OF_PAGES * 0.9, learning
+    assert max(with_heap) < SIX_MB_OF_PAGES * 0.25, with_heap  # they are already there
+
+
+def test_a_worker_whose_blocks_need_no_pixels_stops_prefaulting() -> None:
+    with Sandbox(pool_config(workers=1, prefault_mb=32)) as sb:
+        for _ in range(2):
+            _faults(sb, COUNT_FAULTS)
+        given = _faults(sb, NO_PIXELS)[0]  # the faults its process made before it, prefault included
+        after = [_faults(sb, NO_PIXELS)[0] for _ in range(12)]
+    # Three quarters each time, then nothing: down by the 4-7 MB it was given, and steady at a bare child's.
+    assert given - after[-1] >= (4 << 20) // 4096, (given, after)
+    assert max(after[-3:]) - min(after[-3:]) < 64, after
 
 
 def _first_call_faults(prewarm: bool) -> list[int]:
