@@ -73,7 +73,8 @@ class Confinement:
         prefault (`int`, *optional*, defaults to `0`): the most heap a child faults in before its block
             arrives (``sandbox.prefault_mb``; how much is `sandbox.prewarm.HeapEstimate`'s call); 0 for none.
         warm_png (`bytes`, *optional*): the PNG of `sandbox.prewarm.image_round_trip`, run before the block
-            arrives; empty for none.
+            arrives (where prefaulting is on, only by the children that prefault: the worker's blocks want
+            pixels); empty for none.
     """
 
     __slots__ = (
@@ -276,7 +277,7 @@ def serve_block(
         _redirect_fds(*pipes, keep=(conf.landlock_ruleset,))
         prewarm.prefault(prefault)  # while no block waits: the block's pixels then cost no page faults
         _confine(conf, address_space)
-        if conf.warm_png:
+        if conf.warm_png and (prefault or not conf.prefault):  # learnt: only where blocks want pixels
             prewarm.image_round_trip(conf.warm_png)  # confined already: it is trusted, but needs no exception
         if conf.prefault:  # the faults so far, first on the report pipe: what the block faults is the rest
             os.write(RESULT_FD, FAULTS.pack(resource.getrusage(resource.RUSAGE_SELF).ru_minflt))
