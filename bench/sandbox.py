@@ -1,9 +1,13 @@
 # ruff: noqa: E402
 """Per-block latency and throughput of the sandbox against its floors: a bare fork, in-process exec.
 
-Run: ``.venv/bin/python bench/sandbox.py [--rounds N] [--blocks N] [--trials N]``. All variants run
-interleaved in one process, round-robin, so machine noise hits them equally. Reports median and p90 per block,
-trivial blocks per second with 1 and 2 workers, and the three targets, each with PASS or FAIL:
+Run: ``.venv/bin/python bench/sandbox.py [--rounds N] [--blocks N] [--trials N]``, or with
+``--warmup-ab ROUNDS`` for the Pillow crop alone under each warm-up setting (prefault, prewarm, both,
+neither), interleaved.
+
+All variants run interleaved in one process, round-robin, so machine noise hits them equally. Reports
+median and p90 per block, trivial blocks per second with 1 and 2 workers, and the three targets, each with
+PASS or FAIL:
 
 * throughput: trivial blocks per second with 2 workers >= 0.9 x the fork floor, the rate at which two
   processes the size of the full zygote (Pillow, numpy, cv2 loaded) fork, exit and reap a child, side by side,
@@ -350,6 +354,44 @@ def report(
     return verdicts
 
 
+WARMUP_SETTINGS = {
+    "prefault+prewarm": {},
+    "prefault only": {"prewarm": False},
+    "prewarm only": {"prefault_mb": 0},
+    "neither": {"prefault_mb": 0, "prewarm": False},
+}
+
+
+def warmup_ab(rounds: int, image: Path, out_dir: str) -> None:
+    """The Pillow crop with each warm-up setting of ``sandbox/prewarm.py``, one pool each, all unpinned (so no
+    pool owns the quieter CPU), interleaved block by block with in-process exec; prints each median as a ratio
+    to in-process."""
+    data = image.read_bytes()
+    code = SNIPPETS["pil_crop"]
+    pools = {
+        name: Sandbox(SandboxConfig(workers=1, pin_cpus=False, **settings))
+        for name, settings in WARMUP_SETTINGS.items()
+    }
+    try:
+        variants = {name: in_sandbox(sb, code, data) for name, sb in pools.items()}
+        variants["in-process"] = in_process(code, image, out_dir)
+        for fn in variants.values():
+            for _ in range(4):  # warm-up; the prefault learns from the first blocks
+                fn()
+        samples: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(rounds):
+            for name, fn in variants.items():
+                samples[name].append(timed(fn))
+    finally:
+        for sb in pools.values():
+            sb.close()
+    base = statistics.median(samples["in-process"])
+    print(f"Pillow crop, warm-up settings interleaved over {rounds} rounds (unpinned pools):")
+    for name, values in samples.items():
+        median = statistics.median(values)
+        print(f"  {name:<17} median {median:7.1f} ms = {median / base:.3f} x in-process")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds per variant and snippet")
@@ -357,12 +399,22 @@ def main() -> None:
     parser.add_argument(
         "--trials", type=int, default=3, help="throughput runs per worker count (best is kept)"
     )
+    parser.add_argument(
+        "--warmup-ab",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="instead: only the Pillow crop under each warm-up setting of sandbox/prewarm.py, ROUNDS rounds",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         image = Path(tmp) / "photo.png"
         make_image(image)
         out_dir = tempfile.mkdtemp(dir=tmp) + "/"
+        if args.warmup_ab:
+            warmup_ab(args.warmup_ab, image, out_dir)
+            return
         samples = latency(args.rounds, image, out_dir)
         rates: dict[tuple[int, bool], float] = {}
         floors: dict[str, object] = {}
