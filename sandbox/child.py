@@ -37,9 +37,8 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 RESULT_FD = 3
-FAULTS = struct.Struct(
-    "<Q"
-)  # a child's page faults before its block, sent first where the worker learns heap
+# A child's page faults before its block, sent first on the report pipe where the worker learns its heap.
+FAULTS = struct.Struct("<Q")
 _OUT_OF_MEMORY_REPORT = b'{"kind": "memory", "error_type": "MemoryError", "error_message": ""}'
 _OK = {"kind": "ok"}
 _OK_REPORT = b'{"kind": "ok"}'  # the common report, written without running the JSON encoder

@@ -7,14 +7,14 @@ A block's process is a fresh fork, and an image block pays for it twice:
   it, 1-3 us here): a 1000 x 1000 PNG cropped and saved took ~2,000 faults in a block and none in a
   long-lived interpreter, whose allocator reuses memory it freed earlier. So the full zygote tells glibc's
   malloc to serve allocations up to 32 MB from its heap and never to give freed heap back
-  (`keep_freed_memory`), and each child grows its heap by ``sandbox.prefault_mb`` and faults it in with one
-  ``madvise(MADV_POPULATE_WRITE)`` (`prefault`). Other allocators (musl) are left alone: without
-  ``mallopt`` nothing is prefaulted.
+  (`keep_freed_memory`), and each child grows its heap and faults it in with ``madvise(MADV_POPULATE_WRITE)``
+  (`prefault`): as much as the worker's recent blocks faulted, up to ``sandbox.prefault_mb``
+  (`HeapEstimate`). Other allocators (musl) are left alone: without ``mallopt`` nothing is prefaulted.
 * **copy-on-write of the zygote's pages.** The first call into Pillow writes reference counts and caches
   on pages shared with the zygote, and each such page is copied (~330 faults for the crop's ``Image.open``,
-  ``crop`` and ``save``). So each child runs one fixed in-memory round trip of a tiny PNG through Pillow (and
-  numpy when loaded) first (`image_round_trip`, ``sandbox.prewarm``): it reads no file and leaves no state a
-  block can tell apart.
+  ``crop`` and ``save``). So a child that prefaults (its worker's blocks want pixels) also runs one fixed
+  in-memory round trip of a tiny PNG through Pillow (and numpy when loaded) first (`image_round_trip`,
+  ``sandbox.prewarm``): it reads no file and leaves no state a block can tell apart.
 """
 
 from __future__ import annotations

@@ -227,17 +227,21 @@ class _Prepared:
         self.prefault = prefault  # bytes of heap it faults in before its block
 
 
-def faults_before_block(child: _Prepared, timeout: float) -> int | None:
+def faults_before_block(child: _Prepared) -> int | None:
     """The page faults ``child`` made before it took its block (its first `FAULTS` bytes on the report pipe,
-    written before any untrusted code ran); None if it died first."""
+    written before any untrusted code ran); None if it died first.
+
+    Waits for them without a deadline: they come before the child reads its block, so a read that gave up
+    would leave them to be taken for the block's report. A child that never sends them hangs the worker,
+    which the supervisor kills after ``timeout + hang_grace_s``.
+    """
     fd, data = child.fds[2], b""
-    deadline = time.monotonic() + timeout
-    while len(data) < FAULTS.size and select.select([fd], [], [], max(deadline - time.monotonic(), 0))[0]:
+    while len(data) < FAULTS.size:
         chunk = os.read(fd, FAULTS.size - len(data))
         if not chunk:
             return None
         data += chunk
-    return FAULTS.unpack(data)[0] if len(data) == FAULTS.size else None
+    return int(FAULTS.unpack(data)[0])
 
 
 def prefork(conf: Confinement, address_space: int, prefault: int = 0) -> _Prepared:
@@ -283,7 +287,7 @@ def execute(
         page faults the block's process made from its request on (the kernel's counts; 0 uncounted).
     """
     started = time.monotonic()
-    before = faults_before_block(child, limits[0]) if count_faults else None
+    before = faults_before_block(child) if count_faults else None
     try:
         write_all(child.request_fd, frame)
     except OSError:
