@@ -97,6 +97,7 @@ def image_round_trip(png: bytes) -> None:
 
 
 GROW_PAGES = 256  # a block's own faults that say it wanted more heap (1 MB; a trivial block makes ~100)
+PATIENCE = 8  # blocks in a row that wanted no more heap before the estimate starts to shrink
 _MB = 1 << 20
 
 
@@ -106,8 +107,10 @@ class HeapEstimate:
     The counts come from the kernel (the child's own ``getrusage`` before any untrusted code runs, and
     ``wait4``'s when it is dead), never from the block. A block that faulted more than `GROW_PAGES` pages of
     its own wanted more: the next child gets what it had plus what it faulted, up to the cap. One that did
-    not may have wanted less: the next child gets three quarters, so a worker whose blocks need no pixels
-    soon faults in nothing and pays nothing for it.
+    not may have wanted less, but a fault count cannot say how much of the heap it used: the estimate holds
+    for `PATIENCE` such blocks in a row, then shrinks by a quarter per block, so a worker whose blocks need no
+    pixels soon faults in nothing and pays nothing for it. (Shrinking at once made a worker of like image
+    blocks swing: every second block got three quarters of its heap and faulted in the rest.)
 
     Args:
         cap (`int`): most bytes to fault in (``sandbox.prefault_mb``); 0 turns prefaulting off.
@@ -117,21 +120,29 @@ class HeapEstimate:
         >>> estimate.after(given=0, faults=2000)  # a block that faulted in 2,000 pages of its own
         >>> estimate.next >> 20
         8
-        >>> estimate.after(given=estimate.next, faults=40)  # given enough: it may want less
+        >>> for _ in range(PATIENCE):  # given enough, again and again
+        ...     estimate.after(given=estimate.next, faults=40)
+        >>> estimate.next >> 20
+        8
+        >>> estimate.after(given=estimate.next, faults=40)  # it may want less
         >>> estimate.next >> 20
         6
     """
 
-    __slots__ = ("cap", "next")
+    __slots__ = ("calm", "cap", "next")
 
     def __init__(self, cap: int) -> None:
-        self.cap, self.next = cap, 0
+        self.cap, self.next, self.calm = cap, 0, 0
 
     def after(self, given: int, faults: int) -> None:
         """Learn from a dead child that was given ``given`` bytes and whose block faulted ``faults`` times."""
         if faults > GROW_PAGES:
             wanted = given + faults * _PAGE
-            self.next = min(self.cap, -(-wanted // _MB) * _MB)
-        else:
+            self.next, self.calm = min(self.cap, -(-wanted // _MB) * _MB), 0
+            return
+        self.calm += 1
+        if self.calm > PATIENCE:
             shrunk = given * 3 // 4 // _MB * _MB
             self.next = shrunk if shrunk >= _MB else 0
+        else:
+            self.next = given

@@ -53,7 +53,7 @@ def test_prefaulted_heap_spares_a_blocks_pixels_their_page_faults() -> None:
         without = [_faults(sb, COUNT_FAULTS)[1] for _ in range(3)]
     with Sandbox(pool_config(workers=1, prefault_mb=32)) as sb:
         learning = _faults(sb, COUNT_FAULTS)  # the zygote's first child: nothing learnt yet
-        with_heap = [_faults(sb, COUNT_FAULTS)[1] for _ in range(3)]
+        with_heap = [_faults(sb, COUNT_FAULTS)[1] for _ in range(6)]  # like blocks: no swing
     assert min(without) > SIX_MB_OF_PAGES * 0.9, without  # every fresh page of the canvas faults
     assert learning[1] > SIX_MB_OF_PAGES * 0.9, learning
     assert max(with_heap) < SIX_MB_OF_PAGES * 0.25, with_heap  # they are already there
@@ -135,3 +135,23 @@ def test_warming_up_changes_no_result_of_the_image_stack() -> None:
         assert all(r.status is ExecStatus.OK and r.stdout.endswith("DONE\n") for r in results), results
         outcomes.append([(r.stdout, r.stderr, r.images, r.image_names, r.feedback) for r in results])
     assert outcomes[0] == outcomes[1]
+
+
+def test_heap_estimate_holds_for_like_blocks_then_shrinks() -> None:
+    from sandbox.prewarm import PATIENCE, HeapEstimate
+
+    estimate = HeapEstimate(32 << 20)
+    estimate.after(given=0, faults=1700)  # a 6.6 MB block on a bare child
+    assert estimate.next == 7 << 20
+    held = []
+    for _ in range(PATIENCE):  # like blocks, each given enough
+        estimate.after(given=estimate.next, faults=40)
+        held.append(estimate.next)
+    assert held == [7 << 20] * PATIENCE
+    shrinking = []
+    for _ in range(6):
+        estimate.after(given=estimate.next, faults=40)
+        shrinking.append(estimate.next >> 20)
+    assert shrinking == [5, 3, 2, 1, 0, 0]
+    estimate.after(given=0, faults=100_000)  # a big one: up to the cap, and patient again
+    assert estimate.next == 32 << 20 and estimate.calm == 0
