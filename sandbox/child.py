@@ -29,7 +29,7 @@ import tempfile
 import traceback
 
 from sandbox import landlock, prewarm
-from sandbox.protocol import read_block_request
+from sandbox.protocol import MAX_REPORT, read_block_request
 from sandbox.seccomp_policy import LoadablePolicy
 
 TYPE_CHECKING = False
@@ -39,6 +39,14 @@ if TYPE_CHECKING:
 RESULT_FD = 3
 # A child's page faults before its block, sent first on the report pipe where the worker learns its heap.
 FAULTS = struct.Struct("<Q")
+# The last byte of a finished block's report (JSON is ASCII: it cannot hold one). The worker may answer once
+# it has it and every thread of the process is in the kernel's exit, before the exit has freed its memory.
+REPORT_END = b"\0"
+# Sent before the request when the worker will answer at the report's end (blocks one at a time, where the
+# answer's latency counts): the child then lowers its priority (`EXIT_NICE`) before its report, so that its
+# exit's teardown gives the CPU it shares with its worker to the worker at once.
+ANSWER_AT_END, ANSWER_AT_EXIT = b"\1", b"\0"
+EXIT_NICE = 10
 _OUT_OF_MEMORY_REPORT = b'{"kind": "memory", "error_type": "MemoryError", "error_message": ""}'
 _OK = {"kind": "ok"}
 _OK_REPORT = b'{"kind": "ok"}'  # the common report, written without running the JSON encoder
@@ -247,12 +255,14 @@ def _run_cells(request: dict[str, Any], namespace: dict[str, Any]) -> dict[str, 
     return report
 
 
-def _read_request() -> dict[str, Any]:
+def _read_request() -> tuple[dict[str, Any], bool]:
+    """The block's request, and whether the worker answers at the report's end (`ANSWER_AT_END`)."""
+    at_end = os.read(REQUEST_FD, 1) == ANSWER_AT_END
     request = read_block_request(REQUEST_FD, MAX_REQUEST)
     os.close(REQUEST_FD)
     cpu_s = math.ceil(float(request["timeout_s"]) + float(request["replay_timeout_s"])) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
-    return request
+    return request, at_end
 
 
 def serve_block(
@@ -280,7 +290,7 @@ def serve_block(
             prewarm.image_round_trip(conf.warm_png)  # confined already: it is trusted, but needs no exception
         if conf.prefault:  # the faults so far, first on the report pipe: what the block faults is the rest
             os.write(RESULT_FD, FAULTS.pack(resource.getrusage(resource.RUSAGE_SELF).ru_minflt))
-        request = _read_request()
+        request, answer_at_end = _read_request()
         seed = int(request["seed"])
         seed_rngs(seed, numpy_too=seed != PRESEED)  # fork re-seeds ``random`` from urandom, not numpy
         namespace = dict(conf.namespace)
@@ -296,8 +306,14 @@ def serve_block(
     except BaseException:  # noqa: B036, S110 - a closed or broken stdout must not lose the report
         pass
     try:
-        payload = _OK_REPORT if report == _OK else json.dumps(report).encode()[: 1 << 16]
+        # Cut to leave room for the replay's mark and the end.
+        payload = _OK_REPORT if report == _OK else json.dumps(report).encode()[: MAX_REPORT - 2]
     except BaseException:  # noqa: B036 - still out of memory (e.g. a leaked reference): say so
         payload = _OUT_OF_MEMORY_REPORT
-    os.write(RESULT_FD, payload)
+    if answer_at_end:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, EXIT_NICE)
+        except OSError:
+            pass
+    os.write(RESULT_FD, payload + REPORT_END)
     os._exit(0)

@@ -25,9 +25,12 @@ import time
 
 from sandbox import landlock, prewarm
 from sandbox.child import (
+    ANSWER_AT_END,
+    ANSWER_AT_EXIT,
     FAULTS,
     MAX_REQUEST,
     PRESEED,
+    REPORT_END,
     Confinement,
     install_stdio,
     namespace_template,
@@ -171,6 +174,16 @@ class _Reader:
         if len(chunk) > room:
             self.over = True
 
+    def drain(self) -> None:
+        """Read what the pipes hold now, without waiting for their writers to close them."""
+        for fd in list(self.open):
+            os.set_blocking(fd, False)
+            try:
+                while fd in self.open and not self.over:
+                    self.pump(fd)
+            except BlockingIOError:
+                pass
+
     def close(self) -> None:
         for fd in self.open:
             os.close(fd)
@@ -178,14 +191,58 @@ class _Reader:
 
 
 _REPORT = 2  # index of the report pipe in a _Reader
+PF_EXITING = 0x4  # task flag (include/linux/sched.h): in the kernel's exit, it never runs user code again
+EXIT_WAIT_S = 0.005  # how long a finished block's process may take to reach its exit before it is waited for
+EXIT_POLL_S = 0.00005
 
 
-def _supervise(pid: int, reader: _Reader, timeout: float, replay: float) -> tuple[str, int, Any]:
-    """Pump pipes until the child exits; SIGKILL it on timeout or output flood. Returns (cause, status,
-    rusage).
+def _exiting_cpu(pid: int) -> float | None:
+    """The CPU seconds of ``pid``'s threads if every one is in the kernel's exit (``/proc``'s task flags),
+    else None. A thread that finished exiting meanwhile has left the list."""
+    cpu_ns = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as handle:
+                stat = handle.read()
+            if not int(stat[stat.rindex(b")") + 2 :].split()[6]) & PF_EXITING:
+                return None
+            with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as handle:
+                cpu_ns += int(handle.read().split()[0])
+        except FileNotFoundError:
+            continue
+    return cpu_ns / 1e9
+
+
+def _past_its_block(pid: int) -> float | None:
+    """After a block's report has ended: wait (briefly) until the child can run nothing more, and return its
+    CPU seconds; None when it does not get there in `EXIT_WAIT_S` (a block that wrote the end itself and runs
+    on), which the caller then waits for as for any other.
+
+    What is left of its exit is freeing its memory (2-4 ms for an image block here), which the worker need not
+    wait for to answer: the supervisor reads the scratch only once no thread of the block can write to it, and
+    the worker reaps the child before the next block starts (`execute`'s reap).
+    """
+    deadline = time.monotonic() + EXIT_WAIT_S
+    try:
+        while (cpu := _exiting_cpu(pid)) is None:
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(EXIT_POLL_S)  # the child (at `EXIT_NICE`, on this CPU) runs on into its exit meanwhile
+    except OSError:  # no /proc to look in: wait for the exit
+        return None
+    return cpu
+
+
+def _supervise(
+    pid: int, reader: _Reader, timeout: float, replay: float, answer_at_end: bool = False
+) -> tuple[str, int, float, int | None]:
+    """Pump pipes until the child exits (or, ``answer_at_end``, until its report has ended and it is past its
+    block); SIGKILL it on timeout or output flood. Returns (cause, wait status, CPU seconds, page faults: None
+    if not reaped).
 
     The replay of a session's earlier cells gets its own budget; the block's limit starts when the child
-    marks the end of the replay with its first byte on the report pipe.
+    marks the end of the replay with its first byte on the report pipe. A child that is not reaped here
+    (answered early) exited with status 0 after its report, and is reaped by the caller.
     """
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
@@ -193,6 +250,7 @@ def _supervise(pid: int, reader: _Reader, timeout: float, replay: float) -> tupl
         poller.register(fd, select.POLLIN)
     poller.register(pidfd, select.POLLIN)
     deadline, cause, exited, rearmed = time.monotonic() + timeout + replay, "", False, not replay
+    look = answer_at_end  # once per block, at its report's end
     while reader.open or not exited:
         left = deadline - time.monotonic()
         if left <= 0 or reader.over:
@@ -205,8 +263,17 @@ def _supervise(pid: int, reader: _Reader, timeout: float, replay: float) -> tupl
                 poller.unregister(pidfd)
             else:
                 reader.pump(fd)
-                if not rearmed and reader.data[_REPORT]:
+                report = reader.data[_REPORT]
+                if not rearmed and report:
                     deadline, rearmed = min(deadline, time.monotonic() + timeout), True
+                if look and not exited and report.endswith(REPORT_END) and not reader.over:
+                    look = False
+                    cpu = _past_its_block(pid)
+                    if cpu is not None:
+                        reader.drain()
+                        os.close(pidfd)
+                        reader.close()
+                        return ("output-limit" if reader.over else cause), 0, cpu, None
                 if fd not in reader.open:
                     poller.unregister(fd)
         if exited and reader.open and not poller.poll(0):
@@ -214,7 +281,7 @@ def _supervise(pid: int, reader: _Reader, timeout: float, replay: float) -> tupl
     _, status, usage = os.wait4(pid, 0)
     os.close(pidfd)
     reader.close()
-    return cause, status, usage
+    return cause, status, usage.ru_utime + usage.ru_stime, int(usage.ru_minflt)
 
 
 class _Prepared:
@@ -268,7 +335,8 @@ def execute(
     child: _Prepared,
     make_next: Callable[[], _Prepared] | None = None,
     count_faults: bool = False,
-) -> tuple[bytes, _Prepared | None, int]:
+    answer_at_end: bool = False,
+) -> tuple[bytes, _Prepared | None, Callable[[], int]]:
     """Hand one block to a prepared child and describe the outcome; with ``make_next``, also prepare
     the next child while the block runs (returned second).
 
@@ -281,14 +349,20 @@ def execute(
         child (`_Prepared`): the child that runs it.
         make_next (`Callable`, *optional*): forks the next child.
         count_faults (`bool`, *optional*): count the page faults of the block (0 when False).
+        answer_at_end (`bool`, *optional*): answer once the block's report has ended and its process can run
+            nothing more, before its exit has freed its memory (`_past_its_block`); for blocks one at a time.
+            Back to back, the CPU-bound pool gains nothing from it and pays for the looking.
 
     Returns:
-        The answer for the supervisor (`sandbox.protocol.encode_answer`), the next child (if made) and the
-        page faults the block's process made from its request on (the kernel's counts; 0 uncounted).
+        The answer for the supervisor (`sandbox.protocol.encode_answer`), the next child (if made), and the
+        reap: to be called once the answer is out and before the next block, it waits for the child to be
+        gone (if it was not yet) and returns the page faults the block's process made from its request on
+        (the kernel's counts; 0 uncounted).
     """
     started = time.monotonic()
     before = faults_before_block(child) if count_faults else None
     try:
+        write_all(child.request_fd, ANSWER_AT_END if answer_at_end else ANSWER_AT_EXIT)
         write_all(child.request_fd, frame)
     except OSError:
         pass  # the child died before its request: reaped and reported below
@@ -296,11 +370,17 @@ def execute(
     following = make_next() if make_next is not None else None
     timeout, replay, cap = limits
     reader = _Reader(child.fds, (cap, cap, MAX_REPORT))
-    cause, status, usage = _supervise(child.pid, reader, timeout, replay)
+    cause, status, cpu, faults = _supervise(child.pid, reader, timeout, replay, answer_at_end)
     out, err, report = reader.data
-    cpu = usage.ru_utime + usage.ru_stime
-    answer = encode_answer(cause, status, cpu, time.monotonic() - started, out, err, report)
-    return answer, following, int(usage.ru_minflt) - before if before is not None else 0
+    answer = encode_answer(
+        cause, status, cpu, time.monotonic() - started, out, err, report.removesuffix(REPORT_END)
+    )
+
+    def reap() -> int:
+        total = faults if faults is not None else int(os.wait4(child.pid, 0)[2].ru_minflt)
+        return 0 if before is None else total - before
+
+    return answer, following, reap
 
 
 def main() -> None:
@@ -336,12 +416,18 @@ def main() -> None:
         # CPU. Otherwise answer first and fork afterwards: one at a time, the fork then competes with
         # nothing on the latency path; pinned, with the block on its only CPU, it fills the gap while the
         # supervisor reads the answer and sends the next block (2 pinned workers: +3 to +10 % blocks/s).
-        busy = not pinned and time.monotonic() - answered < BACK_TO_BACK_S
-        answer, following, faults = execute(
-            (timeout, replay, cap), frame, child, make_child if busy else None, heap is not None
+        back_to_back = time.monotonic() - answered < BACK_TO_BACK_S
+        answer, following, reap = execute(
+            (timeout, replay, cap),
+            frame,
+            child,
+            make_child if back_to_back and not pinned else None,
+            heap is not None,
+            answer_at_end=not back_to_back,
         )
         write_all(ctl_out, answer)
         answered = time.monotonic()
+        faults = reap()  # the block's process is gone before the next one is forked or given a block
         if heap is not None:
             heap.after(child.prefault, faults)
         child = following or make_child()

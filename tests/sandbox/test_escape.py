@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -667,3 +668,26 @@ def test_close_reaps_every_process_it_started(level: str) -> None:
     pool.close()
     left = [pid for pid in started if Path(f"/proc/{pid}").exists()]  # zombies included
     assert left == [], left
+
+
+FORGED_REPORT_END = {  # the report's end written by the block itself, then more work, all to be waited for
+    "runs_on": "import os, time\nos.write(3, b'{\"kind\": \"ok\"}\\0')\ntime.sleep(0.3)\nprint('late')",
+    "thread_runs_on": (
+        "import ctypes, os, threading, time\n"
+        "def late():\n    time.sleep(0.3)\n    os.write(1, b'late\\n')\n"
+        "threading.Thread(target=late).start()\n"
+        'os.write(3, b\'{"kind": "ok"}\\0\')\n'
+        "ctypes.CDLL(None).syscall(60, 0)  # SYS_exit: the main thread only"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FORGED_REPORT_END))
+def test_a_block_that_ends_its_report_itself_is_answered_only_when_done(level_sb: Sandbox, name: str) -> None:
+    """A lone block is answered at its report's end once none of its threads can run again: a block that
+    writes the end itself and runs on (or leaves a thread running) must still be waited for, or what it does
+    next would reach the supervisor's reading of its outputs, or the next block."""
+    time.sleep(0.05)  # one block at a time: its worker answers at the report's end
+    result = level_sb.run(FORGED_REPORT_END[name])
+    assert "late" in result.stdout, result
+    assert level_sb.run("print('still serving')").stdout.strip() == "still serving"
