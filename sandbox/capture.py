@@ -65,6 +65,8 @@ def printed_outputs(stdout: str, prefixes: tuple[str, ...]) -> list[str]:
     """
     hits: list[tuple[int, str]] = []
     for prefix in prefixes:
+        if prefix not in stdout:  # the common case, without compiling the pattern
+            continue
         for match in re.finditer(re.escape(prefix) + r"[^\s'\"]*", stdout):
             token = match.group(0).rstrip(_TRAILING)
             rel = relative_output(token, prefixes) if token.lower().endswith(IMAGE_EXTENSIONS) else None
@@ -101,12 +103,16 @@ def select_images(
             error = f"'processed_path' variable set to '{processed_path}', but file does not exist."
     if names:
         return Selection(tuple(names))
-    bare = [t for t in stdout.split() if t.rstrip(_TRAILING).lower().endswith(IMAGE_EXTENSIONS)]
-    if files and (len(printed) == len(files) or (not printed and len(bare) == len(files))):
+    if files and (len(printed) == len(files) or (not printed and _bare_images(stdout) == len(files))):
         return Selection(tuple(sorted(files)))  # printed names differ from the files, but counts agree
     if printed and not error:
         error = f"printed path '{VIRTUAL_OUTPUT_DIR}{printed[0]}' does not exist."
     return Selection((), error)
+
+
+def _bare_images(stdout: str) -> int:
+    """How many printed words name an image file, whatever their folder."""
+    return sum(t.rstrip(_TRAILING).lower().endswith(IMAGE_EXTENSIONS) for t in stdout.split())
 
 
 def error_feedback(item_id: str, status: str, error_type: str, message: str) -> str:

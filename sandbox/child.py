@@ -29,7 +29,7 @@ import tempfile
 import traceback
 
 from sandbox import landlock, prewarm
-from sandbox.protocol import MAX_REPORT, read_block_request
+from sandbox.protocol import MAX_REPORT, OK_REPORT, REPORT_END, read_block_request
 from sandbox.seccomp_policy import LoadablePolicy
 
 TYPE_CHECKING = False
@@ -39,9 +39,6 @@ if TYPE_CHECKING:
 RESULT_FD = 3
 # A child's page faults before its block, sent first on the report pipe where the worker learns its heap.
 FAULTS = struct.Struct("<Q")
-# The last byte of a finished block's report (JSON is ASCII: it cannot hold one). The worker may answer once
-# it has it and every thread of the process is in the kernel's exit, before the exit has freed its memory.
-REPORT_END = b"\0"
 # Sent before the request when the worker will answer at the report's end (blocks one at a time, where the
 # answer's latency counts): the child then lowers its priority (`EXIT_NICE`) before its report, so that its
 # exit's teardown gives the CPU it shares with its worker to the worker at once.
@@ -49,7 +46,6 @@ ANSWER_AT_END, ANSWER_AT_EXIT = b"\1", b"\0"
 EXIT_NICE = 10
 _OUT_OF_MEMORY_REPORT = b'{"kind": "memory", "error_type": "MemoryError", "error_message": ""}'
 _OK = {"kind": "ok"}
-_OK_REPORT = b'{"kind": "ok"}'  # the common report, written without running the JSON encoder
 PRESEED = 0  # the worker seeds numpy with this before forking
 REQUEST_FD = 4
 MAX_REQUEST = 64 << 20
@@ -307,7 +303,7 @@ def serve_block(
         pass
     try:
         # Cut to leave room for the replay's mark and the end.
-        payload = _OK_REPORT if report == _OK else json.dumps(report).encode()[: MAX_REPORT - 2]
+        payload = OK_REPORT if report == _OK else json.dumps(report).encode()[: MAX_REPORT - 2]
     except BaseException:  # noqa: B036 - still out of memory (e.g. a leaked reference): say so
         payload = _OUT_OF_MEMORY_REPORT
     if answer_at_end:

@@ -18,7 +18,7 @@ from typing import Any
 from sandbox.capture import error_feedback, select_images, success_feedback
 from sandbox.config import SandboxConfig
 from sandbox.inputs import image_size, size_problem
-from sandbox.protocol import Answer
+from sandbox.protocol import OK_REPORT, Answer
 from sandbox.redact import Rewrites, escape_tags, redact
 from sandbox.result import ExecResult, ExecStatus
 from sandbox.scratch import Scratch
@@ -38,10 +38,13 @@ def answer_fields(answer: Answer) -> dict[str, Any]:
         >>> answer_fields(Answer("timeout", 9, 1.0, 2.0, b"", b"", b""))["status"]
         'timeout'
     """
-    try:
-        report = json.loads(answer.report or b"{}")
-    except ValueError:
-        report = {}
+    if answer.report == OK_REPORT:  # the common report, read without the JSON decoder
+        report: Any = {"kind": "ok"}
+    else:
+        try:
+            report = json.loads(answer.report or b"{}")
+        except ValueError:
+            report = {}
     if not isinstance(report, dict):
         report = {}
     fields = _classify(answer.cause, answer.status, report)

@@ -38,6 +38,10 @@ _ANSWER = struct.Struct(
 )  # cause, wait status, cpu s, wall s, then the sizes of stdout, stderr, report
 _FIRST_READ = 1 << 16  # the first read of an answer takes its header and up to this much of the rest
 MAX_REPORT = 1 << 16  # the block's JSON report (kind, error type and message, processed_path)
+OK_REPORT = b'{"kind": "ok"}'  # the common report, written and read without the JSON encoder and decoder
+# The last byte of a finished block's report (JSON is ASCII: it cannot hold one). The worker may answer once
+# it has it and every thread of the process is in the kernel's exit, before the exit has freed its memory.
+REPORT_END = b"\0"
 CAUSES = ("", "timeout", "output-limit")  # why the worker killed the block, if it did
 
 

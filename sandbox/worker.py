@@ -30,7 +30,6 @@ from sandbox.child import (
     FAULTS,
     MAX_REQUEST,
     PRESEED,
-    REPORT_END,
     Confinement,
     install_stdio,
     namespace_template,
@@ -40,6 +39,7 @@ from sandbox.child import (
 )
 from sandbox.protocol import (
     MAX_REPORT,
+    REPORT_END,
     ProtocolError,
     encode_answer,
     read_frame,

@@ -18,7 +18,8 @@ from image_stack import BLOCKS
 from sandbox_pools import pool_config
 
 from sandbox import ExecStatus, Sandbox
-from sandbox.child import EXIT_NICE, REPORT_END
+from sandbox.child import EXIT_NICE
+from sandbox.protocol import OK_REPORT, REPORT_END
 from sandbox.worker import _past_its_block
 
 SYS_EXIT = 60  # x86-64: ends the calling thread only (exit_group ends them all)
@@ -61,7 +62,7 @@ def test_answered_while_a_big_exit_is_still_freeing_memory() -> None:
     def body(fd: int) -> None:
         held.append(b"x" * (768 << 20))  # every page touched; freed by the exit's teardown (tens of ms)
         os.setpriority(os.PRIO_PROCESS, 0, EXIT_NICE)
-        os.write(fd, b'{"kind": "ok"}' + REPORT_END)
+        os.write(fd, OK_REPORT + REPORT_END)
 
     pid, fd = _fork(body)
     _read_to_end(fd)
@@ -76,7 +77,7 @@ def test_answered_while_a_big_exit_is_still_freeing_memory() -> None:
 
 def test_a_process_that_ends_its_report_and_runs_on_is_waited_for() -> None:
     def body(fd: int) -> None:
-        os.write(fd, b'{"kind": "ok"}' + REPORT_END)
+        os.write(fd, OK_REPORT + REPORT_END)
         time.sleep(0.3)
 
     pid, fd = _fork(body)
@@ -93,7 +94,7 @@ def test_a_process_that_ends_its_report_and_runs_on_is_waited_for() -> None:
 def test_a_thread_that_runs_on_after_its_main_thread_exits_is_waited_for() -> None:
     def body(fd: int) -> None:
         threading.Thread(target=time.sleep, args=(0.3,)).start()
-        os.write(fd, b'{"kind": "ok"}' + REPORT_END)
+        os.write(fd, OK_REPORT + REPORT_END)
         ctypes.CDLL(None, use_errno=True).syscall(SYS_EXIT, 0)  # this thread only
 
     pid, fd = _fork(body)
