@@ -372,6 +372,8 @@ def execute(
     reader = _Reader(child.fds, (cap, cap, MAX_REPORT))
     cause, status, cpu, faults = _supervise(child.pid, reader, timeout, replay, answer_at_end)
     out, err, report = reader.data
+    if report.endswith(REPORT_END) and not cause:
+        status = 0  # a finished report is the outcome, answered at its end or not (however the process ended)
     answer = encode_answer(
         cause, status, cpu, time.monotonic() - started, out, err, report.removesuffix(REPORT_END)
     )

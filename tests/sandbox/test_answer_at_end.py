@@ -119,3 +119,15 @@ def test_lone_blocks_give_what_back_to_back_blocks_give(names: tuple[str, ...]) 
             assert all(r.status is ExecStatus.OK and r.stdout.endswith("DONE\n") for r in results), results
             outcomes.append([(r.stdout, r.stderr, r.images, r.image_names, r.feedback) for r in results])
     assert outcomes[0] == outcomes[1]
+
+
+def test_a_finished_report_is_the_outcome_whether_answered_at_its_end_or_not() -> None:
+    """A block that writes a whole report itself and exits with another code: answered at the report's end
+    (one at a time) or at the exit (back to back), the result is the same."""
+    forge = "import os\nos.write(1, b'forged\\n')\nos.write(3, b'{\"kind\": \"ok\"}\\0')\nos._exit(3)"
+    with Sandbox(pool_config(workers=1)) as sb:
+        time.sleep(0.05)
+        lone = sb.run(forge)
+        back_to_back = [sb.run(forge) for _ in range(3)][1:]
+    outcomes = {(r.status, r.stdout, r.error_type, r.error_message) for r in [lone, *back_to_back]}
+    assert outcomes == {(ExecStatus.OK, "forged\n", "", "")}, outcomes
