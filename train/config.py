@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from synthesis.endpoint.config import EndpointConfig
+from synthesis.tasks.config import CropConfig
 
 __all__ = ["FIXED_STEM", "EvalConfig", "GrpoConfig", "ModelConfig", "SftConfig", "TrainConfig"]
 
@@ -206,6 +207,13 @@ class EvalConfig:
         default=(3584, 4096),
         metadata={"help": "Crop-family image sizes, above the training range (held-out)."},
     )
+    grid_glyph_range: list[float] = field(
+        default_factory=list,
+        metadata={
+            "help": "Crop grid layout: held-out digit size [lo, hi] as a fraction of the cell, where it "
+            "should differ from training (empty: the training tasks')."
+        },
+    )
     max_calls: int = field(default=5, metadata={"help": "Generation calls per rollout with tools."})
     max_new_tokens: int = field(default=320, metadata={"help": "Tokens per generation call."})
     max_total_tokens: int = field(default=640, metadata={"help": "Model tokens per rollout."})
@@ -222,6 +230,10 @@ class EvalConfig:
         default_factory=EndpointConfig,
         metadata={"help": "The served model to evaluate: the same endpoint type the teacher and judge use."},
     )
+
+    def __post_init__(self):
+        if self.grid_glyph_range:  # refused at load, not after training: the crop config's own check
+            CropConfig(grid_glyph_range=tuple(self.grid_glyph_range))
 
 
 @dataclass

@@ -31,12 +31,15 @@ def build_benchmark(cfg: EvalConfig, tasks: TasksConfig | None = None) -> list[P
     """Held-out prompts: ``cfg.count`` tasks from ``cfg.base_seed`` with the crop sizes of ``cfg``.
 
     Args:
-        cfg (`EvalConfig`): count, base seed, held-out crop sizes.
+        cfg (`EvalConfig`): count, base seed, held-out crop sizes (and grid digit size, where set).
         tasks (`TasksConfig`, *optional*): the training task settings (family mix and the other families'
             parameters); defaults to ``TasksConfig()``.
     """
     tasks = tasks or TasksConfig()
     crop = replace(tasks.crop, long_side_range=cfg.long_side_range)  # CropConfig makes it a checked tuple
+    if cfg.grid_glyph_range:  # CropConfig checks it too (two numbers in its range)
+        lo, hi = cfg.grid_glyph_range
+        crop = replace(crop, grid_glyph_range=(lo, hi))
     held_out = replace(
         tasks,
         count=cfg.count,

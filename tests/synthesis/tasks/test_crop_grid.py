@@ -59,6 +59,28 @@ def test_eval_long_side_override_leaves_the_grid_alone():
     )
 
 
+def test_eval_glyph_override_draws_smaller_digits_for_the_same_questions():
+    """``train.eval.grid_glyph_range`` makes held-out digits smaller than training's: measured as dark pixels
+    of the whole canvas, not read back from the task parameters."""
+    import io
+
+    from train.config import EvalConfig
+    from train.evaluate import build_benchmark
+
+    trained = dataclasses.replace(GRID, grid_glyph_range=(0.75, 0.75))
+    tasks = TasksConfig(count=3, mix={"crop": 1.0}, crop=trained)
+    same = build_benchmark(EvalConfig(count=3), tasks)
+    small = build_benchmark(EvalConfig(count=3, grid_glyph_range=[0.4, 0.4]), tasks)
+
+    def ink(p) -> int:
+        return int((np.asarray(Image.open(io.BytesIO(p.image)).convert("L")) < 96).sum())
+
+    assert [p.question for p in small] == [p.question for p in same]
+    assert all(ink(s) < 0.5 * ink(p) for s, p in zip(small, same, strict=True))
+    with pytest.raises(ValueError, match="grid_glyph_range"):
+        EvalConfig(grid_glyph_range=[0.4])
+
+
 def test_scene_layout_ids_and_bytes_unchanged():
     """The new grid keys are left out of the id hash at their defaults: existing configs keep their ids."""
     plain = dataclasses.asdict(CropConfig())
