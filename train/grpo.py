@@ -45,9 +45,14 @@ def collect_groups(
 ) -> list[Rollout]:
     """``cfg.group_size`` rollouts per prompt, group after group, sampled under ``ats`` (default cfg's).
 
-    The code runs with Thyme's fix-ups unless ``cfg.strict``. ``backend`` replaces the policy's own (any
-    :class:`~synthesis.agent.Backend`, e.g. a scripted one).
+    Rollout ``i`` is sampled from torch's generator seeded with ``seed + i`` (its sandbox session gets the
+    same seed): the same policy, prompts and seed give the same rollouts whatever ran before in the process
+    (a ``compare`` stage, or none after a resume). The code runs with Thyme's fix-ups unless
+    ``cfg.strict``. ``backend`` replaces the policy's own (any :class:`~synthesis.agent.Backend`, e.g. a
+    scripted one).
     """
+    import torch
+
     ats = ats or cfg.ats
     if backend is None:
         backend = LocalBackend(policy, ats_logits=ats == "logits_processor")
@@ -64,6 +69,7 @@ def collect_groups(
     out = []
     for p, prompt in enumerate(prompts):
         for g in range(cfg.group_size):
+            torch.manual_seed(seed + p * cfg.group_size + g)
             out.append(
                 rollout(
                     backend,

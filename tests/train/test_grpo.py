@@ -85,6 +85,23 @@ def test_stage_resumes_from_its_latest_checkpoint(tiny_dir, tiny_cfg, sandbox, r
     assert sorted(r["step"] for r in read_metrics(tmp_path / "m.jsonl")) == [1, 2]
 
 
+def test_rollouts_depend_on_their_seed_not_on_what_ran_before(policy, sandbox, rl_rows):
+    """A GRPO step's samples are fixed by its seed: a stage run after `compare` (which draws from torch's
+    generator) or resumed alone samples the same rollouts."""
+    from train.grpo import collect_groups
+
+    prompts = [prompt_from_row(r) for r in rl_rows[:2]]
+    cfg = GrpoConfig(**SMALL)
+
+    def texts(seed: int) -> list[str]:
+        torch.rand(int(torch.randint(1, 50, (1,))))  # whatever ran before moves the global generator
+        return [r.response for r in collect_groups(policy, sandbox, prompts, cfg, seed=seed)]
+
+    first = texts(7)
+    assert texts(7) == first
+    assert texts(8) != first  # the seed is what decides (text is sampled at T=1)
+
+
 def test_ats_comparison_reports_both_schemes(policy, sandbox, rl_rows):
     out = compare_ats(policy, sandbox, [prompt_from_row(rl_rows[0])], GrpoConfig(**SMALL))
     assert set(out) == {"ats", "t1"} and {"code_failure_rate", "reward"} <= set(out["ats"])
