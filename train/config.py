@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from synthesis.endpoint.config import EndpointConfig
-from synthesis.tasks.config import CropConfig
 
 __all__ = ["FIXED_STEM", "EvalConfig", "GrpoConfig", "ModelConfig", "SftConfig", "TrainConfig"]
 
@@ -232,8 +231,9 @@ class EvalConfig:
     )
 
     def __post_init__(self):
-        if self.grid_glyph_range:  # refused at load, not after training: the crop config's own check
-            CropConfig(grid_glyph_range=tuple(self.grid_glyph_range))
+        glyph = self.grid_glyph_range  # its bounds are the crop config's, checked by train/run.py at load
+        if glyph and (len(glyph) != 2 or not glyph[0] <= glyph[1]):
+            raise ValueError(f"eval.grid_glyph_range must be [] or [min, max] with min <= max, got {glyph}")
 
 
 @dataclass

@@ -19,6 +19,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # `python train/run.py` from the repository root
@@ -60,6 +61,9 @@ def load(args) -> tuple[TrainConfig, SandboxConfig, TasksConfig]:
     if args.model:
         overrides.append(f"train.model.name={args.model}")
     config = load_config(args.config, overrides)
+    if config.train.eval.grid_glyph_range:  # the crop config's bounds, refused now rather than after training
+        lo, hi = config.train.eval.grid_glyph_range
+        replace(config.tasks.crop, grid_glyph_range=(lo, hi))
     return config.train, config.sandbox, config.tasks
 
 
@@ -93,7 +97,6 @@ def run_sft(cfg: TrainConfig, out: Path, base: str, log: MetricsLog) -> Path:
 def run_baseline(cfg: TrainConfig, out: Path, base: str, log: MetricsLog) -> Path:
     """The no-tool baseline: the same model, steps and batch as ``sft``, on the same records' questions and
     answers without trajectories (``sft.no_tools``); checkpoints in ``baseline/``, metrics as ``baseline``."""
-    from dataclasses import replace
 
     from train.sft import train_sft
 

@@ -1,5 +1,6 @@
 """The crop family's grid layout: deterministic, consistent, illegible at 64 px and legible once cropped."""
 
+import argparse
 import dataclasses
 import functools
 import re
@@ -79,6 +80,12 @@ def test_eval_glyph_override_draws_smaller_digits_for_the_same_questions():
     assert all(ink(s) < 0.5 * ink(p) for s, p in zip(small, same, strict=True))
     with pytest.raises(ValueError, match="grid_glyph_range"):
         EvalConfig(grid_glyph_range=[0.4])
+    from train.run import load
+
+    args = dict(config="configs/miniature.yaml", sft_data="", rl_data="", output_dir="", model="")
+    with pytest.raises(ValueError, match="grid_glyph_range"):  # out of the crop config's bounds: at load
+        load(argparse.Namespace(**args, overrides=["train.eval.grid_glyph_range=[0.1,0.1]"]))
+    assert load(argparse.Namespace(**args, overrides=[]))[0].eval.grid_glyph_range == [0.65, 0.65]
 
 
 def test_scene_layout_ids_and_bytes_unchanged():
