@@ -3,7 +3,8 @@
 Every model-driven path uses it: the OpenAI-compatible teacher, RL rollouts and evaluation. A backend only has
 to continue a :class:`Conversation` until a stop string; the loop owns the protocol (thyme.md §1, §2.5, §6.2):
 
-* generate until ``</code>`` or ``</answer>`` (and, with adaptive temperature sampling, until ``<code>``);
+* generate until ``</code>`` or ``</answer>`` (and, with adaptive temperature sampling or without tools, until
+  ``<code>``);
 * a segment with an answer ends the rollout; a segment ending in a code block is executed in the sandbox
   session of this trajectory and ``<sandbox_output>`` with ``<image>`` placeholders or text is appended to the
   same assistant message; anything else ends the rollout as degenerate;
@@ -77,6 +78,13 @@ class AgentConfig:
         default=True,
         metadata={
             "help": "Show a failed block's error to the model (RL); False discards the segment (eval)."
+        },
+    )
+    tools: bool = field(
+        default=True,
+        metadata={
+            "help": "False: the direct-answer setting. Nothing runs; generation stops where a code block "
+            "opens, since that block could never run and the call could no longer end in an answer."
         },
     )
 
@@ -195,7 +203,7 @@ class Rollout:
 
 
 def _stops(cfg: AgentConfig) -> list[str]:
-    return [CODE_CLOSE, ANSWER_CLOSE] + ([CODE_OPEN] if cfg.code is not None else [])
+    return [CODE_CLOSE, ANSWER_CLOSE] + ([CODE_OPEN] if cfg.code is not None or not cfg.tools else [])
 
 
 def _next_sampling(cfg: AgentConfig, segment: str) -> tuple[Sampling, Literal["text", "code"]]:
@@ -291,6 +299,8 @@ def _step(
     conversation.pieces.append(piece)
     if fmt.has_answer(piece.text):
         return "answer"
+    if not cfg.tools:
+        return "length" if truncated else "degenerate"
     if cfg.code is not None and piece.text.endswith(CODE_OPEN) and not truncated:
         return None  # the code segment comes next, with its own sampling
     # With ATS the block spans two pieces ("...<code>" then "...</code>"): read it from the model's own

@@ -4,7 +4,8 @@ The benchmark is generated from seeds far from the training seeds (``eval.base_s
 larger than the training range (held-out parameters). The evaluator decodes greedily like the original's
 evaluation (thyme.md §7.1: no ATS, failed code segments discarded), runs the policy's code in strict mode, and
 reports accuracy per family, format validity, code execution and use rates, turns and the RL reward. "Without
-tools" asks the same questions with the direct-answer prompt of the difficulty filter and a single call.
+tools" asks the same questions with the direct-answer prompt of the difficulty filter and a single call, which
+ends where the model opens a code block (nothing would run it).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def _config(cfg: EvalConfig, tools: bool) -> AgentConfig:
         max_total_tokens=cfg.max_total_tokens,
         text=greedy,
         show_errors=False,
+        tools=tools,
     )
 
 

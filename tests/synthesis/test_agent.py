@@ -133,6 +133,18 @@ def test_backend_error_is_recorded(sandbox):
     assert rollout.finish == "backend_error" and rollout.error.startswith("teacher_timeout")
 
 
+@pytest.mark.parametrize("reply", ["<think>crop it<code>", "<think>crop it" + CALC + "<answer>42</answer>"])
+def test_without_tools_nothing_runs_and_generation_stops_where_code_opens(reply):
+    """The direct-answer setting: a code block can never run, so the call stops at ``<code>`` (a backend that
+    overshoots is cut there too) and the rollout ends without an answer after one call."""
+    session, backend = _TaggedSession(), ScriptedBackend([reply, "<answer>42</answer>"])
+    rollout = run_agent(backend, session, _conv(), AgentConfig(tools=False))
+    assert "<code>" in backend.calls[0][2] and len(backend.calls) == 1
+    assert session.codes == [] and rollout.executions == []
+    assert rollout.response == "<think>crop it<code>" and rollout.finish == "degenerate"
+    assert rollout.answer is None
+
+
 class _TaggedSession:
     """A session whose output holds protocol tags (a SyntaxError traceback of a block named ``<code>``)."""
 

@@ -82,6 +82,7 @@ def test_without_tools_is_one_call(sandbox):
     class Direct:
         def generate(self, conversation, sampling, stop):
             assert "<image>" not in conversation.user and sampling.temperature == 0.0
+            assert "<code>" in stop  # a block opened without tools could never run
             return Generation(f"<answer>{t.answer}</answer>")
 
     report, _ = evaluate(Direct(), [prompt], sandbox, EvalConfig(), tools=False)
