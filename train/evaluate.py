@@ -25,11 +25,15 @@ from train.data import Prompt, prompt_from_task
 from train.rewards import score
 from train.rollouts import Timer, code_errors, code_stats, rollout
 
-__all__ = ["build_benchmark", "evaluate", "summarize"]
+__all__ = ["build_benchmark", "evaluate", "held_out_tasks", "summarize"]
 
 
-def build_benchmark(cfg: EvalConfig, tasks: TasksConfig | None = None) -> list[Prompt]:
-    """Held-out prompts: ``cfg.count`` tasks from ``cfg.base_seed`` with the crop sizes of ``cfg``.
+def held_out_tasks(cfg: EvalConfig, tasks: TasksConfig | None = None) -> TasksConfig:
+    """The benchmark's task settings: the training ones with ``cfg``'s count, seeds and held-out sizes.
+
+    Raises ``ValueError`` where ``cfg.grid_glyph_range`` is set but no task would use it (crop not in the mix,
+    or not the grid layout) or is out of the crop config's bounds, so a bad override is refused at load
+    rather than silently ignored or found after training.
 
     Args:
         cfg (`EvalConfig`): count, base seed, held-out crop sizes (and grid digit size, where set).
@@ -38,10 +42,15 @@ def build_benchmark(cfg: EvalConfig, tasks: TasksConfig | None = None) -> list[P
     """
     tasks = tasks or TasksConfig()
     crop = replace(tasks.crop, long_side_range=cfg.long_side_range)  # CropConfig makes it a checked tuple
-    if cfg.grid_glyph_range:  # CropConfig checks it too (two numbers in its range)
+    if cfg.grid_glyph_range:
+        if tasks.mix.get("crop", 0) <= 0 or tasks.crop.layout != "grid":
+            raise ValueError(
+                f"eval.grid_glyph_range {cfg.grid_glyph_range} needs crop tasks in the grid layout; "
+                f"the mix is {tasks.mix} and the crop layout {tasks.crop.layout!r}"
+            )
         lo, hi = cfg.grid_glyph_range
-        crop = replace(crop, grid_glyph_range=(lo, hi))
-    held_out = replace(
+        crop = replace(crop, grid_glyph_range=(lo, hi))  # CropConfig checks its bounds
+    return replace(
         tasks,
         count=cfg.count,
         base_seed=cfg.base_seed,
@@ -50,6 +59,12 @@ def build_benchmark(cfg: EvalConfig, tasks: TasksConfig | None = None) -> list[P
             tasks.multi_round, crop=replace(tasks.multi_round.crop, long_side_range=crop.long_side_range)
         ),
     )
+
+
+def build_benchmark(cfg: EvalConfig, tasks: TasksConfig | None = None) -> list[Prompt]:
+    """Held-out prompts: ``cfg.count`` tasks from ``cfg.base_seed`` with the held-out settings of
+    :func:`held_out_tasks`."""
+    held_out = held_out_tasks(cfg, tasks)
     return [prompt_from_task(generate_task(family, seed, held_out)) for family, seed in plan_tasks(held_out)]
 
 

@@ -61,9 +61,12 @@ def load(args) -> tuple[TrainConfig, SandboxConfig, TasksConfig]:
     if args.model:
         overrides.append(f"train.model.name={args.model}")
     config = load_config(args.config, overrides)
-    if config.train.eval.grid_glyph_range:  # the crop config's bounds, refused now rather than after training
-        lo, hi = config.train.eval.grid_glyph_range
-        replace(config.tasks.crop, grid_glyph_range=(lo, hi))
+    from train.evaluate import held_out_tasks
+
+    try:  # the benchmark's settings, refused now rather than after training
+        held_out_tasks(config.train.eval, config.tasks)
+    except ValueError as err:
+        raise ConfigError(f"{args.config or 'defaults'}: train.eval: {err}") from err
     return config.train, config.sandbox, config.tasks
 
 
@@ -97,7 +100,6 @@ def run_sft(cfg: TrainConfig, out: Path, base: str, log: MetricsLog) -> Path:
 def run_baseline(cfg: TrainConfig, out: Path, base: str, log: MetricsLog) -> Path:
     """The no-tool baseline: the same model, steps and batch as ``sft``, on the same records' questions and
     answers without trajectories (``sft.no_tools``); checkpoints in ``baseline/``, metrics as ``baseline``."""
-
     from train.sft import train_sft
 
     stage = out / "baseline"

@@ -4,6 +4,7 @@ import argparse
 import dataclasses
 import functools
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,11 +81,20 @@ def test_eval_glyph_override_draws_smaller_digits_for_the_same_questions():
     assert all(ink(s) < 0.5 * ink(p) for s, p in zip(small, same, strict=True))
     with pytest.raises(ValueError, match="grid_glyph_range"):
         EvalConfig(grid_glyph_range=[0.4])
+    from runconfig.typed import ConfigError
     from train.run import load
 
-    args = dict(config="configs/miniature.yaml", sft_data="", rl_data="", output_dir="", model="")
-    with pytest.raises(ValueError, match="grid_glyph_range"):  # out of the crop config's bounds: at load
-        load(argparse.Namespace(**args, overrides=["train.eval.grid_glyph_range=[0.1,0.1]"]))
+    miniature = str(Path(__file__).resolve().parents[3] / "configs" / "miniature.yaml")
+    args = dict(config=miniature, sft_data="", rl_data="", output_dir="", model="")
+
+    def refused(*overrides: str) -> str:
+        with pytest.raises(ConfigError, match="grid_glyph_range") as err:  # at load, before any work
+            load(argparse.Namespace(**args, overrides=list(overrides)))
+        return str(err.value)
+
+    refused("train.eval.grid_glyph_range=[0.1,0.1]")  # out of the crop config's bounds
+    assert "layout 'scene'" in refused("tasks.crop.layout=scene")  # no task would draw it: not ignored
+    assert "mix" in refused("tasks.mix={rotate: 1.0}")
     assert load(argparse.Namespace(**args, overrides=[]))[0].eval.grid_glyph_range == [0.65, 0.65]
 
 
