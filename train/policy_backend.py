@@ -9,11 +9,17 @@ Tokens the policy must never write (image and vision tokens, the ChatML opener, 
 ``ats_logits=True`` is the per-token variant of adaptive temperature sampling: a logits processor keeps only
 the argmax while a ``<code>`` block is open in the text generated so far, so code is greedy without stopping
 at ``<code>`` (thyme.md §6.2: "a per-sequence logits processor ... equivalent re-implementation").
+
+A greedy call is a pure function of the weights and its input, so its answer is kept and reused (until the
+weights change): under ATS the G rollouts of a group mostly reach the same ``<code>`` prefix, and write their
+code block once instead of G times, with exactly the ids and log-probabilities they would have generated.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
 from synthesis import format as fmt
@@ -24,6 +30,7 @@ from train.tiny_model import IM_START, PAD
 __all__ = ["LocalBackend", "cut_at_stop", "in_open_code"]
 
 _TAIL_TOKENS = 24  # tokens decoded to look for a stop string (longer than any tag)
+_GREEDY_KEPT = 512  # greedy generations kept for reuse (a GRPO step reaches a few dozen)
 
 
 def in_open_code(text: str) -> bool:
@@ -113,10 +120,15 @@ class LocalBackend:
         ats_logits (`bool`, *optional*, defaults to `False`): greedy decoding inside open code blocks, per
             token.
         max_context (`int`, *optional*, defaults to `4096`): longest prompt + generation the model is given.
+        reuse_greedy (`bool`, *optional*, defaults to `True`): answer a greedy call seen before, with the same
+            weights, from memory (see the module's docstring).
     """
 
-    def __init__(self, policy, ats_logits: bool = False, max_context: int = 4096):
+    def __init__(self, policy, ats_logits: bool = False, max_context: int = 4096, reuse_greedy: bool = True):
         self.policy, self.ats_logits, self.max_context = policy, ats_logits, max_context
+        self.reuse_greedy, self.greedy_reused = reuse_greedy, 0
+        self._greedy: dict[tuple, Generation] = {}
+        self._weights: tuple[int, ...] = ()
         tok = policy.tokenizer
         specials = [
             IM_START,
@@ -134,11 +146,33 @@ class LocalBackend:
 
     def generate(self, conversation: Conversation, sampling: Sampling, stop: Sequence[str]) -> Generation:
         """One generation call: ``conversation.assistant`` continued to a stop string, EOS or the budget."""
+        enc = encode(conversation_chunks(conversation), self.policy.tokenizer, self.policy.vision)
+        if sampling.temperature > 0 or not self.reuse_greedy:
+            return self._generate(conversation, enc, sampling, stop)
+        weights = tuple(p._version for p in self.policy.model.parameters())  # bumped by every in-place update
+        if weights != self._weights:
+            self._greedy, self._weights = {}, weights
+        key = (
+            tuple(enc.ids),
+            tuple(hashlib.blake2b(image, digest_size=16).digest() for image in conversation.all_images),
+            replace(sampling, seed=None),  # greedy decoding draws nothing
+            tuple(stop),
+            conversation.assistant[-2000:],
+        )
+        if (kept := self._greedy.get(key)) is not None:
+            self.greedy_reused += 1
+            return kept
+        gen = self._generate(conversation, enc, sampling, stop)
+        if len(self._greedy) >= _GREEDY_KEPT:
+            self._greedy.pop(next(iter(self._greedy)))
+        self._greedy[key] = gen
+        return gen
+
+    def _generate(self, conv: Conversation, enc, sampling: Sampling, stop: Sequence[str]) -> Generation:
         import torch
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
         policy, tok = self.policy, self.policy.tokenizer
-        enc = encode(conversation_chunks(conversation), tok, policy.vision)
         budget = min(sampling.max_new_tokens, self.max_context - len(enc.ids))
         if budget <= 0:
             return Generation("", "length", prompt_tokens=len(enc.ids))
@@ -152,9 +186,7 @@ class LocalBackend:
             inputs.update(policy.vision.token_types(input_ids))
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(policy.model.dtype)
-        procs = _Processors(
-            tok, len(enc.ids), self.banned, stop, self.ats_logits, conversation.assistant[-2000:]
-        )
+        procs = _Processors(tok, len(enc.ids), self.banned, stop, self.ats_logits, conv.assistant[-2000:])
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
         greedy = sampling.temperature <= 0

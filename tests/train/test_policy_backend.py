@@ -1,5 +1,7 @@
 """The local policy backend: ATS makes code deterministic (both variants), stops on text, logprobs match
-training."""
+training, greedy calls are reused exactly."""
+
+from dataclasses import replace
 
 from synthesis.agent import Conversation, Piece, Sampling, run_agent
 from train.chat import conversation_chunks, encode
@@ -77,3 +79,37 @@ def test_image_tokens_are_never_generated(policy, rl_rows):
         prompt_from_row(rl_rows[0]).conversation(), Sampling(1.0, max_new_tokens=30, seed=0), []
     )
     assert policy.vision.token_ids["image"] not in gen.token_ids
+
+
+def test_greedy_calls_are_reused_exactly_until_the_weights_change(policy, rl_rows):
+    """Under ATS a group's rollouts reach the same ``<code>`` prefix: the greedy block is generated once and
+    reused with the very ids and log-probabilities a fresh call gives; an optimizer step invalidates it."""
+    import torch
+
+    cfg = ats_agent_config("segments", 1.0, 0.0, max_calls=1, max_new_tokens=12, max_total_tokens=64)
+
+    def group(backend) -> list[tuple]:
+        runs = [
+            run_agent(
+                backend,
+                _NoSandbox(),
+                _conversation(policy, rl_rows[0]),
+                replace(cfg, text=replace(cfg.text, seed=s)),
+            )
+            for s in range(4)
+        ]
+        return [tuple((p.token_ids, p.logprobs) for p in r.conversation.pieces[1:2]) for r in runs]
+
+    policy.model.eval()
+    reusing, fresh = LocalBackend(policy), LocalBackend(policy, reuse_greedy=False)
+    assert group(reusing) == group(fresh)
+    assert reusing.greedy_reused == 3 and fresh.greedy_reused == 0
+    conv, greedy = _conversation(policy, rl_rows[0]), Sampling(0.0, max_new_tokens=12)
+    before = reusing.generate(conv, greedy, [])
+    assert reusing.generate(conv, greedy, []) is before and reusing.greedy_reused == 4
+    with torch.no_grad():  # an optimizer step: every later greedy call is generated again
+        for p in policy.model.parameters():
+            p.mul_(1.5)
+    after = reusing.generate(conv, greedy, [])
+    assert reusing.greedy_reused == 4 and after.logprobs != before.logprobs
+    assert after == LocalBackend(policy, reuse_greedy=False).generate(conv, greedy, [])
