@@ -7,6 +7,9 @@ Usage::
 1. SFT tokens/s: ``train.sft`` (own loop) and ``trl.SFTTrainer`` train the same tiny model on the same encoded
    examples with the same collator, batch size and learning rate; the ratio is own / TRL.
 2. GRPO: ``train.grpo.grpo_step`` timings split into generation, sandbox, forward and backward.
+3. GRPO rollouts with and without reusing greedy calls (``LocalBackend(reuse_greedy=...)``), alternated on
+   the same prompts and seed; the ratio is without / with, and the rollouts' ids must be identical. It only
+   shows where the policy writes code (``--model`` an SFT checkpoint: a fresh tiny model rarely does).
 
 Without ``--model`` a tiny model is built from the SFT shards' text (random weights).
 """
@@ -18,6 +21,7 @@ import itertools
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,8 +32,9 @@ from sandbox import Sandbox, SandboxConfig  # noqa: E402
 from train.chat import prompt_text  # noqa: E402
 from train.config import GrpoConfig, ModelConfig, SftConfig  # noqa: E402
 from train.data import iter_rows, prompt_from_record, prompt_from_row, sft_records  # noqa: E402
-from train.grpo import grpo_step  # noqa: E402
+from train.grpo import collect_groups, grpo_step  # noqa: E402
 from train.policy import load_policy  # noqa: E402
+from train.policy_backend import LocalBackend  # noqa: E402
 from train.sft import collate, sft_examples, token_loss  # noqa: E402
 from train.tiny_model import build_tiny  # noqa: E402
 
@@ -100,6 +105,27 @@ def trl_loop(model_dir, examples, steps: int, batch: int, lr: float, out: Path) 
     return counted["tokens"] / (time.perf_counter() - start)
 
 
+def greedy_reuse(policy, sandbox, prompts, cfg: GrpoConfig, rounds: int = 2) -> str:
+    """Best-of-``rounds`` time to collect the same groups with and without reusing greedy calls."""
+    times: dict[bool, list[float]] = {False: [], True: []}
+    ids, reused = {}, 0
+    policy.model.eval()
+    for _ in range(rounds):
+        for reuse in (False, True):
+            backend = LocalBackend(policy, reuse_greedy=reuse)
+            start = time.perf_counter()
+            rollouts = collect_groups(policy, sandbox, prompts, cfg, seed=0, backend=backend)
+            times[reuse].append(time.perf_counter() - start)
+            ids[reuse] = [[p.token_ids for p in r.conversation.pieces] for r in rollouts]
+            reused = max(reused, backend.greedy_reused)
+    without, with_ = min(times[False]), min(times[True])
+    return (
+        f"GRPO rollouts ({len(prompts)} prompts x G={cfg.group_size}, ATS {cfg.ats}): without reuse "
+        f"{without:.2f} s, with {with_:.2f} s, ratio {without / with_:.2f}; "
+        f"{reused} greedy calls reused; identical ids: {ids[False] == ids[True]}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -148,6 +174,7 @@ def main() -> int:
                 f"forward {s['forward_s']:.2f} + backward {s['backward_s']:.2f} + other {other:.2f}; "
                 f"{s['completion_tokens']:.0f} completion tokens/rollout"
             )
+        print(greedy_reuse(policy, sandbox, prompts[: 2 * cfg.prompts_per_step], replace(cfg, group_size=8)))
     return 0
 
 
