@@ -10,9 +10,10 @@ Tokens the policy must never write (image and vision tokens, the ChatML opener, 
 the argmax while a ``<code>`` block is open in the text generated so far, so code is greedy without stopping
 at ``<code>`` (thyme.md §6.2: "a per-sequence logits processor ... equivalent re-implementation").
 
-A greedy call is a pure function of the weights and its input, so its answer is kept and reused (until the
-weights change): under ATS the G rollouts of a group mostly reach the same ``<code>`` prefix, and write their
-code block once instead of G times, with exactly the ids and log-probabilities they would have generated.
+A greedy call is a pure function of the weights and its input (in eval mode), so its answer is kept and
+reused until the weights change: under ATS the G rollouts of a group mostly reach the same ``<code>`` prefix,
+and write their code block once instead of G times, with exactly the ids and log-probabilities they would
+have generated.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ class LocalBackend:
     def generate(self, conversation: Conversation, sampling: Sampling, stop: Sequence[str]) -> Generation:
         """One generation call: ``conversation.assistant`` continued to a stop string, EOS or the budget."""
         enc = encode(conversation_chunks(conversation), self.policy.tokenizer, self.policy.vision)
-        if sampling.temperature > 0 or not self.reuse_greedy:
+        if sampling.temperature > 0 or not self.reuse_greedy or self.policy.model.training:  # dropout draws
             return self._generate(conversation, enc, sampling, stop)
         weights = tuple(p._version for p in self.policy.model.parameters())  # bumped by every in-place update
         if weights != self._weights:
