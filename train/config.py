@@ -219,6 +219,13 @@ class EvalConfig:
     without_tools: bool = field(
         default=True, metadata={"help": "Also run the no-tool setting (one call, no code)."}
     )
+    no_tool_max_new_tokens: int = field(
+        default=0,
+        metadata={
+            "help": "Tokens of the no-tool setting's one call (0: max_new_tokens), as long as a direct "
+            "answer needs."
+        },
+    )
     strict: bool = field(
         default=True, metadata={"help": "Run the policy's code in strict mode (no fix-ups)."}
     )
@@ -234,6 +241,8 @@ class EvalConfig:
         glyph = self.grid_glyph_range  # its bounds are the crop config's, checked by train/run.py at load
         if glyph and (len(glyph) != 2 or not glyph[0] <= glyph[1]):
             raise ValueError(f"eval.grid_glyph_range must be [] or [min, max] with min <= max, got {glyph}")
+        if self.no_tool_max_new_tokens < 0:
+            raise ValueError(f"eval.no_tool_max_new_tokens must be >= 0, got {self.no_tool_max_new_tokens}")
 
 
 @dataclass

@@ -69,7 +69,8 @@ def build_benchmark(cfg: EvalConfig, tasks: TasksConfig | None = None) -> list[P
 
 
 def _config(cfg: EvalConfig, tools: bool) -> AgentConfig:
-    greedy = Sampling(temperature=0.0, max_new_tokens=cfg.max_new_tokens)
+    tokens = cfg.max_new_tokens if tools or not cfg.no_tool_max_new_tokens else cfg.no_tool_max_new_tokens
+    greedy = Sampling(temperature=0.0, max_new_tokens=tokens)
     return AgentConfig(
         max_calls=cfg.max_calls if tools else 1,
         max_total_tokens=cfg.max_total_tokens,

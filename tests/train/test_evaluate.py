@@ -83,7 +83,12 @@ def test_without_tools_is_one_call(sandbox):
         def generate(self, conversation, sampling, stop):
             assert "<image>" not in conversation.user and sampling.temperature == 0.0
             assert "<code>" in stop  # a block opened without tools could never run
+            assert sampling.max_new_tokens == budget
             return Generation(f"<answer>{t.answer}</answer>")
 
+    budget = EvalConfig().max_new_tokens
     report, _ = evaluate(Direct(), [prompt], sandbox, EvalConfig(), tools=False)
     assert report["accuracy"] == 1.0 and report["mean_turns"] == 1 and report["tools"] is False
+    budget = 24  # the no-tool setting's own budget, where set
+    report, _ = evaluate(Direct(), [prompt], sandbox, EvalConfig(no_tool_max_new_tokens=24), tools=False)
+    assert report["accuracy"] == 1.0
