@@ -24,6 +24,9 @@ PASS or FAIL:
 For comparison with earlier runs it also prints the floor as this bench measured it before: forks of the bench
 process itself, two side by side, unpinned (bigger than a zygote, and slower than a pinned one).
 
+The ``python-spawn`` throughput row runs the 2-worker pool with ``native_spawn: false``: each block's
+process forked with ``os.fork`` and confined in Python, as before ``sandbox/_spawn.c``.
+
 A trivial block uses no preloaded module, so the pool forks it from its light zygote
 (``sandbox/routing.py``); the ``sandbox-full`` rows run the same block with ``light_zygote: false``,
 i.e. forked from the zygote that holds Pillow, numpy and cv2, which is what every image block pays (that
@@ -267,11 +270,14 @@ def latency(rounds: int, image: Path, out_dir: str) -> dict[tuple[str, str], lis
     return samples
 
 
-def throughput(workers: int, blocks: int, trials: int, light: bool = True) -> tuple[float, dict[str, object]]:
+def throughput(
+    workers: int, blocks: int, trials: int, light: bool = True, native: bool = True, floors_too: bool = True
+) -> tuple[float, dict[str, object]]:
     """Trivial blocks per second with ``workers`` workers, driven by 2 threads per worker, the best of
-    ``trials`` runs; with 2 workers also the fork floors (`fork_floor`, `bench_process_floor`), their trials
-    alternating with the pool's, each the best of its trials."""
-    with Sandbox(SandboxConfig(workers=workers, light_zygote=light)) as sb:
+    ``trials`` runs; with 2 workers (and ``floors_too``) also the fork floors (`fork_floor`,
+    `bench_process_floor`), their trials alternating with the pool's, each the best of its trials. ``native``:
+    `sandbox.native_spawn`."""
+    with Sandbox(SandboxConfig(workers=workers, light_zygote=light, native_spawn=native)) as sb:
         cpus = [slot.cpu.cpu if slot.cpu is not None else None for slot in sb._slots]
         for _ in range(20):
             sb.run("print(1 + 1)")
@@ -283,7 +289,7 @@ def throughput(workers: int, blocks: int, trials: int, light: bool = True) -> tu
 
         rates: list[float] = []
         floors: dict[str, list[float]] = {"zygote-sized": [], "bench-process": []}
-        helpers = [Floor(cpu) for cpu in cpus] if workers == 2 else []
+        helpers = [Floor(cpu) for cpu in cpus] if workers == 2 and floors_too else []
         for _ in range(trials):
             if helpers:
                 floors["zygote-sized"].append(fork_floor(helpers))
@@ -316,6 +322,7 @@ def report(
     samples: dict[tuple[str, str], list[float]],
     rates: dict[tuple[int, bool], float],
     floors: dict[str, object],
+    python_spawn: float,
 ) -> dict[str, bool]:
     """Print the table, the context ratios and the three targets; returns each target's verdict."""
     print(f"{'variant':<12} {'snippet':<9} {'n':>4} {'median ms':>10} {'p90 ms':>9}")
@@ -334,6 +341,11 @@ def report(
     for (workers, light), rate in rates.items():
         zygote = "light zygote" if light else "full zygote only"
         print(f"throughput, trivial, {workers} worker(s), {zygote}, best of trials: {rate:.0f} blocks/s")
+    print(
+        f"throughput, trivial, 2 workers, light zygote, forked and confined in Python (native_spawn: false): "
+        f"{python_spawn:.0f} blocks/s; the default (in C, sandbox/_spawn.c) "
+        f"{rates[2, True] / python_spawn:.2f} x that"
+    )
     floor, pinned, legacy = float(floors["zygote-sized"]), floors["pinned"], float(floors["bench-process"])
     bench_rss = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     size = f"{int(floors['rss']) / 2**20:.0f} MB resident: Pillow, numpy, cv2"
@@ -452,12 +464,13 @@ def main() -> None:
                 rates[workers, light], measured = throughput(workers, args.blocks, args.trials, light)
                 if workers == 2 and light:
                     floors = measured
+        python_spawn, _ = throughput(2, args.blocks, args.trials, native=False, floors_too=False)
     print(
         f"machine: {os.cpu_count()} cores, load average {load_before:.2f} before / "
         f"{os.getloadavg()[0]:.2f} after; "
         f"python {sys.version.split()[0]}"
     )
-    report(samples, rates, floors)
+    report(samples, rates, floors, python_spawn)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """What happens in the forked process of one block: confine it, run the cells, report.
 
 Order matters: descriptors and limits first, then Landlock and seccomp, and only then any untrusted
-code. The result goes back as a small JSON object on fd 3; everything the code prints goes to the
-stdout/stderr pipes the worker reads.
+code. By default those steps run in C between the fork and the first line of Python (`sandbox/_spawn.c`);
+`confine_in_python` is the same steps after `os.fork` (``sandbox.native_spawn: false``). The result goes back
+as a small JSON object on fd 3; everything the code prints goes to the stdout/stderr pipes the worker reads.
 
 What is the same for every block of a worker is done once, in the worker, and inherited: the working
 directory, ``TMPDIR`` and ``HOME`` (`settle`), no-new-privileges and the worker's seccomp layer, the
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 RESULT_FD = 3
+SETUP_FAILED = 71  # a block's process's exit status when its set-up failed (sandbox/_spawn.c uses the same)
 # A child's page faults before its block, sent first on the report pipe where the worker learns its heap.
 FAULTS = struct.Struct("<Q")
 # Sent before the request when the worker will answer at the report's end (blocks one at a time, where the
@@ -101,6 +103,10 @@ class Confinement:
         self.warm_png = warm_png
         self.namespace = namespace if namespace is not None else namespace_template()
 
+    def limits(self, address_space: int) -> tuple[tuple[int, int], ...]:
+        """Every (resource, limit) pair a block's process sets, RLIMIT_AS (``address_space``) last."""
+        return (*self.rlimits, (resource.RLIMIT_AS, address_space))
+
 
 class _Discard(io.TextIOBase):
     """A text sink for replayed cells, whose output the model already saw."""
@@ -155,7 +161,7 @@ def settle(scratch: str) -> None:
 def _confine(conf: Confinement, address_space: int) -> None:
     """Apply rlimits, the worker's Landlock ruleset and the seccomp filter, in that order (no-new-privileges,
     which both need, is inherited from the worker)."""
-    for res, limit in (*conf.rlimits, (resource.RLIMIT_AS, address_space)):
+    for res, limit in conf.limits(address_space):
         resource.setrlimit(res, (limit, limit))
     if conf.landlock_ruleset >= 0:
         landlock.restrict_self(conf.landlock_ruleset)
@@ -261,13 +267,17 @@ def _read_request() -> tuple[dict[str, Any], bool]:
     return request, at_end
 
 
-def serve_block(
-    conf: Confinement, pipes: tuple[int, int, int, int], address_space: int, prefault: int = 0
-) -> NoReturn:
-    """Entry point in the forked child: confine, wait for one block, run it; never returns.
+def setup_failed(exc: BaseException) -> NoReturn:
+    """End a block's process whose set-up failed, before any untrusted code, with one line on its stderr."""
+    os.write(2, f"sandbox setup failed: {exc!r}\n".encode())
+    os._exit(SETUP_FAILED)
 
-    The worker forks this child ahead of time, so fork and confinement are off the latency path; the
-    child then blocks on its request pipe. Nothing untrusted runs before confinement is complete.
+
+def confine_in_python(
+    conf: Confinement, pipes: tuple[int, int, int, int], address_space: int, prefault: int = 0
+) -> None:
+    """Set up a freshly forked block's process in Python: what `sandbox._spawn.prefork` does in C (the
+    ``native_spawn: false`` path, kept step for step the same).
 
     Args:
         conf (`Confinement`): the worker's confinement settings.
@@ -282,6 +292,22 @@ def serve_block(
         _redirect_fds(*pipes, keep=(conf.landlock_ruleset,))
         prewarm.prefault(prefault)  # while no block waits: the block's pixels then cost no page faults
         _confine(conf, address_space)
+    except BaseException as exc:  # noqa: B036 - a setup failure must be reported, never run code unconfined
+        setup_failed(exc)
+
+
+def serve_block(conf: Confinement, prefault: int = 0) -> NoReturn:
+    """Entry point in the forked child once it is confined: wait for one block, run it; never returns.
+
+    The worker forks this child ahead of time (with `sandbox._spawn.prefork`, or `os.fork` and
+    `confine_in_python`), so fork and confinement are off the latency path; the child then blocks on its
+    request pipe. Nothing untrusted runs before confinement is complete.
+
+    Args:
+        conf (`Confinement`): the worker's confinement settings.
+        prefault (`int`, *optional*, defaults to `0`): the bytes of heap this child faulted in.
+    """
+    try:
         if conf.warm_png and (prefault or not conf.prefault):  # learnt: only where blocks want pixels
             prewarm.image_round_trip(conf.warm_png)  # confined already: it is trusted, but needs no exception
         if conf.prefault:  # the faults so far, first on the report pipe: what the block faults is the rest
@@ -292,8 +318,7 @@ def serve_block(
         namespace = dict(conf.namespace)
         namespace.update(image_path=request["image_path"], temp_output_dir=request["output_dir"])
     except BaseException as exc:  # noqa: B036 - a setup failure must be reported, never run code unconfined
-        os.write(2, f"sandbox setup failed: {exc!r}\n".encode())
-        os._exit(71)
+        setup_failed(exc)
     report = _run_cells(request, namespace)
     namespace.clear()  # free the block's memory first: a block that hit its limit leaves no room to report
     try:

@@ -11,7 +11,7 @@ ISOLATION_LEVELS = ("full", "reduced", "none")
 CEILING_MODES = ("auto", "cgroup", "watchdog", "off")
 OPERATIONAL_FIELDS = (
     "workers", "recycle_after", "start_timeout_s", "hang_grace_s", "scratch_dir", "bwrap_path", "pin_cpus",
-    "light_zygote", "memory_ceiling", "prefault_mb", "prewarm",
+    "light_zygote", "memory_ceiling", "prefault_mb", "prewarm", "native_spawn",
 )  # fmt: skip
 """Fields that change how the pool runs, never what a block produces (left out of :meth:`behaviour_hash`)."""
 
@@ -151,6 +151,14 @@ class SandboxConfig:
         metadata={
             "help": "Each child of the full zygote runs a tiny in-memory PNG through Pillow (and numpy) "
             "while it waits, so the block's first image calls find their pages copied (sandbox/prewarm.py)."
+        },
+    )
+    native_spawn: bool = field(
+        default=True,
+        metadata={
+            "help": "Fork and confine each block's process in C (sandbox/_spawn.c, built by `make setup`) "
+            "before it runs any Python code; False does the same steps in Python (slower: each costs "
+            "copy-on-write faults). Refused where the extension is not built."
         },
     )
     preload: list[str] = field(

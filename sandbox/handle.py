@@ -64,6 +64,7 @@ def _init_message(
         "memory_bytes": config.memory_mb << 20,
         "prefault_bytes": config.prefault_mb << 20 if full else 0,
         "prewarm": config.prewarm and full,
+        "native_spawn": config.native_spawn,
         "scratch": scratch_view(launch, scratch),
         "orphan_guard": not launch.bwrap,
         "cpu": cpu,

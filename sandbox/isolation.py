@@ -13,6 +13,7 @@ Levels:
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -155,8 +156,9 @@ def plan(config: SandboxConfig, caps: Capabilities) -> LaunchPlan:
             the command or setting that provides it.
     """
     drop = config.sandbox_uid if caps.is_root else None
+    spawn = _native_spawn(config)
     if config.isolation == "none":
-        return LaunchPlan(level="none", features=("rlimits",))
+        return LaunchPlan(level="none", features=("rlimits", *spawn))
     full_ok = bool(caps.bwrap) and caps.landlock_abi >= MIN_FULL_LANDLOCK_ABI and bool(caps.seccomp_bpf)
     reduced_ok = bool(caps.seccomp_bpf) and (bool(caps.bwrap) or caps.landlock_abi > 0)
     if (config.isolation == "full" and not full_ok) or not reduced_ok:
@@ -165,7 +167,7 @@ def plan(config: SandboxConfig, caps: Capabilities) -> LaunchPlan:
             f"sandbox isolation {config.isolation!r} is not available here: {missing}. "
             "Fix the above, or set sandbox.isolation to 'reduced' (or, knowingly, 'none')."
         )
-    features = ["rlimits", "seccomp"]
+    features = ["rlimits", "seccomp", *spawn]
     if caps.bwrap:
         features.append("namespaces")
     if caps.landlock_abi:
@@ -181,6 +183,22 @@ def plan(config: SandboxConfig, caps: Capabilities) -> LaunchPlan:
         seccomp_layers=caps.seccomp_layers,
         features=tuple(features),
     )
+
+
+def _native_spawn(config: SandboxConfig) -> tuple[str, ...]:
+    """``("native-spawn",)`` where the blocks' processes are forked and confined in C, () where in Python;
+    refuses ``native_spawn`` where the extension is not built."""
+    if not config.native_spawn:
+        return ()
+    try:
+        importlib.import_module("sandbox._spawn")
+    except ImportError as exc:
+        raise SandboxUnavailableError(
+            f"sandbox.native_spawn is on, but its C extension sandbox._spawn does not load here ({exc}). "
+            "Build it with `make setup` (needs gcc and the Python headers), or set sandbox.native_spawn: "
+            "false to fork and confine each block in Python (slower)."
+        ) from exc
+    return ("native-spawn",)
 
 
 def package_root() -> Path:

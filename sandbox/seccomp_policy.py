@@ -213,6 +213,11 @@ class LoadablePolicy:
     def __bool__(self) -> bool:
         return bool(self._bpf)
 
+    @property
+    def bpf(self) -> bytes:
+        """The program, as `compile_policy` made it (`sandbox._spawn.prefork` loads it itself)."""
+        return self._bpf
+
     def load(self) -> None:
         """Install the policy on the calling thread; no-new-privs must already be set."""
         if self._prctl(22, 2, ctypes.byref(self._prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER

@@ -31,6 +31,7 @@ from sandbox.child import (
     MAX_REQUEST,
     PRESEED,
     Confinement,
+    confine_in_python,
     install_stdio,
     namespace_template,
     seed_rngs,
@@ -53,6 +54,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
+
+    NativeSpawn = Callable[[int], "tuple[int, int, int, int, int] | None"]
 
 BACK_TO_BACK_S = 0.005  # a request this soon after the last answer means the pool is busy
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -311,9 +314,21 @@ def faults_before_block(child: _Prepared) -> int | None:
     return int(FAULTS.unpack(data)[0])
 
 
-def prefork(conf: Confinement, address_space: int, prefault: int = 0) -> _Prepared:
+def prefork(
+    conf: Confinement, address_space: int, prefault: int = 0, native: NativeSpawn | None = None
+) -> _Prepared:
     """Fork the next block's child now, so fork and confinement cost no latency later (``prefault``: bytes of
-    heap it faults in while it waits)."""
+    heap it faults in while it waits). With ``native`` (`native_spawn`), the child is forked and confined in C
+    before it runs any Python code; otherwise by `os.fork` and `confine_in_python`."""
+    if native is not None:
+        forked = native(prefault)
+        if forked is None:  # the child, confined
+            try:
+                serve_block(conf, prefault)
+            finally:
+                os._exit(70)
+        pid, request_w, out_r, err_r, report_r = forked
+        return _Prepared(pid, request_w, (out_r, err_r, report_r), prefault)
     request_r, request_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -321,12 +336,23 @@ def prefork(conf: Confinement, address_space: int, prefault: int = 0) -> _Prepar
     pid = os.fork()
     if pid == 0:
         try:
-            serve_block(conf, (request_r, out_w, err_w, report_w), address_space, prefault)
+            confine_in_python(conf, (request_r, out_w, err_w, report_w), address_space, prefault)
+            serve_block(conf, prefault)
         finally:
             os._exit(70)
     for fd in (request_r, out_w, err_w, report_w):
         os.close(fd)
     return _Prepared(pid, request_w, (out_r, err_r, report_r), prefault)
+
+
+def native_spawn(conf: Confinement, address_space: int) -> NativeSpawn:
+    """The worker's `sandbox._spawn.prefork`, with everything but the prefault fixed once (no per-block
+    allocation before the fork that the child would then share)."""
+    from sandbox import _spawn
+
+    bpf = conf.seccomp.bpf if conf.seccomp else b""
+    limits, ruleset, guard = conf.limits(address_space), conf.landlock_ruleset, conf.orphan_guard
+    return lambda prefault: _spawn.prefork(ruleset, bpf, limits, guard, prefault)
 
 
 def execute(
@@ -400,8 +426,10 @@ def main() -> None:
     address_space = _vsz() + memory  # the zygote's size is fixed once warm; measured once
     heap = prewarm.HeapEstimate(conf.prefault) if conf.prefault else None
 
+    native = native_spawn(conf, address_space) if init.get("native_spawn") else None
+
     def make_child() -> _Prepared:
-        return prefork(conf, address_space, heap.next if heap is not None else 0)
+        return prefork(conf, address_space, heap.next if heap is not None else 0, native)
 
     pinned = len(os.sched_getaffinity(0)) == 1  # set in `_setup`, once
     child = make_child()

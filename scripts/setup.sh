@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(bubblewrap fonts-dejavu-core fonts-dejavu-extra)  # sandbox walls; fonts for the task images
+APT_PACKAGES+=(gcc)  # builds sandbox/_spawn.c (the Python headers come with the interpreter)
 # chromium: the report tests drive it with playwright (never `playwright install`: that downloads a browser)
 APT_PACKAGES+=(chromium)
 PIP_VERSION=26.3
@@ -28,8 +29,8 @@ if [ -z "$PY" ]; then
 fi
 
 stamp=.venv/.setup-stamp
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c 'import sandbox, pipelines' 2>/dev/null; then
+want=$(cat pyproject.toml scripts/setup.sh sandbox/_spawn.c | sha256sum | cut -c1-16)  # a changed C file rebuilds
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c 'import sandbox._spawn, pipelines' 2>/dev/null; then
   exit 0
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv

@@ -51,12 +51,13 @@ class Host:
         return False
 
 
-# The probes' pools: the full level, routed and with every block on the full zygote; in the unprivileged inner
-# run, its level, routed.
+# The probes' pools: the full level, routed, with every block on the full zygote, and with each block's
+# process forked and confined in Python instead of sandbox/_spawn.c; in the unprivileged inner run, its level,
+# routed.
 POOLS = (
     {f"{UNPRIVILEGED_LEVEL}-routed": LEVEL_SETTINGS[UNPRIVILEGED_LEVEL]}
     if UNPRIVILEGED_LEVEL
-    else {"routed": {}, "full-zygote-only": {"light_zygote": False}}
+    else {"routed": {}, "full-zygote-only": {"light_zygote": False}, "python-spawn": {"native_spawn": False}}
 )
 
 
