@@ -3,7 +3,10 @@
 
 Run: ``.venv/bin/python bench/sandbox.py [--rounds N] [--blocks N] [--trials N]``, or with
 ``--warmup-ab ROUNDS`` for the Pillow crop alone under each warm-up setting (prefault, prewarm, both,
-neither), interleaved.
+neither), interleaved, or with ``--spawn-ab TRIALS`` for trivial blocks on 2 workers with each block's process
+forked and confined in C (``sandbox/_spawn.c``, the default) and in Python (``native_spawn: false``), pools
+alternating: blocks per second, and CPU time and page faults per block split among the supervisor, the
+zygotes and the blocks' processes.
 
 All variants run interleaved in one process, round-robin, so machine noise hits them equally. Reports
 median and p90 per block, trivial blocks per second with 1 and 2 workers, and the three targets, each with
@@ -23,9 +26,6 @@ PASS or FAIL:
 
 For comparison with earlier runs it also prints the floor as this bench measured it before: forks of the bench
 process itself, two side by side, unpinned (bigger than a zygote, and slower than a pinned one).
-
-The ``python-spawn`` throughput row runs the 2-worker pool with ``native_spawn: false``: each block's
-process forked with ``os.fork`` and confined in Python, as before ``sandbox/_spawn.c``.
 
 A trivial block uses no preloaded module, so the pool forks it from its light zygote
 (``sandbox/routing.py``); the ``sandbox-full`` rows run the same block with ``light_zygote: false``,
@@ -270,14 +270,11 @@ def latency(rounds: int, image: Path, out_dir: str) -> dict[tuple[str, str], lis
     return samples
 
 
-def throughput(
-    workers: int, blocks: int, trials: int, light: bool = True, native: bool = True, floors_too: bool = True
-) -> tuple[float, dict[str, object]]:
+def throughput(workers: int, blocks: int, trials: int, light: bool = True) -> tuple[float, dict[str, object]]:
     """Trivial blocks per second with ``workers`` workers, driven by 2 threads per worker, the best of
-    ``trials`` runs; with 2 workers (and ``floors_too``) also the fork floors (`fork_floor`,
-    `bench_process_floor`), their trials alternating with the pool's, each the best of its trials. ``native``:
-    `sandbox.native_spawn`."""
-    with Sandbox(SandboxConfig(workers=workers, light_zygote=light, native_spawn=native)) as sb:
+    ``trials`` runs; with 2 workers also the fork floors (`fork_floor`, `bench_process_floor`), their trials
+    alternating with the pool's, each the best of its trials."""
+    with Sandbox(SandboxConfig(workers=workers, light_zygote=light)) as sb:
         cpus = [slot.cpu.cpu if slot.cpu is not None else None for slot in sb._slots]
         for _ in range(20):
             sb.run("print(1 + 1)")
@@ -289,7 +286,7 @@ def throughput(
 
         rates: list[float] = []
         floors: dict[str, list[float]] = {"zygote-sized": [], "bench-process": []}
-        helpers = [Floor(cpu) for cpu in cpus] if workers == 2 and floors_too else []
+        helpers = [Floor(cpu) for cpu in cpus] if workers == 2 else []
         for _ in range(trials):
             if helpers:
                 floors["zygote-sized"].append(fork_floor(helpers))
@@ -322,7 +319,6 @@ def report(
     samples: dict[tuple[str, str], list[float]],
     rates: dict[tuple[int, bool], float],
     floors: dict[str, object],
-    python_spawn: float,
 ) -> dict[str, bool]:
     """Print the table, the context ratios and the three targets; returns each target's verdict."""
     print(f"{'variant':<12} {'snippet':<9} {'n':>4} {'median ms':>10} {'p90 ms':>9}")
@@ -341,11 +337,6 @@ def report(
     for (workers, light), rate in rates.items():
         zygote = "light zygote" if light else "full zygote only"
         print(f"throughput, trivial, {workers} worker(s), {zygote}, best of trials: {rate:.0f} blocks/s")
-    print(
-        f"throughput, trivial, 2 workers, light zygote, forked and confined in Python (native_spawn: false): "
-        f"{python_spawn:.0f} blocks/s; the default (in C, sandbox/_spawn.c) "
-        f"{rates[2, True] / python_spawn:.2f} x that"
-    )
     floor, pinned, legacy = float(floors["zygote-sized"]), floors["pinned"], float(floors["bench-process"])
     bench_rss = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     size = f"{int(floors['rss']) / 2**20:.0f} MB resident: Pillow, numpy, cv2"
@@ -433,6 +424,94 @@ def warmup_ab(rounds: int, image: Path, out_dir: str) -> None:
         print(f"  {name:<17} median {median:7.1f} ms = {median / base:.3f} x in-process")
 
 
+def _family(root: int) -> dict[int, list[int]]:
+    """Every process's children, from ``/proc`` (to find ``root``'s zygotes)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(int(entry))
+    return children
+
+
+def _zygotes() -> list[int]:
+    """This process's zygotes: its descendants that run ``sandbox.worker`` under a parent that does not."""
+    children, found, todo = _family(os.getpid()), [], [os.getpid()]
+    while todo:
+        parent = todo.pop()
+        for pid in children.get(parent, []):
+            todo.append(pid)
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                parent_argv = Path(f"/proc/{parent}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"sandbox.worker" in argv and not argv[0].endswith(b"bwrap"):
+                if b"sandbox.worker" not in parent_argv or parent_argv[0].endswith(b"bwrap"):
+                    found.append(pid)
+    return found
+
+
+def _usage(pid: int) -> tuple[float, float, int, int]:
+    """``pid``'s CPU seconds, its reaped children's, and the two page-fault counts (``/proc/<pid>/stat``)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    own, reaped = (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+    return own, reaped, int(fields[7]), int(fields[8])
+
+
+def spawn_ab(trials: int, blocks: int) -> None:
+    """Trivial blocks on 2 workers, forked and confined in C and in Python, a fresh pool per trial, the two
+    alternating; prints the best rate of each and the CPU and page faults per block of their best trial."""
+    results: dict[bool, list[tuple[float, list[float]]]] = {True: [], False: []}
+    for _ in range(trials):
+        for native in (True, False):
+            with Sandbox(SandboxConfig(workers=2, native_spawn=native)) as sb:
+                for _ in range(20):
+                    sb.run("print(1 + 1)")
+                zygotes = _zygotes()
+                before, times = [_usage(pid) for pid in zygotes], os.times()
+                per_thread = blocks // 4
+
+                def drive(sb: Sandbox = sb, n: int = per_thread) -> None:
+                    for _ in range(n):
+                        assert sb.run("print(1 + 1)").ok
+
+                threads = [threading.Thread(target=drive) for _ in range(4)]
+                start = time.perf_counter()
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                elapsed, after, done = (
+                    time.perf_counter() - start,
+                    [_usage(pid) for pid in zygotes],
+                    os.times(),
+                )
+                n = per_thread * 4
+                spent = [sum(a[i] - b[i] for a, b in zip(after, before, strict=True)) / n for i in range(4)]
+                supervisor = (done.user - times.user + done.system - times.system) / n
+                results[native].append((n / elapsed, [supervisor, *spent]))
+    print(
+        f"trivial blocks, 2 workers, forked and confined in C vs in Python, {trials} alternating trials each:"
+    )
+    print(f"{'spawn':<8} {'blocks/s':>9} {'CPU ms per block: supervisor':>29} {'zygote':>7} {'blocks':>7} "
+          f"{'total':>7} {'faults: zygote':>15} {'block':>6}")  # fmt: skip
+    for native, runs in results.items():
+        rate, (sup, zygote, child, zygote_faults, child_faults) = max(runs, key=lambda run: run[0])
+        print(
+            f"{'C' if native else 'Python':<8} {rate:>9.0f} {sup * 1e3:>29.3f} {zygote * 1e3:>7.3f} "
+            f"{child * 1e3:>7.3f} {(sup + zygote + child) * 1e3:>7.3f} {zygote_faults:>15.0f} "
+            f"{child_faults:>6.0f}"
+        )
+    best = {native: max(rate for rate, _ in runs) for native, runs in results.items()}
+    print(f"C / Python, best trial each: {best[True] / best[False]:.2f} x the blocks per second")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds per variant and snippet")
@@ -447,7 +526,17 @@ def main() -> None:
         metavar="ROUNDS",
         help="instead: only the Pillow crop under each warm-up setting of sandbox/prewarm.py, ROUNDS rounds",
     )
+    parser.add_argument(
+        "--spawn-ab",
+        type=int,
+        default=0,
+        metavar="TRIALS",
+        help="instead: trivial blocks forked and confined in C and in Python (native_spawn), alternating",
+    )
     args = parser.parse_args()
+    if args.spawn_ab:
+        spawn_ab(args.spawn_ab, args.blocks)
+        return
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         image = Path(tmp) / "photo.png"
@@ -464,13 +553,12 @@ def main() -> None:
                 rates[workers, light], measured = throughput(workers, args.blocks, args.trials, light)
                 if workers == 2 and light:
                     floors = measured
-        python_spawn, _ = throughput(2, args.blocks, args.trials, native=False, floors_too=False)
     print(
         f"machine: {os.cpu_count()} cores, load average {load_before:.2f} before / "
         f"{os.getloadavg()[0]:.2f} after; "
         f"python {sys.version.split()[0]}"
     )
-    report(samples, rates, floors, python_spawn)
+    report(samples, rates, floors)
 
 
 if __name__ == "__main__":
