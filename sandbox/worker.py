@@ -113,6 +113,8 @@ def _setup(init: dict[str, Any]) -> tuple[Confinement, int]:
     """Import, prepare the confinement, drop privileges, then confine this process itself (no-new-privileges,
     its seccomp layer); returns the confinement and the budget in bytes."""
     _warm(list(init["preload"]))
+    if init.get("native_spawn"):  # before the uid drop, like every import: the sandbox uid may not read them
+        importlib.import_module("sandbox._spawn")
     zygote_bpf = base64.b64decode(init.get("seccomp_zygote", ""))
     block_bpf = base64.b64decode(init["seccomp_bpf"])
     conf = Confinement(
